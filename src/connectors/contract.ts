@@ -1,0 +1,106 @@
+/**
+ * The connector contract. Every technology folder under src/connectors/ exports ONE
+ * {@link ConnectorDescriptor}; src/connectors/registry.ts lists them all. Adding a system
+ * never means editing switches elsewhere.
+ *
+ * Sources yield batches of ChangeEvents; the engine maps, diffs and commits each batch
+ * (jobs + shadow rows + position) in one store transaction, then calls `batch.ack()`.
+ * Sinks receive claimed jobs and return one result per item; errors steer control flow by
+ * type (RetryableError with retryAfterMs, PermanentError, NotConnectedError) — see core/errors.ts.
+ */
+import type { z } from 'zod';
+import type { ChangeEvent, Delta } from '../core/types.js';
+import type { Logger } from '../core/log.js';
+import type { ShadowDelete, ShadowRow } from '../store/store.js';
+
+/** Read access to a source's own durable state (shadow rows and last committed position). */
+export interface SourceState {
+  /** Scope of this source's shadow rows, e.g. `poll:legacy:INSPECTIONS`. */
+  readonly scope: string;
+  getPosition(): Promise<string | null>;
+  getShadow(keys: string[]): Promise<Map<string, ShadowRow>>;
+  listShadow(): AsyncIterable<ShadowRow>;
+}
+
+export interface SourceContext<S = unknown, O = unknown> {
+  /** Name of the system in the config (`mainframe`). */
+  system: string;
+  systemConfig: S;
+  collection: string;
+  /** Per-pipeline source options (the extra keys of the pipeline's `from:` block). */
+  options: O;
+  /** Key fields in the source's naming. */
+  keyFields: string[];
+  state: SourceState;
+  logger: Logger;
+  /** Directory for files the connector may keep (stateDir/<sourceId>). */
+  workDir: string;
+}
+
+export interface SourceBatch {
+  events: ChangeEvent[];
+  /** Position to record atomically with the jobs of this batch. */
+  position?: string;
+  /** Shadow rows (fingerprints) to store atomically with the jobs of this batch. */
+  shadow?: Array<ShadowRow | ShadowDelete>;
+  /** Called after the batch is durably committed (e.g. confirm an LSN, move a file to processed/). */
+  ack?(): Promise<void>;
+}
+
+export interface Source {
+  /** Yields batches until the signal aborts; must end promptly after abort. */
+  stream(signal: AbortSignal): AsyncIterable<SourceBatch>;
+  close(): Promise<void>;
+}
+
+export interface SinkItem {
+  jobId: string;
+  version: number;
+  /** Stable across redeliveries of the same job version. */
+  idempotencyKey: string;
+  pipeline: string;
+  /** Target collection (table, endpoint path, file set...). */
+  collection: string;
+  /** Target key field names. */
+  keyFields: string[];
+  delta: Delta;
+}
+
+export type SinkResult = { ok: true } | { ok: false; error: unknown };
+
+export interface Sink {
+  /** Deliver a batch; one result per item, in order. Throwing fails the whole batch with that error. */
+  write(items: SinkItem[], signal: AbortSignal): Promise<SinkResult[]>;
+  close(): Promise<void>;
+}
+
+export interface SinkContext<S = unknown, O = unknown> {
+  system: string;
+  systemConfig: S;
+  collection: string;
+  options: O;
+  keyFields: string[];
+  logger: Logger;
+  workDir: string;
+}
+
+export interface ConnectorDescriptor<S = any, SO = any, KO = any> {
+  /** The `driver:` value in config (`sqlite`, `http`, `soap`...). */
+  driver: string;
+  description: string;
+  /** Schema of the `systems.<name>` block (without `driver`). Strict. */
+  systemSchema: z.ZodType<S>;
+  /** Schema of the extra keys of a pipeline's `from:` block (besides system, collection). */
+  sourceSchema?: z.ZodType<SO>;
+  /** Schema of the extra keys of a pipeline's `to:` block (besides system, collection). */
+  sinkSchema?: z.ZodType<KO>;
+  createSource?(ctx: SourceContext<S, SO>): Source | Promise<Source>;
+  createSink?(ctx: SinkContext<S, KO>): Sink | Promise<Sink>;
+  /** Throws a clear error when the system cannot be reached or authenticated. */
+  testConnection(systemConfig: S, ctx: { logger: Logger; system: string }): Promise<void>;
+}
+
+/** Helper so descriptors keep their precise types. */
+export function defineConnector<S, SO = unknown, KO = unknown>(d: ConnectorDescriptor<S, SO, KO>): ConnectorDescriptor<S, SO, KO> {
+  return d;
+}

@@ -1,0 +1,34 @@
+/**
+ * The one list of connectors. A new technology adds one import and one entry here.
+ */
+import type { ConnectorDescriptor } from './contract.js';
+import { NotFoundError } from '../core/errors.js';
+
+const descriptors: ConnectorDescriptor[] = [
+  // connectors register below (one line each)
+];
+
+const byDriver = new Map<string, ConnectorDescriptor>();
+for (const d of descriptors) byDriver.set(d.driver, d);
+
+export function registerConnector(d: ConnectorDescriptor): void {
+  byDriver.set(d.driver, d);
+}
+
+export function getConnector(driver: string): ConnectorDescriptor {
+  const d = byDriver.get(driver);
+  if (!d) throw new NotFoundError(`unknown driver "${driver}"; known drivers are: ${listDrivers().join(', ')}`);
+  return d;
+}
+
+export function hasConnector(driver: string): boolean {
+  return byDriver.has(driver);
+}
+
+export function listDrivers(): string[] {
+  return [...byDriver.keys()].sort();
+}
+
+export function listConnectors(): ConnectorDescriptor[] {
+  return [...byDriver.values()];
+}

@@ -1,0 +1,73 @@
+/** Core vocabulary (see docs/concepts.md). Pure data types: no I/O here. */
+
+export type Op = 'insert' | 'update' | 'delete';
+
+/** A record as JSON. Values are JSON-compatible; exact decimals travel as strings. */
+export type Doc = Record<string, unknown>;
+
+/**
+ * One change seen by a source watcher, in the source's own field names.
+ * `key` is the canonical key string (see `canonicalKey`).
+ */
+export interface ChangeEvent {
+  system: string;
+  collection: string;
+  key: string;
+  op: Op;
+  before?: Doc | null;
+  after?: Doc | null;
+  /** Source position (LSN, cursor, file offset...) after this event, if the source has one. */
+  position?: string;
+  /** Milliseconds since epoch when the change happened (or was seen). */
+  ts: number;
+  /** Who made the change, when known (used for echo suppression). */
+  origin?: string;
+}
+
+/**
+ * The minimal change for one key, in the target's field names.
+ * `changed` holds only the fields that differ from the last state the engine saw
+ * (for an insert: all fields; for a delete: empty). `state` is the full new state
+ * after mapping (null for a delete), so a sink that needs a full row (an upsert) has it.
+ */
+export interface Delta {
+  op: Op;
+  key: string;
+  changed: Doc;
+  state: Doc | null;
+  /** Fingerprint of the state this delta was computed against (null when unknown or insert). */
+  base: string | null;
+  /** Fingerprint of `state` (of null for a delete). */
+  fingerprint: string;
+  /** Source position / timestamp the delta came from (newest wins on merge). */
+  sourceTs: number;
+}
+
+export type JobState = 'pending' | 'running' | 'done' | 'dead';
+
+/** One queued delta for (pipeline, key). */
+export interface Job {
+  id: string;
+  pipeline: string;
+  /** The target system name. */
+  target: string;
+  key: string;
+  /** Bumped every time a newer delta is merged in; (id, version) identifies one delivery payload. */
+  version: number;
+  state: JobState;
+  payload: Delta;
+  attempts: number;
+  maxAttempts: number;
+  /** Epoch ms. */
+  runAt: number;
+  createdAt: number;
+  updatedAt: number;
+  lastError: string | null;
+  leaseUntil: number | null;
+  lockedBy: string | null;
+}
+
+/** The idempotency key a sink sends with a job: stable across redeliveries of the same version. */
+export function idempotencyKey(job: Pick<Job, 'id' | 'version' | 'pipeline'>): string {
+  return `${job.pipeline}:${job.id}:${job.version}`;
+}

@@ -1,0 +1,138 @@
+/**
+ * The store port: everything the engine keeps durably (queue, shadow, source positions,
+ * dead letters, audit log) behind one interface with two dialects (SQLite, PostgreSQL).
+ * The engine depends on this shape only; tests run the same suite over both dialects.
+ */
+import type { Delta, Job, JobState } from '../core/types.js';
+
+export interface EnqueueInput {
+  pipeline: string;
+  target: string;
+  key: string;
+  payload: Delta;
+  /** Earliest delivery time (epoch ms): now + debounce window. */
+  runAt: number;
+  /**
+   * Latest time a coalesced job may be pushed back to by further merges (trailing debounce cap).
+   * Defaults to runAt.
+   */
+  maxRunAt?: number;
+  maxAttempts: number;
+}
+
+/** Last state seen for a key on one side of a pipeline (or by one source). */
+export interface ShadowRow {
+  /** Scope: a source id (`poll:<system>:<collection>`) or `<pipeline>:target`. */
+  scope: string;
+  key: string;
+  fingerprint: string;
+  /** The state itself when the scope keeps it (needed for diffs); null when only the fingerprint is kept. */
+  doc: Record<string, unknown> | null;
+  /** Epoch ms. */
+  updatedAt?: number;
+}
+
+export interface ShadowDelete {
+  scope: string;
+  key: string;
+  delete: true;
+}
+
+/** One atomic commit: a source position together with the jobs and shadow rows it produced (outbox). */
+export interface CommitInput {
+  jobs: EnqueueInput[];
+  shadow?: Array<ShadowRow | ShadowDelete>;
+  position?: { source: string; position: string };
+}
+
+export interface ClaimOptions {
+  workerId: string;
+  limit: number;
+  leaseMs: number;
+  /** Only claim jobs of these pipelines (all when omitted). */
+  pipelines?: string[];
+}
+
+export interface FailInput {
+  id: string;
+  version: number;
+  error: string;
+  /** Epoch ms of the next attempt; null dead-letters the job now. */
+  retryAt: number | null;
+}
+
+export interface QueueStats {
+  pipeline: string;
+  target: string;
+  pending: number;
+  running: number;
+  retrying: number;
+  dead: number;
+  done: number;
+  /** Age in ms of the oldest pending job, null when none. */
+  oldestPendingAgeMs: number | null;
+  lastError: string | null;
+}
+
+export interface AuditEntry {
+  id: string;
+  at: number;
+  actor: string;
+  action: string;
+  jobId: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface ListJobsOptions {
+  state?: JobState;
+  pipeline?: string;
+  limit?: number;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Apply numbered migrations; idempotent and safe to run from several processes. */
+  migrate(): Promise<void>;
+  schemaVersion(): Promise<number>;
+
+  /** Atomically enqueue (with coalescing), update shadow rows and record a source position. */
+  commit(input: CommitInput): Promise<{ inserted: number; merged: number }>;
+  /** Shorthand for commit({ jobs }). */
+  enqueue(jobs: EnqueueInput[]): Promise<{ inserted: number; merged: number }>;
+
+  /**
+   * Claim up to `limit` runnable jobs: pending, runAt <= now, and the oldest unfinished job
+   * of their (pipeline, key). Claimed jobs become running with a lease and attempts + 1.
+   * Jobs whose lease expired (a crashed worker) are claimable again.
+   */
+  claim(opts: ClaimOptions): Promise<Job[]>;
+  /** Mark delivered. A job whose version changed since the claim is not touched. */
+  complete(done: Array<{ id: string; version: number }>): Promise<void>;
+  /** Record a failure: schedule a retry at `retryAt`, or dead-letter when retryAt is null. */
+  fail(failures: FailInput[]): Promise<void>;
+  /** Extend the lease of jobs a worker still holds. */
+  extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void>;
+  /** Epoch ms of the earliest pending runAt (to sleep until), or null when the queue is empty. */
+  nextRunAt(pipelines?: string[]): Promise<number | null>;
+  /** Called when jobs may have become runnable (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite). */
+  onWake(listener: () => void): () => void;
+
+  getPosition(source: string): Promise<string | null>;
+  getShadow(scope: string, keys: string[]): Promise<Map<string, ShadowRow>>;
+  /** All shadow rows of a scope (for full scans that must detect deletes). */
+  listShadow(scope: string): AsyncIterable<ShadowRow>;
+
+  stats(): Promise<QueueStats[]>;
+  getJob(id: string): Promise<Job | null>;
+  listJobs(opts: ListJobsOptions): Promise<Job[]>;
+  /** Dead letter back to pending (optionally with an edited payload); audited. */
+  replay(id: string, opts: { actor: string; payload?: Delta }): Promise<Job>;
+  /** Remove a dead letter for good; audited. */
+  discard(id: string, opts: { actor: string; reason?: string }): Promise<void>;
+  audit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void>;
+  listAudit(limit?: number): Promise<AuditEntry[]>;
+  /** Delete done jobs older than `olderThanMs`. */
+  prune(olderThanMs: number): Promise<number>;
+
+  close(): Promise<void>;
+}
