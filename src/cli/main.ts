@@ -1,0 +1,37 @@
+/**
+ * hms-sync command line. Each command lives in its own file under src/cli/ and exports a
+ * `register(program)` function; this file only gathers them.
+ * Exit codes: 0 ok, 1 failure (e.g. validation found errors, a job not found), 2 usage error,
+ * 3 configuration error, 4 a system could not be reached, 70 internal error.
+ */
+import { Command, CommanderError } from 'commander';
+import { HmsError } from '../core/errors.js';
+import { EXIT } from './exit-codes.js';
+import { register as registerCopybook } from './copybook.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('hms-sync')
+    .description('Keep legacy systems and modern platforms eventually identical, in both directions, within seconds, with nothing lost.')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)');
+  let code: number = EXIT.OK;
+  const setCode = (c: number) => { code = c; };
+  registerCopybook(program, setCode);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    if (err instanceof HmsError) {
+      process.stderr.write(`hms-sync: ${err.message}\n`);
+      return err.code === 'HMS_ERR_CONFIG' ? EXIT.CONFIG : err.code === 'HMS_ERR_USAGE' ? EXIT.USAGE : err.code === 'HMS_ERR_NOT_FOUND' ? EXIT.FAILURE : EXIT.FAILURE;
+    }
+    process.stderr.write(`hms-sync: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    return EXIT.INTERNAL;
+  }
+}
