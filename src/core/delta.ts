@@ -1,0 +1,112 @@
+/**
+ * Keys, fingerprints, diffs and delta merging: pure functions, no I/O.
+ */
+import { createHash } from 'node:crypto';
+import { ValidationError } from './errors.js';
+import type { Delta, Doc } from './types.js';
+
+/** JSON with object keys sorted at every depth, so equal documents serialise equally. */
+export function stableStringify(value: unknown): string {
+  if (value === undefined) return 'null';
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'bigint') return JSON.stringify(value.toString());
+    return JSON.stringify(value);
+  }
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(obj[k])}`).join(',')}}`;
+}
+
+/** Per-row fingerprint: sha1 of the stable JSON of the row (null/absent row -> ''). */
+export function fingerprint(doc: Doc | null | undefined): string {
+  if (doc == null) return '';
+  return createHash('sha1').update(stableStringify(doc)).digest('base64url');
+}
+
+/** Deep equality by value (key order ignored). */
+export function valuesEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a == null || b == null) return (a ?? null) === (b ?? null);
+  if (typeof a !== 'object' || typeof b !== 'object') return false;
+  return stableStringify(a) === stableStringify(b);
+}
+
+/**
+ * The canonical key string of a record: the value itself for a one-field key, a JSON array
+ * of the values for a compound key. Throws when a key field is missing.
+ */
+export function canonicalKey(doc: Doc, fields: readonly string[]): string {
+  if (fields.length === 1) {
+    const v = doc[fields[0]!];
+    if (v === undefined || v === null || v === '') throw new ValidationError(`key field "${fields[0]}" is missing or empty in record ${preview(doc)}`, { details: { field: fields[0] } });
+    return typeof v === 'string' ? v : stableStringify(v);
+  }
+  const parts = fields.map((f) => {
+    const v = doc[f];
+    if (v === undefined || v === null) throw new ValidationError(`key field "${f}" is missing in record ${preview(doc)}`, { details: { field: f } });
+    return v;
+  });
+  return stableStringify(parts);
+}
+
+/** Split a canonical key back into field values (inverse of canonicalKey). */
+export function keyValues(key: string, fields: readonly string[]): Doc {
+  if (fields.length === 1) return { [fields[0]!]: key };
+  const parts = JSON.parse(key) as unknown[];
+  return Object.fromEntries(fields.map((f, i) => [f, parts[i]]));
+}
+
+function preview(doc: Doc): string {
+  const s = JSON.stringify(doc);
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+}
+
+/**
+ * The fields of `newDoc` that differ from `oldDoc` (the seeds' makeDiff, done properly:
+ * deep comparison, and a field that disappeared is reported as null).
+ * @example makeDiff({ status: 'P', n: 1 }, { status: 'A', n: 1 }) // => { status: 'A' }
+ */
+export function makeDiff(oldDoc: Doc | null | undefined, newDoc: Doc | null | undefined): Doc {
+  const diff: Doc = {};
+  const a = oldDoc ?? {};
+  const b = newDoc ?? {};
+  for (const k of Object.keys(b)) if (!valuesEqual(a[k], b[k])) diff[k] = b[k];
+  for (const k of Object.keys(a)) if (!(k in b) && a[k] !== undefined && a[k] !== null) diff[k] = null;
+  return diff;
+}
+
+/** The minimal delta from `prev` to `next` (either may be null), or null when nothing changed. */
+export function computeDelta(key: string, prev: Doc | null | undefined, next: Doc | null | undefined, sourceTs = Date.now()): Delta | null {
+  const base = prev ? fingerprint(prev) : null;
+  if (!next) {
+    if (!prev) return null;
+    return { op: 'delete', key, changed: {}, state: null, base, fingerprint: '', sourceTs };
+  }
+  const fp = fingerprint(next);
+  if (!prev) return { op: 'insert', key, changed: { ...next }, state: next, base: null, fingerprint: fp, sourceTs };
+  if (base === fp) return null;
+  const changed = makeDiff(prev, next);
+  if (Object.keys(changed).length === 0) return null;
+  return { op: 'update', key, changed, state: next, base, fingerprint: fp, sourceTs };
+}
+
+/**
+ * Coalesce a newer delta into an older one for the same key that has not been delivered.
+ * The result carries the newest state once; `changed` covers every field either changed.
+ */
+export function mergeDeltas(older: Delta, newer: Delta): Delta {
+  const sourceTs = Math.max(older.sourceTs, newer.sourceTs);
+  if (newer.op === 'delete') return { ...newer, base: older.base, sourceTs };
+  if (older.op === 'delete') {
+    // Target still has the row from before the delete: send the full new state as an update.
+    return { op: 'update', key: newer.key, changed: { ...(newer.state ?? newer.changed) }, state: newer.state, base: older.base, fingerprint: newer.fingerprint, sourceTs };
+  }
+  if (newer.op === 'insert') {
+    // insert after insert/update without a delete in between: full state replaces.
+    return { op: older.op, key: newer.key, changed: { ...older.changed, ...(newer.state ?? newer.changed) }, state: newer.state, base: older.base, fingerprint: newer.fingerprint, sourceTs };
+  }
+  return { op: older.op, key: newer.key, changed: { ...older.changed, ...newer.changed }, state: newer.state, base: older.base, fingerprint: newer.fingerprint, sourceTs };
+}
