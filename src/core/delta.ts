@@ -83,14 +83,14 @@ export function computeDelta(key: string, prev: Doc | null | undefined, next: Do
   const base = prev ? fingerprint(prev) : null;
   if (!next) {
     if (!prev) return null;
-    return { op: 'delete', key, changed: {}, state: null, base, fingerprint: '', sourceTs };
+    return { op: 'delete', key, changed: {}, state: null, before: prev, base, fingerprint: '', sourceTs };
   }
   const fp = fingerprint(next);
-  if (!prev) return { op: 'insert', key, changed: { ...next }, state: next, base: null, fingerprint: fp, sourceTs };
+  if (!prev) return { op: 'insert', key, changed: { ...next }, state: next, before: null, base: null, fingerprint: fp, sourceTs };
   if (base === fp) return null;
   const changed = makeDiff(prev, next);
   if (Object.keys(changed).length === 0) return null;
-  return { op: 'update', key, changed, state: next, base, fingerprint: fp, sourceTs };
+  return { op: 'update', key, changed, state: next, before: prev, base, fingerprint: fp, sourceTs };
 }
 
 /**
@@ -98,6 +98,13 @@ export function computeDelta(key: string, prev: Doc | null | undefined, next: Do
  * The result carries the newest state once; `changed` covers every field either changed.
  */
 export function mergeDeltas(older: Delta, newer: Delta): Delta {
+  const merged = mergeOps(older, newer);
+  if (older.before !== undefined) merged.before = older.before;
+  else delete merged.before;
+  return merged;
+}
+
+function mergeOps(older: Delta, newer: Delta): Delta {
   const sourceTs = Math.max(older.sourceTs, newer.sourceTs);
   if (newer.op === 'delete') return { ...newer, base: older.base, sourceTs };
   if (older.op === 'delete') {

@@ -35,6 +35,12 @@ export interface Delta {
   key: string;
   changed: Doc;
   state: Doc | null;
+  /**
+   * The full state before the change, when the source knows it (polling sources keep it in
+   * the shadow). Mapping happens at delivery time, so the target-side delta is computed from
+   * the mapped `before` and `state`.
+   */
+  before?: Doc | null;
   /** Fingerprint of the state this delta was computed against (null when unknown or insert). */
   base: string | null;
   /** Fingerprint of `state` (of null for a delete). */

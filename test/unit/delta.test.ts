@@ -38,6 +38,7 @@ test('mergeDeltas carries the newest state once and every changed field', () => 
   const m = mergeDeltas(d1, d2);
   assert.deepEqual([m.op, m.changed, m.state, m.base, m.sourceTs], ['update', { a: 2, b: 3 }, { a: 2, b: 3, c: 1 }, d1.base, 2]);
   const ins = computeDelta('1', null, { a: 1 }, 1)!;
+  assert.deepEqual(m.before, { a: 1, b: 1, c: 1 }, 'merge keeps the oldest before-state');
   assert.equal(mergeDeltas(ins, d2).op, 'insert');
   const del = computeDelta('1', { a: 1 }, null, 3)!;
   assert.equal(mergeDeltas(d1, del).op, 'delete');
