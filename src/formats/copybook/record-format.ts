@@ -117,13 +117,13 @@ function readDescriptor(h: Buffer, d: Descriptor, what: string, index: number, o
     value = d.little ? h.readUInt16LE(0) : h.readUInt16BE(0);
     for (let i = 2; i < d.headerLength; i++) {
       if (h[i] !== 0) {
-        throw new FormatError(`${what} ${index} at byte offset ${offset}: header ${h.toString('hex')} has non-zero bytes after its length (spanned records are not supported); check the record format and byte order`, { details: { index, offset, header: h.toString('hex') } });
+        throw new FormatError(`${what} index ${index} at byte offset ${offset}: header ${h.toString('hex')} has non-zero bytes after its length (spanned records are not supported); check the record format and byte order`, { details: { index, offset, header: h.toString('hex') } });
       }
     }
   }
   const len = value + d.adjustment - (d.includesHeader ? d.headerLength : 0);
   if (len < 0) {
-    throw new FormatError(`${what} ${index} at byte offset ${offset}: header ${h.toString('hex')} gives length ${value}, smaller than the ${d.headerLength}-byte header it includes; check includesHeader, adjustment and byte order`, { details: { index, offset, header: h.toString('hex') } });
+    throw new FormatError(`${what} index ${index} at byte offset ${offset}: header ${h.toString('hex')} gives length ${value}, smaller than the ${d.headerLength}-byte header it includes; check includesHeader, adjustment and byte order`, { details: { index, offset, header: h.toString('hex') } });
   }
   return len;
 }
