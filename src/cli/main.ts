@@ -8,6 +8,12 @@ import { Command, CommanderError } from 'commander';
 import { HmsError } from '../core/errors.js';
 import { EXIT } from './exit-codes.js';
 import { register as registerCopybook } from './copybook.js';
+import { register as registerRun } from './run.js';
+import { register as registerValidate } from './validate.js';
+import { register as registerStatus } from './status.js';
+import { register as registerDlq } from './dlq.js';
+import { register as registerNew } from './new.js';
+import { register as registerDemo } from './demo.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('hms-sync')
@@ -18,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)');
   let code: number = EXIT.OK;
   const setCode = (c: number) => { code = c; };
-  registerCopybook(program, setCode);
+  for (const register of [registerDemo, registerRun, registerValidate, registerStatus, registerDlq, registerNew, registerCopybook]) register(program, setCode);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

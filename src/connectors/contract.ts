@@ -96,6 +96,11 @@ export interface ConnectorDescriptor<S = any, SO = any, KO = any> {
   sinkSchema?: z.ZodType<KO>;
   createSource?(ctx: SourceContext<S, SO>): Source | Promise<Source>;
   createSink?(ctx: SinkContext<S, KO>): Sink | Promise<Sink>;
+  /**
+   * Turn a connection URL into a system config (used by `Connector.open({ driver, url })`).
+   * Defaults to `{ url }`.
+   */
+  fromUrl?(url: string): unknown;
   /** Throws a clear error when the system cannot be reached or authenticated. */
   testConnection(systemConfig: S, ctx: { logger: Logger; system: string }): Promise<void>;
 }

@@ -1,0 +1,142 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { fingerprint } from '../core/delta.js';
+import { NotFoundError, UsageError, ValidationError } from '../core/errors.js';
+import type { Delta, Job } from '../core/types.js';
+import type { Store } from '../store/store.js';
+import { actor, openStoreFor, printJson, printTable } from './common.js';
+import { EXIT } from './exit-codes.js';
+
+interface StoreOpts { store?: string; config?: string; json?: boolean }
+
+async function withStore<T>(opts: StoreOpts, fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openStoreFor({ store: opts.store, config: opts.config });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function deadJob(store: Store, id: string): Promise<Job> {
+  const job = await store.getJob(id);
+  if (!job) throw new NotFoundError(`job ${id} does not exist; \`hms-sync dlq list\` shows the dead letters`);
+  return job;
+}
+
+/** Apply `--set field=value` edits to the payload's state (values parsed as JSON when they parse). */
+export function applySets(payload: Delta, sets: string[]): Delta {
+  if (!sets.length) return payload;
+  const state = { ...(payload.state ?? {}) };
+  const changed = { ...payload.changed };
+  for (const s of sets) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set "${s}" is not field=value`);
+    const field = s.slice(0, eq);
+    const raw = s.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+    state[field] = value;
+    changed[field] = value;
+  }
+  return { ...payload, state, changed, fingerprint: fingerprint(state) };
+}
+
+function editInEditor(payload: Delta): Delta {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hms-sync-dlq-'));
+  const file = path.join(dir, 'payload.json');
+  try {
+    writeFileSync(file, `${JSON.stringify(payload, null, 2)}\n`);
+    const editor = process.env.VISUAL ?? process.env.EDITOR ?? 'vi';
+    const r = spawnSync(editor, [file], { stdio: 'inherit', shell: true });
+    if (r.status !== 0) throw new UsageError(`editor "${editor}" exited with ${r.status}; nothing replayed`);
+    return parsePayload(readFileSync(file, 'utf8'), 'edited payload');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function parsePayload(text: string, where: string): Delta {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(`${where} is not valid JSON: ${(err as Error).message}`);
+  }
+  const d = v as Partial<Delta>;
+  if (!d || typeof d !== 'object' || !['insert', 'update', 'delete'].includes(d.op as string) || typeof d.key !== 'string' || typeof d.changed !== 'object') {
+    throw new ValidationError(`${where} must be a delta object with op (insert, update or delete), key (string), changed (object) and state (object or null)`);
+  }
+  return { base: null, fingerprint: fingerprint(d.state ?? null), sourceTs: Date.now(), state: null, ...d } as Delta;
+}
+
+export function register(program: Command, setCode: (code: number) => void): void {
+  const dlq = program.command('dlq').description('Inspect, edit, replay or discard dead-lettered jobs (every action is audited)');
+  const common = (c: Command) => c.option('-c, --config <file>', 'configuration file (for its store)').option('--store <url>', 'state store URL instead of the config\'s').option('--json', 'print as JSON');
+
+  common(dlq.command('list').description('List dead letters').option('-p, --pipeline <name>', 'only this pipeline').option('-n, --limit <n>', 'at most n', '100'))
+    .action(async (opts: StoreOpts & { pipeline?: string; limit: string }) => {
+      await withStore(opts, async (store) => {
+        const jobs = await store.listJobs({ state: 'dead', pipeline: opts.pipeline, limit: Number(opts.limit) });
+        if (opts.json) printJson(jobs);
+        else if (!jobs.length) process.stdout.write('no dead letters\n');
+        else printTable(jobs.map((j) => ({ id: j.id, pipeline: j.pipeline, target: j.target, key: j.key, op: j.payload.op, attempts: j.attempts, updated: new Date(j.updatedAt).toISOString(), lastError: (j.lastError ?? '').slice(0, 80) })), ['id', 'pipeline', 'target', 'key', 'op', 'attempts', 'updated', 'lastError']);
+      });
+    });
+
+  common(dlq.command('show').description('Show one job with its payload and last error').argument('<id>', 'job id'))
+    .action(async (id: string, opts: StoreOpts) => {
+      await withStore(opts, async (store) => {
+        const job = await deadJob(store, id);
+        if (opts.json) printJson(job);
+        else {
+          process.stdout.write(`job ${job.id}  pipeline ${job.pipeline} -> ${job.target}  key ${job.key}\nstate ${job.state}, attempts ${job.attempts}/${job.maxAttempts}, version ${job.version}, updated ${new Date(job.updatedAt).toISOString()}\nlast error: ${job.lastError ?? '-'}\npayload:\n${JSON.stringify(job.payload, null, 2)}\n`);
+        }
+      });
+    });
+
+  common(dlq.command('replay').description('Put a dead letter back in the queue, optionally editing its payload first').argument('<id>', 'job id')
+    .option('--set <field=value...>', 'change fields of the payload state before replaying (value parsed as JSON when possible)', [])
+    .option('--payload <file>', 'replace the payload with this JSON file (- for stdin)')
+    .option('--edit', 'edit the payload in $EDITOR first'))
+    .action(async (id: string, opts: StoreOpts & { set: string[]; payload?: string; edit?: boolean }) => {
+      await withStore(opts, async (store) => {
+        const job = await deadJob(store, id);
+        let payload: Delta | undefined;
+        if (opts.payload) payload = parsePayload(readFileSync(opts.payload === '-' ? 0 : opts.payload, 'utf8'), opts.payload);
+        if (opts.edit) payload = editInEditor(payload ?? job.payload);
+        if (opts.set.length) payload = applySets(payload ?? job.payload, opts.set);
+        const replayed = await store.replay(id, { actor: actor(), payload });
+        if (opts.json) printJson(replayed);
+        else process.stdout.write(`job ${id} is pending again (version ${replayed.version})${payload ? ' with the edited payload' : ''}\n`);
+      });
+    });
+
+  common(dlq.command('discard').description('Remove a dead letter for good').argument('<id>', 'job id').option('--reason <text>', 'why (kept in the audit log)'))
+    .action(async (id: string, opts: StoreOpts & { reason?: string }) => {
+      await withStore(opts, async (store) => {
+        await deadJob(store, id);
+        await store.discard(id, { actor: actor(), reason: opts.reason });
+        if (opts.json) printJson({ id, discarded: true });
+        else process.stdout.write(`job ${id} discarded\n`);
+      });
+    });
+
+  common(dlq.command('audit').description('Show the audit log of operator actions').option('-n, --limit <n>', 'at most n', '50'))
+    .action(async (opts: StoreOpts & { limit: string }) => {
+      await withStore(opts, async (store) => {
+        const entries = await store.listAudit(Number(opts.limit));
+        if (opts.json) printJson(entries);
+        else printTable(entries.map((e) => ({ at: new Date(e.at).toISOString(), actor: e.actor, action: e.action, job: e.jobId, details: e.details })), ['at', 'actor', 'action', 'job', 'details']);
+      });
+    });
+  void setCode;
+  void EXIT;
+}

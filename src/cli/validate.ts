@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parseConfig } from '../config/load-config.js';
+import { getConnector } from '../connectors/registry.js';
+import { errorMessage } from '../core/errors.js';
+import { silentLogger } from '../core/log.js';
+import { printJson, resolveConfigFile } from './common.js';
+import { EXIT } from './exit-codes.js';
+import { loadPluginsFromFile } from './plugins.js';
+
+export function register(program: Command, setCode: (code: number) => void): void {
+  program
+    .command('validate')
+    .description('Check a configuration strictly (unknown keys, wrong types, unknown systems) and test each system\'s connection')
+    .argument('[config]', 'configuration file (default: ./hms-sync.yaml or $HMS_SYNC_CONFIG)')
+    .option('--no-connect', 'only check the file; do not contact the systems')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExit codes: 0 valid and every system reachable, 3 configuration errors, 4 a system could not be reached.\n')
+    .action(async (configArg: string | undefined, opts: { connect: boolean; json?: boolean }) => {
+      const file = resolveConfigFile(configArg);
+      await loadPluginsFromFile(file);
+      const { config, issues } = parseConfig(readFileSync(file, 'utf8'), { file, env: process.env });
+      const systems: Array<{ name: string; driver: string; ok: boolean; error?: string }> = [];
+      if (config && opts.connect) {
+        for (const s of Object.values(config.systems)) {
+          try {
+            await getConnector(s.driver).testConnection(s.config, { logger: silentLogger(), system: s.name });
+            systems.push({ name: s.name, driver: s.driver, ok: true });
+          } catch (err) {
+            systems.push({ name: s.name, driver: s.driver, ok: false, error: errorMessage(err) });
+          }
+        }
+      }
+      const valid = issues.length === 0;
+      const reachable = systems.every((s) => s.ok);
+      if (opts.json) printJson({ file, valid, issues, systems });
+      else {
+        for (const i of issues) process.stdout.write(`${i.file ?? file}${i.line ? `:${i.line}${i.column ? `:${i.column}` : ''}` : ''} ${i.path || '(root)'}: ${i.message}\n`);
+        for (const s of systems) process.stdout.write(`${s.ok ? 'ok     ' : 'FAILED '} system ${s.name} (${s.driver})${s.error ? `: ${s.error}` : ''}\n`);
+        if (valid) process.stdout.write(`${file}: configuration is valid (${Object.keys(config!.pipelines).length} pipelines, ${Object.keys(config!.systems).length} systems)${opts.connect ? '' : '; connections not tested'}\n`);
+        else process.stdout.write(`${file}: ${issues.length} error${issues.length === 1 ? '' : 's'}\n`);
+      }
+      setCode(!valid ? EXIT.CONFIG : !reachable ? EXIT.UNREACHABLE : EXIT.OK);
+    });
+}

@@ -1,0 +1,124 @@
+/**
+ * The capture loop of one pipeline: read batches from the source, turn each change into a
+ * delta, drop echoes of our own writes, and commit jobs + shadow rows + source position in
+ * ONE store transaction (outbox), then ack the batch to the source.
+ */
+import { computeDelta, valuesEqual } from '../core/delta.js';
+import type { ChangeEvent, Delta, Doc } from '../core/types.js';
+import type { Logger } from '../core/log.js';
+import type { Source, SourceBatch } from '../connectors/contract.js';
+import type { EnqueueInput, ShadowDelete, ShadowRow, Store } from '../store/store.js';
+import type { EngineEvents, TypedEmitter } from './events.js';
+import { sleep } from './sleep.js';
+
+export interface CapturePipeline {
+  name: string;
+  target: string;
+  /** Id under which the source's position and shadow rows are kept. */
+  sourceId: string;
+  source: Source;
+  debounceMs: number;
+  maxWaitMs: number;
+  maxAttempts: number;
+  /** Scope of the states the engine wrote into this source's collection (reverse pipeline), if any. */
+  echoScope: string | null;
+  /** Hooks registered with onChange for this pipeline's collection. */
+  hooks: Array<(oldDoc: Doc | null, newDoc: Doc | null, event: ChangeEvent) => unknown>;
+}
+
+export interface CaptureDeps {
+  store: Store;
+  logger: Logger;
+  events: TypedEmitter<EngineEvents>;
+}
+
+/** The delta one change event produces, or null when nothing changed. */
+export function deltaForEvent(ev: ChangeEvent): Delta | null {
+  const before = ev.before ?? null;
+  if (ev.op === 'delete') {
+    return computeDelta(ev.key, before, null, ev.ts) ?? { op: 'delete', key: ev.key, changed: {}, state: null, before: null, base: null, fingerprint: '', sourceTs: ev.ts };
+  }
+  const d = computeDelta(ev.key, before, ev.after ?? null, ev.ts);
+  if (d && ev.op === 'update' && !ev.before) d.op = 'update'; // a change stream without the old image
+  return d;
+}
+
+/** True when the event only repeats what the engine itself wrote into this collection. */
+export function isEcho(ev: ChangeEvent, written: ShadowRow | undefined): boolean {
+  if (!written) return false;
+  if (ev.op === 'delete') return written.fingerprint === '';
+  if (!written.doc || !ev.after) return false;
+  for (const [k, v] of Object.entries(written.doc)) {
+    const got = ev.after[k];
+    if (valuesEqual(got, v)) continue;
+    // legacy systems hand back numbers as strings and the other way round
+    if (got != null && v != null && typeof got !== 'object' && typeof v !== 'object' && String(got) === String(v)) continue;
+    return false;
+  }
+  return true;
+}
+
+export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: SourceBatch): Promise<void> {
+  const now = Date.now();
+  const jobs: EnqueueInput[] = [];
+  const shadow: Array<ShadowRow | ShadowDelete> = [...(batch.shadow ?? [])];
+  let suppressed = 0;
+  const written = p.echoScope && batch.events.length
+    ? await deps.store.getShadow(p.echoScope, [...new Set(batch.events.map((e) => e.key))])
+    : new Map<string, ShadowRow>();
+  for (const ev of batch.events) {
+    for (const hook of p.hooks) await hook(ev.before ?? null, ev.op === 'delete' ? null : ev.after ?? null, ev);
+    deps.events.emit('change', { pipeline: p.name, event: ev });
+    const w = written.get(ev.key);
+    if (w && p.echoScope) {
+      // consumed either way: an echo is dropped, a different change supersedes what we wrote
+      written.delete(ev.key);
+      shadow.push({ scope: p.echoScope, key: ev.key, delete: true });
+      if (isEcho(ev, w)) {
+        suppressed++;
+        continue;
+      }
+    }
+    const delta = deltaForEvent(ev);
+    if (!delta) continue;
+    jobs.push({
+      pipeline: p.name,
+      target: p.target,
+      key: ev.key,
+      payload: delta,
+      runAt: now + p.debounceMs,
+      maxRunAt: now + Math.max(p.debounceMs, p.maxWaitMs),
+      maxAttempts: p.maxAttempts,
+    });
+  }
+  const r = await deps.store.commit({
+    jobs,
+    shadow,
+    position: batch.position !== undefined ? { source: p.sourceId, position: batch.position } : undefined,
+  });
+  if (batch.ack) await batch.ack();
+  deps.events.emit('source:batch', { pipeline: p.name, events: batch.events.length, enqueued: r.inserted, merged: r.merged, suppressed, position: batch.position });
+}
+
+/** Runs until the signal aborts; a failing source is restarted with backoff, never crashing the process. */
+export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: AbortSignal): Promise<void> {
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      for await (const batch of p.source.stream(signal)) {
+        await commitBatch(p, deps, batch);
+        failures = 0;
+        if (signal.aborted) break;
+      }
+    } catch (err) {
+      if (signal.aborted) break;
+      failures++;
+      const error = err instanceof Error ? err : new Error(String(err));
+      deps.logger.error({ pipeline: p.name, err: error, failures }, 'source failed; restarting it');
+      deps.events.emit('source:error', { pipeline: p.name, error });
+    }
+    if (signal.aborted) break;
+    await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), signal);
+  }
+}
+

@@ -1,0 +1,167 @@
+/**
+ * The delivery loop: claim a batch of runnable jobs (per-key order is the store's claim rule),
+ * map them, hand them to the sink, then ack, retry with backoff, or dead-letter.
+ */
+import { classifyError, errorMessage, MappingError } from '../core/errors.js';
+import { computeBackoff } from '../core/backoff.js';
+import type { Job } from '../core/types.js';
+import type { Logger } from '../core/log.js';
+import type { SinkItem, SinkResult } from '../connectors/contract.js';
+import type { FailInput, ShadowDelete, ShadowRow, Store } from '../store/store.js';
+import type { EngineEvents, TypedEmitter } from './events.js';
+import { type Route, toSinkItem } from './route.js';
+import { sleep } from './sleep.js';
+
+export interface DeliveryDeps {
+  store: Store;
+  logger: Logger;
+  events: TypedEmitter<EngineEvents>;
+  routes: Map<string, Route>;
+  workerId: string;
+}
+
+export interface DeliveryLoopOptions {
+  pipelines: string[];
+  batchSize: number;
+  leaseMs: number;
+  /** Longest sleep when idle: several processes sharing a SQLite file see each other's jobs this fast. */
+  idlePollMs: number;
+}
+
+/** Deliver one claimed batch. Exported for tests and for `hms-sync run --once`. */
+export async function deliverJobs(deps: DeliveryDeps, jobs: Job[], signal: AbortSignal): Promise<void> {
+  const byPipeline = new Map<string, Job[]>();
+  for (const j of jobs) {
+    const list = byPipeline.get(j.pipeline) ?? [];
+    list.push(j);
+    byPipeline.set(j.pipeline, list);
+  }
+  await Promise.all([...byPipeline].map(([pipeline, list]) => deliverGroup(deps, pipeline, list, signal)));
+}
+
+async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], signal: AbortSignal): Promise<void> {
+  const route = deps.routes.get(pipeline);
+  const now = Date.now();
+  const done: Array<{ id: string; version: number }> = [];
+  const failures: FailInput[] = [];
+  const failed: Array<{ job: Job; error: string; retryAt: number | null }> = [];
+  const fail = (job: Job, err: unknown) => {
+    const c = classifyError(err);
+    const retryAt = c.retryable && job.attempts < job.maxAttempts
+      ? now + (c.retryAfterMs ?? computeBackoff(job.attempts, route?.delivery.backoff ?? { initialMs: 1000, maxMs: 600_000, factor: 2 }))
+      : null;
+    const error = c.retryable && retryAt === null ? `gave up after ${job.attempts} attempts: ${c.message}` : c.message;
+    failures.push({ id: job.id, version: job.version, error, retryAt });
+    failed.push({ job, error, retryAt });
+  };
+  if (!route) {
+    for (const job of jobs) fail(job, new MappingError('pipeline', `pipeline "${pipeline}" is not defined in the running configuration; fix the config and replay the job`));
+  } else {
+    const items: SinkItem[] = [];
+    const itemJobs: Job[] = [];
+    const skipped: Job[] = [];
+    for (const job of jobs) {
+      try {
+        const item = await toSinkItem(route, job);
+        if (item) {
+          items.push(item);
+          itemJobs.push(job);
+        } else skipped.push(job);
+      } catch (err) {
+        fail(job, err);
+      }
+    }
+    for (const job of skipped) done.push({ id: job.id, version: job.version });
+    let results: SinkResult[] = [];
+    if (items.length) {
+      try {
+        results = await withTimeout(route.sink.write(items, signal), route.delivery.timeoutMs, `sink of pipeline "${pipeline}"`);
+        if (results.length !== items.length) throw new Error(`sink returned ${results.length} results for ${items.length} items`);
+      } catch (err) {
+        results = items.map(() => ({ ok: false, error: err }));
+      }
+    }
+    const writtenRows: Array<ShadowRow | ShadowDelete> = [];
+    results.forEach((r, i) => {
+      const job = itemJobs[i]!;
+      if (r.ok) {
+        done.push({ id: job.id, version: job.version });
+        const item = items[i]!;
+        if (route.writtenScope) writtenRows.push({ scope: route.writtenScope, key: item.delta.key, fingerprint: item.delta.fingerprint, doc: item.delta.state ? item.delta.changed : null });
+      } else fail(job, r.error);
+    });
+    if (writtenRows.length) await deps.store.commit({ jobs: [], shadow: writtenRows });
+    if (done.length) {
+      await deps.store.complete(done);
+      const doneIds = new Set(done.map((d) => d.id));
+      for (const job of jobs) if (doneIds.has(job.id)) deps.events.emit('job:done', { job, skipped: skipped.includes(job) });
+    }
+  }
+  if (failures.length) {
+    await deps.store.fail(failures);
+    for (const f of failed) {
+      if (f.retryAt === null) {
+        deps.logger.warn({ pipeline, jobId: f.job.id, key: f.job.key, attempts: f.job.attempts, error: f.error }, 'job dead-lettered');
+        deps.events.emit('job:dead', { job: f.job, error: f.error });
+      } else {
+        deps.logger.info({ pipeline, jobId: f.job.id, key: f.job.key, attempts: f.job.attempts, error: f.error, retryAt: new Date(f.retryAt).toISOString() }, 'delivery failed; will retry');
+        deps.events.emit('job:retry', { job: f.job, error: f.error, retryAt: f.retryAt });
+      }
+    }
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  if (!ms || ms <= 0) return p;
+  let t: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(Object.assign(new Error(`${what} did not answer within ${ms} ms`), { code: 'ETIMEDOUT' })), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
+
+/** Claims and delivers until the signal aborts; finishes the batch in hand before returning. */
+export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions, signal: AbortSignal, sinkSignal: AbortSignal): Promise<void> {
+  let woken = false;
+  let wake: (() => void) | null = null;
+  const unsubscribe = deps.store.onWake(() => {
+    woken = true;
+    wake?.();
+  });
+  try {
+    while (!signal.aborted) {
+      let jobs: Job[];
+      try {
+        woken = false;
+        jobs = await deps.store.claim({ workerId: deps.workerId, limit: opts.batchSize, leaseMs: opts.leaseMs, pipelines: opts.pipelines });
+      } catch (err) {
+        deps.logger.error({ err, pipelines: opts.pipelines }, 'claim failed; retrying');
+        deps.events.emit('worker:error', { pipeline: opts.pipelines.join(','), error: err instanceof Error ? err : new Error(errorMessage(err)) });
+        await sleep(1000, signal);
+        continue;
+      }
+      if (jobs.length) {
+        await deliverJobs(deps, jobs, sinkSignal);
+        continue;
+      }
+      if (woken) continue;
+      const next = await deps.store.nextRunAt(opts.pipelines).catch(() => null);
+      const waitMs = next === null ? opts.idlePollMs : Math.min(opts.idlePollMs, Math.max(0, next - Date.now()));
+      if (waitMs <= 0) continue;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          signal.removeEventListener('abort', done);
+          wake = null;
+          resolve();
+        };
+        const t = setTimeout(done, waitMs);
+        signal.addEventListener('abort', done, { once: true });
+        wake = done;
+        if (woken) done();
+      });
+    }
+  } finally {
+    unsubscribe();
+  }
+}

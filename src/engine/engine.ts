@@ -1,0 +1,238 @@
+/**
+ * The engine: for each enabled pipeline a capture loop (source -> deltas -> store) and
+ * delivery loops (store -> sink), sharing one store. Graceful stop: sources stop first,
+ * batches in hand finish, then sinks and the store close.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { hostname } from 'node:os';
+import type { ResolvedConfig, ResolvedPipeline } from '../config/schema.js';
+import { compileMapping } from '../core/mapping.js';
+import { canonicalKey, computeDelta } from '../core/delta.js';
+import { NotFoundError, ValidationError } from '../core/errors.js';
+import type { ChangeEvent, Delta, Doc } from '../core/types.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { getConnector } from '../connectors/registry.js';
+import type { Sink, Source, SourceState } from '../connectors/contract.js';
+import type { Store } from '../store/store.js';
+import { openStore } from '../store/open-store.js';
+import { type CapturePipeline, runCapture } from './capture.js';
+import { runDelivery, type DeliveryDeps } from './delivery.js';
+import { type EngineEvents, TypedEmitter } from './events.js';
+import { identityMapping, type Route } from './route.js';
+
+export interface EngineOptions {
+  config: ResolvedConfig;
+  /** An open store; when omitted the engine opens `config.store` and closes it on stop. */
+  store?: Store;
+  logger?: Logger;
+  /** Only these pipelines (default: every enabled pipeline). */
+  pipelines?: string[];
+  /** Run capture loops (sources). Default true. */
+  capture?: boolean;
+  /** Run delivery loops (workers). Default true. */
+  deliver?: boolean;
+  workerId?: string;
+  /** Longest idle sleep of a worker (ms); default 1000. */
+  idlePollMs?: number;
+}
+
+export type ChangeHook = (oldDoc: Doc | null, newDoc: Doc | null, event: ChangeEvent) => unknown;
+
+export class Engine extends TypedEmitter<EngineEvents> {
+  readonly config: ResolvedConfig;
+  readonly logger: Logger;
+  readonly workerId: string;
+  store!: Store;
+  private ownsStore = false;
+  private readonly opts: EngineOptions;
+  private readonly routes = new Map<string, Route>();
+  private readonly captures: CapturePipeline[] = [];
+  private readonly sources: Source[] = [];
+  private readonly sinks: Sink[] = [];
+  private readonly hooks = new Map<string, ChangeHook[]>();
+  private captureAbort = new AbortController();
+  private deliveryAbort = new AbortController();
+  private sinkAbort = new AbortController();
+  private loops: Promise<void>[] = [];
+  private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
+
+  constructor(opts: EngineOptions) {
+    super();
+    this.opts = opts;
+    this.config = opts.config;
+    this.logger = opts.logger ?? createLogger({ level: opts.config.logLevel });
+    this.workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.on('error' as never, () => {}); // background errors are reported through typed events and logs
+  }
+
+  /** Register a hook run for every change seen on `collection` (or `system/collection`), before it is queued. */
+  onChange(collection: string, hook: ChangeHook): () => void {
+    const list = this.hooks.get(collection) ?? [];
+    list.push(hook);
+    this.hooks.set(collection, list);
+    return () => list.splice(list.indexOf(hook), 1);
+  }
+
+  private selected(): ResolvedPipeline[] {
+    const all = Object.values(this.config.pipelines);
+    if (this.opts.pipelines?.length) {
+      for (const n of this.opts.pipelines) if (!this.config.pipelines[n]) throw new NotFoundError(`pipeline "${n}" is not defined; defined pipelines are: ${Object.keys(this.config.pipelines).join(', ') || '(none)'}`);
+      return all.filter((p) => this.opts.pipelines!.includes(p.name));
+    }
+    return all.filter((p) => p.enabled);
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new ValidationError(`engine already ${this.state}`);
+    this.state = 'started';
+    mkdirSync(this.config.stateDir, { recursive: true });
+    if (this.opts.store) this.store = this.opts.store;
+    else {
+      this.store = await openStore(this.config.store);
+      this.ownsStore = true;
+    }
+    await this.store.migrate();
+    const pipelines = this.selected();
+    const reverse = new Set(pipelines.map((p) => `${p.from.system}\u0000${p.from.collection}`));
+    const forward = new Set(pipelines.map((p) => `${p.to.system}\u0000${p.to.collection}`));
+    for (const p of pipelines) {
+      const toSys = this.config.systems[p.to.system]!;
+      const connector = getConnector(toSys.driver);
+      if (this.opts.deliver !== false) {
+        const sink = await connector.createSink!({
+          system: p.to.system, systemConfig: toSys.config, collection: p.to.collection, options: p.to.options,
+          keyFields: p.targetKey, logger: this.logger.child({ pipeline: p.name, role: 'sink' }), workDir: this.workDir(p.name, 'sink'),
+        });
+        this.sinks.push(sink);
+        this.routes.set(p.name, {
+          pipeline: p.name, target: p.to.system, collection: p.to.collection, key: p.key, targetKey: p.targetKey,
+          mapping: p.map ? compileMapping(p.map, { pipeline: p.name }) : identityMapping,
+          sink, delivery: p.delivery,
+          writtenScope: reverse.has(`${p.to.system}\u0000${p.to.collection}`) ? writtenScope(p.to.system, p.to.collection) : null,
+        });
+      }
+      if (this.opts.capture !== false) {
+        const fromSys = this.config.systems[p.from.system]!;
+        const sourceId = `pipeline:${p.name}`;
+        const state = this.sourceState(sourceId);
+        const source = await getConnector(fromSys.driver).createSource!({
+          system: p.from.system, systemConfig: fromSys.config, collection: p.from.collection, options: p.from.options,
+          keyFields: p.key, state, logger: this.logger.child({ pipeline: p.name, role: 'source' }), workDir: this.workDir(p.name, 'source'),
+        });
+        this.sources.push(source);
+        this.captures.push({
+          name: p.name, target: p.to.system, sourceId, source,
+          debounceMs: p.debounceMs, maxWaitMs: p.maxWaitMs, maxAttempts: p.delivery.maxAttempts,
+          echoScope: forward.has(`${p.from.system}\u0000${p.from.collection}`) ? writtenScope(p.from.system, p.from.collection) : null,
+          hooks: this.hooksFor(p.from.system, p.from.collection),
+        });
+      }
+    }
+    const deps = { store: this.store, logger: this.logger, events: this };
+    for (const c of this.captures) this.loops.push(runCapture(c, deps, this.captureAbort.signal));
+    if (this.opts.deliver !== false) this.startWorkers(pipelines);
+    this.logger.info({ pipelines: pipelines.map((p) => p.name), store: this.store.dialect, workerId: this.workerId }, 'engine started');
+    this.emit('engine:started');
+  }
+
+  private startWorkers(pipelines: ResolvedPipeline[]): void {
+    const deps: DeliveryDeps = { store: this.store, logger: this.logger, events: this, routes: this.routes, workerId: this.workerId };
+    for (const p of pipelines) {
+      for (let i = 0; i < p.delivery.concurrency; i++) {
+        this.loops.push(runDelivery(deps, {
+          pipelines: [p.name], batchSize: p.delivery.batchSize,
+          leaseMs: Math.max(p.delivery.leaseMs, p.delivery.timeoutMs * 2), idlePollMs: this.opts.idlePollMs ?? 1000,
+        }, this.deliveryAbort.signal, this.sinkAbort.signal));
+      }
+    }
+  }
+
+  private hooksFor(system: string, collection: string): ChangeHook[] {
+    const self = this;
+    // a live view: hooks registered after start() still run
+    return new Proxy([] as ChangeHook[], {
+      get(_t, prop) {
+        const list = [...(self.hooks.get(collection) ?? []), ...(self.hooks.get(`${system}/${collection}`) ?? [])];
+        const v = (list as unknown as Record<string | symbol, unknown>)[prop];
+        return typeof v === 'function' ? v.bind(list) : v;
+      },
+    });
+  }
+
+  private workDir(pipeline: string, role: string): string {
+    const dir = path.join(this.config.stateDir, 'work', pipeline.replace(/[^A-Za-z0-9_.-]/g, '_'), role);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  private sourceState(scope: string): SourceState {
+    const store = () => this.store;
+    return {
+      scope,
+      getPosition: () => store().getPosition(scope),
+      getShadow: (keys) => store().getShadow(scope, keys),
+      listShadow: () => store().listShadow(scope),
+    };
+  }
+
+  /**
+   * Queue a delta for a pipeline's target directly (the seeds' `enqueue(target, diff)`).
+   * `target` is a pipeline name, or a system name when exactly one pipeline delivers to it.
+   * A plain object is treated as an upsert of those fields; the key comes from `opts.key`
+   * or the pipeline's key fields in the object.
+   */
+  async enqueue(target: string, delta: Doc | Delta, opts: { key?: string; op?: 'insert' | 'update' | 'delete' } = {}): Promise<{ inserted: number; merged: number }> {
+    const p = this.resolveTarget(target);
+    const now = Date.now();
+    let payload: Delta;
+    if (isDelta(delta)) payload = delta;
+    else {
+      const key = opts.key ?? canonicalKey(delta, p.key);
+      const op = opts.op ?? 'update';
+      payload = op === 'delete'
+        ? { op, key, changed: {}, state: null, before: null, base: null, fingerprint: '', sourceTs: now }
+        : { ...computeDelta(key, null, delta, now)!, op };
+    }
+    return this.store.enqueue([{ pipeline: p.name, target: p.to.system, key: payload.key, payload, runAt: now + p.debounceMs, maxRunAt: now + Math.max(p.debounceMs, p.maxWaitMs), maxAttempts: p.delivery.maxAttempts }]);
+  }
+
+  private resolveTarget(target: string): ResolvedPipeline {
+    const byName = this.config.pipelines[target];
+    if (byName) return byName;
+    const to = Object.values(this.config.pipelines).filter((p) => p.to.system === target || `${p.to.system}/${p.to.collection}` === target);
+    if (to.length === 1) return to[0]!;
+    if (to.length > 1) throw new ValidationError(`target "${target}" is delivered to by several pipelines (${to.map((p) => p.name).join(', ')}); name the pipeline instead`);
+    throw new NotFoundError(`no pipeline delivers to "${target}"; pipelines are: ${Object.keys(this.config.pipelines).join(', ') || '(none)'}`);
+  }
+
+  /** Stop sources, let batches in hand finish (up to `graceMs`), close sinks and the store. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.state !== 'started') return;
+    this.state = 'stopping';
+    this.captureAbort.abort();
+    this.deliveryAbort.abort();
+    const hard = setTimeout(() => this.sinkAbort.abort(), graceMs);
+    await Promise.allSettled(this.loops);
+    clearTimeout(hard);
+    await Promise.allSettled([...this.sources.map((s) => s.close()), ...this.sinks.map((s) => s.close())]);
+    if (this.ownsStore) await this.store.close();
+    this.state = 'stopped';
+    this.logger.info('engine stopped');
+    this.emit('engine:stopped');
+  }
+}
+
+function writtenScope(system: string, collection: string): string {
+  return `written:${system}:${collection}`;
+}
+
+function isDelta(x: Doc | Delta): x is Delta {
+  return typeof (x as Delta).op === 'string' && typeof (x as Delta).key === 'string' && 'changed' in x && 'state' in x;
+}
+
+/** Create (not start) an engine. */
+export function createEngine(opts: EngineOptions): Engine {
+  return new Engine(opts);
+}

@@ -1,0 +1,30 @@
+import { EventEmitter } from 'node:events';
+import type { ChangeEvent, Job } from '../core/types.js';
+
+/** Events the engine emits, as `subject:verb`. Background loops never throw: they emit `error`. */
+export interface EngineEvents {
+  'source:batch': [{ pipeline: string; events: number; enqueued: number; merged: number; suppressed: number; position?: string }];
+  'source:error': [{ pipeline: string; error: Error }];
+  'change': [{ pipeline: string; event: ChangeEvent }];
+  'job:done': [{ job: Job; skipped?: boolean }];
+  'job:retry': [{ job: Job; error: string; retryAt: number }];
+  'job:dead': [{ job: Job; error: string }];
+  'worker:error': [{ pipeline: string; error: Error }];
+  'engine:started': [];
+  'engine:stopped': [];
+}
+
+export class TypedEmitter<E extends { [K in keyof E]: unknown[] }> extends EventEmitter {
+  override emit<K extends keyof E & string>(event: K, ...args: E[K]): boolean {
+    return super.emit(event, ...args);
+  }
+  override on<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this {
+    return super.on(event, listener as (...a: unknown[]) => void);
+  }
+  override once<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this {
+    return super.once(event, listener as (...a: unknown[]) => void);
+  }
+  override off<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this {
+    return super.off(event, listener as (...a: unknown[]) => void);
+  }
+}
