@@ -3,9 +3,11 @@
  */
 import type { ConnectorDescriptor } from './contract.js';
 import { NotFoundError } from '../core/errors.js';
+import { sqliteConnector } from './sqlite/sqlite-connector.js';
 
 const descriptors: ConnectorDescriptor[] = [
   // connectors register below (one line each)
+  sqliteConnector,
 ];
 
 const byDriver = new Map<string, ConnectorDescriptor>();

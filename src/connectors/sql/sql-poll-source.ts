@@ -1,0 +1,230 @@
+/**
+ * Dialect-agnostic polling source for SQL tables with per-row fingerprints.
+ *
+ * Each poll reads the table in key order, page by page (keyset pagination: memory bounded by
+ * `batchSize`), and compares every row's fingerprint with its shadow row: no shadow row is an
+ * insert, a different fingerprint an update. After a FULL scan, the shadow keys are probed
+ * against the table in pages; a key that no longer exists (or no longer matches `where`) is a
+ * delete. With `incremental`, regular polls read only rows whose column is >= the last position
+ * (the last value is re-read so rows committed late with the same value are not missed;
+ * unchanged rows are dropped by their fingerprint), and a full scan runs every `fullScanEvery`
+ * and once at start.
+ *
+ * The source never writes its shadow itself: each SourceBatch carries the shadow upserts and
+ * deletes (with the row doc, so `before` is available) and the position, which the engine
+ * commits atomically with the jobs. It assumes the engine commits a batch before pulling the next.
+ */
+import type { ChangeEvent } from '../../core/types.js';
+import { canonicalKey, fingerprint } from '../../core/delta.js';
+import { errorMessage } from '../../core/errors.js';
+import type { ShadowDelete, ShadowRow } from '../../store/store.js';
+import type { Source, SourceBatch, SourceContext } from '../contract.js';
+import { parseDuration, sleep } from './duration.js';
+import { buildExistsQuery, buildPageQuery } from './poll-query-builder.js';
+import { sqlPollOptionsSchema, type SqlPollOptions } from './sql-poll-options.js';
+import { normalizeSqlRow, type SqlQueryPort } from './sql-query-port.js';
+
+type Row = Record<string, unknown>;
+
+interface Position {
+  /** Highest incremental column value committed (normalized). */
+  v: unknown;
+}
+
+/** Parsed position string (`{"v":...}`), or null when absent or unreadable. */
+export function parsePollPosition(raw: string | null): Position | null {
+  if (!raw) return null;
+  try {
+    const p = JSON.parse(raw) as unknown;
+    if (p && typeof p === 'object' && 'v' in p) return p as Position;
+  } catch {}
+  return null;
+}
+
+export interface SqlPollSourceInit {
+  ctx: SourceContext<unknown, SqlPollOptions>;
+  /** Opens (or returns) the query port; called at each poll so a lost connection is reopened. */
+  port: () => Promise<SqlQueryPort> | SqlQueryPort;
+  /** Called after a failed poll, e.g. to drop a broken connection. */
+  onPollError?: (err: unknown) => void | Promise<void>;
+  close?: () => Promise<void>;
+}
+
+/** A SQL polling {@link Source}; see the module comment. */
+export class SqlPollSource implements Source {
+  readonly options: ReturnType<typeof sqlPollOptionsSchema.parse>;
+  readonly intervalMs: number;
+  readonly fullScanEveryMs: number;
+  private readonly ctx: SourceContext<unknown, SqlPollOptions>;
+  private lastFullScanAt = 0;
+  private position: Position | null = null;
+  /** Polls completed (full or incremental); for tests and status. */
+  polls = 0;
+
+  constructor(private readonly init: SqlPollSourceInit) {
+    this.ctx = init.ctx;
+    this.options = sqlPollOptionsSchema.parse(init.ctx.options ?? {});
+    this.intervalMs = parseDuration(this.options.poll, 'poll');
+    this.fullScanEveryMs = this.options.incremental ? parseDuration(this.options.incremental.fullScanEvery, 'incremental.fullScanEvery') : 0;
+    if (this.ctx.keyFields.length === 0) throw new TypeError(`SQL polling source for "${this.ctx.collection}" needs at least one key field`);
+  }
+
+  async *stream(signal: AbortSignal): AsyncGenerator<SourceBatch> {
+    this.position = parsePollPosition(await this.ctx.state.getPosition());
+    while (!signal.aborted) {
+      const started = Date.now();
+      const full = !this.options.incremental || this.position === null || this.lastFullScanAt === 0 || started - this.lastFullScanAt >= this.fullScanEveryMs;
+      try {
+        const port = await this.init.port();
+        yield* full ? this.fullScan(port, signal) : this.incrementalScan(port, signal);
+        if (signal.aborted) return;
+        if (full) this.lastFullScanAt = started;
+        this.polls++;
+      } catch (err) {
+        if (signal.aborted) return;
+        this.ctx.logger.warn({ system: this.ctx.system, collection: this.ctx.collection, err: errorMessage(err) }, `poll of ${this.ctx.system}.${this.ctx.collection} failed; retrying in ${this.intervalMs} ms: ${errorMessage(err)}`);
+        try { await this.init.onPollError?.(err); } catch {}
+      }
+      await sleep(this.intervalMs, signal);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.init.close?.();
+  }
+
+  private keyOf(doc: Row): string {
+    return canonicalKey(doc, this.ctx.keyFields);
+  }
+
+  /** Compare one page of rows with their shadow rows: events plus shadow upserts. */
+  private async diffPage(rows: Row[]): Promise<{ events: ChangeEvent[]; shadow: ShadowRow[] }> {
+    const docs = rows.map(normalizeSqlRow);
+    const keys: string[] = [];
+    const valid: Array<{ key: string; doc: Row }> = [];
+    for (const doc of docs) {
+      let key: string;
+      try {
+        key = this.keyOf(doc);
+      } catch (err) {
+        this.ctx.logger.warn({ collection: this.ctx.collection, err: errorMessage(err) }, `skipping a row of ${this.ctx.collection}: ${errorMessage(err)}`);
+        continue;
+      }
+      keys.push(key);
+      valid.push({ key, doc });
+    }
+    const shadows = keys.length ? await this.ctx.state.getShadow(keys) : new Map<string, ShadowRow>();
+    const events: ChangeEvent[] = [];
+    const shadow: ShadowRow[] = [];
+    const now = Date.now();
+    for (const { key, doc } of valid) {
+      const fp = fingerprint(doc);
+      const prev = shadows.get(key);
+      if (prev && prev.fingerprint === fp) continue;
+      events.push({ system: this.ctx.system, collection: this.ctx.collection, key, op: prev ? 'update' : 'insert', before: prev?.doc ?? null, after: doc, ts: now });
+      shadow.push({ scope: this.ctx.state.scope, key, fingerprint: fp, doc, updatedAt: now });
+    }
+    return { events, shadow };
+  }
+
+  private async *fullScan(port: SqlQueryPort, signal: AbortSignal): AsyncGenerator<SourceBatch> {
+    const { batchSize, columns, where, incremental } = this.options;
+    let afterKey: unknown[] | null = null;
+    let maxValue: unknown = this.position?.v ?? null;
+    for (;;) {
+      if (signal.aborted) return;
+      const q = buildPageQuery(port, { table: this.ctx.collection, columns, keyFields: this.ctx.keyFields, where, limit: batchSize, afterKey, extraColumns: incremental ? [incremental.column] : [] });
+      const rows = await port.query(q.sql, q.params);
+      if (rows.length === 0) break;
+      if (incremental) for (const r of rows) maxValue = maxOf(maxValue, normalizeSqlRow({ v: r[incremental.column] }).v);
+      const { events, shadow } = await this.diffPage(rows);
+      if (events.length) yield { events, shadow };
+      if (rows.length < batchSize) break;
+      const last = rows[rows.length - 1]!;
+      afterKey = this.ctx.keyFields.map((k) => last[k]);
+    }
+    yield* this.findDeletes(port, signal);
+    if (signal.aborted) return;
+    if (incremental && maxValue !== null && !valueEq(maxValue, this.position?.v)) {
+      this.position = { v: maxValue };
+      yield { events: [], position: JSON.stringify(this.position) };
+    }
+  }
+
+  /** Probe the shadow keys against the table, a page at a time; missing rows become deletes. */
+  private async *findDeletes(port: SqlQueryPort, signal: AbortSignal): AsyncGenerator<SourceBatch> {
+    const { batchSize, where } = this.options;
+    const size = Math.min(batchSize, 500); // stay well below bound-parameter limits
+    let chunk: ShadowRow[] = [];
+    const pending: SourceBatch[] = [];
+    const flush = async () => {
+      const rows = chunk;
+      chunk = [];
+      const keyVals = rows.map((s) => this.ctx.keyFields.map((f) => s.doc?.[f] ?? null));
+      const q = buildExistsQuery(port, { table: this.ctx.collection, keyFields: this.ctx.keyFields, where, keys: keyVals });
+      const found = new Set<string>();
+      for (const r of await port.query(q.sql, q.params)) {
+        try { found.add(this.keyOf(normalizeSqlRow(r))); } catch {}
+      }
+      const events: ChangeEvent[] = [];
+      const shadow: ShadowDelete[] = [];
+      const now = Date.now();
+      for (const s of rows) {
+        if (found.has(s.key)) continue;
+        events.push({ system: this.ctx.system, collection: this.ctx.collection, key: s.key, op: 'delete', before: s.doc, after: null, ts: now });
+        shadow.push({ scope: this.ctx.state.scope, key: s.key, delete: true });
+      }
+      if (events.length) pending.push({ events, shadow });
+    };
+    // Collect deletes first and yield them after the shadow listing ends, so the listing is
+    // never read while the engine commits our own shadow deletes.
+    for await (const s of this.ctx.state.listShadow()) {
+      if (signal.aborted) return;
+      if (!s.doc) continue;
+      chunk.push(s);
+      if (chunk.length >= size) await flush();
+    }
+    if (chunk.length) await flush();
+    for (const b of pending) {
+      if (signal.aborted) return;
+      yield b;
+    }
+  }
+
+  private async *incrementalScan(port: SqlQueryPort, signal: AbortSignal): AsyncGenerator<SourceBatch> {
+    const { batchSize, columns, where } = this.options;
+    const column = this.options.incremental!.column;
+    let after: { value: unknown; key: unknown[] } | null = null;
+    for (;;) {
+      if (signal.aborted) return;
+      const q = buildPageQuery(port, { table: this.ctx.collection, columns, keyFields: this.ctx.keyFields, where, limit: batchSize, afterKey: null, incremental: { column, from: this.position?.v ?? null, after } });
+      const rows = await port.query(q.sql, q.params);
+      if (rows.length === 0) break;
+      const last = rows[rows.length - 1]!;
+      const lastValue = normalizeSqlRow({ v: last[column] }).v;
+      const { events, shadow } = await this.diffPage(rows);
+      const moved = !valueEq(lastValue, this.position?.v);
+      if (moved) this.position = { v: lastValue };
+      if (events.length || moved) yield { events, shadow, ...(moved ? { position: JSON.stringify(this.position) } : {}) };
+      if (rows.length < batchSize) break;
+      after = { value: last[column], key: this.ctx.keyFields.map((k) => last[k]) };
+    }
+  }
+}
+
+function valueEq(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+/** Larger of two column values (numbers numerically, anything else as strings). */
+function maxOf(a: unknown, b: unknown): unknown {
+  if (b === null || b === undefined) return a;
+  if (a === null || a === undefined) return b;
+  if (typeof a === 'number' && typeof b === 'number') return b > a ? b : a;
+  return String(b) > String(a) ? b : a;
+}
+
+/** Factory used by the SQLite (and later PostgreSQL / MariaDB) connectors. */
+export function createSqlPollSource(init: SqlPollSourceInit): SqlPollSource {
+  return new SqlPollSource(init);
+}

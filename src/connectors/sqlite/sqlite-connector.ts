@@ -1,0 +1,96 @@
+/**
+ * The `sqlite` connector: a polling source with per-row fingerprints (see
+ * ../sql/sql-poll-source.ts) and an upsert/delete sink, over a SQLite file.
+ *
+ * @example
+ * systems:
+ *   legacy: { driver: sqlite, path: ./legacy.db, readonly: true }
+ * pipelines:
+ *   inspections:
+ *     from: { system: legacy, collection: INSPECTIONS, poll: 5s, incremental: { column: UPDATED_AT } }
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError, errorMessage, NotConnectedError } from '../../core/errors.js';
+import { defineConnector } from '../contract.js';
+import { durationSchema, parseDuration } from '../sql/duration.js';
+import { createSqlPollSource } from '../sql/sql-poll-source.js';
+import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-options.js';
+import type { SqlQueryPort } from '../sql/sql-query-port.js';
+import { fromBetterSqlite3, openSqlite } from './sqlite-query-port.js';
+import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
+
+export const sqliteSystemSchema = z.strictObject({
+  path: z.string().min(1).describe('Path of the SQLite database file (relative to the working directory).'),
+  readonly: z.boolean().default(false).describe('Open read-only; the system can then only be a source (default false).'),
+  busyTimeout: durationSchema.default('5s').describe('How long to wait for a lock held by another process (default 5s).'),
+});
+
+export const sqliteSinkSchema = z.strictObject({
+  mode: z.enum(['upsert', 'insert']).default('upsert').describe('upsert (default): INSERT ... ON CONFLICT(key) DO UPDATE; insert: plain INSERT for append-only tables.'),
+});
+
+export type SqliteSystem = z.input<typeof sqliteSystemSchema>;
+
+function busyMs(cfg: SqliteSystem): number {
+  return parseDuration(cfg.busyTimeout, 'busyTimeout', 5000);
+}
+
+/** The SQLite connector descriptor (driver `sqlite`). */
+export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.input<typeof sqliteSinkSchema>>({
+  driver: 'sqlite',
+  description: 'SQLite database file: polling source with per-row fingerprints, upsert/delete sink.',
+  systemSchema: sqliteSystemSchema as unknown as z.ZodType<SqliteSystem>,
+  sourceSchema: sqlPollOptionsSchema as unknown as z.ZodType<SqlPollOptions>,
+  sinkSchema: sqliteSinkSchema as unknown as z.ZodType<z.input<typeof sqliteSinkSchema>>,
+
+  createSource(ctx) {
+    const file = path.resolve(ctx.systemConfig.path);
+    let port: (SqlQueryPort & { close(): Promise<void> }) | null = null;
+    return createSqlPollSource({
+      ctx,
+      port: () => {
+        if (!port) {
+          try {
+            port = fromBetterSqlite3(openSqlite(file, { readonly: true, busyTimeoutMs: busyMs(ctx.systemConfig) }));
+          } catch (err) {
+            throw new NotConnectedError(`cannot open SQLite database ${JSON.stringify(file)} of system "${ctx.system}": ${errorMessage(err)}`, { cause: err });
+          }
+        }
+        return port;
+      },
+      // Drop the handle after a failure: the file may have been replaced or removed.
+      onPollError: async () => {
+        const p = port;
+        port = null;
+        await p?.close();
+      },
+      close: async () => {
+        const p = port;
+        port = null;
+        await p?.close();
+      },
+    });
+  },
+
+  createSink(ctx) {
+    if (ctx.systemConfig.readonly) throw new ConfigError(`system "${ctx.system}" is read-only (readonly: true) and cannot be a target`, { path: `systems.${ctx.system}.readonly` });
+    const file = path.resolve(ctx.systemConfig.path);
+    const db = openSqlite(file, { readonly: false, busyTimeoutMs: busyMs(ctx.systemConfig), fileMustExist: false });
+    const options = sqliteSinkSchema.parse(ctx.options ?? {}) as SqliteSinkOptions;
+    return new SqliteSink(db, options, JSON.stringify(file));
+  },
+
+  async testConnection(cfg, { system }) {
+    const file = path.resolve(cfg.path);
+    let db;
+    try {
+      db = openSqlite(file, { readonly: true, busyTimeoutMs: busyMs(cfg) });
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+    } catch (err) {
+      throw new NotConnectedError(`cannot open SQLite database ${JSON.stringify(file)} of system "${system}": ${errorMessage(err)}`, { cause: err });
+    } finally {
+      db?.close();
+    }
+  },
+});

@@ -1,0 +1,156 @@
+/**
+ * SQLite sink: one transaction per batch, one savepoint per item, per-item results.
+ * insert/update -> `INSERT ... ON CONFLICT(key) DO UPDATE` (an update sets only the changed
+ * fields when the row exists, and inserts the full state when it does not); delete -> `DELETE`
+ * by key (a missing row is success). Unknown tables and columns are permanent errors naming
+ * them; SQLITE_BUSY / SQLITE_LOCKED fail the whole batch as retryable.
+ */
+import type Database from 'better-sqlite3';
+import { keyValues } from '../../core/delta.js';
+import { errorMessage, PermanentError, RetryableError } from '../../core/errors.js';
+import type { Doc } from '../../core/types.js';
+import type { Sink, SinkItem, SinkResult } from '../contract.js';
+import { quoteIdentAnsi } from '../sql/sql-query-port.js';
+
+export interface SqliteSinkOptions {
+  /** `upsert` (default) or `insert` (plain INSERT: for append-only tables). */
+  mode?: 'upsert' | 'insert';
+}
+
+const q = quoteIdentAnsi;
+
+function sqliteCode(err: unknown): string {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === 'string' ? c : '';
+}
+
+function isBusy(err: unknown): boolean {
+  const c = sqliteCode(err);
+  return c.startsWith('SQLITE_BUSY') || c.startsWith('SQLITE_LOCKED');
+}
+
+/** A JSON doc value as something better-sqlite3 can bind. */
+export function toSqliteValue(v: unknown): unknown {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'bigint' || Buffer.isBuffer(v)) return v;
+  if (v instanceof Date) return v.toISOString();
+  return JSON.stringify(v);
+}
+
+/** A {@link Sink} writing deltas into SQLite tables. */
+export class SqliteSink implements Sink {
+  private readonly columns = new Map<string, Set<string>>();
+  private readonly stmts = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database, private readonly opts: SqliteSinkOptions = {}, private readonly label = 'sqlite') {}
+
+  async write(items: SinkItem[], _signal: AbortSignal): Promise<SinkResult[]> {
+    if (items.length === 0) return [];
+    const results: SinkResult[] = [];
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      throw this.batchError(err);
+    }
+    try {
+      for (const item of items) {
+        this.db.exec('SAVEPOINT hms_item');
+        try {
+          this.apply(item);
+          this.db.exec('RELEASE hms_item');
+          results.push({ ok: true });
+        } catch (err) {
+          this.db.exec('ROLLBACK TO hms_item');
+          this.db.exec('RELEASE hms_item');
+          if (isBusy(err)) throw err;
+          results.push({ ok: false, error: this.itemError(item, err) });
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      if (this.db.inTransaction) {
+        try { this.db.exec('ROLLBACK'); } catch {}
+      }
+      throw this.batchError(err);
+    }
+    return results;
+  }
+
+  async close(): Promise<void> {
+    this.stmts.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  private batchError(err: unknown): Error {
+    if (err instanceof PermanentError || err instanceof RetryableError) return err;
+    if (isBusy(err)) return new RetryableError(`SQLite database ${this.label} is busy (${sqliteCode(err)}); the batch will be retried`, { cause: err });
+    return new RetryableError(`SQLite write to ${this.label} failed: ${errorMessage(err)}`, { cause: err });
+  }
+
+  private itemError(item: SinkItem, err: unknown): Error {
+    if (err instanceof PermanentError || err instanceof RetryableError) return err;
+    const code = sqliteCode(err);
+    const what = `${item.delta.op} of key ${JSON.stringify(item.delta.key)} into table "${item.collection}"`;
+    if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN') return new RetryableError(`${what} failed: ${errorMessage(err)}`, { cause: err });
+    return new PermanentError(`${what} failed: ${errorMessage(err)}`, { cause: err, details: { table: item.collection, key: item.delta.key } });
+  }
+
+  private tableColumns(table: string, refresh = false): Set<string> {
+    let cols = this.columns.get(table);
+    if (!cols || refresh) {
+      const rows = this.db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as Array<{ name: string }>;
+      cols = new Set(rows.map((r) => r.name));
+      this.columns.set(table, cols);
+    }
+    return cols;
+  }
+
+  private checkColumns(table: string, fields: string[]): void {
+    let cols = this.tableColumns(table);
+    if (fields.every((f) => cols.has(f))) return;
+    cols = this.tableColumns(table, true); // the table may have been altered since we looked
+    if (cols.size === 0) throw new PermanentError(`table "${table}" does not exist in SQLite database ${this.label}`, { details: { table } });
+    const missing = fields.find((f) => !cols.has(f));
+    if (missing !== undefined) {
+      throw new PermanentError(`column "${missing}" does not exist in table "${table}" of SQLite database ${this.label}; its columns are: ${[...cols].join(', ')}`, { details: { table, column: missing } });
+    }
+  }
+
+  private run(sql: string, params: unknown[]): void {
+    let stmt = this.stmts.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      if (this.stmts.size > 200) this.stmts.clear();
+      this.stmts.set(sql, stmt);
+    }
+    stmt.run(...params);
+  }
+
+  private apply(item: SinkItem): void {
+    const { delta, keyFields } = item;
+    const table = item.collection;
+    const keyDoc = keyValues(delta.key, keyFields);
+    if (delta.op === 'delete') {
+      this.checkColumns(table, keyFields);
+      const where = keyFields.map((k) => `${q(k)} = ?`).join(' AND ');
+      this.run(`DELETE FROM ${q(table)} WHERE ${where}`, keyFields.map((k) => toSqliteValue(keyDoc[k])));
+      return;
+    }
+    const row: Doc = { ...keyDoc, ...(delta.state ?? delta.changed) };
+    for (const [k, v] of Object.entries(delta.changed)) if (!(k in row)) row[k] = v;
+    const fields = Object.keys(row).filter((f) => row[f] !== undefined);
+    this.checkColumns(table, fields);
+    const cols = fields.map(q).join(', ');
+    const values = fields.map(() => '?').join(', ');
+    const params = fields.map((f) => toSqliteValue(row[f]));
+    if (this.opts.mode === 'insert') {
+      this.run(`INSERT INTO ${q(table)} (${cols}) VALUES (${values})`, params);
+      return;
+    }
+    const changed = Object.keys(delta.changed);
+    const updateFields = (delta.op === 'update' && changed.length ? changed : fields).filter((f) => !keyFields.includes(f) && fields.includes(f));
+    const onConflict = updateFields.length ? `DO UPDATE SET ${updateFields.map((f) => `${q(f)} = excluded.${q(f)}`).join(', ')}` : 'DO NOTHING';
+    this.run(`INSERT INTO ${q(table)} (${cols}) VALUES (${values}) ON CONFLICT (${keyFields.map(q).join(', ')}) ${onConflict}`, params);
+  }
+}

@@ -1,0 +1,307 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
+import { PermanentError, RetryableError } from '../../src/core/errors.js';
+import { computeDelta } from '../../src/core/delta.js';
+import { createLogger, silentLogger } from '../../src/core/log.js';
+import type { ChangeEvent, Delta } from '../../src/core/types.js';
+import type { Sink, SinkItem, Source, SourceBatch, SourceState } from '../../src/connectors/contract.js';
+import type { ShadowDelete, ShadowRow } from '../../src/store/store.js';
+import { sqliteConnector } from '../../src/connectors/sqlite/sqlite-connector.js';
+import { tempDir, waitFor } from '../helpers/services.js';
+
+/**
+ * The source's durable state as the engine keeps it: shadow rows and position, applied
+ * only when a batch is "committed" (in memory here; the store has its own suite).
+ */
+class MemoryState implements SourceState {
+  readonly shadow = new Map<string, ShadowRow>();
+  position: string | null = null;
+  constructor(readonly scope: string) {}
+  async getPosition() { return this.position; }
+  async getShadow(keys: string[]) {
+    const m = new Map<string, ShadowRow>();
+    for (const k of keys) { const r = this.shadow.get(k); if (r) m.set(k, r); }
+    return m;
+  }
+  async *listShadow() { yield* [...this.shadow.values()]; }
+  commit(b: SourceBatch) {
+    for (const s of b.shadow ?? []) {
+      if ('delete' in s) this.shadow.delete((s as ShadowDelete).key);
+      else this.shadow.set(s.key, s);
+    }
+    if (b.position !== undefined) this.position = b.position;
+  }
+}
+
+function run(source: Source, state: MemoryState) {
+  const ac = new AbortController();
+  const events: ChangeEvent[] = [];
+  const batches: SourceBatch[] = [];
+  const done = (async () => {
+    for await (const b of source.stream(ac.signal)) {
+      batches.push(b);
+      state.commit(b);
+      events.push(...b.events);
+      await b.ack?.();
+    }
+  })();
+  return { events, batches, polls: () => (source as Source & { polls: number }).polls, stop: async () => { ac.abort(); await done; await source.close(); } };
+}
+
+function makeSource(file: string, state: MemoryState, options: Record<string, unknown>, keyFields = ['BRG_ID'], logger = silentLogger(), collection = 'INSPECTIONS') {
+  return sqliteConnector.createSource!({ system: 'legacy', systemConfig: { path: file }, collection, options: { poll: '30ms', ...options }, keyFields, state, logger, workDir: path.dirname(file) }) as Source;
+}
+
+function legacyDb(file: string) {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec(`CREATE TABLE INSPECTIONS (BRG_ID TEXT PRIMARY KEY, NEXT_INSP_DT TEXT, CODE_STS TEXT, UPDATED_AT INTEGER)`);
+  const ins = db.prepare('INSERT INTO INSPECTIONS VALUES (?, ?, ?, ?)');
+  ins.run('007', '20250301', 'P', 1);
+  ins.run('012', '20250415', 'A', 2);
+  ins.run('100', '20251231', 'C', 3);
+  return db;
+}
+
+const byKey = (evs: ChangeEvent[], op: string) => evs.filter((e) => e.op === op).map((e) => e.key).sort();
+
+test('full-scan polling detects each insert, update and delete per row, keeping legacy values as read', async () => {
+  const { dir, cleanup } = tempDir();
+  const file = path.join(dir, 'legacy.db');
+  const db = legacyDb(file);
+  const state = new MemoryState('poll:legacy:INSPECTIONS');
+  const r = run(makeSource(file, state, { batchSize: 2 }), state);
+  try {
+    await waitFor(() => r.events.length === 3, { what: 'initial inserts' });
+    assert.deepEqual(byKey(r.events, 'insert'), ['007', '012', '100']);
+    const e007 = r.events.find((e) => e.key === '007')!;
+    assert.deepEqual(e007.after, { BRG_ID: '007', NEXT_INSP_DT: '20250301', CODE_STS: 'P', UPDATED_AT: 1 });
+    assert.equal(e007.before, null);
+    assert.equal(state.shadow.size, 3);
+    assert.deepEqual(state.shadow.get('007')!.doc, e007.after, 'the shadow keeps the row doc');
+
+    r.events.length = 0;
+    db.prepare("UPDATE INSPECTIONS SET CODE_STS = 'A' WHERE BRG_ID = '007'").run();
+    db.prepare("DELETE FROM INSPECTIONS WHERE BRG_ID = '012'").run();
+    db.prepare("INSERT INTO INSPECTIONS VALUES ('200', '20260101', 'P', 4)").run();
+    await waitFor(() => r.events.length === 3, { what: 'one update, one delete, one insert' });
+    const upd = r.events.find((e) => e.op === 'update')!;
+    assert.equal(upd.key, '007');
+    assert.equal((upd.before as Record<string, unknown>).CODE_STS, 'P');
+    assert.equal((upd.after as Record<string, unknown>).CODE_STS, 'A');
+    assert.deepEqual(computeDelta(upd.key, upd.before, upd.after)!.changed, { CODE_STS: 'A' });
+    const del = r.events.find((e) => e.op === 'delete')!;
+    assert.equal(del.key, '012');
+    assert.equal((del.before as Record<string, unknown>).NEXT_INSP_DT, '20250415');
+    assert.equal(del.after, null);
+    assert.deepEqual(byKey(r.events, 'insert'), ['200']);
+    assert.ok(!state.shadow.has('012'));
+    // nothing else changes: two more full polls, no more events
+    const polls = r.polls();
+    await waitFor(() => r.polls() >= polls + 2, { what: 'two more polls' });
+    assert.equal(r.events.length, 3);
+  } finally {
+    await r.stop();
+    db.close();
+    cleanup();
+  }
+});
+
+test('compound keys, column lists and a where filter (a row leaving the filter counts as deleted)', async () => {
+  const { dir, cleanup } = tempDir();
+  const file = path.join(dir, 'c.db');
+  const db = new Database(file);
+  db.exec('CREATE TABLE "odd ""name""" (region TEXT, n INTEGER, val TEXT, secret TEXT, active INTEGER, PRIMARY KEY (region, n))');
+  const ins = db.prepare('INSERT INTO "odd ""name""" VALUES (?, ?, ?, ?, ?)');
+  for (let i = 0; i < 7; i++) ins.run(i % 2 ? 'north' : 'south', i, `v${i}`, 'x', 1);
+  ins.run('north', 9007199254740993n, 'big', 'x', 1);
+  const state = new MemoryState('s');
+  const r = run(makeSource(file, state, { batchSize: 3, columns: ['val'], where: 'active = 1' }, ['region', 'n'], silentLogger(), 'odd "name"'), state);
+  try {
+    await waitFor(() => r.events.length === 8, { what: '8 inserts' });
+    const big = r.events.find((e) => (e.after as Record<string, unknown>).val === 'big')!;
+    assert.deepEqual(big.after, { val: 'big', region: 'north', n: '9007199254740993' }, 'only the listed columns plus keys; 64-bit ids stay exact');
+    db.prepare("UPDATE \"odd \"\"name\"\"\" SET active = 0 WHERE n = 3").run();
+    db.prepare("UPDATE \"odd \"\"name\"\"\" SET secret = 'y' WHERE n = 4").run();
+    await waitFor(() => r.events.length === 9, { what: 'filtered-out row deleted' });
+    assert.equal(r.events[8]!.op, 'delete');
+    assert.deepEqual(r.events[8]!.before, { val: 'v3', region: 'north', n: 3 });
+    assert.ok(r.batches.every((b) => b.events.length <= 3), 'pages bounded by batchSize');
+  } finally {
+    await r.stop();
+    db.close();
+    cleanup();
+  }
+});
+
+test('incremental mode reads only rows past the position, re-reads the last value, and sees deletes on full scans', async () => {
+  const { dir, cleanup } = tempDir();
+  const file = path.join(dir, 'legacy.db');
+  const db = legacyDb(file);
+  const state = new MemoryState('inc');
+  const r = run(makeSource(file, state, { incremental: { column: 'UPDATED_AT', fullScanEvery: '1h' } }), state);
+  try {
+    await waitFor(() => r.events.length === 3 && state.position !== null, { what: 'initial full scan' });
+    assert.deepEqual(JSON.parse(state.position!), { v: 3 });
+    // an update that bumps the column is seen by the incremental read
+    db.prepare("UPDATE INSPECTIONS SET CODE_STS = 'X', UPDATED_AT = 5 WHERE BRG_ID = '012'").run();
+    await waitFor(() => r.events.length === 4, { what: 'incremental update' });
+    assert.equal(r.events[3]!.op, 'update');
+    assert.equal(r.events[3]!.key, '012');
+    assert.deepEqual(JSON.parse(state.position!), { v: 5 });
+    // a row committed late with the same column value as the position is still seen
+    db.prepare("INSERT INTO INSPECTIONS VALUES ('300', '20270101', 'P', 5)").run();
+    await waitFor(() => r.events.length === 5, { what: 'late row with equal column value' });
+    assert.equal(r.events[4]!.key, '300');
+    // an update that does not bump the column, and a delete, are invisible to incremental polls
+    const pollsBefore = r.polls();
+    db.prepare("UPDATE INSPECTIONS SET CODE_STS = 'Z' WHERE BRG_ID = '100'").run();
+    db.prepare("DELETE FROM INSPECTIONS WHERE BRG_ID = '007'").run();
+    db.prepare("UPDATE INSPECTIONS SET CODE_STS = 'Q', UPDATED_AT = 6 WHERE BRG_ID = '300'").run();
+    await waitFor(() => r.events.length === 6, { what: 'next incremental update' });
+    assert.equal(r.events[5]!.key, '300');
+    assert.ok(r.polls() > pollsBefore);
+    assert.ok(!r.events.some((e) => e.op === 'delete'), 'no full scan yet');
+  } finally {
+    await r.stop();
+  }
+  // restart: the first poll of a new instance is a full scan and finds the delete and the silent update
+  const r2 = run(makeSource(file, state, { incremental: { column: 'UPDATED_AT', fullScanEvery: '1h' } }), state);
+  try {
+    await waitFor(() => r2.events.length === 2, { what: 'delete + silent update after restart' });
+    assert.deepEqual(r2.events.map((e) => `${e.op}:${e.key}`).sort(), ['delete:007', 'update:100']);
+  } finally {
+    await r2.stop();
+    db.close();
+    cleanup();
+  }
+});
+
+test('a second source instance over the same state sees no spurious changes', async () => {
+  const { dir, cleanup } = tempDir();
+  const file = path.join(dir, 'legacy.db');
+  const db = legacyDb(file);
+  const state = new MemoryState('restart');
+  const r1 = run(makeSource(file, state, {}), state);
+  await waitFor(() => r1.events.length === 3);
+  await r1.stop();
+  const r2 = run(makeSource(file, state, {}), state);
+  try {
+    await waitFor(() => r2.polls() >= 3, { what: 'three polls of the second instance' });
+    assert.equal(r2.events.length, 0);
+    db.prepare("UPDATE INSPECTIONS SET NEXT_INSP_DT = '20250302' WHERE BRG_ID = '007'").run();
+    await waitFor(() => r2.events.length === 1);
+    assert.deepEqual(r2.events[0]!.before, { BRG_ID: '007', NEXT_INSP_DT: '20250301', CODE_STS: 'P', UPDATED_AT: 1 });
+  } finally {
+    await r2.stop();
+    db.close();
+    cleanup();
+  }
+});
+
+test('a missing file or a failing poll is logged and retried; abort ends the stream promptly', async () => {
+  const { dir, cleanup } = tempDir();
+  const file = path.join(dir, 'later.db');
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'warn', destination: new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }) });
+  const state = new MemoryState('missing');
+  const src = makeSource(file, state, {}, ['BRG_ID'], logger);
+  const r = run(src, state);
+  try {
+    await waitFor(() => lines.some((l) => l.includes('later.db')), { what: 'a logged poll failure' });
+    assert.match(lines[0]!, /poll of legacy\.INSPECTIONS failed; retrying/);
+    const db = legacyDb(file);
+    await waitFor(() => r.events.length === 3, { what: 'events once the file exists' });
+    db.close();
+  } finally {
+    const t0 = Date.now();
+    await r.stop();
+    assert.ok(Date.now() - t0 < 1000, 'stream ended promptly after abort');
+    cleanup();
+  }
+});
+
+function item(collection: string, delta: Partial<Delta> & Pick<Delta, 'op' | 'key'>, keyFields = ['id']): SinkItem {
+  return { jobId: 'j', version: 1, idempotencyKey: 'p:j:1', pipeline: 'p', collection, keyFields, delta: { changed: {}, state: null, base: null, fingerprint: '', sourceTs: 0, ...delta } };
+}
+
+test('sink: upsert inserts full state, updates only changed fields, deletes by key (missing row is success)', async () => {
+  const { dir, cleanup } = tempDir();
+  const file = path.join(dir, 'target.db');
+  const db = new Database(file);
+  db.exec('CREATE TABLE bridges (id TEXT PRIMARY KEY, status TEXT, nextInspection TEXT, note TEXT, flag INTEGER, meta TEXT)');
+  const sink = await sqliteConnector.createSink!({ system: 'modern', systemConfig: { path: file }, collection: 'bridges', options: {}, keyFields: ['id'], logger: silentLogger(), workDir: dir }) as Sink;
+  const signal = new AbortController().signal;
+  try {
+    let res = await sink.write([
+      item('bridges', { op: 'insert', key: '007', state: { id: '007', status: 'pending', nextInspection: '2025-03-01', flag: true, meta: { a: 1 } }, changed: {} }),
+      item('bridges', { op: 'insert', key: '012', state: { id: '012', status: 'active' } }),
+    ], signal);
+    assert.deepEqual(res, [{ ok: true }, { ok: true }]);
+    assert.deepEqual(db.prepare("SELECT * FROM bridges WHERE id = '007'").get(), { id: '007', status: 'pending', nextInspection: '2025-03-01', note: null, flag: 1, meta: '{"a":1}' });
+    // someone edits note in the target; an update of status must not overwrite it
+    db.prepare("UPDATE bridges SET note = 'target edit' WHERE id = '007'").run();
+    res = await sink.write([
+      item('bridges', { op: 'update', key: '007', changed: { status: 'approved' }, state: { id: '007', status: 'approved', nextInspection: '2025-03-01', note: null } }),
+      item('bridges', { op: 'update', key: '999', changed: { status: 'new' }, state: { id: '999', status: 'new' } }),
+      item('bridges', { op: 'delete', key: '012' }),
+      item('bridges', { op: 'delete', key: 'nope' }),
+    ], signal);
+    assert.deepEqual(res, [{ ok: true }, { ok: true }, { ok: true }, { ok: true }]);
+    assert.deepEqual(db.prepare("SELECT status, note FROM bridges WHERE id = '007'").get(), { status: 'approved', note: 'target edit' });
+    assert.deepEqual(db.prepare("SELECT status FROM bridges WHERE id = '999'").get(), { status: 'new' }, 'update of a missing row inserts it');
+    assert.equal((db.prepare("SELECT count(*) AS n FROM bridges WHERE id = '012'").get() as { n: number }).n, 0);
+  } finally {
+    await sink.close();
+    db.close();
+    cleanup();
+  }
+});
+
+test('sink: an unknown column is a permanent error naming column and table, other items still commit; a lock is retryable', async () => {
+  const { dir, cleanup } = tempDir();
+  const file = path.join(dir, 'target.db');
+  const db = new Database(file);
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)');
+  const sink = await sqliteConnector.createSink!({ system: 'modern', systemConfig: { path: file, busyTimeout: 0 }, collection: 't', options: {}, keyFields: ['id'], logger: silentLogger(), workDir: dir }) as Sink;
+  const signal = new AbortController().signal;
+  try {
+    const res = await sink.write([
+      item('t', { op: 'insert', key: '1', state: { id: 1, name: 'a' } }),
+      item('t', { op: 'insert', key: '2', state: { id: 2, name: 'b', colour: 'red' } }),
+      item('missing_table', { op: 'insert', key: '3', state: { id: 3 } }),
+      item('t', { op: 'delete', key: '1' }),
+    ], signal);
+    assert.deepEqual(res[0], { ok: true });
+    assert.equal(res[1]!.ok, false);
+    const err = (res[1] as { error: unknown }).error;
+    assert.ok(err instanceof PermanentError);
+    assert.match((err as Error).message, /column "colour" does not exist in table "t"/);
+    assert.ok((res[2] as { error: unknown }).error instanceof PermanentError);
+    assert.match(((res[2] as { error: Error }).error).message, /table "missing_table" does not exist/);
+    assert.deepEqual(res[3], { ok: true }, 'delete by a string key of an INTEGER column');
+    assert.equal((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 0);
+
+    db.exec('BEGIN IMMEDIATE'); // another writer holds the lock
+    await assert.rejects(sink.write([item('t', { op: 'insert', key: '5', state: { id: 5 } })], signal), (e: unknown) => e instanceof RetryableError && /busy/.test((e as Error).message));
+    db.exec('ROLLBACK');
+    assert.deepEqual(await sink.write([item('t', { op: 'insert', key: '5', state: { id: 5 } })], signal), [{ ok: true }]);
+  } finally {
+    await sink.close();
+    db.close();
+    cleanup();
+  }
+});
+
+test('testConnection names the file when it cannot be opened; a read-only system refuses to be a sink', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    await assert.rejects(sqliteConnector.testConnection({ path: path.join(dir, 'nope.db') }, { logger: silentLogger(), system: 'legacy' }), /cannot open SQLite database ".*nope\.db" of system "legacy"/);
+    assert.throws(() => sqliteConnector.createSink!({ system: 'legacy', systemConfig: { path: path.join(dir, 'x.db'), readonly: true }, collection: 't', options: {}, keyFields: ['id'], logger: silentLogger(), workDir: dir }), /read-only/);
+  } finally {
+    cleanup();
+  }
+});
