@@ -62,6 +62,7 @@
            WHEN 1
                MOVE "ZEROS" TO T-NAME
                MOVE ZERO TO T-PACKED T-PACKED-U T-PACKED-BIG T-BIN-S
+                   T-BIN-TINY
                    T-BIN T-BIN-U T-BIN-L T-BIN5 T-BIN5-U T-BIN5-L
                    T-ZONED T-ZONED-U T-ZONED-LEAD T-LEAD-SEP
                    T-TRAIL-SEP
@@ -71,6 +72,7 @@
                MOVE 999999 TO T-PACKED-U
                MOVE 9999999999999999999999999.999999 TO T-PACKED-BIG
                MOVE 9999 TO T-BIN-S T-BIN-U T-BIN5-U
+               MOVE 99 TO T-BIN-TINY
                MOVE 999999999 TO T-BIN T-BIN5
                MOVE 999999999999999999 TO T-BIN-L T-BIN5-L
                MOVE 99999.99 TO T-ZONED
@@ -83,6 +85,7 @@
                MOVE 1 TO T-PACKED-U T-BIN-U T-BIN5-U T-ZONED-U
                MOVE -9999999999999999999999999.999999 TO T-PACKED-BIG
                MOVE -9999 TO T-BIN-S
+               MOVE -99 TO T-BIN-TINY
                MOVE -999999999 TO T-BIN T-BIN5
                MOVE -999999999999999999 TO T-BIN-L T-BIN5-L
                MOVE -99999.99 TO T-ZONED
@@ -102,6 +105,7 @@
                COMPUTE T-PACKED-U = WS-I * 70001
                COMPUTE T-PACKED-BIG = WS-SIGN * WS-I
                    * 712345678901234567890.123457
+               COMPUTE T-BIN-TINY = WS-SIGN * WS-I * 7
                COMPUTE T-BIN-S = WS-SIGN * WS-I * 701
                COMPUTE T-BIN = WS-SIGN * WS-I * 70000001
                COMPUTE T-BIN-U = WS-I * 699
@@ -123,6 +127,7 @@
            DISPLAY "T-PACKED=" T-PACKED
            DISPLAY "T-PACKED-U=" T-PACKED-U
            DISPLAY "T-PACKED-BIG=" T-PACKED-BIG
+           DISPLAY "T-BIN-TINY=" T-BIN-TINY
            DISPLAY "T-BIN-S=" T-BIN-S
            DISPLAY "T-BIN=" T-BIN
            DISPLAY "T-BIN-U=" T-BIN-U

@@ -6,6 +6,7 @@
            05  T-PACKED        PIC S9(7)V99 COMP-3.
            05  T-PACKED-U      PIC 9(6) COMP-3.
            05  T-PACKED-BIG    PIC S9(25)V9(6) COMP-3.
+           05  T-BIN-TINY      PIC S9(2) COMP.
            05  T-BIN-S         PIC S9(4) COMP.
            05  T-BIN           PIC S9(9) COMP.
            05  T-BIN-U         PIC 9(4) COMP.

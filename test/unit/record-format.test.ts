@@ -139,6 +139,8 @@ test('D: lines split on LF, CR LF or NEL at every chunk boundary', async () => {
 });
 
 test('D: padTo restores the trailing spaces GnuCOBOL strips; long lines are refused', async () => {
+  assert.equal(frameRecord(Buffer.from('ab  c   '), { format: 'D', stripTrailing: true }).toString(), 'ab  c\n');
+  assert.equal(frameRecord(Buffer.from('ab**'), { format: 'D', stripTrailing: true, padByte: 0x2a }).toString(), 'ab\n');
   const got = await collect([Buffer.from('ab\nabcdef\n')], { format: 'D', padTo: 5 });
   assert.deepEqual(got.map((r) => r.record.toString()), ['ab   ', 'abcdef']);
   await assert.rejects(collect(chunks(Buffer.alloc(50, 0x41), 7), { format: 'D', maxRecordLength: 10 }), /no line ending within maxRecordLength 10 bytes/);

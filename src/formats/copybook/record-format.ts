@@ -45,8 +45,10 @@ export interface LineFormat {
   lineEnding?: 'auto' | 'lf' | 'crlf' | 'nel';
   /** Reader: pad shorter lines to this many bytes (GnuCOBOL strips trailing spaces on write). */
   padTo?: number;
-  /** Byte used by padTo; default 0x20. */
+  /** Byte used by padTo and stripTrailing; default 0x20. */
   padByte?: number;
+  /** Writer: drop trailing padByte bytes from each line, as GnuCOBOL does for LINE SEQUENTIAL files. */
+  stripTrailing?: boolean;
 }
 
 /** Options of {@link readRecords}, {@link frameRecord} and {@link createRecordWriter}. */
@@ -302,7 +304,12 @@ export function frameRecord(record: Uint8Array, opts: RecordFormatOptions): Buff
         throw new FormatError(`record of ${record.length} bytes contains a line-ending byte at position ${at}, which would split it in a line sequential file`, { details: { position: at } });
       }
       const end = mode === 'crlf' ? [0x0d, 0x0a] : [sep];
-      return Buffer.concat([record, Buffer.from(end)]);
+      let n = record.length;
+      if (opts.stripTrailing) {
+        const pad = opts.padByte ?? 0x20;
+        while (n > 0 && record[n - 1] === pad) n--;
+      }
+      return Buffer.concat([record.subarray(0, n), Buffer.from(end)]);
     }
     default:
       throw new ConfigError(`record format "${String((opts as { format: unknown }).format)}" is not valid; use F, V, VB or D`, { path: 'format' });
