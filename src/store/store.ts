@@ -18,6 +18,12 @@ export interface EnqueueInput {
    */
   maxRunAt?: number;
   maxAttempts: number;
+  /**
+   * Merge into the key's newest job when that job is still pending (default true).
+   * `false` always inserts a new job (per-key FIFO still holds); used by benchmarks and by
+   * callers that must deliver every intermediate state.
+   */
+  coalesce?: boolean;
 }
 
 /** Last state seen for a key on one side of a pipeline (or by one source). */
@@ -116,6 +122,11 @@ export interface Store {
   nextRunAt(pipelines?: string[]): Promise<number | null>;
   /** Called when jobs may have become runnable (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite). */
   onWake(listener: () => void): () => void;
+  /**
+   * Resolves once wake-ups are live: every enqueue committed after this wakes the onWake
+   * listeners (PostgreSQL: the LISTEN connection is up). Optional; SQLite resolves at once.
+   */
+  wakeReady?(): Promise<void>;
 
   getPosition(source: string): Promise<string | null>;
   getShadow(scope: string, keys: string[]): Promise<Map<string, ShadowRow>>;

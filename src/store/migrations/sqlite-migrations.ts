@@ -1,0 +1,5 @@
+/** SQLite migrations, in order. Add a new numbered file for every schema change. */
+import type { Migration } from './migration.js';
+import { migration0001 } from './sqlite/0001-initial.js';
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [migration0001];

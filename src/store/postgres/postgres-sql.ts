@@ -1,0 +1,104 @@
+/**
+ * The SQL the PostgreSQL store runs, built once per schema. Batches travel as arrays
+ * (`unnest`), so one statement handles a whole batch of enqueues, claims, acks or failures.
+ */
+
+/** Conditions that make pending job `j` the head of its (pipeline, key): see docs/store.md. */
+const HEAD = (s: string) => `
+    AND NOT EXISTS (SELECT 1 FROM ${s}.jobs h WHERE h.pipeline = j.pipeline AND h.key = j.key AND h.state IN ('pending', 'running') AND h.id < j.id)
+    AND NOT EXISTS (SELECT 1 FROM ${s}.jobs r WHERE r.pipeline = j.pipeline AND r.key = j.key AND r.state = 'running')`;
+
+/** All statements for one schema (`s` is the quoted schema name). */
+export function postgresSql(s: string) {
+  return {
+    /** Newest unfinished job per (pipeline, key), locked: a concurrent claim of it waits for this commit (and vice versa). */
+    tails: `
+SELECT j.id, j.pipeline, j.key, j.target, j.state, j.version, j.payload, j.attempts, j.run_at, j.max_run_at
+FROM ${s}.jobs j
+WHERE j.id IN (
+  SELECT (SELECT max(x.id) FROM ${s}.jobs x WHERE x.pipeline = t.p AND x.key = t.k AND x.state IN ('pending', 'running'))
+  FROM unnest($1::text[], $2::text[]) AS t(p, k))
+FOR UPDATE`,
+    insertJobs: `
+INSERT INTO ${s}.jobs (pipeline, target, key, version, state, payload, attempts, max_attempts, run_at, max_run_at, created_at, updated_at)
+SELECT u.p, u.t, u.k, 1, 'pending', u.pl::jsonb, 0, u.ma, u.ra, u.mra, $8, $8
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[]) WITH ORDINALITY AS u(p, t, k, pl, ma, ra, mra, ord)
+ORDER BY u.ord`,
+    mergeJobs: `
+UPDATE ${s}.jobs j SET payload = u.pl::jsonb, version = u.v, run_at = u.ra, updated_at = $6
+FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::bigint[]) AS u(id, fv, v, pl, ra)
+WHERE j.id = u.id AND j.version = u.fv AND j.state = 'pending'`,
+    upsertShadow: `
+INSERT INTO ${s}.shadow (scope, key, fingerprint, doc, updated_at)
+SELECT u.sc, u.k, u.f, u.d::jsonb, u.at FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(sc, k, f, d, at)
+ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, doc = excluded.doc, updated_at = excluded.updated_at`,
+    deleteShadow: `
+DELETE FROM ${s}.shadow x USING unnest($1::text[], $2::text[]) AS u(sc, k) WHERE x.scope = u.sc AND x.key = u.k`,
+    upsertPosition: `
+INSERT INTO ${s}.positions (source, position, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+    notify: 'SELECT pg_notify($1, \'\')',
+    /**
+     * One statement: hand expired leases back (claimable from the next call on), then lock up to
+     * $4 heads with SKIP LOCKED (concurrent claimers take different rows, nobody waits) and mark
+     * them running. The head check runs on this statement's snapshot, in which a job another
+     * claimer is taking right now is still pending, so its successors stay blocked.
+     */
+    claim: `
+WITH expired AS (
+  UPDATE ${s}.jobs SET state = 'pending', locked_by = NULL, lease_until = NULL, updated_at = $1
+  WHERE state = 'running' AND lease_until <= $1
+  RETURNING id
+), cand AS (
+  SELECT j.id FROM ${s}.jobs j
+  WHERE j.state = 'pending' AND j.run_at <= $1
+    AND ($5::text[] IS NULL OR j.pipeline = ANY($5::text[]))${HEAD(s)}
+  ORDER BY j.run_at, j.id
+  LIMIT $4
+  FOR UPDATE OF j SKIP LOCKED
+)
+UPDATE ${s}.jobs j SET state = 'running', locked_by = $2, lease_until = $3, attempts = j.attempts + 1, updated_at = $1
+FROM cand WHERE j.id = cand.id AND j.state = 'pending'
+RETURNING j.*`,
+    complete: `
+UPDATE ${s}.jobs j SET state = 'done', locked_by = NULL, lease_until = NULL, updated_at = $3
+FROM unnest($1::bigint[], $2::int[]) AS u(id, v)
+WHERE j.id = u.id AND j.version = u.v AND j.state = 'running'`,
+    fail: `
+UPDATE ${s}.jobs j SET state = CASE WHEN u.ra IS NULL THEN 'dead' ELSE 'pending' END, run_at = coalesce(u.ra, j.run_at),
+  last_error = u.err, locked_by = NULL, lease_until = NULL, updated_at = $5
+FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[]) AS u(id, v, err, ra)
+WHERE j.id = u.id AND j.version = u.v AND j.state = 'running'`,
+    extendLease: `
+UPDATE ${s}.jobs SET lease_until = $3, updated_at = $4 WHERE id = ANY($1::bigint[]) AND locked_by = $2 AND state = 'running'`,
+    nextRunAt: `
+SELECT least(
+  (SELECT j.run_at FROM ${s}.jobs j WHERE j.state = 'pending' AND ($1::text[] IS NULL OR j.pipeline = ANY($1::text[]))${HEAD(s)}
+   ORDER BY j.run_at, j.id LIMIT 1),
+  (SELECT min(lease_until) FROM ${s}.jobs WHERE state = 'running' AND ($1::text[] IS NULL OR pipeline = ANY($1::text[])))
+) AS t`,
+    getPosition: `SELECT position FROM ${s}.positions WHERE source = $1`,
+    getShadow: `SELECT scope, key, fingerprint, doc, updated_at FROM ${s}.shadow WHERE scope = $1 AND key = ANY($2::text[])`,
+    shadowPage: `SELECT scope, key, fingerprint, doc, updated_at FROM ${s}.shadow WHERE scope = $1 AND key > $2 ORDER BY key LIMIT $3`,
+    shadowFirstPage: `SELECT scope, key, fingerprint, doc, updated_at FROM ${s}.shadow WHERE scope = $1 AND key >= $2 ORDER BY key LIMIT $3`,
+    statsCounts: `
+SELECT pipeline, target, state, attempts > 0 AS retried, count(*) AS n, min(created_at) AS oldest
+FROM ${s}.jobs GROUP BY pipeline, target, state, retried`,
+    statsErrors: `
+SELECT DISTINCT ON (pipeline, target) pipeline, target, last_error FROM ${s}.jobs
+WHERE state <> 'done' AND last_error IS NOT NULL ORDER BY pipeline, target, updated_at DESC, id DESC`,
+    getJob: `SELECT * FROM ${s}.jobs WHERE id = $1`,
+    getJobForUpdate: `SELECT * FROM ${s}.jobs WHERE id = $1 FOR UPDATE`,
+    listJobs: `
+SELECT * FROM ${s}.jobs WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR pipeline = $2) ORDER BY id LIMIT $3`,
+    replay: `
+UPDATE ${s}.jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = $2, payload = $3::jsonb,
+  locked_by = NULL, lease_until = NULL, updated_at = $2 WHERE id = $1 AND state = 'dead' RETURNING *`,
+    discard: `DELETE FROM ${s}.jobs WHERE id = $1 AND state = 'dead'`,
+    audit: `INSERT INTO ${s}.audit (at, actor, action, job_id, details) VALUES ($1, $2, $3, $4, $5::jsonb)`,
+    listAudit: `SELECT * FROM ${s}.audit ORDER BY id DESC LIMIT $1`,
+    prune: `DELETE FROM ${s}.jobs WHERE state = 'done' AND updated_at < $1`,
+  };
+}
+
+export type PostgresSql = ReturnType<typeof postgresSql>;

@@ -1,0 +1,270 @@
+/**
+ * The PostgreSQL dialect of the store: for several worker processes on several machines
+ * sharing one queue. Claims use `FOR UPDATE SKIP LOCKED`; enqueues wake workers with
+ * LISTEN/NOTIFY; every table lives in one schema (default `hms_sync`).
+ */
+import pg from 'pg';
+import { ConfigError, HmsError } from '../../core/errors.js';
+import type { Delta, Job } from '../../core/types.js';
+import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type TailJob } from '../commit-plan.js';
+import { auditFromRow, byId, jobFromRow, shadowFromRow, type AuditRowLike, type JobRowLike, type ShadowRowLike } from '../job-row.js';
+import { latestVersion } from '../migrations/migration.js';
+import { POSTGRES_MIGRATIONS } from '../migrations/postgres-migrations.js';
+import { checkJobId, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type StatsRow } from '../store-common.js';
+import type { AuditEntry, ClaimOptions, CommitInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
+import { PostgresWaker } from './postgres-waker.js';
+import { postgresSql, type PostgresSql } from './postgres-sql.js';
+
+export interface PostgresStoreOptions {
+  connectionString: string;
+  /** Schema holding the tables (created by migrate). Default `hms_sync`. */
+  schema?: string;
+  /** Pool size. Default 10. */
+  poolSize?: number;
+}
+
+/** A Store in one PostgreSQL schema. Create with `openStore('postgres://...')`. */
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+  readonly schema: string;
+  private readonly pool: pg.Pool;
+  private readonly sql: PostgresSql;
+  private readonly q: string;
+  private readonly channel: string;
+  private readonly waker: PostgresWaker;
+  private closed = false;
+
+  constructor(opts: PostgresStoreOptions) {
+    const schema = opts.schema ?? 'hms_sync';
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+      throw new ConfigError(`PostgreSQL store schema ${JSON.stringify(schema)} is not valid; use letters, digits and underscores (at most 63, not starting with a digit)`);
+    }
+    this.schema = schema;
+    this.q = `"${schema}"`;
+    this.sql = postgresSql(this.q);
+    this.channel = `hms_sync_wake_${schema}`.slice(0, 63);
+    this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.poolSize ?? 10 });
+    // An idle client losing its connection must not crash the process; the next query reconnects.
+    this.pool.on('error', () => undefined);
+    this.waker = new PostgresWaker(opts.connectionString, this.channel);
+  }
+
+  private async withTx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new HmsError('HMS_ERR_STORE', `PostgreSQL store (schema ${this.schema}) is closed`);
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const r = await fn(c);
+      await c.query('COMMIT');
+      return r;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  private query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    if (this.closed) throw new HmsError('HMS_ERR_STORE', `PostgreSQL store (schema ${this.schema}) is closed`);
+    return this.pool.query<R>(text, values);
+  }
+
+  async migrate(): Promise<void> {
+    await this.withTx(async (c) => {
+      // One migrator at a time per schema, across processes; the lock ends with the transaction.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`hms-sync:migrate:${this.schema}`]);
+      await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.q}`);
+      await c.query(`CREATE TABLE IF NOT EXISTS ${this.q}.hms_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const done = new Set((await c.query<{ version: number }>(`SELECT version FROM ${this.q}.hms_migrations`)).rows.map((r) => r.version));
+      const latest = Math.max(0, ...done);
+      if (latest > latestVersion(POSTGRES_MIGRATIONS)) {
+        throw new HmsError('HMS_ERR_STORE', `PostgreSQL store schema ${this.schema} has version ${latest}, newer than this hms-sync supports (${latestVersion(POSTGRES_MIGRATIONS)}); upgrade hms-sync`);
+      }
+      for (const m of POSTGRES_MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        await c.query(m.sql.replaceAll('{{schema}}', this.q));
+        await c.query(`INSERT INTO ${this.q}.hms_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      }
+    });
+  }
+
+  async schemaVersion(): Promise<number> {
+    const r = await this.query<{ v: number | null }>(`SELECT CASE WHEN to_regclass($1) IS NULL THEN 0 END AS v`, [`${this.q}.hms_migrations`]);
+    if (r.rows[0]!.v === 0) return 0;
+    return (await this.query<{ v: number }>(`SELECT coalesce(max(version), 0) AS v FROM ${this.q}.hms_migrations`)).rows[0]!.v;
+  }
+
+  async commit(input: CommitInput): Promise<{ inserted: number; merged: number }> {
+    const jobs = input.jobs ?? [];
+    jobs.forEach(checkEnqueueInput);
+    const now = Date.now();
+    const shadow = dedupeShadow(input.shadow ?? []);
+    const upserts = shadow.filter((o): o is ShadowRow => !('delete' in o && o.delete));
+    const deletes = shadow.filter((o) => 'delete' in o && o.delete);
+    return this.withTx(async (c) => {
+      const tails = new Map<string, TailJob>();
+      const lookup = new Map<string, [string, string]>();
+      for (const j of jobs) if (j.coalesce !== false) lookup.set(tailKey(j.pipeline, j.key), [j.pipeline, j.key]);
+      if (lookup.size) {
+        const pairs = [...lookup.values()];
+        const r = await c.query<JobRowLike & { max_run_at: string }>(this.sql.tails, [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
+        for (const row of r.rows) {
+          if (row.state !== 'pending' && row.state !== 'running') continue; // finished while we waited for its lock
+          tails.set(tailKey(row.pipeline, row.key), { id: String(row.id), target: row.target, state: row.state, version: Number(row.version), payload: row.payload as Delta, attempts: Number(row.attempts), runAt: Number(row.run_at), maxRunAt: Number(row.max_run_at) });
+        }
+      }
+      const plan = planCommit(jobs, tails);
+      if (plan.inserts.length) {
+        const i = plan.inserts;
+        await c.query(this.sql.insertJobs, [i.map((x) => x.pipeline), i.map((x) => x.target), i.map((x) => x.key), i.map((x) => JSON.stringify(x.payload)), i.map((x) => x.maxAttempts), i.map((x) => x.runAt), i.map((x) => x.maxRunAt), now]);
+      }
+      if (plan.updates.length) {
+        const u = plan.updates;
+        await c.query(this.sql.mergeJobs, [u.map((x) => x.id), u.map((x) => x.fromVersion), u.map((x) => x.version), u.map((x) => JSON.stringify(x.payload)), u.map((x) => x.runAt), now]);
+      }
+      if (upserts.length) {
+        const upsertDocs = upserts.map((r) => (r.doc === null || r.doc === undefined ? null : JSON.stringify(r.doc)));
+        await c.query(this.sql.upsertShadow, [upserts.map((r) => r.scope), upserts.map((r) => r.key), upserts.map((r) => r.fingerprint), upsertDocs, upserts.map((r) => r.updatedAt ?? now)]);
+      }
+      if (deletes.length) await c.query(this.sql.deleteShadow, [deletes.map((r) => r.scope), deletes.map((r) => r.key)]);
+      if (input.position) await c.query(this.sql.upsertPosition, [input.position.source, input.position.position, now]);
+      // Delivered at COMMIT, once per transaction; listeners then claim.
+      if (plan.inserted + plan.merged > 0) await c.query(this.sql.notify, [this.channel]);
+      return { inserted: plan.inserted, merged: plan.merged };
+    });
+  }
+
+  enqueue(jobs: EnqueueInput[]): Promise<{ inserted: number; merged: number }> {
+    return this.commit({ jobs });
+  }
+
+  async claim(opts: ClaimOptions): Promise<Job[]> {
+    const limit = Math.max(0, Math.trunc(opts.limit));
+    if (limit === 0) return [];
+    const now = Date.now();
+    const r = await this.query<JobRowLike>(this.sql.claim, [now, opts.workerId, now + opts.leaseMs, limit, opts.pipelines ?? null]);
+    return r.rows.map(jobFromRow).sort(byId);
+  }
+
+  async complete(done: Array<{ id: string; version: number }>): Promise<void> {
+    if (!done.length) return;
+    await this.query(this.sql.complete, [done.map((d) => d.id), done.map((d) => d.version), Date.now()]);
+  }
+
+  async fail(failures: FailInput[]): Promise<void> {
+    if (!failures.length) return;
+    await this.query(this.sql.fail, [failures.map((f) => f.id), failures.map((f) => f.version), failures.map((f) => f.error), failures.map((f) => f.retryAt), Date.now()]);
+  }
+
+  async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void> {
+    if (!ids.length) return;
+    const now = Date.now();
+    await this.query(this.sql.extendLease, [ids, workerId, now + leaseMs, now]);
+  }
+
+  async nextRunAt(pipelines?: string[]): Promise<number | null> {
+    const r = await this.query<{ t: string | null }>(this.sql.nextRunAt, [pipelines ?? null]);
+    const t = r.rows[0]?.t;
+    return t === null || t === undefined ? null : Number(t);
+  }
+
+  onWake(listener: () => void): () => void {
+    return this.waker.add(listener);
+  }
+
+  wakeReady(): Promise<void> {
+    return this.waker.ready();
+  }
+
+  async getPosition(source: string): Promise<string | null> {
+    const r = await this.query<{ position: string }>(this.sql.getPosition, [source]);
+    return r.rows[0]?.position ?? null;
+  }
+
+  async getShadow(scope: string, keys: string[]): Promise<Map<string, ShadowRow>> {
+    const out = new Map<string, ShadowRow>();
+    for (let i = 0; i < keys.length; i += 5000) {
+      const r = await this.query<ShadowRowLike>(this.sql.getShadow, [scope, keys.slice(i, i + 5000)]);
+      for (const row of r.rows) out.set(row.key, shadowFromRow(row));
+    }
+    return out;
+  }
+
+  async *listShadow(scope: string): AsyncIterable<ShadowRow> {
+    let after = '';
+    let first = true;
+    while (true) {
+      // Keyset paging: memory stays bounded by one page however large the scope is.
+      const r = await this.query<ShadowRowLike>(first ? this.sql.shadowFirstPage : this.sql.shadowPage, [scope, after, SHADOW_PAGE]);
+      first = false;
+      for (const row of r.rows) yield shadowFromRow(row);
+      if (r.rows.length < SHADOW_PAGE) return;
+      after = r.rows[r.rows.length - 1]!.key;
+    }
+  }
+
+  async stats(): Promise<QueueStats[]> {
+    const [counts, errors] = await Promise.all([
+      this.query<StatsRow>(this.sql.statsCounts),
+      this.query<{ pipeline: string; target: string; last_error: string }>(this.sql.statsErrors),
+    ]);
+    return foldStats(counts.rows, errors.rows, Date.now());
+  }
+
+  async getJob(id: string): Promise<Job | null> {
+    checkJobId(id);
+    const r = await this.query<JobRowLike>(this.sql.getJob, [id]);
+    return r.rows[0] ? jobFromRow(r.rows[0]) : null;
+  }
+
+  async listJobs(opts: ListJobsOptions = {}): Promise<Job[]> {
+    const r = await this.query<JobRowLike>(this.sql.listJobs, [opts.state ?? null, opts.pipeline ?? null, opts.limit ?? DEFAULT_LIST_LIMIT]);
+    return r.rows.map(jobFromRow);
+  }
+
+  async replay(id: string, opts: { actor: string; payload?: Delta }): Promise<Job> {
+    checkJobId(id);
+    if (opts.payload !== undefined) checkDelta(opts.payload, `replacement payload for job ${id}`);
+    return this.withTx(async (c) => {
+      const cur = await c.query<JobRowLike>(this.sql.getJobForUpdate, [id]);
+      const before = requireDead(cur.rows[0] ? jobFromRow(cur.rows[0]) : null, id, 'replay');
+      const now = Date.now();
+      const r = await c.query<JobRowLike>(this.sql.replay, [id, now, JSON.stringify(opts.payload ?? before.payload)]);
+      const details = { pipeline: before.pipeline, target: before.target, key: before.key, fromVersion: before.version, lastError: before.lastError, payloadEdited: opts.payload !== undefined, ...(opts.payload !== undefined ? { previousPayload: before.payload } : {}) };
+      await c.query(this.sql.audit, [now, opts.actor, 'replay', id, JSON.stringify(details)]);
+      await c.query(this.sql.notify, [this.channel]);
+      return jobFromRow(r.rows[0]!);
+    });
+  }
+
+  async discard(id: string, opts: { actor: string; reason?: string }): Promise<void> {
+    checkJobId(id);
+    await this.withTx(async (c) => {
+      const cur = await c.query<JobRowLike>(this.sql.getJobForUpdate, [id]);
+      const before = requireDead(cur.rows[0] ? jobFromRow(cur.rows[0]) : null, id, 'discard');
+      await c.query(this.sql.discard, [id]);
+      const details = { pipeline: before.pipeline, target: before.target, key: before.key, version: before.version, reason: opts.reason ?? null, lastError: before.lastError, payload: before.payload };
+      await c.query(this.sql.audit, [Date.now(), opts.actor, 'discard', id, JSON.stringify(details)]);
+    });
+  }
+
+  async audit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void> {
+    await this.query(this.sql.audit, [Date.now(), entry.actor, entry.action, entry.jobId, JSON.stringify(entry.details ?? {})]);
+  }
+
+  async listAudit(limit = DEFAULT_LIST_LIMIT): Promise<AuditEntry[]> {
+    return (await this.query<AuditRowLike>(this.sql.listAudit, [limit])).rows.map(auditFromRow);
+  }
+
+  async prune(olderThanMs: number): Promise<number> {
+    return (await this.query(this.sql.prune, [Date.now() - olderThanMs])).rowCount ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.waker.close();
+    await this.pool.end();
+  }
+}

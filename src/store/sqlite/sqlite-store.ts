@@ -1,0 +1,294 @@
+/**
+ * The SQLite dialect of the store (better-sqlite3): the embedded default, one file
+ * (`./.hms-sync/state.db`). WAL journal, every write in a `BEGIN IMMEDIATE` transaction, so
+ * several processes on one file are safe (they serialise on the write lock and poll `nextRunAt`).
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { HmsError } from '../../core/errors.js';
+import type { Delta, Job } from '../../core/types.js';
+import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type TailJob } from '../commit-plan.js';
+import { auditFromRow, jobFromRow, shadowFromRow, type AuditRowLike, type JobRowLike, type ShadowRowLike } from '../job-row.js';
+import { latestVersion } from '../migrations/migration.js';
+import { SQLITE_MIGRATIONS } from '../migrations/sqlite-migrations.js';
+import { checkJobId, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type StatsRow } from '../store-common.js';
+import type { AuditEntry, ClaimOptions, CommitInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
+import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
+
+export interface SqliteStoreOptions {
+  /** Database file, or `:memory:`. Default `./.hms-sync/state.db` (its folder is created). */
+  file?: string;
+  /**
+   * `NORMAL` (default): in WAL mode a commit survives a process crash (SIGKILL); an OS crash or
+   * power cut may roll back the last commits, atomically (a source position and its jobs vanish
+   * together, so the source re-reads them). `FULL` also survives power loss, at one fsync per commit.
+   */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How long a write waits for another process's lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+/** Wake-up emitters per database file, shared by every store instance of this process. */
+const wakers = new Map<string, EventEmitter>();
+
+/** A Store on one SQLite file. Create with `openStore('sqlite:...')` or `new SqliteStore(opts)` + `migrate()`. */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly file: string;
+  private readonly db: Database.Database;
+  private stmts: SqliteStatements | null = null;
+  private readonly waker: EventEmitter;
+  private readonly wakeKey: string;
+  private closed = false;
+
+  constructor(opts: SqliteStoreOptions = {}) {
+    const file = opts.file ?? path.join('.hms-sync', 'state.db');
+    this.file = file;
+    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    try {
+      this.db = new Database(file);
+    } catch (e) {
+      throw new HmsError('HMS_ERR_STORE', `cannot open SQLite store ${JSON.stringify(file)}: ${(e as Error).message}`, { cause: e });
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
+    this.db.pragma('foreign_keys = ON');
+    this.wakeKey = file === ':memory:' ? `:memory:${Math.random()}` : path.resolve(file);
+    let w = wakers.get(this.wakeKey);
+    if (!w) {
+      w = new EventEmitter();
+      w.setMaxListeners(0);
+      wakers.set(this.wakeKey, w);
+    }
+    this.waker = w;
+  }
+
+  /** Run `fn` in a BEGIN IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks). */
+  private tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  private get s(): SqliteStatements {
+    if (this.closed) throw new HmsError('HMS_ERR_STORE', `SQLite store ${JSON.stringify(this.file)} is closed`);
+    if (!this.stmts) this.stmts = prepareStatements(this.db);
+    return this.stmts;
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec('CREATE TABLE IF NOT EXISTS hms_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    this.tx(() => {
+      const done = new Set((this.db.prepare('SELECT version FROM hms_migrations').all() as Array<{ version: number }>).map((r) => r.version));
+      const latest = Math.max(0, ...done);
+      if (latest > latestVersion(SQLITE_MIGRATIONS)) {
+        throw new HmsError('HMS_ERR_STORE', `SQLite store ${JSON.stringify(this.file)} has schema version ${latest}, newer than this hms-sync supports (${latestVersion(SQLITE_MIGRATIONS)}); upgrade hms-sync`);
+      }
+      for (const m of SQLITE_MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO hms_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      }
+    });
+  }
+
+  async schemaVersion(): Promise<number> {
+    const has = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hms_migrations'").get();
+    if (!has) return 0;
+    return (this.db.prepare('SELECT coalesce(max(version), 0) AS v FROM hms_migrations').get() as { v: number }).v;
+  }
+
+  async commit(input: CommitInput): Promise<{ inserted: number; merged: number }> {
+    const jobs = input.jobs ?? [];
+    jobs.forEach(checkEnqueueInput);
+    const s = this.s;
+    const now = Date.now();
+    const result = this.tx(() => {
+      const tails = new Map<string, TailJob>();
+      for (const j of jobs) {
+        const k = tailKey(j.pipeline, j.key);
+        if (tails.has(k) || j.coalesce === false) continue;
+        const r = s.tail.get(j.pipeline, j.key) as (JobRowLike & { max_run_at: number }) | undefined;
+        if (r) tails.set(k, { id: String(r.id), target: r.target, state: r.state as TailJob['state'], version: Number(r.version), payload: JSON.parse(r.payload as string) as Delta, attempts: Number(r.attempts), runAt: Number(r.run_at), maxRunAt: Number(r.max_run_at) });
+      }
+      const plan = planCommit(jobs, tails);
+      for (const ins of plan.inserts) {
+        s.insertJob.run({ pipeline: ins.pipeline, target: ins.target, key: ins.key, payload: JSON.stringify(ins.payload), maxAttempts: ins.maxAttempts, runAt: ins.runAt, maxRunAt: ins.maxRunAt, now });
+      }
+      for (const u of plan.updates) {
+        // Inside BEGIN IMMEDIATE nobody else can have claimed the job since we read it.
+        s.mergeJob.run({ id: u.id, fromVersion: u.fromVersion, version: u.version, payload: JSON.stringify(u.payload), runAt: u.runAt, now });
+      }
+      for (const op of dedupeShadow(input.shadow ?? [])) {
+        if ('delete' in op && op.delete) s.deleteShadow.run(op.scope, op.key);
+        else {
+          const row = op as ShadowRow;
+          s.upsertShadow.run({ scope: row.scope, key: row.key, fingerprint: row.fingerprint, doc: row.doc === null || row.doc === undefined ? null : JSON.stringify(row.doc), updatedAt: row.updatedAt ?? now });
+        }
+      }
+      if (input.position) s.upsertPosition.run(input.position.source, input.position.position, now);
+      return { inserted: plan.inserted, merged: plan.merged };
+    });
+    if (result.inserted + result.merged > 0) this.wake();
+    return result;
+  }
+
+  enqueue(jobs: EnqueueInput[]): Promise<{ inserted: number; merged: number }> {
+    return this.commit({ jobs });
+  }
+
+  async claim(opts: ClaimOptions): Promise<Job[]> {
+    const s = this.s;
+    const now = Date.now();
+    const limit = Math.max(0, Math.trunc(opts.limit));
+    if (limit === 0) return [];
+    const pipelines = opts.pipelines ? JSON.stringify(opts.pipelines) : null;
+    const rows = this.tx(() => {
+      s.reclaimExpired.run({ now });
+      return s.claim.all({ worker: opts.workerId, leaseUntil: now + opts.leaseMs, now, limit, pipelines }) as JobRowLike[];
+    });
+    return rows.map(jobFromRow).sort((a, b) => Number(a.id) - Number(b.id));
+  }
+
+  async complete(done: Array<{ id: string; version: number }>): Promise<void> {
+    if (!done.length) return;
+    const s = this.s;
+    const now = Date.now();
+    this.tx(() => {
+      for (const d of done) s.complete.run(now, d.id, d.version);
+    });
+  }
+
+  async fail(failures: FailInput[]): Promise<void> {
+    if (!failures.length) return;
+    const s = this.s;
+    const now = Date.now();
+    this.tx(() => {
+      for (const f of failures) {
+        if (f.retryAt === null) s.kill.run({ id: f.id, version: f.version, error: f.error, now });
+        else s.retry.run({ id: f.id, version: f.version, error: f.error, retryAt: f.retryAt, now });
+      }
+    });
+  }
+
+  async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void> {
+    if (!ids.length) return;
+    const s = this.s;
+    const now = Date.now();
+    this.tx(() => {
+      for (const id of ids) s.extendLease.run(now + leaseMs, now, id, workerId);
+    });
+  }
+
+  async nextRunAt(pipelines?: string[]): Promise<number | null> {
+    const r = this.s.nextRunAt.get({ pipelines: pipelines ? JSON.stringify(pipelines) : null }) as { t: number | null };
+    return r.t ?? null;
+  }
+
+  onWake(listener: () => void): () => void {
+    this.waker.on('wake', listener);
+    return () => this.waker.off('wake', listener);
+  }
+
+  async wakeReady(): Promise<void> {}
+
+  private wake(): void {
+    this.waker.emit('wake');
+  }
+
+  async getPosition(source: string): Promise<string | null> {
+    const r = this.s.getPosition.get(source) as { position: string } | undefined;
+    return r?.position ?? null;
+  }
+
+  async getShadow(scope: string, keys: string[]): Promise<Map<string, ShadowRow>> {
+    const out = new Map<string, ShadowRow>();
+    for (let i = 0; i < keys.length; i += SHADOW_PAGE) {
+      const rows = this.s.getShadow.all(scope, JSON.stringify(keys.slice(i, i + SHADOW_PAGE))) as ShadowRowLike[];
+      for (const r of rows) out.set(r.key, shadowFromRow(r));
+    }
+    return out;
+  }
+
+  async *listShadow(scope: string): AsyncIterable<ShadowRow> {
+    let after = '';
+    let first = true;
+    while (true) {
+      // Keyset paging: memory stays bounded by one page however large the scope is.
+      const rows = (first ? this.s.shadowFirstPage : this.s.shadowPage).all(scope, after, SHADOW_PAGE) as ShadowRowLike[];
+      first = false;
+      for (const r of rows) yield shadowFromRow(r);
+      if (rows.length < SHADOW_PAGE) return;
+      after = rows[rows.length - 1]!.key;
+    }
+  }
+
+  async stats(): Promise<QueueStats[]> {
+    const s = this.s;
+    const rows = s.statsCounts.all() as StatsRow[];
+    const errors = s.statsErrors.all() as Array<{ pipeline: string; target: string; last_error: string }>;
+    return foldStats(rows, errors, Date.now());
+  }
+
+  async getJob(id: string): Promise<Job | null> {
+    checkJobId(id);
+    const r = this.s.getJob.get(id) as JobRowLike | undefined;
+    return r ? jobFromRow(r) : null;
+  }
+
+  async listJobs(opts: ListJobsOptions = {}): Promise<Job[]> {
+    const rows = this.s.listJobs.all({ state: opts.state ?? null, pipeline: opts.pipeline ?? null, limit: opts.limit ?? DEFAULT_LIST_LIMIT }) as JobRowLike[];
+    return rows.map(jobFromRow);
+  }
+
+  async replay(id: string, opts: { actor: string; payload?: Delta }): Promise<Job> {
+    checkJobId(id);
+    if (opts.payload !== undefined) checkDelta(opts.payload, `replacement payload for job ${id}`);
+    const s = this.s;
+    const job = this.tx(() => {
+      const before = requireDead(this.getJobSync(id), id, 'replay');
+      const now = Date.now();
+      const row = s.replay.get({ id, now, payload: JSON.stringify(opts.payload ?? before.payload) }) as JobRowLike;
+      s.audit.run(now, opts.actor, 'replay', id, JSON.stringify({ pipeline: before.pipeline, target: before.target, key: before.key, fromVersion: before.version, lastError: before.lastError, payloadEdited: opts.payload !== undefined, ...(opts.payload !== undefined ? { previousPayload: before.payload } : {}) }));
+      return jobFromRow(row);
+    });
+    this.wake();
+    return job;
+  }
+
+  async discard(id: string, opts: { actor: string; reason?: string }): Promise<void> {
+    checkJobId(id);
+    const s = this.s;
+    this.tx(() => {
+      const before = requireDead(this.getJobSync(id), id, 'discard');
+      s.discard.run(id);
+      s.audit.run(Date.now(), opts.actor, 'discard', id, JSON.stringify({ pipeline: before.pipeline, target: before.target, key: before.key, version: before.version, reason: opts.reason ?? null, lastError: before.lastError, payload: before.payload }));
+    });
+  }
+
+  private getJobSync(id: string): Job | null {
+    const r = this.s.getJob.get(id) as JobRowLike | undefined;
+    return r ? jobFromRow(r) : null;
+  }
+
+  async audit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void> {
+    this.s.audit.run(Date.now(), entry.actor, entry.action, entry.jobId, JSON.stringify(entry.details ?? {}));
+  }
+
+  async listAudit(limit = DEFAULT_LIST_LIMIT): Promise<AuditEntry[]> {
+    return (this.s.listAudit.all(limit) as AuditRowLike[]).map(auditFromRow);
+  }
+
+  async prune(olderThanMs: number): Promise<number> {
+    return this.s.prune.run(Date.now() - olderThanMs).changes;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stmts = null;
+    this.db.close();
+    if (this.waker.listenerCount('wake') === 0) wakers.delete(this.wakeKey);
+  }
+}

@@ -1,0 +1,464 @@
+/**
+ * One suite over both store dialects. Select with HMS_TEST_STORES=sqlite,postgres (default both).
+ * SQLite runs on a temp file per test; PostgreSQL in a fresh schema per test (dropped after).
+ */
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import pg from 'pg';
+import { NotFoundError, ValidationError } from '../../src/core/errors.js';
+import { computeDelta } from '../../src/core/delta.js';
+import type { Delta, Job } from '../../src/core/types.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { EnqueueInput, Store } from '../../src/store/store.js';
+import { needService, PG_URL, tempDir, uniqueName, waitFor } from '../helpers/services.js';
+
+const DIALECTS = (process.env.HMS_TEST_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim()).filter(Boolean) as Array<'sqlite' | 'postgres'>;
+
+function delta(key: string, state: Record<string, unknown> | null, prev: Record<string, unknown> | null = null, ts = Date.now()): Delta {
+  const d = computeDelta(key, prev, state, ts);
+  assert.ok(d, 'test delta must not be empty');
+  return d;
+}
+
+function job(key: string, state: Record<string, unknown> | null, extra: Partial<EnqueueInput> = {}): EnqueueInput {
+  return { pipeline: 'p1', target: 't1', key, payload: delta(key, state), runAt: Date.now() - 1, maxAttempts: 5, ...extra };
+}
+
+/** Opens stores of one dialect in isolation and cleans up after the test. */
+class Harness {
+  private readonly stores: Store[] = [];
+  private readonly cleanups: Array<() => Promise<void> | void> = [];
+  url = '';
+
+  constructor(readonly dialect: 'sqlite' | 'postgres') {}
+
+  /** A fresh, empty location (file or schema) for this test. */
+  fresh(): string {
+    if (this.dialect === 'sqlite') {
+      const t = tempDir('hms-store-');
+      this.cleanups.push(t.cleanup);
+      this.url = `sqlite:${path.join(t.dir, 'nested', 'state.db')}`;
+    } else {
+      const schema = uniqueName('hms_store_t');
+      this.url = `${PG_URL}?schema=${schema}`;
+      this.cleanups.unshift(async () => {
+        const c = new pg.Client({ connectionString: PG_URL });
+        await c.connect();
+        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await c.end();
+      });
+    }
+    return this.url;
+  }
+
+  async open(opts: { migrate?: boolean } = {}): Promise<Store> {
+    const s = await openStore(this.url, opts);
+    this.stores.push(s);
+    return s;
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of this.stores.splice(0)) await s.close();
+    for (const c of this.cleanups.splice(0)) await c();
+  }
+}
+
+async function withStore(dialect: 'sqlite' | 'postgres', fn: (store: Store, h: Harness) => Promise<void>): Promise<void> {
+  const h = new Harness(dialect);
+  h.fresh();
+  try {
+    await fn(await h.open(), h);
+  } finally {
+    await h.dispose();
+  }
+}
+
+async function claimAll(store: Store, workerId = 'w1', limit = 100, leaseMs = 30_000): Promise<Job[]> {
+  return store.claim({ workerId, limit, leaseMs });
+}
+
+for (const dialect of DIALECTS) {
+  describe(`store: ${dialect}`, () => {
+    let skip: string | false = false;
+    before(async () => {
+      if (dialect === 'postgres') skip = await needService('postgres');
+    });
+    const t = (name: string, fn: (store: Store, h: Harness) => Promise<void>) =>
+      test(name, async (ctx) => {
+        if (skip) return ctx.skip(skip);
+        await withStore(dialect, fn);
+      });
+
+    t('migrations record a schema version, are idempotent and safe from several stores at once', async (_store, h) => {
+      h.fresh();
+      const many = await Promise.all([1, 2, 3, 4].map(() => h.open({ migrate: false })));
+      await Promise.all(many.map((s) => s.migrate()));
+      for (const s of many) assert.equal(await s.schemaVersion(), 1);
+      await many[0]!.migrate();
+      assert.equal(await many[0]!.schemaVersion(), 1);
+      assert.equal((await many[1]!.enqueue([job('a', { v: 1 })])).inserted, 1);
+      if (dialect === 'sqlite') assert.ok(existsSync(h.url.slice('sqlite:'.length)), 'the folder of the database file is created');
+    });
+
+    t('commit writes jobs, shadow rows and the source position in one transaction', async (store) => {
+      const r = await store.commit({
+        jobs: [job('a', { v: 1 }), job('b', { v: 1 })],
+        shadow: [{ scope: 'poll:legacy:brg', key: 'a', fingerprint: 'fa', doc: { v: 1 } }, { scope: 'poll:legacy:brg', key: 'b', fingerprint: 'fb', doc: null }],
+        position: { source: 'poll:legacy:brg', position: '42' },
+      });
+      assert.deepEqual(r, { inserted: 2, merged: 0 });
+      assert.equal(await store.getPosition('poll:legacy:brg'), '42');
+      assert.equal(await store.getPosition('nope'), null);
+      const sh = await store.getShadow('poll:legacy:brg', ['a', 'b', 'c']);
+      assert.deepEqual([...sh.keys()].sort(), ['a', 'b']);
+      assert.deepEqual(sh.get('a')!.doc, { v: 1 });
+      assert.equal(sh.get('b')!.doc, null);
+      assert.equal(sh.get('b')!.fingerprint, 'fb');
+
+      // A failure in the middle of a commit (an unserialisable shadow doc) rolls back everything.
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      await assert.rejects(store.commit({
+        jobs: [job('c', { v: 1 })],
+        shadow: [{ scope: 'poll:legacy:brg', key: 'a', fingerprint: 'fa2', doc: { v: 2 } }, { scope: 'poll:legacy:brg', key: 'x', fingerprint: 'x', doc: circular }],
+        position: { source: 'poll:legacy:brg', position: '43' },
+      }));
+      assert.equal(await store.getPosition('poll:legacy:brg'), '42');
+      assert.equal((await store.getShadow('poll:legacy:brg', ['a'])).get('a')!.fingerprint, 'fa');
+      assert.equal((await store.listJobs({})).length, 2);
+
+      await store.commit({ jobs: [], shadow: [{ scope: 'poll:legacy:brg', key: 'a', delete: true }], position: { source: 'poll:legacy:brg', position: '44' } });
+      assert.equal((await store.getShadow('poll:legacy:brg', ['a'])).size, 0);
+      assert.equal(await store.getPosition('poll:legacy:brg'), '44');
+    });
+
+    t('bad job input is refused with the field named', async (store) => {
+      await assert.rejects(store.enqueue([job('a', { v: 1 }), { ...job('b', { v: 1 }), key: '' }]), (e: unknown) => e instanceof ValidationError && /job input #2: "key"/.test(e.message));
+      await assert.rejects(store.enqueue([{ ...job('a', { v: 1 }), maxAttempts: 0 }]), /maxAttempts/);
+      assert.equal((await store.listJobs({})).length, 0);
+    });
+
+    t('coalescing merges into a pending job: newest state once, version + 1, trailing debounce with a cap', async (store) => {
+      const now = Date.now();
+      const first = delta('k', { status: 'P', n: 1 });
+      await store.enqueue([{ pipeline: 'p1', target: 't1', key: 'k', payload: first, runAt: now + 1000, maxRunAt: now + 3000, maxAttempts: 5 }]);
+      const second = delta('k', { status: 'A', n: 1 }, { status: 'P', n: 1 });
+      const r = await store.enqueue([{ pipeline: 'p1', target: 't1', key: 'k', payload: second, runAt: now + 2000, maxRunAt: now + 9000, maxAttempts: 5 }]);
+      assert.deepEqual(r, { inserted: 0, merged: 1 });
+      let [j] = await store.listJobs({});
+      assert.equal(j!.version, 2);
+      assert.equal(j!.attempts, 0);
+      assert.equal(j!.runAt, now + 2000, 'trailing debounce: the later runAt wins');
+      assert.equal(j!.payload.op, 'insert');
+      assert.deepEqual(j!.payload.state, { status: 'A', n: 1 });
+      // A third delta would push past the cap fixed when the job was created (now + 3000).
+      await store.enqueue([{ pipeline: 'p1', target: 't1', key: 'k', payload: delta('k', { status: 'B', n: 1 }, { status: 'A', n: 1 }), runAt: now + 5000, maxAttempts: 5 }]);
+      [j] = await store.listJobs({});
+      assert.equal(j!.runAt, now + 3000, 'capped by maxRunAt');
+      assert.equal(j!.version, 3);
+      assert.equal((await store.listJobs({})).length, 1);
+
+      // Several deltas for one key in one commit also merge.
+      const r2 = await store.enqueue([job('m', { v: 1 }), job('m', { v: 2 }), job('m', { v: 3 })]);
+      assert.deepEqual(r2, { inserted: 1, merged: 2 });
+      const m = (await store.listJobs({})).find((x) => x.key === 'm')!;
+      assert.deepEqual(m.payload.state, { v: 3 });
+      assert.equal(m.version, 1, 'a job merged before it was ever written starts at version 1');
+
+      // coalesce: false always inserts.
+      assert.deepEqual(await store.enqueue([job('m', { v: 4 }, { coalesce: false })]), { inserted: 1, merged: 0 });
+    });
+
+    t('a delta for a key whose job is running queues a new job behind it', async (store) => {
+      await store.enqueue([job('k', { v: 1 })]);
+      const [c] = await claimAll(store);
+      assert.equal(c!.key, 'k');
+      assert.deepEqual(await store.enqueue([job('k', { v: 2 })]), { inserted: 1, merged: 0 });
+      assert.deepEqual(await store.enqueue([job('k', { v: 3 })]), { inserted: 0, merged: 1 }, 'merges into the queued one, not the running one');
+      assert.deepEqual(await claimAll(store, 'w2'), [], 'the second job waits for the running one');
+      await store.complete([{ id: c!.id, version: c!.version }]);
+      const [next] = await claimAll(store, 'w2');
+      assert.deepEqual(next!.payload.state, { v: 3 });
+      assert.equal(next!.version, 2);
+      assert.ok(Number(next!.id) > Number(c!.id));
+    });
+
+    t('claim keeps per-key FIFO and sets running, lease, worker and attempts', async (store) => {
+      await store.enqueue([job('a', { n: 1 }, { coalesce: false }), job('a', { n: 2 }, { coalesce: false }), job('a', { n: 3 }, { coalesce: false }), job('b', { n: 1 }, { coalesce: false })]);
+      const before = Date.now();
+      const got = await claimAll(store, 'w1', 10, 5000);
+      assert.deepEqual(got.map((j) => [j.key, j.payload.state]), [['a', { n: 1 }], ['b', { n: 1 }]]);
+      for (const j of got) {
+        assert.equal(j.state, 'running');
+        assert.equal(j.lockedBy, 'w1');
+        assert.equal(j.attempts, 1);
+        assert.ok(j.leaseUntil! >= before + 5000 && j.leaseUntil! <= Date.now() + 5000);
+      }
+      await store.complete(got.map((j) => ({ id: j.id, version: j.version })));
+      const seen: unknown[] = [];
+      for (let i = 0; i < 2; i++) {
+        const js = await claimAll(store);
+        assert.equal(js.length, 1);
+        seen.push(js[0]!.payload.state);
+        await store.complete([{ id: js[0]!.id, version: js[0]!.version }]);
+      }
+      assert.deepEqual(seen, [{ n: 2 }, { n: 3 }]);
+      assert.deepEqual(await claimAll(store), []);
+      const done = await store.listJobs({ state: 'done' });
+      assert.equal(done.length, 4, 'done jobs are kept until prune');
+    });
+
+    t('claim honours limit, runAt and the pipelines filter', async (store) => {
+      const future = Date.now() + 60_000;
+      await store.enqueue([job('a', { v: 1 }), job('b', { v: 1 }), job('c', { v: 1 }), job('d', { v: 1 }, { runAt: future }), job('e', { v: 1 }, { pipeline: 'p2' })]);
+      assert.equal((await store.claim({ workerId: 'w', limit: 2, leaseMs: 1000 })).length, 2);
+      assert.deepEqual((await store.claim({ workerId: 'w', limit: 10, leaseMs: 1000, pipelines: ['p2'] })).map((j) => j.key), ['e']);
+      assert.deepEqual((await store.claim({ workerId: 'w', limit: 10, leaseMs: 1000 })).map((j) => j.key), ['c']);
+      assert.equal(await store.nextRunAt(['p1']) !== null, true);
+      assert.deepEqual(await store.claim({ workerId: 'w', limit: 0, leaseMs: 1000 }), []);
+    });
+
+    t('a retrying job blocks only its own key and keeps its backoff when a delta merges in', async (store) => {
+      await store.enqueue([job('a', { n: 1 }, { coalesce: false }), job('a', { n: 2 }, { coalesce: false }), job('b', { n: 1 })]);
+      const first = await claimAll(store);
+      const a1 = first.find((j) => j.key === 'a')!;
+      const b1 = first.find((j) => j.key === 'b')!;
+      const retryAt = Date.now() + 60_000;
+      await store.fail([{ id: a1.id, version: a1.version, error: 'HTTP 503 from dashboard', retryAt }]);
+      await store.complete([{ id: b1.id, version: b1.version }]);
+      await store.enqueue([job('b', { n: 2 }), job('c', { n: 1 })]);
+      const next = await claimAll(store);
+      assert.deepEqual(next.map((j) => j.key).sort(), ['b', 'c'], 'key a waits for its retry; other keys flow');
+      const a1r = (await store.getJob(a1.id))!;
+      assert.equal(a1r.state, 'pending');
+      assert.equal(a1r.runAt, retryAt);
+      assert.equal(a1r.attempts, 1);
+      assert.equal(a1r.lastError, 'HTTP 503 from dashboard');
+      assert.equal(a1r.lockedBy, null);
+      const st = (await store.stats()).find((s) => s.pipeline === 'p1')!;
+      assert.equal(st.retrying, 1);
+      assert.equal(st.pending, 1, 'a:2 waits behind the retrying job');
+      assert.equal(st.running, 2);
+      assert.equal(st.lastError, 'HTTP 503 from dashboard');
+      assert.equal(await store.nextRunAt(), Math.min(retryAt, ...next.map((j) => j.leaseUntil!)));
+
+      // A delta arriving while a job retries merges into it but keeps its backoff time.
+      assert.deepEqual(await store.enqueue([job('a', { n: 9 })]), { inserted: 0, merged: 1 });
+      const merged = (await store.getJob(a1.id))!;
+      assert.equal(merged.runAt, retryAt);
+      assert.equal(merged.attempts, 1);
+
+      // Dead-letter it: the key's next job becomes claimable.
+      await assert.doesNotReject(store.fail([{ id: a1.id, version: a1.version, error: 'stale', retryAt: null }]));
+      assert.equal((await store.getJob(a1.id))!.state, 'pending', 'fail() on a job that is not running (or with an old version) is ignored');
+    });
+
+    t('dead jobs do not block their key', async (store) => {
+      await store.enqueue([job('a', { n: 1 }, { coalesce: false }), job('a', { n: 2 }, { coalesce: false })]);
+      const [a1] = await claimAll(store);
+      await store.fail([{ id: a1!.id, version: a1!.version, error: 'HTTP 422: invalid bridge id', retryAt: null }]);
+      const dead = (await store.getJob(a1!.id))!;
+      assert.equal(dead.state, 'dead');
+      assert.equal(dead.lastError, 'HTTP 422: invalid bridge id');
+      const [a2] = await claimAll(store);
+      assert.deepEqual(a2!.payload.state, { n: 2 });
+      const st = (await store.stats())[0]!;
+      assert.equal(st.dead, 1);
+      assert.equal(st.running, 1);
+    });
+
+    t('complete only touches the claimed version', async (store) => {
+      await store.enqueue([job('a', { v: 1 })]);
+      const [a] = await claimAll(store);
+      await store.complete([{ id: a!.id, version: a!.version + 1 }]);
+      assert.equal((await store.getJob(a!.id))!.state, 'running');
+      await store.complete([{ id: a!.id, version: a!.version }]);
+      assert.equal((await store.getJob(a!.id))!.state, 'done');
+    });
+
+    t('an expired lease makes a running job claimable again; extendLease keeps it', async (store) => {
+      await store.enqueue([job('a', { v: 1 }), job('b', { v: 1 })]);
+      const got = await store.claim({ workerId: 'crashed', limit: 10, leaseMs: 150 });
+      assert.equal(got.length, 2);
+      const a = got.find((j) => j.key === 'a')!;
+      await store.extendLease([a.id], 'crashed', 60_000);
+      await store.extendLease([got.find((j) => j.key === 'b')!.id], 'someone-else', 60_000);
+      const again = await waitFor(async () => {
+        const js = await store.claim({ workerId: 'w2', limit: 10, leaseMs: 30_000 });
+        return js.length ? js : null;
+      }, { what: 'the expired job to be claimable again' });
+      assert.deepEqual(again.map((j) => j.key), ['b']);
+      assert.equal(again[0]!.attempts, 2);
+      assert.equal(again[0]!.lockedBy, 'w2');
+      assert.equal((await store.getJob(a.id))!.lockedBy, 'crashed');
+    });
+
+    t('dead letters: list, show, replay with an edited payload, discard; every action audited', async (store) => {
+      await store.enqueue([job('a', { v: 1 }), job('b', { v: 1 }), job('c', { v: 1 })]);
+      const got = await claimAll(store);
+      await store.fail(got.map((j) => ({ id: j.id, version: j.version, error: `boom ${j.key}`, retryAt: null })));
+      const dead = await store.listJobs({ state: 'dead' });
+      assert.deepEqual(dead.map((j) => j.key), ['a', 'b', 'c']);
+      assert.equal((await store.listJobs({ state: 'dead', limit: 2 })).length, 2);
+      assert.equal((await store.listJobs({ state: 'dead', pipeline: 'other' })).length, 0);
+      const a = dead[0]!;
+      assert.deepEqual(await store.getJob(a.id), a);
+      assert.equal(await store.getJob('999999'), null);
+
+      const edited = delta('a', { v: 'fixed' });
+      const replayed = await store.replay(a.id, { actor: 'alice', payload: edited });
+      assert.equal(replayed.state, 'pending');
+      assert.equal(replayed.attempts, 0);
+      assert.equal(replayed.version, a.version + 1);
+      assert.deepEqual(replayed.payload, edited);
+      assert.ok(Math.abs(replayed.runAt - Date.now()) < 5000);
+      const b = dead[1]!;
+      const replayedB = await store.replay(b.id, { actor: 'alice' });
+      assert.deepEqual(replayedB.payload, b.payload);
+      await store.discard(dead[2]!.id, { actor: 'bob', reason: 'duplicate record' });
+      assert.equal(await store.getJob(dead[2]!.id), null);
+
+      await assert.rejects(store.replay(a.id, { actor: 'alice' }), (e: unknown) => e instanceof ValidationError && /is pending, not dead/.test(e.message));
+      await assert.rejects(store.discard(dead[2]!.id, { actor: 'bob' }), NotFoundError);
+      await assert.rejects(store.replay('12345678', { actor: 'x' }), NotFoundError);
+      await assert.rejects(store.replay('abc', { actor: 'x' }), ValidationError);
+      await assert.rejects(store.replay(b.id, { actor: 'x', payload: { op: 'upsert' } as unknown as Delta }), /"op" must be insert, update or delete/);
+
+      await store.audit({ actor: 'carol', action: 'note', jobId: null, details: { why: 'test' } });
+      const audit = await store.listAudit();
+      assert.deepEqual(audit.map((e) => [e.actor, e.action, e.jobId]), [['carol', 'note', null], ['bob', 'discard', dead[2]!.id], ['alice', 'replay', b.id], ['alice', 'replay', a.id]]);
+      assert.equal(audit[1]!.details.reason, 'duplicate record');
+      assert.deepEqual(audit[1]!.details.payload, dead[2]!.payload, 'a discarded payload stays readable in the audit log');
+      assert.equal(audit[3]!.details.payloadEdited, true);
+      assert.equal((await store.listAudit(1)).length, 1);
+
+      const [r] = await claimAll(store);
+      assert.deepEqual(r!.payload.state, { v: 'fixed' });
+    });
+
+    t('stats per pipeline and target', async (store) => {
+      assert.deepEqual(await store.stats(), []);
+      await store.enqueue([job('a', { v: 1 }), job('b', { v: 1 }), job('c', { v: 1 }, { target: 't2' }), job('d', { v: 1 }, { pipeline: 'p0' })]);
+      const [a] = await store.claim({ workerId: 'w', limit: 1, leaseMs: 1000, pipelines: ['p1'] });
+      await store.complete([{ id: a!.id, version: a!.version }]);
+      const st = await store.stats();
+      assert.deepEqual(st.map((s) => [s.pipeline, s.target, s.pending, s.running, s.retrying, s.dead, s.done]), [
+        ['p0', 't1', 1, 0, 0, 0, 0], ['p1', 't1', 1, 0, 0, 0, 1], ['p1', 't2', 1, 0, 0, 0, 0]]);
+      assert.ok(st[1]!.oldestPendingAgeMs! >= 0);
+      assert.equal(st[1]!.lastError, null);
+    });
+
+    t('shadow: batched lookups and a bounded, complete stream of a large scope', async (store) => {
+      const rows = Array.from({ length: 1234 }, (_, i) => ({ scope: 's1', key: `k${String(i).padStart(5, '0')}`, fingerprint: `f${i}`, doc: { i } }));
+      await store.commit({ jobs: [], shadow: [...rows, { scope: 's2', key: 'other', fingerprint: 'o', doc: null }] });
+      const got = await store.getShadow('s1', rows.slice(0, 700).map((r) => r.key).concat(['missing']));
+      assert.equal(got.size, 700);
+      assert.deepEqual(got.get('k00007')!.doc, { i: 7 });
+      const seen: string[] = [];
+      for await (const r of store.listShadow('s1')) seen.push(r.key);
+      assert.deepEqual(seen, rows.map((r) => r.key));
+      await store.commit({ jobs: [], shadow: [{ scope: 's1', key: 'k00001', fingerprint: 'x', doc: null }, { scope: 's1', key: 'k00001', delete: true }] });
+      assert.equal((await store.getShadow('s1', ['k00001'])).size, 0, 'the last operation on a key in one commit wins');
+      const empty: unknown[] = [];
+      for await (const r of store.listShadow('none')) empty.push(r);
+      assert.equal(empty.length, 0);
+    });
+
+    t('onWake fires on enqueue; nextRunAt reports the earliest runnable head', async (store) => {
+      assert.equal(await store.nextRunAt(), null);
+      let woke = 0;
+      const off = store.onWake(() => { woke++; });
+      await store.wakeReady?.();
+      woke = 0;
+      const when = Date.now() + 50_000;
+      await store.enqueue([job('a', { v: 1 }, { runAt: when }), job('b', { v: 1 }, { runAt: when + 10 })]);
+      await waitFor(() => woke > 0, { what: 'a wake-up after enqueue' });
+      assert.equal(await store.nextRunAt(), when);
+      assert.equal(await store.nextRunAt(['p2']), null);
+      off();
+    });
+
+    t('prune removes old done jobs only', async (store) => {
+      await store.enqueue([job('a', { v: 1 }), job('b', { v: 1 })]);
+      const [a] = await store.claim({ workerId: 'w', limit: 1, leaseMs: 1000 });
+      await store.complete([{ id: a!.id, version: a!.version }]);
+      assert.equal(await store.prune(60_000), 0);
+      await waitFor(async () => (await store.prune(1)) === 1, { what: 'prune to remove the done job' });
+      assert.equal(await store.getJob(a!.id), null);
+      assert.equal((await store.listJobs({})).length, 1);
+      await store.enqueue([job('c', { v: 1 })]);
+      const ids = (await store.listJobs({})).map((j) => Number(j.id));
+      assert.ok(Math.max(...ids) > Number(a!.id), 'ids are never reused');
+    });
+
+    t('several stores claiming concurrently: no job claimed twice, per-key order holds', async (store, h) => {
+      const KEYS = 40;
+      const PER_KEY = 15;
+      const inputs: EnqueueInput[] = [];
+      for (let n = 0; n < PER_KEY; n++) for (let k = 0; k < KEYS; k++) inputs.push(job(`key${k}`, { n }, { coalesce: false }));
+      await store.enqueue(inputs);
+      const workers = await Promise.all([1, 2, 3, 4].map(() => h.open()));
+      const delivered = new Map<string, number[]>();
+      const inFlight = new Set<string>();
+      const claimedIds = new Set<string>();
+      let violations = 0;
+      await Promise.all(workers.map(async (w, wi) => {
+        for (let idle = 0; idle < 50;) {
+          const jobs = await w.claim({ workerId: `w${wi}`, limit: 7, leaseMs: 60_000 });
+          if (!jobs.length) {
+            idle++;
+            await new Promise((r) => setTimeout(r, 5));
+            continue;
+          }
+          idle = 0;
+          for (const j of jobs) {
+            if (claimedIds.has(j.id) || inFlight.has(j.key)) violations++;
+            claimedIds.add(j.id);
+            inFlight.add(j.key);
+          }
+          await new Promise((r) => setImmediate(r));
+          for (const j of jobs) {
+            const list = delivered.get(j.key) ?? [];
+            list.push((j.payload.state as { n: number }).n);
+            delivered.set(j.key, list);
+            inFlight.delete(j.key);
+          }
+          await w.complete(jobs.map((j) => ({ id: j.id, version: j.version })));
+        }
+      }));
+      assert.equal(violations, 0, 'no job claimed twice, no key in flight twice');
+      assert.equal(claimedIds.size, KEYS * PER_KEY);
+      for (const [, ns] of delivered) assert.deepEqual(ns, Array.from({ length: PER_KEY }, (_, i) => i));
+      assert.equal(delivered.size, KEYS);
+    });
+  });
+}
+
+describe('openStore URLs', () => {
+  test('refuses unknown schemes and options, naming what is valid', async () => {
+    await assert.rejects(openStore('mysql://root@localhost/x'), /unsupported scheme.*sqlite:<file>/);
+    await assert.rejects(openStore('sqlite:./x.db?cache=shared'), /unknown option cache=shared/);
+    await assert.rejects(openStore('sqlite:'), /names no file/);
+  });
+
+  test('sqlite::memory: and a bare path open a working store', async () => {
+    const t = tempDir('hms-store-url-');
+    try {
+      for (const url of ['sqlite::memory:', path.join(t.dir, 'a', 'b.db'), `sqlite:${path.join(t.dir, 'c.db')}?synchronous=full`]) {
+        const s = await openStore(url);
+        try {
+          assert.equal(s.dialect, 'sqlite');
+          assert.equal(await s.schemaVersion(), 1);
+          assert.equal((await s.enqueue([job('a', { v: 1 })])).inserted, 1);
+        } finally {
+          await s.close();
+        }
+      }
+      assert.ok(existsSync(path.join(t.dir, 'a', 'b.db')));
+    } finally {
+      t.cleanup();
+    }
+  });
+});
