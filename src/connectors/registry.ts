@@ -4,10 +4,12 @@
 import type { ConnectorDescriptor } from './contract.js';
 import { NotFoundError } from '../core/errors.js';
 import { sqliteConnector } from './sqlite/sqlite-connector.js';
+import { fileConnector } from './file/file-connector.js';
 
 const descriptors: ConnectorDescriptor[] = [
   // connectors register below (one line each)
   sqliteConnector,
+  fileConnector,
 ];
 
 const byDriver = new Map<string, ConnectorDescriptor>();

@@ -1,0 +1,219 @@
+/**
+ * The drop-directory source: watches a directory (local fs.watch plus a periodic scan, or a
+ * periodic SFTP listing) for files matching a pattern, reads each ready file once, and moves
+ * it to processed/ (or failed/ with a reason file) in the ack of its last batch, after the
+ * engine's durable commit. Delivery is at-least-once: a crash before the ack leaves the file
+ * in place and it is read again on restart; the shadow makes that reread produce no
+ * duplicate changes, and the committed position skips records already committed.
+ */
+import { appendFile, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { errorMessage } from '../../core/errors.js';
+import type { Source, SourceBatch, SourceContext } from '../contract.js';
+import { buildChangeBatch, buildDeleteBatch, missingKeys, validateRecord, type RecordRules, type ValidRecord } from './file-batches.js';
+import type { FileEntry, FileTransport } from './file-transport.js';
+import { joinRel } from './file-transport.js';
+import type { ParsedRecord } from './csv-format.js';
+
+/** Reads the records of one file stream. */
+export type RecordDecoder = (input: Readable) => AsyncIterable<ParsedRecord>;
+
+export interface DropDirOptions extends RecordRules {
+  pattern: RegExp;
+  trigger?: string;
+  stableChecks: number;
+  pollMs: number;
+  batchSize: number;
+  onError: 'fail' | 'skip';
+  processedDir: string;
+  failedDir: string;
+}
+
+/** What the source records as its position: the file and the last committed record. */
+interface FilePosition {
+  file: string;
+  size: number;
+  mtimeMs: number;
+  record: number;
+}
+
+function sleep(ms: number, signal: AbortSignal, wake: { fn?: () => void }): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(t); signal.removeEventListener('abort', done); wake.fn = undefined; resolve(); };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    wake.fn = done;
+  });
+}
+
+export function createDropDirSource(ctx: SourceContext, transport: FileTransport, decode: RecordDecoder, opts: DropDirOptions): Source {
+  const log = ctx.logger;
+  /** Size/mtime seen per file and how many consecutive scans saw it unchanged. */
+  const seenSizes = new Map<string, { size: number; mtimeMs: number; count: number }>();
+  /** Files handed to the engine whose final ack has not come yet: never read twice concurrently. */
+  const inFlight = new Set<string>();
+  let stopWatch: (() => void) | undefined;
+
+  const isCandidate = (e: FileEntry) => e.isFile && opts.pattern.test(e.name) && !e.name.endsWith('.tmp')
+    && !(opts.trigger && e.name.endsWith(opts.trigger)) && !e.name.endsWith('.rejects.jsonl') && !e.name.endsWith('.reason.txt');
+
+  async function readyFiles(): Promise<FileEntry[]> {
+    const entries = await transport.list('');
+    const names = new Set(entries.map((e) => e.name));
+    const ready: FileEntry[] = [];
+    for (const name of [...seenSizes.keys()]) if (!names.has(name)) seenSizes.delete(name);
+    for (const e of entries.filter(isCandidate).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (inFlight.has(e.name)) continue;
+      if (opts.trigger) {
+        if (names.has(e.name + opts.trigger)) ready.push(e);
+        continue;
+      }
+      const prev = seenSizes.get(e.name);
+      const count = prev && prev.size === e.size && prev.mtimeMs === e.mtimeMs ? prev.count + 1 : 1;
+      seenSizes.set(e.name, { size: e.size, mtimeMs: e.mtimeMs, count });
+      if (count >= opts.stableChecks) ready.push(e);
+    }
+    return ready;
+  }
+
+  async function moveDone(file: FileEntry, rejectsPath: string | null): Promise<void> {
+    await transport.mkdirp(opts.processedDir);
+    if (rejectsPath) {
+      await transport.upload(rejectsPath, joinRel(opts.processedDir, `${file.name}.rejects.jsonl`));
+      await rm(rejectsPath, { force: true });
+    }
+    await transport.rename(file.name, joinRel(opts.processedDir, file.name));
+    if (opts.trigger) await transport.rename(file.name + opts.trigger, joinRel(opts.processedDir, file.name + opts.trigger)).catch(() => {});
+    seenSizes.delete(file.name);
+    inFlight.delete(file.name);
+    log.info({ file: file.name, where: transport.where }, 'file processed');
+  }
+
+  async function moveFailed(file: FileEntry, reason: string): Promise<void> {
+    await transport.mkdirp(opts.failedDir);
+    await transport.writeFile(joinRel(opts.failedDir, `${file.name}.reason.txt`), `${new Date().toISOString()} ${reason}\n`);
+    await transport.rename(file.name, joinRel(opts.failedDir, file.name));
+    if (opts.trigger) await transport.rename(file.name + opts.trigger, joinRel(opts.failedDir, file.name + opts.trigger)).catch(() => {});
+    seenSizes.delete(file.name);
+    inFlight.delete(file.name);
+    log.warn({ file: file.name, reason }, 'file failed');
+  }
+
+  /** Each record of a file, validated; closes the stream when the caller stops early. */
+  async function* records(file: FileEntry, seen: Set<string> | null): AsyncGenerator<ValidRecord | { no: number; error: string }> {
+    const input = await transport.read(file.name);
+    try {
+      for await (const r of decode(input)) {
+        if (r.error !== undefined || !r.doc) {
+          yield { no: r.no, error: `record ${r.no} (${r.where}): ${r.error ?? 'empty record'}` };
+          continue;
+        }
+        const v = validateRecord(r.no, r.doc, opts, seen);
+        yield typeof v === 'string' ? { no: r.no, error: `record ${r.no} (${r.where}): ${v}` } : v;
+      }
+    } finally {
+      input.destroy();
+    }
+  }
+
+  async function* processFile(file: FileEntry, signal: AbortSignal): AsyncGenerator<SourceBatch> {
+    const where = `${transport.where}/${file.name}`;
+    inFlight.add(file.name);
+    const snapshot = opts.mode === 'snapshot';
+    const posOf = (record: number) => JSON.stringify({ file: file.name, size: file.size, mtimeMs: file.mtimeMs, record } satisfies FilePosition);
+    if (opts.onError === 'fail') {
+      // Validate the whole file first so a bad record fails it before anything is applied.
+      for await (const r of records(file, snapshot ? new Set() : null)) {
+        if ('error' in r) {
+          const reason = `${where}: ${r.error}`;
+          yield { events: [], ack: () => moveFailed(file, reason).finally(() => inFlight.delete(file.name)) };
+          return;
+        }
+      }
+    }
+    let resumeAfter = 0;
+    const raw = await ctx.state.getPosition();
+    if (raw) {
+      try {
+        const p = JSON.parse(raw) as FilePosition;
+        if (p.file === file.name && p.size === file.size && p.mtimeMs === file.mtimeMs) resumeAfter = p.record;
+      } catch { /* a position from another source version: start at the top */ }
+    }
+    const seen = snapshot ? new Set<string>() : null;
+    let rejectsPath: string | null = null;
+    let chunk: ValidRecord[] = [];
+    let last = 0;
+    const ts = Date.now();
+    for await (const r of records(file, seen)) {
+      if (signal.aborted) return;
+      last = r.no;
+      if ('error' in r) {
+        if (r.no <= resumeAfter) continue;
+        rejectsPath ??= path.join(ctx.workDir, `rejects-${process.pid}-${file.name}.jsonl`);
+        await mkdir(ctx.workDir, { recursive: true });
+        await appendFile(rejectsPath, `${JSON.stringify({ file: file.name, record: r.no, reason: r.error })}\n`);
+        continue;
+      }
+      if (r.no <= resumeAfter) continue;
+      chunk.push(r);
+      if (chunk.length >= opts.batchSize) {
+        const b = await buildChangeBatch(chunk, ctx, ts);
+        chunk = [];
+        yield { ...b, position: posOf(last) };
+      }
+    }
+    const tail = await buildChangeBatch(chunk, ctx, ts);
+    let gone: string[] = [];
+    if (seen) {
+      if (tail.events.length) {
+        // Commit the tail first so the shadow listing below sees it.
+        yield { ...tail, position: posOf(last) };
+        tail.events = [];
+        tail.shadow = [];
+      }
+      gone = await missingKeys(ctx.state, seen);
+      seen.clear();
+    }
+    if (signal.aborted) return;
+    for (let i = 0; i < gone.length || i === 0; i += opts.batchSize) {
+      const del = await buildDeleteBatch(gone.slice(i, i + opts.batchSize), ctx, ts);
+      const final = i + opts.batchSize >= gone.length;
+      const batch: SourceBatch = { events: [...tail.events, ...del.events], shadow: [...tail.shadow, ...del.shadow], position: posOf(last) };
+      tail.events = [];
+      tail.shadow = [];
+      if (final) batch.ack = () => moveDone(file, rejectsPath).finally(() => inFlight.delete(file.name));
+      yield batch;
+    }
+  }
+
+  return {
+    async *stream(signal) {
+      const wake: { fn?: () => void } = {};
+      await transport.connect();
+      stopWatch = transport.watch?.(() => wake.fn?.());
+      while (!signal.aborted) {
+        let ready: FileEntry[] = [];
+        try {
+          ready = await readyFiles();
+        } catch (e) {
+          log.warn({ err: errorMessage(e), where: transport.where }, 'cannot list the drop directory; retrying');
+        }
+        for (const file of ready) {
+          if (signal.aborted) break;
+          try {
+            yield* processFile(file, signal);
+          } catch (e) {
+            inFlight.delete(file.name);
+            log.warn({ err: errorMessage(e), file: file.name }, 'reading the file failed; it stays in place and is retried');
+          }
+        }
+        if (!signal.aborted) await sleep(opts.pollMs, signal, wake);
+      }
+    },
+    async close() {
+      stopWatch?.();
+      await transport.close();
+    },
+  };
+}
