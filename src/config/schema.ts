@@ -163,6 +163,8 @@ export interface ResolvedPipeline {
 export interface ResolvedConfig {
   /** Absolute path of the config file, when loaded from one. */
   file?: string;
+  /** Absolute directory that relative paths in the config resolve against (the file's directory). Connectors with file paths in their options resolve them against it. */
+  baseDir: string;
   /** `sqlite:/abs/path.db` or a postgres URL. */
   store: string;
   /** Absolute directory. */
