@@ -3,9 +3,10 @@
  * scripts/gen-codepages.mjs) and the ASCII family (ascii, latin1, utf8).
  *
  * A {@link CodePage} decodes a byte range to a string and encodes a string into a fixed-length
- * byte range, padding with the code page's space. Decoding uses a precomputed character per byte
- * (long fields go through a Uint16Array of code units, never per-byte string concatenation);
- * encoding uses a reverse table from UTF-16 code unit to byte.
+ * byte range, padding with the code page's space. Decoding short fields concatenates a
+ * precomputed character per byte; longer fields are mapped into a scratch buffer and converted in
+ * one native call (latin1 when every character of the table is below U+0100, else UTF-16).
+ * Encoding uses a reverse table from UTF-16 code unit to byte.
  */
 import { FormatError } from '../../core/errors.js';
 import { EBCDIC_TABLES } from './codepage-tables.js';
@@ -147,8 +148,12 @@ function commonCodePage(): CodePage {
   return new TableCodePage('common', units, 0x40, true, encodeUnits);
 }
 
-const LONG_FIELD = 24;
-const CHUNK = 8192;
+/** Fields shorter than this decode by concatenating precomputed one-character strings. */
+const SHORT_FIELD = 8;
+
+function grow(have: number, need: number): number {
+  return Math.max(need, have * 2);
+}
 
 function describeChar(text: string, i: number): string {
   const cp = text.codePointAt(i)!;
@@ -170,7 +175,11 @@ class TableCodePage implements CodePage {
   private readonly chars: string[];
   private readonly units: Uint16Array;
   private readonly reverse: Int16Array;
-  private scratch = new Uint16Array(256);
+  /** Byte-to-latin1 map when every character of the table is below U+0100 (fastest decoding). */
+  private readonly oneByte: Uint8Array | undefined;
+  private scratch8 = Buffer.allocUnsafe(256);
+  private scratch16 = new Uint16Array(256);
+  private scratch16Bytes = Buffer.from(this.scratch16.buffer);
 
   constructor(
     readonly name: string,
@@ -181,6 +190,7 @@ class TableCodePage implements CodePage {
   ) {
     this.units = units;
     this.chars = Array.from(units, (u) => String.fromCharCode(u));
+    this.oneByte = units.every((u) => u < 0x100) ? Uint8Array.from(units) : undefined;
     this.reverse = new Int16Array(65536).fill(-1);
     // Lowest byte wins when two bytes decode alike; U+FFFD (unmapped) is never encodable.
     for (let b = 255; b >= 0; b--) {
@@ -194,21 +204,27 @@ class TableCodePage implements CodePage {
   decode(buf: Uint8Array, start: number, end: number): string {
     checkRange(this.name, buf, start, end);
     const n = end - start;
-    if (n <= LONG_FIELD) {
+    if (n < SHORT_FIELD) {
       let s = '';
       for (let i = start; i < end; i++) s += this.chars[buf[i]!];
       return s;
     }
-    if (this.scratch.length < n) this.scratch = new Uint16Array(Math.max(n, this.scratch.length * 2));
-    const scratch = this.scratch;
-    const units = this.units;
-    for (let i = 0; i < n; i++) scratch[i] = units[buf[start + i]!]!;
-    if (n <= CHUNK) return String.fromCharCode.apply(null, scratch.subarray(0, n) as unknown as number[]);
-    const parts: string[] = [];
-    for (let i = 0; i < n; i += CHUNK) {
-      parts.push(String.fromCharCode.apply(null, scratch.subarray(i, Math.min(n, i + CHUNK)) as unknown as number[]));
+    // Longer fields: map into a scratch buffer, then one native conversion (no per-byte strings).
+    if (this.oneByte) {
+      const map = this.oneByte;
+      if (this.scratch8.length < n) this.scratch8 = Buffer.allocUnsafe(grow(this.scratch8.length, n));
+      const s8 = this.scratch8;
+      for (let i = 0; i < n; i++) s8[i] = map[buf[start + i]!]!;
+      return s8.toString('latin1', 0, n);
     }
-    return parts.join('');
+    if (this.scratch16.length < n) {
+      this.scratch16 = new Uint16Array(grow(this.scratch16.length, n));
+      this.scratch16Bytes = Buffer.from(this.scratch16.buffer);
+    }
+    const s16 = this.scratch16;
+    const units = this.units;
+    for (let i = 0; i < n; i++) s16[i] = units[buf[start + i]!]!;
+    return this.scratch16Bytes.toString('utf16le', 0, n * 2);
   }
 
   encode(text: string, out: Uint8Array, offset: number, length: number, pad: number = this.space): void {
@@ -237,24 +253,12 @@ class Utf8CodePage implements CodePage {
   readonly name = 'utf8';
   readonly space = 0x20;
   readonly ebcdic = false;
-  private readonly decoder = new TextDecoder('utf-8');
   private readonly encoder = new TextEncoder();
 
   decode(buf: Uint8Array, start: number, end: number): string {
     checkRange(this.name, buf, start, end);
-    let ascii = true;
-    for (let i = start; i < end; i++) {
-      if (buf[i]! >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii && end - start <= LONG_FIELD) {
-      let s = '';
-      for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
-      return s;
-    }
-    return this.decoder.decode(buf.subarray(start, end));
+    const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    return b.toString('utf8', start, end);
   }
 
   encode(text: string, out: Uint8Array, offset: number, length: number, pad: number = this.space): void {
