@@ -150,6 +150,7 @@ export function createFileSink(opts: {
     while (state.pendingUploads.length) {
       const name = state.pendingUploads[0]!;
       try {
+        await transport.connect();
         await transport.upload(path.join(staging, name), name);
         if (options.trigger) await transport.writeFile(renderTemplate(options.trigger, { date: new Date(), seq: state.seq, utc: options.utc, name }), '');
       } catch (e) {

@@ -21,7 +21,9 @@ export function createSftpTransport(cfg: SftpSystemConfig): FileTransport {
   const abs = (rel: string) => (rel ? path.posix.join(cfg.dir, rel) : cfg.dir);
 
   async function open(): Promise<SftpClient> {
-    const c = new SftpClient('hms-sync-file');
+    // Own event callbacks: the library's defaults print to stdout; a lost connection just drops the client.
+    const drop = () => { if (client === c) client = null; };
+    const c: SftpClient = new SftpClient('hms-sync-file', { error: drop, end: drop, close: drop });
     const privateKey = cfg.privateKey ? await readFile(cfg.privateKey) : undefined;
     try {
       await c.connect({
@@ -36,8 +38,6 @@ export function createSftpTransport(cfg: SftpSystemConfig): FileTransport {
     } catch (e) {
       throw new NotConnectedError(`cannot connect to ${where}: ${errorMessage(e)}`, { cause: e });
     }
-    c.on('close', () => { if (client === c) client = null; });
-    c.on('error', () => { if (client === c) client = null; });
     return c;
   }
 
