@@ -5,11 +5,13 @@ import type { ConnectorDescriptor } from './contract.js';
 import { NotFoundError } from '../core/errors.js';
 import { sqliteConnector } from './sqlite/sqlite-connector.js';
 import { fileConnector } from './file/file-connector.js';
+import { soapConnector } from './soap/soap-connector.js';
 
 const descriptors: ConnectorDescriptor[] = [
   // connectors register below (one line each)
   sqliteConnector,
   fileConnector,
+  soapConnector,
 ];
 
 const byDriver = new Map<string, ConnectorDescriptor>();

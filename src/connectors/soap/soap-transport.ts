@@ -1,0 +1,88 @@
+/**
+ * HTTP for SOAP: one POST (or GET for a WSDL) with a deadline, an abort signal, a response
+ * size limit, basic auth and TLS client certificates. Network failures and timeouts become
+ * RetryableError; the body is returned raw for the XML safety checks and fault parsing.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, request, type Dispatcher } from 'undici';
+import { ConfigError, FormatError, RetryableError, errorMessage } from '../../core/errors.js';
+import type { RawResponse } from './soap-faults.js';
+import type { SoapSystemConfig } from './soap-options.js';
+
+export interface SoapHttpRequest {
+  url: string;
+  method?: 'GET' | 'POST';
+  body?: string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Names the call in error messages (`UpdatePermit at http://...`). */
+  what: string;
+}
+
+/** The HTTP side of a soap system; one per sink/source, closed with it. */
+export interface SoapTransport {
+  send(req: SoapHttpRequest): Promise<RawResponse>;
+  close(): Promise<void>;
+}
+
+function readPem(file: string, field: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new ConfigError(`tls.${field}: cannot read "${file}": ${errorMessage(e)}; give the path of a PEM file`, { path: `tls.${field}`, cause: e });
+  }
+}
+
+/** Build the transport of a system (reads TLS files now, so a bad path fails at start). */
+export function createSoapTransport(cfg: Pick<SoapSystemConfig, 'timeout' | 'maxResponseBytes' | 'basicAuth' | 'tls' | 'headers'>): SoapTransport {
+  const dispatcher: Dispatcher = new Agent({
+    connect: cfg.tls
+      ? {
+          cert: readPem(cfg.tls.cert, 'cert'),
+          key: readPem(cfg.tls.key, 'key'),
+          ...(cfg.tls.ca ? { ca: readPem(cfg.tls.ca, 'ca') } : {}),
+          ...(cfg.tls.passphrase ? { passphrase: cfg.tls.passphrase } : {}),
+          rejectUnauthorized: cfg.tls.rejectUnauthorized,
+        }
+      : {},
+    keepAliveTimeout: 4_000,
+  });
+  const auth = cfg.basicAuth ? `Basic ${Buffer.from(`${cfg.basicAuth.username}:${cfg.basicAuth.password}`).toString('base64')}` : undefined;
+
+  async function send(req: SoapHttpRequest): Promise<RawResponse> {
+    const deadline = AbortSignal.timeout(cfg.timeout);
+    const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
+    const headers: Record<string, string> = { ...cfg.headers, ...req.headers };
+    if (auth) headers.authorization = auth;
+    try {
+      const res = await request(req.url, { method: req.method ?? 'POST', body: req.body, headers, dispatcher, signal });
+      const declared = Number(res.headers['content-length'] ?? NaN);
+      if (declared > cfg.maxResponseBytes) {
+        res.body.destroy();
+        throw tooLarge(req.what, `${declared} bytes`, cfg.maxResponseBytes);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > cfg.maxResponseBytes) {
+          res.body.destroy();
+          throw tooLarge(req.what, `more than ${cfg.maxResponseBytes} bytes`, cfg.maxResponseBytes);
+        }
+        chunks.push(chunk as Buffer);
+      }
+      return { status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') };
+    } catch (e) {
+      if (e instanceof FormatError) throw e;
+      if (deadline.aborted) throw new RetryableError(`no answer from ${req.what} within ${cfg.timeout} ms (timeout)`, { cause: e });
+      if (req.signal?.aborted) throw new RetryableError(`call to ${req.what} was aborted (shutting down)`, { cause: e });
+      throw new RetryableError(`cannot reach ${req.what}: ${errorMessage(e)}`, { cause: e });
+    }
+  }
+
+  return { send, close: () => dispatcher.close() };
+}
+
+function tooLarge(what: string, got: string, max: number): FormatError {
+  return new FormatError(`response from ${what} is too large (${got}); the limit is maxResponseBytes = ${max}; raise it or ask for smaller pages`, { details: { maxResponseBytes: max } });
+}
