@@ -160,10 +160,17 @@ describe('GnuCOBOL round trips', { skip }, () => {
 
   before(() => {
     tmp = tempDir('hms-gnucobol-');
-    for (const name of ['types', 'odo', 'lines']) {
+    const builds: Array<[string, string, string[]]> = [
+      ['types', 'types', []],
+      ['odo', 'odo', []],
+      ['lines', 'lines', []],
+      // IBM conventions: zoned signs as {A-I }J-R, binary sizes 2-4-8 (1-2 digit COMP takes 2 bytes).
+      ['types-ibm', 'types', ['-fsign=EBCDIC', '-fbinary-size=2-4-8']],
+    ];
+    for (const [name, source, flags] of builds) {
       exe[name] = path.join(tmp.dir, name);
-      const r = spawnSync('cobc', ['-x', '-I', FIXTURES, '-o', exe[name]!, path.join(FIXTURES, `${name}.cbl`)], { encoding: 'utf8', timeout: 60_000 });
-      assert.equal(r.status, 0, `cobc ${name}.cbl failed: ${r.stderr}`);
+      const r = spawnSync('cobc', ['-x', ...flags, '-I', FIXTURES, '-o', exe[name]!, path.join(FIXTURES, `${source}.cbl`)], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, `cobc ${source}.cbl ${flags.join(' ')} failed: ${r.stderr}`);
     }
   });
   after(() => tmp?.cleanup());
@@ -197,6 +204,26 @@ describe('GnuCOBOL round trips', { skip }, () => {
     docs.forEach((d, i) => assertSame(d, read[i]!, `COBOL read of our record ${i}`));
     // The mutation really changed values (negated signs), so this is not the COBOL file again.
     assert.notDeepEqual(read, shown);
+  });
+
+  it('IBM conventions (cobc -fsign=EBCDIC -fbinary-size=2-4-8): overpunched signs {A-I }J-R both ways', async () => {
+    const codec = loadCodec('types.cpy', { asciiOverpunch: 'ibm', binarySizes: '2-4-8' });
+    const file = path.join(tmp.dir, 'types-ibm.dat');
+    const shown = parseDisplay(run(exe['types-ibm']!, 'WRITE', { DD_TYPESFILE: file }));
+    const recordLength = codec.layout().size;
+    assert.equal(recordLength, 99);
+    assert.equal(recordLength * shown.length, statSync(file).size);
+    const format: RecordFormatOptions = { format: 'F', recordLength };
+    const docs = await decodeFile(file, codec, format);
+    assert.equal(docs.length, shown.length);
+    docs.forEach((d, i) => assertSame(d, shown[i]!, `types-ibm record ${i}`));
+    const mutated = docs.map((d, i) => mutate(d, shown[i]!));
+    const ours = path.join(tmp.dir, 'types-ibm-ours.dat');
+    const bytes = encodeFile(ours, mutated, codec, format);
+    assert.ok(/[J-R}]/.test(bytes.toString('latin1')), 'negative zoned values use the IBM overpunch letters');
+    const read = parseDisplay(run(exe['types-ibm']!, 'READ', { DD_TYPESFILE: ours }));
+    assert.equal(read.length, mutated.length);
+    mutated.forEach((d, i) => assertSame(d, read[i]!, `COBOL (IBM conventions) read of our record ${i}`));
   });
 
   for (const varseq of [0, 1, 2, 3] as const) {
