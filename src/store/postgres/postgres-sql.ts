@@ -3,10 +3,15 @@
  * (`unnest`), so one statement handles a whole batch of enqueues, claims, acks or failures.
  */
 
-/** Conditions that make pending job `j` the head of its (pipeline, key): see docs/store.md. */
+/**
+ * Conditions that make pending job `j` the head of its (pipeline, key): see docs/store.md.
+ * `OFFSET 0` keeps each NOT EXISTS a per-row index probe (a SubPlan) instead of letting the
+ * planner turn it into an anti join, which with stale statistics may scan every running job
+ * for every candidate; the probe costs O(log n) whatever the statistics say.
+ */
 const HEAD = (s: string) => `
-    AND NOT EXISTS (SELECT 1 FROM ${s}.jobs h WHERE h.pipeline = j.pipeline AND h.key = j.key AND h.state IN ('pending', 'running') AND h.id < j.id)
-    AND NOT EXISTS (SELECT 1 FROM ${s}.jobs r WHERE r.pipeline = j.pipeline AND r.key = j.key AND r.state = 'running')`;
+    AND NOT EXISTS (SELECT 1 FROM ${s}.jobs h WHERE h.pipeline = j.pipeline AND h.key = j.key AND h.state IN ('pending', 'running') AND h.id < j.id OFFSET 0)
+    AND NOT EXISTS (SELECT 1 FROM ${s}.jobs r WHERE r.pipeline = j.pipeline AND r.key = j.key AND r.state = 'running' OFFSET 0)`;
 
 /** All statements for one schema (`s` is the quoted schema name). */
 export function postgresSql(s: string) {
@@ -39,17 +44,21 @@ INSERT INTO ${s}.positions (source, position, updated_at) VALUES ($1, $2, $3)
 ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
     notify: 'SELECT pg_notify($1, \'\')',
     /**
-     * One statement: hand expired leases back (claimable from the next call on), then lock up to
-     * $4 heads with SKIP LOCKED (concurrent claimers take different rows, nobody waits) and mark
-     * them running. The head check runs on this statement's snapshot, in which a job another
-     * claimer is taking right now is still pending, so its successors stay blocked.
+     * Hand jobs whose lease expired (a crashed or stalled worker) back to pending; claimable by
+     * the next claim. Run at most once a second per store (see PostgresStore.claim).
+     */
+    reclaimExpired: `
+UPDATE ${s}.jobs SET state = 'pending', locked_by = NULL, lease_until = NULL, updated_at = $1
+WHERE id IN (SELECT id FROM ${s}.jobs WHERE state = 'running' AND lease_until <= $1 ORDER BY lease_until LIMIT 1000)
+  AND state = 'running' AND lease_until <= $1`,
+    /**
+     * One statement: lock up to $4 heads with SKIP LOCKED (concurrent claimers take different
+     * rows, nobody waits) and mark them running. The head check runs on this statement's
+     * snapshot, in which a job another claimer is taking right now is still pending, so its
+     * successors stay blocked.
      */
     claim: `
-WITH expired AS (
-  UPDATE ${s}.jobs SET state = 'pending', locked_by = NULL, lease_until = NULL, updated_at = $1
-  WHERE state = 'running' AND lease_until <= $1
-  RETURNING id
-), cand AS (
+WITH cand AS (
   SELECT j.id FROM ${s}.jobs j
   WHERE j.state = 'pending' AND j.run_at <= $1
     AND ($5::text[] IS NULL OR j.pipeline = ANY($5::text[]))${HEAD(s)}

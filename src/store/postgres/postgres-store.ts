@@ -15,6 +15,9 @@ import type { AuditEntry, ClaimOptions, CommitInput, EnqueueInput, FailInput, Li
 import { PostgresWaker } from './postgres-waker.js';
 import { postgresSql, type PostgresSql } from './postgres-sql.js';
 
+/** Expired leases are looked for at most this often per store (a lease is typically 30 s or more). */
+const RECLAIM_EVERY_MS = 1000;
+
 export interface PostgresStoreOptions {
   connectionString: string;
   /** Schema holding the tables (created by migrate). Default `hms_sync`. */
@@ -33,6 +36,7 @@ export class PostgresStore implements Store {
   private readonly channel: string;
   private readonly waker: PostgresWaker;
   private closed = false;
+  private lastReclaim = 0;
 
   constructor(opts: PostgresStoreOptions) {
     const schema = opts.schema ?? 'hms_sync';
@@ -143,6 +147,10 @@ export class PostgresStore implements Store {
     const limit = Math.max(0, Math.trunc(opts.limit));
     if (limit === 0) return [];
     const now = Date.now();
+    if (now - this.lastReclaim >= RECLAIM_EVERY_MS) {
+      this.lastReclaim = now;
+      await this.query(this.sql.reclaimExpired, [now]);
+    }
     const r = await this.query<JobRowLike>(this.sql.claim, [now, opts.workerId, now + opts.leaseMs, limit, opts.pipelines ?? null]);
     return r.rows.map(jobFromRow).sort(byId);
   }
