@@ -166,9 +166,10 @@ export function compileConverter(spec: string): Converter {
   if (typeof spec !== 'string' || spec.trim() === '') {
     throw new ConfigError(`converter ${JSON.stringify(spec)} is not a converter name; known converters are ${listConverterNames().join(', ')}`);
   }
-  const text = spec.trim();
+  // Arguments are kept as written: `nullIf:ABC  ` compares with the trailing spaces.
+  const text = spec.trimStart();
   const colon = text.indexOf(':');
-  const name = colon < 0 ? text : text.slice(0, colon);
+  const name = (colon < 0 ? text : text.slice(0, colon)).trim();
   const args = colon < 0 ? '' : text.slice(colon + 1);
   const entry = BY_NAME.get(name);
   if (!entry) throw new ConfigError(`unknown converter "${name}"; known converters are ${listConverterNames().join(', ')}`);
