@@ -2,6 +2,8 @@
  * cobrix's flavour of the EBCDIC code pages, for reading files the way cobrix does (and for
  * its conformance fixtures): cobrix decodes C1 control characters (U+0080-009F) as spaces and
  * swaps 0x0D / 0x25 (CR / LF); its basic cp037 decodes every control character as a space.
+ * Text fields are trimmed on the space byte (0x40) before decoding, so a C1 control decoded as a
+ * space at the edge of a field stays, as in cobrix's output.
  * Encoding is the standard code page's.
  */
 import { getCodePage, type CodePage } from './codepages.js';
@@ -20,13 +22,14 @@ export function cobrixCodePage(name: string, opts: { nelAsLf?: boolean } = {}): 
   const text = base.decode(probe, 0, 256);
   for (let i = 0; i < 256; i++) {
     const u = text.charCodeAt(i);
-    units[i] = u >= 0x80 && u <= 0x9f ? 0x20 : u;
+    units[i] = u >= 0x80 && u <= 0x9f && i !== 0x15 ? 0x20 : u; // cobrix keeps NEL (0x15)
   }
+  units[0x15] = 0x85; // NEL survives even in cobrix's basic cp037
   units[0x0d] = 0x0a;
   units[0x25] = 0x0d;
   const td = new TextDecoder('utf-16le');
   return {
-    name: `${baseName}${extended ? '_extended' : ''} (cobrix)`,
+    name: basic ? 'cp037 (cobrix basic)' : `${baseName}${extended ? '_extended' : ''} (cobrix)`,
     space: base.space,
     ebcdic: true,
     decode(buf, start, end) {

@@ -78,12 +78,33 @@ function trimText(s: string, trim: FieldEnv['trim']): string {
   }
 }
 
+/** Trim as Java's String.trim does (every character up to U+0020), used with cobrix's lossy code pages. */
+function trimControls(s: string, trim: FieldEnv['trim']): string {
+  switch (trim) {
+    case 'both': return s.replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '');
+    case 'left': return s.replace(/^[\x00-\x20]+/, '');
+    case 'right': return s.replace(/[\x00-\x20]+$/, '');
+    default: return s;
+  }
+}
+
 function textCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
   const cp = env.codePage;
   const space = cp.space ?? (cp.ebcdic ? 0x40 : 0x20);
+  // trimming the space byte before decoding is faster and, for code pages where only that byte
+  // decodes to U+0020, the same; lossy pages (cobrix common / basic) map many bytes to spaces
+  const lossy = /common|basic/.test(cp.name);
+  const byteTrim = env.trim !== 'none' && !lossy;
   return {
     size,
-    decode: (buf, off) => trimText(cp.decode(buf, off, off + size), env.trim),
+    decode(buf, off) {
+      if (!byteTrim) return lossy ? trimControls(cp.decode(buf, off, off + size), env.trim) : trimText(cp.decode(buf, off, off + size), env.trim);
+      let start = off;
+      let end = off + size;
+      if (env.trim === 'both' || env.trim === 'left') while (start < end && buf[start] === space) start++;
+      if (env.trim === 'both' || env.trim === 'right') while (end > start && buf[end - 1] === space) end--;
+      return start === end ? '' : cp.decode(buf, start, end);
+    },
     encode(value, out, off) {
       if (value === undefined || value === null) { out.fill(space, off, off + size); return; }
       let text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean' ? String(value) : undefined;
