@@ -75,6 +75,19 @@ export class ByteQueue {
     return out;
   }
 
+  /** Position of the first `byte` among the bytes already buffered, or -1 (no reading). */
+  findBuffered(byte: number): number {
+    let scanned = 0;
+    for (let ci = 0; ci < this.chunks.length; ci++) {
+      const c = this.chunks[ci]!;
+      const pos = ci === 0 ? this.head : 0;
+      const at = c.indexOf(byte, pos);
+      if (at >= 0) return scanned + (at - pos);
+      scanned += c.length - pos;
+    }
+    return -1;
+  }
+
   /**
    * Position (relative to the next unread byte) of the first `byte`, reading more input as needed;
    * -1 when the input ends without it or `limit` bytes are buffered without it.

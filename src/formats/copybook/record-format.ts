@@ -178,7 +178,7 @@ async function* readFixed(q: ByteQueue, len: number): AsyncGenerator<FramedRecor
   let index = 0;
   let offset = 0;
   while (true) {
-    if (!(await q.fill(len))) {
+    if (q.length < len && !(await q.fill(len))) {
       if (q.length > 0) throw shortRecord('record', index, offset, q.length, len, `the file is not a multiple of the ${len}-byte record length`);
       return;
     }
@@ -192,14 +192,14 @@ async function* readVariable(q: ByteQueue, rdw: Descriptor, max: number): AsyncG
   let index = 0;
   let offset = 0;
   while (true) {
-    if (!(await q.fill(rdw.headerLength))) {
+    if (q.length < rdw.headerLength && !(await q.fill(rdw.headerLength))) {
       if (q.length > 0) throw shortRecord('record', index, offset, q.length, rdw.headerLength, 'the input ends inside a record descriptor word (RDW)');
       return;
     }
     const len = readDescriptor(q.take(rdw.headerLength), rdw, 'record', index, offset);
     offset += rdw.headerLength;
     if (len > max) throw new FormatError(`record index ${index} at byte offset ${offset - rdw.headerLength}: RDW length ${len} exceeds maxRecordLength ${max}; check the RDW options`, { details: { index, offset } });
-    if (!(await q.fill(len))) throw shortRecord('record', index, offset, q.length, len, 'the input ends inside the record its RDW announced');
+    if (q.length < len && !(await q.fill(len))) throw shortRecord('record', index, offset, q.length, len, 'the input ends inside the record its RDW announced');
     yield { record: q.take(len), index, offset };
     index++;
     offset += len;
@@ -211,7 +211,7 @@ async function* readBlocked(q: ByteQueue, rdw: Descriptor, bdw: Descriptor, max:
   let block = 0;
   let offset = 0;
   while (true) {
-    if (!(await q.fill(bdw.headerLength))) {
+    if (q.length < bdw.headerLength && !(await q.fill(bdw.headerLength))) {
       if (q.length > 0) throw shortRecord('block', block, offset, q.length, bdw.headerLength, 'the input ends inside a block descriptor word (BDW)');
       return;
     }
@@ -222,7 +222,7 @@ async function* readBlocked(q: ByteQueue, rdw: Descriptor, bdw: Descriptor, max:
       if (remaining < rdw.headerLength) {
         throw new FormatError(`block index ${block} at byte offset ${blockStart}: ${remaining} bytes left at byte offset ${offset}, too few for an RDW; the BDW length does not match its records`, { details: { block, offset } });
       }
-      if (!(await q.fill(rdw.headerLength))) throw shortRecord('record', index, offset, q.length, rdw.headerLength, `the input ends inside block ${block}`);
+      if (q.length < rdw.headerLength && !(await q.fill(rdw.headerLength))) throw shortRecord('record', index, offset, q.length, rdw.headerLength, `the input ends inside block ${block}`);
       const len = readDescriptor(q.take(rdw.headerLength), rdw, 'record', index, offset);
       offset += rdw.headerLength;
       remaining -= rdw.headerLength;
@@ -230,7 +230,7 @@ async function* readBlocked(q: ByteQueue, rdw: Descriptor, bdw: Descriptor, max:
         throw new FormatError(`record index ${index} at byte offset ${offset - rdw.headerLength}: RDW length ${len} runs past the end of block ${block} (${remaining} bytes left); check the RDW and BDW options`, { details: { index, offset, block } });
       }
       if (len > max) throw new FormatError(`record index ${index} at byte offset ${offset - rdw.headerLength}: RDW length ${len} exceeds maxRecordLength ${max}`, { details: { index, offset } });
-      if (!(await q.fill(len))) throw shortRecord('record', index, offset, q.length, len, `the input ends inside block ${block}`);
+      if (q.length < len && !(await q.fill(len))) throw shortRecord('record', index, offset, q.length, len, `the input ends inside block ${block}`);
       yield { record: q.take(len), index, offset };
       index++;
       offset += len;
@@ -249,7 +249,8 @@ async function* readLines(q: ByteQueue, opts: LineFormat, max: number): AsyncGen
   let index = 0;
   let offset = 0;
   while (true) {
-    const at = await q.findByte(sep, max + 2);
+    const found = q.findBuffered(sep);
+    const at = found >= 0 ? found : await q.findByte(sep, max + 2);
     if (at < 0 && q.length > max + 1) {
       throw new FormatError(`record index ${index} at byte offset ${offset}: no line ending within maxRecordLength ${max} bytes; is this really a line sequential file?`, { details: { index, offset } });
     }
