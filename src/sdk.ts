@@ -16,7 +16,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseConfig } from './config/load-config.js';
+import { configError, parseConfig } from './config/load-config.js';
 import type { ResolvedConfig } from './config/schema.js';
 import { ConfigError, ValidationError } from './core/errors.js';
 import { silentLogger, type Logger } from './core/log.js';
@@ -63,7 +63,7 @@ export async function start(config: string | ResolvedConfig = 'hms-sync.yaml', o
     const file = path.resolve(config);
     await loadPluginsFromFile(file);
     const r = parseConfig(readFileSync(file, 'utf8'), { file, env: process.env });
-    if (!r.config) throw new ConfigError(r.issues.map((i) => `${i.file ?? file}:${i.line ?? '?'}:${i.column ?? '?'} ${i.path}: ${i.message}`).join('\n'));
+    if (!r.config) throw configError(r.issues);
     resolved = r.config;
   } else resolved = config;
   const engine = createEngine({ ...opts, config: resolved });

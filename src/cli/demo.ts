@@ -9,8 +9,8 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
 import type { Command } from 'commander';
-import { parseConfig } from '../config/load-config.js';
-import { ConfigError, UsageError } from '../core/errors.js';
+import { configError, parseConfig } from '../config/load-config.js';
+import { UsageError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { createEngine, type Engine } from '../engine/engine.js';
 import { EXIT } from './exit-codes.js';
@@ -21,21 +21,21 @@ const SEED_ROWS = [
   { BRG_ID: 'B-0311', BRG_NAME: 'OLD TOWN VIADUCT', NEXT_INSP_DT: '20260930', CODE_STS: 'C' },
 ];
 
-export function demoConfigYaml(port: number, debounce = '2s'): string {
+export function demoConfigYaml(dir: string, port: number, debounce = '2s'): string {
   return `# The bridge-inspection demo (written by \`hms-sync demo\`; run it yourself with \`hms-sync run ${'<this file>'}\`).
-store: sqlite:./state.db
-stateDir: .
+store: sqlite:${path.join(dir, 'state.db')}
+stateDir: ${dir}
 systems:
   mainframe:                     # a SQLite file standing in for the legacy calendar
     driver: sqlite
-    path: ./legacy.db
+    path: ${path.join(dir, 'legacy.db')}
   dashboard:                     # the public dashboard's webhook
     driver: http
     url: http://127.0.0.1:${port}
 pipelines:
   bridge-schedule:
     from: { system: mainframe, collection: INSPECTIONS, poll: 250ms }
-    to: { system: dashboard, collection: bridges, path: /bridges/{key}, body: delta }
+    to: { system: dashboard, collection: bridges, path: "/bridges/{key}", body: delta }
     key: BRG_ID
     map:
       bridgeId: BRG_ID
@@ -130,9 +130,13 @@ export async function runDemo(opts: { dir: string; port: number; once: boolean; 
   const receiver = new Receiver(out);
   const port = await receiver.listen(opts.port);
   const file = path.join(dir, 'demo.yaml');
-  writeFileSync(file, demoConfigYaml(port));
-  const { config, issues } = parseConfig(demoConfigYaml(port), { file, env: process.env });
-  if (!config) throw new ConfigError(issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+  writeFileSync(file, demoConfigYaml(dir, port));
+  const { config, issues } = parseConfig(demoConfigYaml(dir, port), { file, env: process.env });
+  if (!config) {
+    await receiver.close();
+    db.close();
+    throw configError(issues);
+  }
   const engine: Engine = createEngine({ config, logger: createLogger({ level: process.env.HMS_LOG_LEVEL ?? 'error' }), idlePollMs: 200 });
   let retries = 0;
   engine.on('job:retry', ({ job, error }) => {
