@@ -5,8 +5,9 @@
 import { defineConnector } from '../contract.js';
 import { errorMessage, RetryableError } from '../../core/errors.js';
 import { openWsdlClient } from './soap-client.js';
-import { soapSinkSchema, soapSystemSchema } from './soap-options.js';
+import { soapSinkSchema, soapSourceSchema, soapSystemSchema } from './soap-options.js';
 import { createSoapSink } from './soap-sink.js';
+import { createSoapSource } from './soap-source.js';
 import { createSoapTransport } from './soap-transport.js';
 
 export const soapConnector = defineConnector({
@@ -14,7 +15,9 @@ export const soapConnector = defineConnector({
   description: 'SOAP 1.1/1.2 services: calls WSDL operations or POSTs templated XML bodies; polls a list operation for changes',
   systemSchema: soapSystemSchema,
   sinkSchema: soapSinkSchema,
+  sourceSchema: soapSourceSchema,
   createSink: createSoapSink,
+  createSource: createSoapSource,
   async testConnection(cfg, { system }) {
     const transport = createSoapTransport(cfg);
     try {

@@ -1,0 +1,164 @@
+/**
+ * The soap source: polls a list operation (e.g. GetPermits with Since / Page), follows the
+ * pages, compares every record with its fingerprint in the shadow, and yields insert /
+ * update events (and deletes after a full scan) together with the shadow rows to store.
+ * It never writes the shadow itself: the engine commits each batch atomically.
+ */
+import { canonicalKey, fingerprint, keyValues } from '../../core/delta.js';
+import { ConfigError, FormatError, errorMessage } from '../../core/errors.js';
+import type { ChangeEvent, Doc } from '../../core/types.js';
+import type { ShadowDelete, ShadowRow } from '../../store/store.js';
+import type { Source, SourceBatch, SourceContext } from '../contract.js';
+import { openWsdlClient, type WsdlClient } from './soap-client.js';
+import { compileInput } from './soap-input.js';
+import type { SoapSourceOptions, SoapSystemConfig } from './soap-options.js';
+import { lookup } from './soap-template.js';
+import { createSoapTransport } from './soap-transport.js';
+
+/** A soap source; `getByKey` is there when the pipeline configures `getByKey`. */
+export interface SoapSource extends Source {
+  /** Read one record by its canonical key (reconciliation, conflict checks); null when absent. */
+  getByKey?(key: string, signal?: AbortSignal): Promise<Doc | null>;
+}
+
+const path = (p: string): string[] => p.split('.');
+
+/** Compare positions: integers numerically (beyond 2^53 too), anything else as text (ISO dates). */
+export function comparePositions(a: string, b: string): number {
+  if (/^-?\d+$/.test(a) && /^-?\d+$/.test(b)) {
+    const x = BigInt(a);
+    const y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function asRows(v: unknown): unknown[] {
+  if (v === undefined || v === null || v === '') return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Create the source of one pipeline. */
+export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, SoapSourceOptions>): Promise<SoapSource> {
+  const cfg = ctx.systemConfig;
+  const o = ctx.options;
+  if (!cfg.wsdl) throw new ConfigError(`system "${ctx.system}" has no wsdl; the soap source calls a WSDL operation, so give systems.${ctx.system}.wsdl`, { path: `systems.${ctx.system}.wsdl` });
+  if (ctx.keyFields.length === 0) throw new ConfigError(`the soap source of system "${ctx.system}" needs key fields (the pipeline's key)`, { path: 'key' });
+  const transport = createSoapTransport(cfg);
+  let client: WsdlClient;
+  try {
+    client = await openWsdlClient(cfg, transport, ctx.system);
+    for (const [where, op] of [['from.operation', o.operation], ['from.getByKey.operation', o.getByKey?.operation]] as const) {
+      if (op !== undefined && !client.operations.includes(op)) throw new ConfigError(`${where}: "${op}" is not in the WSDL of system "${ctx.system}"; it declares: ${client.operations.join(', ')}`, { path: where });
+    }
+  } catch (e) {
+    await transport.close();
+    throw e;
+  }
+  const input = compileInput(o.input, 'from.input', ['position', 'page', 'collection']);
+  const byKeyInput = o.getByKey ? compileInput(o.getByKey.input, 'from.getByKey.input', ['key', 'keys', 'collection']) : undefined;
+  const scope = ctx.state.scope;
+  let lastFullScan = 0;
+
+  /** One scan (all pages); yields batches and returns the new position. */
+  async function* scan(full: boolean, position: string | null, signal: AbortSignal): AsyncGenerator<SourceBatch, string | null> {
+    const seen = full ? new Set<string>() : null;
+    let best = position;
+    let page: string = o.firstPage;
+    for (let n = 1; ; n++) {
+      if (n > o.maxPages) throw new FormatError(`${o.operation} of system "${ctx.system}" still had a next page after maxPages = ${o.maxPages} pages; check nextPagePath or raise maxPages`);
+      const args = input({ position: full ? undefined : position ?? undefined, page, collection: ctx.collection });
+      const { result } = await client.call(o.operation, args, { signal });
+      const rows = asRows(lookup(result, path(o.rowsPath)));
+      const byKey = new Map<string, Doc>();
+      rows.forEach((row, i) => {
+        if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+          ctx.logger.warn({ system: ctx.system, operation: o.operation, page, record: i }, `record ${i} of page ${page} at ${o.rowsPath} is not an element with fields; skipped`);
+          return;
+        }
+        const doc = row as Doc;
+        let key: string;
+        try {
+          key = canonicalKey(doc, ctx.keyFields);
+        } catch (e) {
+          ctx.logger.warn({ system: ctx.system, operation: o.operation, page, record: i }, `record ${i} of page ${page} skipped: ${errorMessage(e)}`);
+          return;
+        }
+        byKey.set(key, doc);
+        if (o.positionField !== undefined) {
+          const v = doc[o.positionField];
+          if (typeof v === 'string' && v !== '' && (best === null || comparePositions(v, best) > 0)) best = v;
+        }
+      });
+      const events: ChangeEvent[] = [];
+      const shadow: Array<ShadowRow | ShadowDelete> = [];
+      const known = byKey.size ? await ctx.state.getShadow([...byKey.keys()]) : new Map<string, ShadowRow>();
+      const ts = Date.now();
+      for (const [key, doc] of byKey) {
+        seen?.add(key);
+        const fp = fingerprint(doc);
+        const prev = known.get(key);
+        if (prev && prev.fingerprint === fp) continue;
+        events.push({ system: ctx.system, collection: ctx.collection, key, op: prev ? 'update' : 'insert', before: prev?.doc ?? null, after: doc, ts });
+        shadow.push({ scope, key, fingerprint: fp, doc });
+      }
+      const next = o.nextPagePath ? lookup(result, path(o.nextPagePath)) : undefined;
+      const last = next === undefined || next === null || next === '' || rows.length === 0;
+      if (!last) {
+        if (events.length) yield { events, shadow };
+        page = String(next);
+        continue;
+      }
+      if (seen) {
+        for await (const row of ctx.state.listShadow()) {
+          if (seen.has(row.key)) continue;
+          events.push({ system: ctx.system, collection: ctx.collection, key: row.key, op: 'delete', before: row.doc, after: null, ts });
+          shadow.push({ scope, key: row.key, delete: true });
+        }
+      }
+      const moved = best !== null && best !== position;
+      if (events.length || moved) yield { events, shadow, ...(best !== null ? { position: best } : {}) };
+      return best;
+    }
+  }
+
+  const source: SoapSource = {
+    async *stream(signal: AbortSignal): AsyncIterable<SourceBatch> {
+      let position = await ctx.state.getPosition();
+      while (!signal.aborted) {
+        const full = o.positionField === undefined || position === null || (o.fullScanEvery !== undefined && Date.now() - lastFullScan >= o.fullScanEvery);
+        try {
+          position = yield* scan(full, position, signal);
+        } catch (e) {
+          if (signal.aborted) return;
+          throw e;
+        }
+        if (full) lastFullScan = Date.now();
+        await abortableSleep(o.poll, signal);
+      }
+    },
+    close: () => transport.close(),
+  };
+  if (o.getByKey && byKeyInput) {
+    const g = o.getByKey;
+    source.getByKey = async (key, signal) => {
+      const { result } = await client.call(g.operation, byKeyInput({ key, keys: keyValues(key, ctx.keyFields), collection: ctx.collection }), { signal });
+      const row = lookup(result, path(g.rowPath));
+      return row !== null && typeof row === 'object' && !Array.isArray(row) ? (row as Doc) : null;
+    };
+  }
+  return source;
+}
