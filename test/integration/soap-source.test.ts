@@ -16,7 +16,7 @@ import { createSoapSource, type SoapSource } from '../../src/connectors/soap/soa
 import { isEcho } from '../../src/engine/capture.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
-import { needCommand, tempDir, waitFor } from '../helpers/services.js';
+import { needCommand, tempDir } from '../helpers/services.js';
 import { startPhpSoapServer, type PhpSoapServer } from '../helpers/php-soap-server.js';
 
 const skip = await needCommand('php', 'apt-get install -y php-cli php-soap');
