@@ -24,6 +24,7 @@ import { createFileSink, type FileEncoder } from './file-sink.js';
 import type { FileTransport } from './file-transport.js';
 import { createLocalTransport } from './local-transport.js';
 import { createSftpTransport } from './sftp-transport.js';
+import { jsonLine, readJsonLines } from './jsonl-format.js';
 import { createFixedDecoder, createFixedEncoder } from './fixed-width-format.js';
 
 /** The transport for a system block. */
@@ -36,6 +37,10 @@ async function decoderFor(o: FileSourceOptions): Promise<RecordDecoder> {
     checkEncoding(o.encoding);
     return (input) => readCsv(input, o);
   }
+  if (o.format === 'jsonl') {
+    checkEncoding(o.encoding);
+    return (input) => readJsonLines(input, o);
+  }
   return createFixedDecoder(o);
 }
 
@@ -47,13 +52,17 @@ async function encoderFor(o: FileSinkOptions): Promise<FileEncoder> {
     const csv = createCsvEncoder({ ...o, eol: '\n' }, fields);
     return { header: () => csv.header(), record: (doc) => csv.rows([doc]) };
   }
+  if (o.format === 'jsonl') {
+    checkEncoding(o.encoding);
+    return { header: () => Buffer.alloc(0), record: (doc) => jsonLine(doc, o.encoding) };
+  }
   return createFixedEncoder(o);
 }
 
 /** The file connector descriptor (driver `file`). */
 export const fileConnector = defineConnector<FileSystemConfig, FileSourceOptions, FileSinkOptions>({
   driver: 'file',
-  description: 'Fixed-width (COBOL copybook) and CSV files: drop-directory source and batch-file sink, local or over SFTP.',
+  description: 'Fixed-width (COBOL copybook), CSV and JSON lines files: drop-directory source and batch-file sink, local or over SFTP.',
   systemSchema: fileSystemSchema as unknown as import('zod').ZodType<FileSystemConfig>,
   sourceSchema: fileSourceSchema as unknown as import('zod').ZodType<FileSourceOptions>,
   sinkSchema: fileSinkSchema as unknown as import('zod').ZodType<FileSinkOptions>,

@@ -62,6 +62,11 @@ const fixedFormat = {
   recordFormatOptions: z.record(z.string(), z.unknown()).optional().describe('Further options passed to readRecords / the record writer (RDW byte order, length includes header...).'),
 };
 
+const jsonlFormat = {
+  format: z.literal('jsonl'),
+  encoding: z.string().default('utf8').describe('Character encoding (default utf8).'),
+};
+
 const sourceCommon = {
   pattern: z.string().optional().describe('Glob of the file names to pick up (default: the collection name). * and ? are supported.'),
   mode: z.enum(['snapshot', 'changes']).default('changes').describe('snapshot: each file is the full data set (diffed against the shadow); changes: each record is a change.'),
@@ -80,6 +85,7 @@ const sourceCommon = {
 export const fileSourceSchema = z.discriminatedUnion('format', [
   z.strictObject({ ...sourceCommon, ...csvFormat }),
   z.strictObject({ ...sourceCommon, ...fixedFormat }),
+  z.strictObject({ ...sourceCommon, ...jsonlFormat }),
 ]);
 export type FileSourceOptions = z.infer<typeof fileSourceSchema>;
 
@@ -103,6 +109,7 @@ const sinkCommon = {
 export const fileSinkSchema = z.discriminatedUnion('format', [
   z.strictObject({ ...sinkCommon, ...csvFormat }),
   z.strictObject({ ...sinkCommon, ...fixedFormat }),
+  z.strictObject({ ...sinkCommon, ...jsonlFormat }),
 ]);
 export type FileSinkOptions = z.infer<typeof fileSinkSchema>;
 export type CsvOptions = Extract<FileSourceOptions, { format: 'csv' }>;
