@@ -23,7 +23,7 @@ export interface CapturePipeline {
   /** Scope of the states the engine wrote into this source's collection (reverse pipeline), if any. */
   echoScope: string | null;
   /** Hooks registered with onChange for this pipeline's collection. */
-  hooks: Array<(oldDoc: Doc | null, newDoc: Doc | null, event: ChangeEvent) => unknown>;
+  hooks: () => Array<(oldDoc: Doc | null, newDoc: Doc | null, event: ChangeEvent) => unknown>;
 }
 
 export interface CaptureDeps {
@@ -66,8 +66,9 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
   const written = p.echoScope && batch.events.length
     ? await deps.store.getShadow(p.echoScope, [...new Set(batch.events.map((e) => e.key))])
     : new Map<string, ShadowRow>();
+  const hooks = p.hooks();
   for (const ev of batch.events) {
-    for (const hook of p.hooks) await hook(ev.before ?? null, ev.op === 'delete' ? null : ev.after ?? null, ev);
+    for (const hook of hooks) await hook(ev.before ?? null, ev.op === 'delete' ? null : ev.after ?? null, ev);
     deps.events.emit('change', { pipeline: p.name, event: ev });
     const w = written.get(ev.key);
     if (w && p.echoScope) {

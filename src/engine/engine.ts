@@ -149,16 +149,9 @@ export class Engine extends TypedEmitter<EngineEvents> {
     }
   }
 
-  private hooksFor(system: string, collection: string): ChangeHook[] {
-    const self = this;
-    // a live view: hooks registered after start() still run
-    return new Proxy([] as ChangeHook[], {
-      get(_t, prop) {
-        const list = [...(self.hooks.get(collection) ?? []), ...(self.hooks.get(`${system}/${collection}`) ?? [])];
-        const v = (list as unknown as Record<string | symbol, unknown>)[prop];
-        return typeof v === 'function' ? v.bind(list) : v;
-      },
-    });
+  /** The hooks for a source collection, looked up per batch so hooks added after start() run too. */
+  private hooksFor(system: string, collection: string): () => ChangeHook[] {
+    return () => [...(this.hooks.get(collection) ?? []), ...(this.hooks.get(`${system}/${collection}`) ?? [])];
   }
 
   private workDir(pipeline: string, role: string): string {
