@@ -13,7 +13,7 @@ export interface PlainIssue {
   atKey?: boolean;
 }
 
-const SECRET_NAME = /pass|secret|token|key$|apikey|credential|authorization/i;
+const SECRET_NAME = /pass(word|phrase)?$|secret|token|api_?key|private_?key|credential|authorization/i;
 
 /**
  * @param isSecret tells which paths hold values that must not be quoted (env-substituted or
