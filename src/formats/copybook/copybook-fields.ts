@@ -80,12 +80,14 @@ function trimText(s: string, trim: FieldEnv['trim']): string {
 
 /** Trim as Java's String.trim does (every character up to U+0020), used with cobrix's lossy code pages. */
 function trimControls(s: string, trim: FieldEnv['trim']): string {
+  /* eslint-disable no-control-regex -- trimming control characters is the point */
   switch (trim) {
     case 'both': return s.replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '');
     case 'left': return s.replace(/^[\x00-\x20]+/, '');
     case 'right': return s.replace(/[\x00-\x20]+$/, '');
     default: return s;
   }
+  /* eslint-enable no-control-regex */
 }
 
 function textCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
