@@ -134,7 +134,7 @@ export class Connector {
     const source = await d.createSource({
       system: this.name, systemConfig: this.systemConfig, collection: table, options, keyFields: Array.isArray(key) ? key : [key],
       state: { scope, getPosition: () => store.getPosition(scope), getShadow: (keys) => store.getShadow(scope, keys), listShadow: () => store.listShadow(scope) },
-      logger: this.logger, workDir: path.resolve('.hms-sync', 'connectors', this.name),
+      logger: this.logger, workDir: path.resolve('.hms-sync', 'connectors', this.name), baseDir: process.cwd(),
     });
     this.open.push(source);
     try {

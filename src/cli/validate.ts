@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { parseConfig } from '../config/load-config.js';
 import { getConnector } from '../connectors/registry.js';
@@ -24,7 +25,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
       if (config && opts.connect) {
         for (const s of Object.values(config.systems)) {
           try {
-            await getConnector(s.driver).testConnection(s.config, { logger: silentLogger(), system: s.name });
+            await getConnector(s.driver).testConnection(s.config, { logger: silentLogger(), system: s.name, baseDir: path.dirname(file) });
             systems.push({ name: s.name, driver: s.driver, ok: true });
           } catch (err) {
             systems.push({ name: s.name, driver: s.driver, ok: false, error: errorMessage(err) });

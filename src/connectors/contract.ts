@@ -35,6 +35,8 @@ export interface SourceContext<S = unknown, O = unknown> {
   logger: Logger;
   /** Directory for files the connector may keep (stateDir/<sourceId>). */
   workDir: string;
+  /** Directory relative paths in the system config resolve against (the config file's folder). */
+  baseDir?: string;
 }
 
 export interface SourceBatch {
@@ -82,6 +84,8 @@ export interface SinkContext<S = unknown, O = unknown> {
   keyFields: string[];
   logger: Logger;
   workDir: string;
+  /** Directory relative paths in the system config resolve against (the config file's folder). */
+  baseDir?: string;
 }
 
 export interface ConnectorDescriptor<S = any, SO = any, KO = any> {
@@ -102,7 +106,7 @@ export interface ConnectorDescriptor<S = any, SO = any, KO = any> {
    */
   fromUrl?(url: string): unknown;
   /** Throws a clear error when the system cannot be reached or authenticated. */
-  testConnection(systemConfig: S, ctx: { logger: Logger; system: string }): Promise<void>;
+  testConnection(systemConfig: S, ctx: { logger: Logger; system: string; baseDir?: string }): Promise<void>;
 }
 
 /** Helper so descriptors keep their precise types. */

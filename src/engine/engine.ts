@@ -103,7 +103,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
       if (this.opts.deliver !== false) {
         const sink = await connector.createSink!({
           system: p.to.system, systemConfig: toSys.config, collection: p.to.collection, options: p.to.options,
-          keyFields: p.targetKey, logger: this.logger.child({ pipeline: p.name, role: 'sink' }), workDir: this.workDir(p.name, 'sink'),
+          keyFields: p.targetKey, logger: this.logger.child({ pipeline: p.name, role: 'sink' }), workDir: this.workDir(p.name, 'sink'), baseDir: this.baseDir,
         });
         this.sinks.push(sink);
         this.routes.set(p.name, {
@@ -119,7 +119,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
         const state = this.sourceState(sourceId);
         const source = await getConnector(fromSys.driver).createSource!({
           system: p.from.system, systemConfig: fromSys.config, collection: p.from.collection, options: p.from.options,
-          keyFields: p.key, state, logger: this.logger.child({ pipeline: p.name, role: 'source' }), workDir: this.workDir(p.name, 'source'),
+          keyFields: p.key, state, logger: this.logger.child({ pipeline: p.name, role: 'source' }), workDir: this.workDir(p.name, 'source'), baseDir: this.baseDir,
         });
         this.sources.push(source);
         this.captures.push({
@@ -152,6 +152,11 @@ export class Engine extends TypedEmitter<EngineEvents> {
   /** The hooks for a source collection, looked up per batch so hooks added after start() run too. */
   private hooksFor(system: string, collection: string): () => ChangeHook[] {
     return () => [...(this.hooks.get(collection) ?? []), ...(this.hooks.get(`${system}/${collection}`) ?? [])];
+  }
+
+  /** Relative paths in system configs resolve against the config file's folder. */
+  get baseDir(): string {
+    return this.config.file ? path.dirname(path.resolve(this.config.file)) : process.cwd();
   }
 
   private workDir(pipeline: string, role: string): string {
