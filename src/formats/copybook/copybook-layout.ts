@@ -130,7 +130,6 @@ export function computeLayout(copybook: Copybook, opts: LayoutOptions = {}): Lay
   for (const n of nodes) byName.set(n.cobolName, [...(byName.get(n.cobolName) ?? []), n]);
 
   const place = (node: LayoutNode, offset: number): number => {
-    const fail = (m: string): never => { throw new FormatError(`${fileName}:${node.line}: ${m}`, { details: { file: fileName, line: node.line } }); };
     if (node.sync && !node.isGroup && node.type && (node.type.kind === 'binary' || node.type.kind === 'float')) {
       const align = node.size >= 8 ? 8 : node.size >= 4 ? 4 : 2;
       offset = Math.ceil(offset / align) * align;
@@ -144,8 +143,9 @@ export function computeLayout(copybook: Copybook, opts: LayoutOptions = {}): Lay
       for (const c of node.children) {
         if (c.redefines) {
           const target = node.children.find((x) => x.cobolName === c.redefines && node.children.indexOf(x) < node.children.indexOf(c));
-          if (!target) fail(`${c.cobolName} REDEFINES ${c.redefines}, which is not an earlier item at the same level of ${node.cobolName}`);
-          if (prev && prev.cobolName !== c.redefines && prev.redefines !== c.redefines) fail(`${c.cobolName} REDEFINES ${c.redefines} but does not follow it directly (only other REDEFINES of it may come between)`);
+          const failAt = (m: string): never => { throw new FormatError(`${fileName}:${c.line}: ${m}`, { details: { file: fileName, line: c.line } }); };
+          if (!target) failAt(`${c.cobolName} REDEFINES ${c.redefines}, which is not an earlier item at the same level of ${node.cobolName}`);
+          if (prev && prev.cobolName !== c.redefines && prev.redefines !== c.redefines) failAt(`${c.cobolName} REDEFINES ${c.redefines} but does not follow it directly (only other REDEFINES of it may come between)`);
           target!.redefinedBy.push(c.cobolName);
           const cEnd = c.offset = place(c, setStart);
           end = Math.max(end, cEnd);
