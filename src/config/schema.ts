@@ -16,7 +16,7 @@ export const durationSchema = z
   .superRefine((v, ctx) => {
     if (!isDuration(v)) ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)}; use milliseconds as a number or a number with a unit ms, s, m, h or d (e.g. 250ms, 5s, 10m)` });
   })
-  .meta({ examples: ['250ms', '5s', '10m'] });
+  .meta({ title: 'duration', examples: ['250ms', '5s', '10m'] });
 
 const backoffObjectSchema = z.strictObject({
   initial: durationSchema.describe('Ceiling of the first retry delay.'),
@@ -31,7 +31,7 @@ export const backoffSchema = z.union([z.string(), backoffObjectSchema]).superRef
   } catch (e) {
     ctx.addIssue({ code: 'custom', message: (e as Error).message });
   }
-});
+}).meta({ title: 'backoff', examples: ['exponential 1s..10m', 'fixed 5s'] });
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a name is letters, digits, _ . - (starting with a letter or digit)');
 
@@ -77,7 +77,7 @@ export const pipelineSchema = z.strictObject({
   to: endpointSchema.describe('The target: `{ system, collection, ...sink options of its driver }`.'),
   key: keyFields.describe('Key field(s) in the source\'s naming: one name or a list.'),
   targetKey: keyFields.optional().describe('Key field(s) in the target\'s naming (default: the target names the mapping gives the key fields).'),
-  map: mappingSchema.nullable().optional(),
+  map: mappingSchema.nullable().optional().describe('Target field -> source field name or rule (docs/mapping.md). Leave out to copy every field as it is.'),
   debounce: durationSchema.default(0).describe('Trailing debounce window: edits to one key within it are delivered as one delta.'),
   maxWait: durationSchema.optional().describe('Cap of the trailing debounce for a key that keeps changing (default 10 x debounce).'),
   delivery: deliverySchema.prefault({}),
