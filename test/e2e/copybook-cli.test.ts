@@ -1,0 +1,100 @@
+/** `hms-sync copybook layout|decode|encode` through the real entry point, in a child process. */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { tempDir } from '../helpers/services.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+function run(args: string[], input?: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', "import('./src/cli/main.ts').then(async m=>process.exitCode=await m.main(process.argv.slice(1)))", ...args], { cwd: ROOT, env: { ...process.env, HMS_LOG_LEVEL: 'silent' } });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+    if (input) child.stdin.end(input); else child.stdin.end();
+  });
+}
+
+const COPYBOOK = [
+  '       01  PERMIT.',
+  '           05  PERMIT-ID      PIC 9(6) COMP-3.',
+  '           05  OWNER          PIC X(10).',
+  '           05  FEE            PIC S9(5)V99 COMP-3.',
+  '           05  UNITS          PIC S9(4) COMP.',
+  '',
+].join('\n');
+
+describe('hms-sync copybook', () => {
+  const tmp = tempDir('hms-copybook-cli-');
+  after(() => tmp.cleanup());
+  const cpy = path.join(tmp.dir, 'permit.cpy');
+  writeFileSync(cpy, COPYBOOK);
+
+  it('layout prints the cobrix-style report and JSON', async () => {
+    const r = await run(['copybook', 'layout', cpy]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.toString().split('\n');
+    assert.match(lines[2]!, /^1 PERMIT\s+1\s+1\s+20\s+20$/);
+    assert.match(lines[4]!, /^ {2}5 OWNER\s+3\s+5\s+14\s+10$/);
+    const j = await run(['copybook', 'layout', cpy, '--json']);
+    const parsed = JSON.parse(j.stdout.toString()) as { recordSize: number; fields: Array<{ path: string; offset: number; size: number; type: string }> };
+    assert.equal(parsed.recordSize, 20);
+    assert.deepEqual(parsed.fields.find((f) => f.path === 'PERMIT.FEE'), { path: 'PERMIT.FEE', level: 5, offset: 14, size: 4, type: 'S9(5)V99 COMP-3' });
+  });
+
+  it('encode then decode round-trips JSON lines through EBCDIC records (F and V)', async () => {
+    const jsonl = path.join(tmp.dir, 'in.jsonl');
+    writeFileSync(jsonl, '{"PERMIT_ID":123456,"OWNER":"ADA","FEE":"-12.50","UNITS":-3}\n{"PERMIT_ID":7,"OWNER":"GRACE","FEE":"99999.99","UNITS":12}\n');
+    for (const format of ['F', 'V']) {
+      const enc = await run(['copybook', 'encode', cpy, jsonl, '--record-format', format]);
+      assert.equal(enc.code, 0, enc.stderr);
+      assert.equal(enc.stdout.length, format === 'F' ? 40 : 48);
+      const data = path.join(tmp.dir, `data.${format}`);
+      writeFileSync(data, enc.stdout);
+      const dec = await run(['copybook', 'decode', cpy, data, '--record-format', format]);
+      assert.equal(dec.code, 0, dec.stderr);
+      assert.deepEqual(dec.stdout.toString().trim().split('\n').map((l) => JSON.parse(l)), [
+        { PERMIT_ID: 123456, OWNER: 'ADA', FEE: '-12.50', UNITS: -3 },
+        { PERMIT_ID: 7, OWNER: 'GRACE', FEE: '99999.99', UNITS: 12 },
+      ]);
+    }
+  });
+
+  it('decode --on-error skip reports bad records on stderr, goes on, and exits 1', async () => {
+    const good = Buffer.from('0123456F' + 'C1C4C1' + '40'.repeat(7) + '0001250D' + '0001', 'hex');
+    const bad = Buffer.from(good);
+    bad[14] = 0xa0;
+    const data = path.join(tmp.dir, 'mixed.bin');
+    writeFileSync(data, Buffer.concat([good, bad, good]));
+    const r = await run(['copybook', 'decode', cpy, data, '--on-error', 'skip']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout.toString().trim().split('\n').length, 2);
+    assert.match(r.stderr, /skipped record 2 \(byte offset 20\): record 2, field FEE at byte offset 14: invalid packed decimal x'A001250D': byte 0xA0 at \+0 holds a nibble above 9/);
+    const failing = await run(['copybook', 'decode', cpy, data]);
+    assert.equal(failing.code, 1);
+    assert.match(failing.stderr, /hms-sync: record 2, field FEE at byte offset 14/);
+  });
+
+  it('reports a copybook error with file:line and bad arguments with exit code 2', async () => {
+    const badCpy = path.join(tmp.dir, 'bad.cpy');
+    writeFileSync(badCpy, '       01  R.\n           05  A  PIC X(3) COMP-9.\n');
+    const r = await run(['copybook', 'layout', badCpy]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad\.cpy:2: expected a clause .* found "COMP-9"/);
+    const usage = await run(['copybook', 'decode', cpy, path.join(tmp.dir, 'missing.bin')]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /cannot read data file .*missing\.bin/);
+    const choice = await run(['copybook', 'decode', cpy, cpy, '--record-format', 'X']);
+    assert.equal(choice.code, 2);
+    const help = await run(['copybook', 'decode', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout.toString(), /--code-page <name>/);
+    assert.ok(readFileSync(cpy, 'utf8').length > 0);
+  });
+});
