@@ -188,7 +188,7 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
   const decodeField = (cn: CNode, st: State, pos: number): unknown => {
     const size = cn.node.size;
     if (pos + size > st.end) {
-      throw new ShortRecordError(`${where(st)}is ${st.end} bytes long but field ${pathOf(cn.node, st)} needs bytes ${pos} to ${pos + size - 1} (the copybook needs ${variable ? 'at least ' : ''}${layout.size} bytes)`, {
+      throw new ShortRecordError(`${st.recordNumber !== undefined ? `record ${st.recordNumber}` : 'the record'} is ${st.end} bytes long but field ${pathOf(cn.node, st)} needs bytes ${pos} to ${pos + size - 1} (the copybook needs ${variable ? 'at least ' : ''}${layout.size} bytes)`, {
         details: { recordNumber: st.recordNumber, field: pathOf(cn.node, st), offset: pos, recordLength: st.end },
       });
     }
