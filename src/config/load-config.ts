@@ -13,6 +13,7 @@ import { parseDuration } from '../core/duration.js';
 import { parseBackoff, type BackoffInput } from '../core/backoff.js';
 import { checkMapping, compileMapping, type MappingSpec } from '../core/mapping.js';
 import { redactUrl } from '../core/log.js';
+import { didYouMean } from '../core/suggest.js';
 import { getConnector, hasConnector, listConnectors, listDrivers } from '../connectors/registry.js';
 import { configSchema, type ConfigIssue, type ConfigParsed, type ResolvedConfig, type ResolvedPipeline, type ResolvedSystem } from './schema.js';
 import { protectEnvRefs, substituteEnvInDocument, type Env } from './env.js';
@@ -125,7 +126,7 @@ function checkSemantics(raw: Obj, isSecret: (p: PathSeg[]) => boolean, badUnder:
     if (!isObject(sys) || typeof sys.driver !== 'string') continue;
     driverOf[name] = sys.driver;
     if (!hasConnector(sys.driver)) {
-      issues.push({ path: ['systems', name, 'driver'], message: `unknown driver ${JSON.stringify(sys.driver)}; ${drivers()}` });
+      issues.push({ path: ['systems', name, 'driver'], message: `unknown driver ${JSON.stringify(sys.driver)}${didYouMean(sys.driver, listDrivers())}; ${drivers()}` });
       continue;
     }
     const desc = getConnector(sys.driver);
@@ -147,7 +148,7 @@ function checkSemantics(raw: Obj, isSecret: (p: PathSeg[]) => boolean, badUnder:
       if (!isObject(e) || typeof e.system !== 'string') continue;
       const role = end === 'from' ? 'source' : 'sink';
       if (!(e.system in systems)) {
-        issues.push({ path: [...base, end, 'system'], message: `unknown system ${JSON.stringify(e.system)}; ${systemNames.length ? `defined systems are ${systemNames.join(', ')}` : 'no systems are defined under `systems`'}` });
+        issues.push({ path: [...base, end, 'system'], message: `unknown system ${JSON.stringify(e.system)}${didYouMean(e.system, systemNames)}; ${systemNames.length ? `defined systems are ${systemNames.join(', ')}` : 'no systems are defined under `systems`'}` });
         continue;
       }
       const driver = driverOf[e.system];

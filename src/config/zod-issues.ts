@@ -3,6 +3,7 @@
  * (unknown keys list the valid keys, found by walking the schema along the issue's path).
  */
 import type { z } from 'zod';
+import { didYouMean } from '../core/suggest.js';
 
 export type PathSeg = string | number;
 
@@ -36,7 +37,7 @@ export function explainZodIssues(
         case 'unrecognized_keys': {
           const valid = validKeysAt(schema, rel);
           for (const k of iss.keys) {
-            out.push({ path: [...path, k], atKey: true, message: `unknown key "${k}"${valid ? `; valid keys are ${valid.join(', ')}` : ''}` });
+            out.push({ path: [...path, k], atKey: true, message: `unknown key "${k}"${valid ? `${didYouMean(k, valid)}; valid keys are ${valid.join(', ')}` : ''}` });
           }
           break;
         }

@@ -8,6 +8,7 @@
  */
 import { ConfigError, ValidationError } from './errors.js';
 import { compilePattern, formatWithPattern, parseWithPattern } from './date-pattern.js';
+import { didYouMean } from './suggest.js';
 
 /** A compiled converter: one value in, one value out. Throws ValidationError on bad input. */
 export type Converter = (value: unknown) => unknown;
@@ -172,7 +173,7 @@ export function compileConverter(spec: string): Converter {
   const name = (colon < 0 ? text : text.slice(0, colon)).trim();
   const args = colon < 0 ? '' : text.slice(colon + 1);
   const entry = BY_NAME.get(name);
-  if (!entry) throw new ConfigError(`unknown converter "${name}"; known converters are ${listConverterNames().join(', ')}`);
+  if (!entry) throw new ConfigError(`unknown converter "${name}"${didYouMean(name, listConverterNames())}; known converters are ${listConverterNames().join(', ')}`);
   return entry.make(args, text);
 }
 

@@ -10,6 +10,7 @@ import jsonata from 'jsonata';
 import { ConfigError, MappingError } from './errors.js';
 import { compileConverterChain, convertValue } from './converters.js';
 import type { Doc } from './types.js';
+import { didYouMean } from './suggest.js';
 
 /** What to do with a code that is not in `values`. */
 export type UnknownCodePolicy = 'error' | 'pass' | 'default';
@@ -167,7 +168,7 @@ function compileRules(spec: MappingSpec): { compiled: Compiled[]; issues: Mappin
     }
     const before = issues.length;
     for (const k of Object.keys(rule)) {
-      if (!(RULE_KEYS as readonly string[]).includes(k)) issue(`unknown key "${k}"; valid keys are ${RULE_KEYS.join(', ')}`, k);
+      if (!(RULE_KEYS as readonly string[]).includes(k)) issue(`unknown key "${k}"${didYouMean(k, RULE_KEYS)}; valid keys are ${RULE_KEYS.join(', ')}`, k);
     }
     const c: Compiled = {
       target,

@@ -129,7 +129,7 @@ pipelines:
 test('unknown top-level key: file, line, column, path and the valid keys', () => {
   const i = findIssue(issuesOf(`${GOOD}stor: sqlite:x.db\n`), 'stor');
   assert.deepEqual([i.line, i.column], [15, 1]);
-  assert.match(i.message, /^unknown key "stor"; valid keys are \$schema, store, stateDir, log, server, systems, pipelines$/);
+  assert.match(i.message, /^unknown key "stor" \(did you mean "store"\?\); valid keys are \$schema, store, stateDir, log, server, systems, pipelines$/);
   assert.equal(formatConfigIssue(i), `hms.yaml:15:1 stor: ${i.message}`);
 });
 
@@ -161,22 +161,23 @@ test('missing required keys point at their parent', () => {
 test('unknown system lists the defined systems', () => {
   const i = findIssue(issuesOf(GOOD.replace('system: dashboard,', 'system: dashbaord,')), 'pipelines.bridge-schedule.to.system');
   assert.deepEqual([i.line, i.column], [8, 21]);
-  assert.equal(i.message, 'unknown system "dashbaord"; defined systems are mainframe, dashboard');
+  assert.equal(i.message, 'unknown system "dashbaord" (did you mean "dashboard"?); defined systems are mainframe, dashboard');
 });
 
 test('unknown driver lists the registered drivers', () => {
   const i = findIssue(issuesOf(GOOD.replace('driver: test-hook', 'driver: webhook')), 'systems.dashboard.driver');
   assert.deepEqual([i.line, i.column], [4, 24]);
   assert.match(i.message, /^unknown driver "webhook"; registered drivers are .*test-db, test-hook/);
+  assert.match(findIssue(issuesOf(GOOD.replace('driver: test-hook', 'driver: test-hok')), 'systems.dashboard.driver').message, /unknown driver "test-hok" \(did you mean "test-hook"\?\)/);
 });
 
 test('driver keys are validated by the connector schemas', () => {
   const issues = issuesOf(GOOD.replace('url: "sqlite:./legacy.db"', 'uri: x').replace('poll: 5s', 'poll: 5s, pol: 1'));
-  assert.match(findIssue(issues, 'systems.mainframe.uri').message, /unknown key "uri"; valid keys are url, password/);
+  assert.match(findIssue(issues, 'systems.mainframe.uri').message, /unknown key "uri" \(did you mean "url"\?\); valid keys are url, password/);
   assert.match(findIssue(issues, 'systems.mainframe.url').message, /"url" is required/);
   const pol = findIssue(issues, 'pipelines.bridge-schedule.from.pol');
   assert.equal(pol.line, 7);
-  assert.match(pol.message, /unknown key "pol"; valid keys are poll, incremental/);
+  assert.match(pol.message, /unknown key "pol" \(did you mean "poll"\?\); valid keys are poll, incremental/);
   const sinkOpt = findIssue(issuesOf(GOOD.replace('collection: bridges', 'collection: bridges, method: PUT')), 'pipelines.bridge-schedule.to.method');
   assert.match(sinkOpt.message, /unknown key "method"; driver "test-hook" has no sink options \(valid keys are system, collection\)/);
 });
@@ -229,7 +230,7 @@ test('mapping problems are reported with the line of the field', () => {
   const issues = issuesOf(GOOD.replace('"date:yyyyMMdd"', '"dat:yyyyMMdd"').replace('bridgeId: BRG_ID', 'bridgeId: { expr: "$substring(" }'));
   const c = findIssue(issues, 'pipelines.bridge-schedule.map.nextDate.convert');
   assert.deepEqual([c.line, c.column], [12, 48]);
-  assert.match(c.message, /unknown converter "dat"; known converters are date, /);
+  assert.match(c.message, /unknown converter "dat" \(did you mean "date"\?\); known converters are date, /);
   const e = findIssue(issues, 'pipelines.bridge-schedule.map.bridgeId.expr');
   assert.equal(e.line, 11);
   assert.match(e.message, /invalid JSONata expression/);

@@ -205,7 +205,7 @@ test('nullIf and chains', () => {
 test('unknown converters are ConfigErrors listing the known ones', () => {
   assert.throws(() => compileConverter('dat:yyyyMMdd'), (e: unknown) => {
     assert.ok(e instanceof ConfigError);
-    assert.match((e as Error).message, /unknown converter "dat"; known converters are date, toDate, /);
+    assert.match((e as Error).message, /unknown converter "dat" \(did you mean "date"\?\); known converters are date, toDate, /);
     return true;
   });
   assert.throws(() => compileConverter(''), /is not a converter name/);

@@ -130,13 +130,13 @@ test('a failing expression is a MappingError naming the field', async () => {
 
 test('compile-time problems are ConfigErrors naming the field and what is valid', () => {
   const cases: Array<[MappingSpec, RegExp]> = [
-    [{ d: { from: 'D', convert: 'dat:yyyyMMdd' } }, /^pipeline "p" map\.d\.convert: unknown converter "dat"; known converters are date, /],
+    [{ d: { from: 'D', convert: 'dat:yyyyMMdd' } }, /^pipeline "p" map\.d\.convert: unknown converter "dat" \(did you mean "date"\?\); known converters are date, /],
     [{ e: { expr: '$substring(' } }, /^pipeline "p" map\.e\.expr: invalid JSONata expression "\$substring\(": .*\(at character \d+\)/],
     [{ x: { from: 'X', expr: 'Y' } }, /give either `from` or `expr`, not both/],
     [{ x: { from: 'X', values: { A: 1 }, unknown: 'default' } }, /`unknown: default` needs a `default` value/],
     [{ x: { from: 'X', unknown: 'pass' } }, /`unknown` only applies to a code table/],
     [{ x: { from: 'X', unknown: 'maybe' as never, values: {} } }, /unknown must be one of error, pass, default, got "maybe"/],
-    [{ x: { form: 'X' } as never }, /map\.x\.form: unknown key "form"; valid keys are from, convert, values/],
+    [{ x: { form: 'X' } as never }, /map\.x\.form: unknown key "form" \(did you mean "from"\?\); valid keys are from, convert, values/],
     [{ x: 5 as never }, /a rule must be a source field name or an object/],
     [{ x: { convert: 5 as never } }, /convert must be a converter name or a list of them/],
     [{}, /the mapping is empty/],
@@ -168,4 +168,15 @@ test('a reverse pipeline mapping round-trips the forward one', async () => {
   const rev = compileMapping({ BRG_ID: 'bridgeId', NEXT_INSP_DT: { from: 'nextDate', convert: 'toDate:yyyyMMdd' }, CODE_STS: { from: 'status', values: invertValues(values) } });
   const legacy = { BRG_ID: 'B9', NEXT_INSP_DT: '20250115', CODE_STS: 'P' };
   assert.deepEqual(await rev.apply(await fwd.apply(legacy)), legacy);
+});
+
+test('suggestions for misspelled names stay conservative', async () => {
+  const { closest } = await import('../../src/core/suggest.js');
+  assert.equal(closest('maxAtempts', ['maxAttempts', 'backoff']), 'maxAttempts');
+  assert.equal(closest('dashbaord', ['mainframe', 'dashboard']), 'dashboard');
+  assert.equal(closest('Date', ['date', 'time']), 'date');
+  assert.equal(closest('webhook', ['http', 'soap', 'sqlite']), undefined);
+  assert.equal(closest('x', ['a', 'b']), undefined, 'no guesses for very short words');
+  assert.equal(closest('A', ['a', 'b']), 'a', 'except a different case');
+  assert.equal(closest('date', ['date']), undefined, 'an exact match needs no hint');
 });
