@@ -74,6 +74,7 @@ export interface WsdlClient {
 /** Load the WSDL (file or URL) and build a client that uses our transport. */
 export async function openWsdlClient(cfg: SoapSystemConfig, transport: SoapTransport, system: string): Promise<WsdlClient> {
   const wsdl = cfg.wsdl!;
+  // Paths were resolved against the config file's folder by resolveSystemPaths.
   const location = /^https?:\/\//i.test(wsdl) ? wsdl : path.resolve(wsdl);
   let client: Client;
   try {

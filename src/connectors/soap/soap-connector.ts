@@ -5,7 +5,7 @@
 import { defineConnector } from '../contract.js';
 import { errorMessage, RetryableError } from '../../core/errors.js';
 import { openWsdlClient } from './soap-client.js';
-import { soapSinkSchema, soapSourceSchema, soapSystemSchema } from './soap-options.js';
+import { resolveSystemPaths, soapSinkSchema, soapSourceSchema, soapSystemSchema } from './soap-options.js';
 import { createSoapSink } from './soap-sink.js';
 import { createSoapSource } from './soap-source.js';
 import { createSoapTransport } from './soap-transport.js';
@@ -18,7 +18,8 @@ export const soapConnector = defineConnector({
   sourceSchema: soapSourceSchema,
   createSink: createSoapSink,
   createSource: createSoapSource,
-  async testConnection(cfg, { system }) {
+  async testConnection(rawCfg, { system, baseDir }) {
+    const cfg = resolveSystemPaths(rawCfg, baseDir);
     const transport = createSoapTransport(cfg);
     try {
       if (cfg.wsdl) {

@@ -2,6 +2,7 @@
  * Config schemas of the soap connector: the `systems.<name>` block, a pipeline's `to:` block
  * (sink) and `from:` block (source). docs/connectors/soap.md documents every option.
  */
+import path from 'node:path';
 import { z } from 'zod';
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
@@ -52,12 +53,13 @@ export const soapSystemSchema = z.object({
     mustUnderstand: z.boolean().default(false).describe('Mark the Security header mustUnderstand'),
   }).strict().optional().describe('WS-Security UsernameToken header'),
   tls: z.object({
-    cert: z.string().describe('Client certificate (PEM file path)'),
-    key: z.string().describe('Client private key (PEM file path)'),
+    cert: z.string().optional().describe('Client certificate (PEM file path); give it together with key'),
+    key: z.string().optional().describe('Client private key (PEM file path)'),
     ca: z.string().optional().describe('CA bundle (PEM file path) to verify the server with, instead of the system CAs'),
     passphrase: z.string().optional().describe('Passphrase of the private key'),
     rejectUnauthorized: z.boolean().default(true).describe('Verify the server certificate (never turn off in production)'),
-  }).strict().optional().describe('TLS client certificate (mutual TLS) for https endpoints'),
+  }).strict().refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'give cert and key together (or neither, to only trust ca)', path: ['cert'] })
+    .optional().describe('TLS for https endpoints: a client certificate (mutual TLS) and/or a private CA'),
   headers: z.record(z.string(), z.string()).default({}).describe('Extra HTTP headers on every call'),
   faults: z.array(faultRuleSchema).default([]).describe('Fault classification overrides for every pipeline of this system'),
 }).strict().refine((s) => s.wsdl !== undefined || s.url !== undefined, { message: 'give wsdl (WSDL mode) or url (template mode)', path: ['url'] });
@@ -110,3 +112,17 @@ export const soapSourceSchema = z.object({
   }).strict().optional().describe('Operation that reads one record by key (reconciliation, conflict checks)'),
 }).strict();
 export type SoapSourceOptions = z.output<typeof soapSourceSchema>;
+
+/**
+ * The system config with its file paths (a WSDL file, TLS PEM files) resolved against
+ * `baseDir` (the config file's folder; default: the working directory). URLs stay as they are.
+ */
+export function resolveSystemPaths(cfg: SoapSystemConfig, baseDir: string | undefined): SoapSystemConfig {
+  const base = baseDir ?? process.cwd();
+  const abs = (p: string): string => path.resolve(base, p);
+  return {
+    ...cfg,
+    ...(cfg.wsdl && !/^https?:\/\//i.test(cfg.wsdl) ? { wsdl: abs(cfg.wsdl) } : {}),
+    ...(cfg.tls ? { tls: { ...cfg.tls, ...(cfg.tls.cert ? { cert: abs(cfg.tls.cert) } : {}), ...(cfg.tls.key ? { key: abs(cfg.tls.key) } : {}), ...(cfg.tls.ca ? { ca: abs(cfg.tls.ca) } : {}) } } : {}),
+  };
+}

@@ -5,13 +5,14 @@
  * seldom takes batches). Every value is XML-escaped and checked for XML 1.0 characters.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError, PermanentError, RetryableError, errorMessage } from '../../core/errors.js';
 import { keyValues } from '../../core/delta.js';
 import type { Op } from '../../core/types.js';
 import type { Sink, SinkContext, SinkItem, SinkResult } from '../contract.js';
 import { buildEnvelope, openWsdlClient, postEnvelope, wsSecurityOf, type WsdlClient } from './soap-client.js';
 import { compileInput } from './soap-input.js';
-import type { OperationSpec, SoapSinkOptions, SoapSystemConfig } from './soap-options.js';
+import { resolveSystemPaths, type OperationSpec, type SoapSinkOptions, type SoapSystemConfig } from './soap-options.js';
 import { compileTemplate, type TemplateScope } from './soap-template.js';
 import { createSoapTransport } from './soap-transport.js';
 import { assertXmlSafeValues, wellFormedProblem } from './xml-safety.js';
@@ -57,7 +58,7 @@ function specFor(opts: SoapSinkOptions, op: Op): OperationSpec | undefined {
 
 /** Create the sink of one pipeline. */
 export async function createSoapSink(ctx: SinkContext<SoapSystemConfig, SoapSinkOptions>): Promise<Sink> {
-  const cfg = ctx.systemConfig;
+  const cfg = resolveSystemPaths(ctx.systemConfig, ctx.baseDir);
   const opts = ctx.options;
   const rules = [...opts.faults, ...cfg.faults];
   const transport = createSoapTransport(cfg);
@@ -99,7 +100,7 @@ export async function createSoapSink(ctx: SinkContext<SoapSystemConfig, SoapSink
     let src = spec.template;
     if (spec.templateFile) {
       try {
-        src = readFileSync(spec.templateFile, 'utf8');
+        src = readFileSync(path.resolve(ctx.baseDir ?? process.cwd(), spec.templateFile), 'utf8');
       } catch (e) {
         throw new ConfigError(`${where}.templateFile: cannot read "${spec.templateFile}": ${errorMessage(e)}`, { path: `${where}.templateFile`, cause: e });
       }

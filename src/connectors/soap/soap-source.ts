@@ -11,7 +11,7 @@ import type { ShadowDelete, ShadowRow } from '../../store/store.js';
 import type { Source, SourceBatch, SourceContext } from '../contract.js';
 import { openWsdlClient, type WsdlClient } from './soap-client.js';
 import { compileInput } from './soap-input.js';
-import type { SoapSourceOptions, SoapSystemConfig } from './soap-options.js';
+import { resolveSystemPaths, type SoapSourceOptions, type SoapSystemConfig } from './soap-options.js';
 import { lookup } from './soap-template.js';
 import { createSoapTransport } from './soap-transport.js';
 
@@ -21,7 +21,7 @@ export interface SoapSource extends Source {
   getByKey?(key: string, signal?: AbortSignal): Promise<Doc | null>;
 }
 
-const path = (p: string): string[] => p.split('.');
+const dotted = (p: string): string[] => p.split('.');
 
 /** Compare positions: integers numerically (beyond 2^53 too), anything else as text (ISO dates). */
 export function comparePositions(a: string, b: string): number {
@@ -53,7 +53,7 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Create the source of one pipeline. */
 export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, SoapSourceOptions>): Promise<SoapSource> {
-  const cfg = ctx.systemConfig;
+  const cfg = resolveSystemPaths(ctx.systemConfig, ctx.baseDir);
   const o = ctx.options;
   if (!cfg.wsdl) throw new ConfigError(`system "${ctx.system}" has no wsdl; the soap source calls a WSDL operation, so give systems.${ctx.system}.wsdl`, { path: `systems.${ctx.system}.wsdl` });
   if (ctx.keyFields.length === 0) throw new ConfigError(`the soap source of system "${ctx.system}" needs key fields (the pipeline's key)`, { path: 'key' });
@@ -82,7 +82,7 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
       if (n > o.maxPages) throw new FormatError(`${o.operation} of system "${ctx.system}" still had a next page after maxPages = ${o.maxPages} pages; check nextPagePath or raise maxPages`);
       const args = input({ position: full ? undefined : position ?? undefined, page, collection: ctx.collection });
       const { result } = await client.call(o.operation, args, { signal });
-      const rows = asRows(lookup(result, path(o.rowsPath)));
+      const rows = asRows(lookup(result, dotted(o.rowsPath)));
       const byKey = new Map<string, Doc>();
       rows.forEach((row, i) => {
         if (row === null || typeof row !== 'object' || Array.isArray(row)) {
@@ -115,7 +115,7 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
         events.push({ system: ctx.system, collection: ctx.collection, key, op: prev ? 'update' : 'insert', before: prev?.doc ?? null, after: doc, ts });
         shadow.push({ scope, key, fingerprint: fp, doc });
       }
-      const next = o.nextPagePath ? lookup(result, path(o.nextPagePath)) : undefined;
+      const next = o.nextPagePath ? lookup(result, dotted(o.nextPagePath)) : undefined;
       const last = next === undefined || next === null || next === '' || rows.length === 0;
       if (!last) {
         if (events.length) yield { events, shadow };
@@ -156,7 +156,7 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
     const g = o.getByKey;
     source.getByKey = async (key, signal) => {
       const { result } = await client.call(g.operation, byKeyInput({ key, keys: keyValues(key, ctx.keyFields), collection: ctx.collection }), { signal });
-      const row = lookup(result, path(g.rowPath));
+      const row = lookup(result, dotted(g.rowPath));
       return row !== null && typeof row === 'object' && !Array.isArray(row) ? (row as Doc) : null;
     };
   }

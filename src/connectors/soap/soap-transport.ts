@@ -38,8 +38,8 @@ export function createSoapTransport(cfg: Pick<SoapSystemConfig, 'timeout' | 'max
   const dispatcher: Dispatcher = new Agent({
     connect: cfg.tls
       ? {
-          cert: readPem(cfg.tls.cert, 'cert'),
-          key: readPem(cfg.tls.key, 'key'),
+          ...(cfg.tls.cert ? { cert: readPem(cfg.tls.cert, 'cert') } : {}),
+          ...(cfg.tls.key ? { key: readPem(cfg.tls.key, 'key') } : {}),
           ...(cfg.tls.ca ? { ca: readPem(cfg.tls.ca, 'ca') } : {}),
           ...(cfg.tls.passphrase ? { passphrase: cfg.tls.passphrase } : {}),
           rejectUnauthorized: cfg.tls.rejectUnauthorized,
@@ -76,7 +76,11 @@ export function createSoapTransport(cfg: Pick<SoapSystemConfig, 'timeout' | 'max
       if (e instanceof FormatError) throw e;
       if (deadline.aborted) throw new RetryableError(`no answer from ${req.what} within ${cfg.timeout} ms (timeout)`, { cause: e });
       if (req.signal?.aborted) throw new RetryableError(`call to ${req.what} was aborted (shutting down)`, { cause: e });
-      throw new RetryableError(`cannot reach ${req.what}: ${errorMessage(e)}`, { cause: e });
+      const msg = errorMessage(e);
+      if (/SSL|TLS|CERT|certificate|handshake|self[- ]signed/i.test(msg + String((e as { cause?: unknown }).cause ?? ''))) {
+        throw new RetryableError(`TLS handshake with ${req.what} failed: ${msg}${(e as { cause?: unknown }).cause ? ` (${errorMessage((e as { cause?: unknown }).cause)})` : ''}; check the system's tls options (cert, key, ca)`, { cause: e });
+      }
+      throw new RetryableError(`cannot reach ${req.what}: ${msg}`, { cause: e });
     }
   }
 
