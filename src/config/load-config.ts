@@ -131,8 +131,9 @@ function checkSemantics(raw: Obj, isSecret: (p: PathSeg[]) => boolean, badUnder:
     }
     const desc = getConnector(sys.driver);
     const { driver: _driver, ...rest } = sys;
-    const r = desc.systemSchema.safeParse(rest, { reportInput: true });
-    if (r.success) out.systems[name] = { name, driver: sys.driver, config: r.data };
+    const r = safeParse(desc.systemSchema, rest);
+    if ('thrown' in r) issues.push({ path: ['systems', name], message: `driver "${sys.driver}" failed to validate its keys: ${r.thrown}` });
+    else if (r.success) out.systems[name] = { name, driver: sys.driver, config: r.data };
     else issues.push(...explainZodIssues(r.error.issues, desc.systemSchema, ['systems', name], isSecret));
   }
   const systemNames = Object.keys(systems);
@@ -162,8 +163,9 @@ function checkSemantics(raw: Obj, isSecret: (p: PathSeg[]) => boolean, badUnder:
       const { system: _s, collection: _c, ...extra } = e;
       const schema = role === 'source' ? desc.sourceSchema : desc.sinkSchema;
       if (schema) {
-        const r = schema.safeParse(extra, { reportInput: true });
-        if (r.success) opts[end] = r.data;
+        const r = safeParse(schema as z.ZodType, extra);
+        if ('thrown' in r) issues.push({ path: [...base, end], message: `driver "${driver}" failed to validate its ${role} options: ${r.thrown}` });
+        else if (r.success) opts[end] = r.data;
         else issues.push(...explainZodIssues(r.error.issues, schema as z.ZodType, [...base, end], isSecret));
       } else {
         for (const k of Object.keys(extra)) {
@@ -277,6 +279,15 @@ function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
       return seen.has(k) ? false : (seen.add(k), true);
     })
     .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+/** A connector's schema might be async or throw: that is reported, never a crash. */
+function safeParse(schema: z.ZodType, value: unknown): ReturnType<z.ZodType['safeParse']> | { thrown: string } {
+  try {
+    return schema.safeParse(value, { reportInput: true });
+  } catch (e) {
+    return { thrown: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 function isObject(v: unknown): v is Obj {

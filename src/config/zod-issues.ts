@@ -48,7 +48,10 @@ export function explainZodIssues(
         case 'invalid_union': {
           const branches = iss.errors.filter((b) => !(b.length === 1 && b[0]!.code === 'invalid_type' && b[0]!.path.length === 0));
           if (branches.length) walk(branches[0]!, rel);
-          else {
+          else if (input === undefined) {
+            const expected = iss.errors.map((b) => (b[0]?.code === 'invalid_type' ? expectedName(b[0].expected) : 'another form'));
+            out.push({ path, atKey: true, message: `"${String(path.at(-1) ?? '')}" is required (${[...new Set(expected)].join(' or ')})` });
+          } else {
             const expected = iss.errors.map((b) => (b[0]?.code === 'invalid_type' ? expectedName(b[0].expected) : 'another form'));
             out.push({ path, message: `expected ${[...new Set(expected)].join(' or ')}, got ${show()}` });
           }

@@ -156,6 +156,8 @@ test('missing required keys point at their parent', () => {
   const i = findIssue(issuesOf(GOOD.replace('to:   { system: dashboard, collection: bridges }', 'to:   { system: dashboard }')), 'pipelines.bridge-schedule.to.collection');
   assert.equal(i.line, 8);
   assert.match(i.message, /"collection" is required \(text\)/);
+  const k = findIssue(issuesOf(GOOD.replace('    key: BRG_ID\n', '')), 'pipelines.bridge-schedule.key');
+  assert.equal(k.message, '"key" is required (text or a list)');
 });
 
 test('unknown system lists the defined systems', () => {
@@ -277,4 +279,16 @@ test('loadConfig reads a file and throws one ConfigError listing every issue', a
   });
   await assert.rejects(loadConfig(path.join(tmp.dir, 'missing.yaml')), /config file .*missing\.yaml not found/);
   assert.match(configError([{ path: 'a', message: 'm' }]).message, /^config a: m$/);
+});
+
+test('a connector schema that cannot be parsed synchronously is reported, not a crash', () => {
+  registerConnector({
+    driver: 'test-async',
+    description: 'schema with an async check',
+    systemSchema: z.strictObject({ url: z.string() }).refine(async () => true),
+    createSink: never,
+    testConnection: async () => {},
+  });
+  const i = findIssue(issuesOf('systems:\n  s: { driver: test-async, url: x }\n'), 'systems.s');
+  assert.match(i.message, /driver "test-async" failed to validate its keys: /);
 });
