@@ -42,6 +42,7 @@ describe('copybook field codecs', () => {
     // packed
     { decl: 'PIC S9(5) COMP-3', value: -12345, bytes: '12345D' },
     { decl: 'PIC 9(4) COMP-3', value: 1234, bytes: '01234F' },
+    { decl: 'PIC 9(4) COMP-3', opts: { unsignedPackedSign: 'C' }, value: 1234, bytes: '01234C' },
     { decl: 'PIC S9(7)V99 PACKED-DECIMAL', value: '1234567.89', bytes: '123456789C' },
     { decl: 'PIC S9(31) COMP-3', value: -1234567890123456789012345678901n, bytes: '1234567890123456789012345678901D' },
     { decl: 'PIC S9(18)V9(13) COMP-3', value: '123456789012345678.1234567890123', bytes: '1234567890123456781234567890123C' },

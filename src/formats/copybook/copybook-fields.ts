@@ -23,6 +23,8 @@ export interface FieldEnv {
   strictSignOverpunch: boolean;
   /** How ASCII zoned decimals carry a sign when encoding: GnuCOBOL ('p'-'y' negative) or IBM letters ({A-I }J-R). */
   asciiOverpunch: 'gnucobol' | 'ibm';
+  /** Sign nibble encode writes for unsigned COMP-3: F (IBM's default) or C. */
+  unsignedPackedSign: 'F' | 'C';
 }
 
 /** Decoder and encoder of one elementary field of `size` bytes. */
@@ -358,6 +360,7 @@ export function formatEdited(expanded: string, u: bigint, digits: number, scale:
 function packedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
   const { digits, scale, signed } = type;
   const big = size * 2 - 1 > 15;
+  const unsignedNibble = env.unsignedPackedSign === 'C' ? 0x0c : 0x0f;
   return {
     size,
     decode(buf, off) {
@@ -392,7 +395,7 @@ function packedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
       const neg = u < 0n;
       const ds = (neg ? -u : u).toString().padStart(size * 2 - 1, '0');
       for (let i = 0; i < size - 1; i++) out[off + i] = ((ds.charCodeAt(2 * i) - 48) << 4) | (ds.charCodeAt(2 * i + 1) - 48);
-      out[off + size - 1] = ((ds.charCodeAt(size * 2 - 2) - 48) << 4) | (!signed ? 0x0f : neg ? 0x0d : 0x0c);
+      out[off + size - 1] = ((ds.charCodeAt(size * 2 - 2) - 48) << 4) | (!signed ? unsignedNibble : neg ? 0x0d : 0x0c);
     },
   };
 }

@@ -38,6 +38,8 @@ export interface CodecOptions extends LayoutOptions {
   strictSignOverpunch?: boolean;
   /** ASCII zoned decimals: how encode writes a sign: 'gnucobol' ('p'-'y' for negatives, default) or 'ibm' ({ A-I } J-R). */
   asciiOverpunch?: 'gnucobol' | 'ibm';
+  /** Sign nibble encode writes for unsigned COMP-3 fields: 'F' (default, what IBM compilers write) or 'C'. */
+  unsignedPackedSign?: 'F' | 'C';
   /** OCCURS DEPENDING ON arrays take only the space of their live elements (cobrix variable_size_occurs; default false). */
   variableSizeOccurs?: boolean;
   /** Field whose value selects the REDEFINES alternative that applies to a record (multi-segment files). */
@@ -115,6 +117,7 @@ function validateOptions(o: CodecOptions): void {
   oneOf('asciiOverpunch', ['gnucobol', 'ibm']);
   oneOf('invalidValues', ['error', 'null']);
   oneOf('codePageFlavor', ['standard', 'cobrix']);
+  oneOf('unsignedPackedSign', ['F', 'C']);
   if (o.segments && !o.segmentField) throw new ConfigError('copybook option segments needs segmentField (the field holding the segment id)', { path: 'segments' });
 }
 
@@ -133,6 +136,7 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
     trim: options.trim ?? 'both',
     strictSignOverpunch: options.strictSignOverpunch ?? false,
     asciiOverpunch: options.asciiOverpunch ?? 'gnucobol',
+    unsignedPackedSign: options.unsignedPackedSign ?? 'F',
   };
   const resolved = {
     codePage: codePage.name, floatFormat: env.floatFormat, trim: env.trim, rootPolicy: options.rootPolicy ?? 'collapse',
