@@ -7,7 +7,7 @@ import { computeBackoff } from '../core/backoff.js';
 import type { Job } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { SinkItem, SinkResult } from '../connectors/contract.js';
-import type { FailInput, ShadowDelete, ShadowRow, Store } from '../store/store.js';
+import type { FailInput, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { type Route, toSinkItem } from './route.js';
 import { sleep } from './sleep.js';
@@ -72,6 +72,13 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
       }
     }
     for (const job of skipped) done.push({ id: job.id, version: job.version });
+    // Remember what we are about to write BEFORE writing it, so the reverse pipeline's watcher
+    // can never see our write without knowing it is ours (an intent that then fails is harmless:
+    // it only matches a row that already holds exactly these values).
+    if (route.writtenScope && items.length) {
+      const scope = route.writtenScope;
+      await deps.store.commit({ jobs: [], shadow: items.map((item) => ({ scope, key: item.delta.key, fingerprint: item.delta.fingerprint, doc: item.delta.state ? item.delta.changed : null })) });
+    }
     let results: SinkResult[] = [];
     if (items.length) {
       try {
@@ -81,16 +88,11 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
         results = items.map(() => ({ ok: false, error: err }));
       }
     }
-    const writtenRows: Array<ShadowRow | ShadowDelete> = [];
     results.forEach((r, i) => {
       const job = itemJobs[i]!;
-      if (r.ok) {
-        done.push({ id: job.id, version: job.version });
-        const item = items[i]!;
-        if (route.writtenScope) writtenRows.push({ scope: route.writtenScope, key: item.delta.key, fingerprint: item.delta.fingerprint, doc: item.delta.state ? item.delta.changed : null });
-      } else fail(job, r.error);
+      if (r.ok) done.push({ id: job.id, version: job.version });
+      else fail(job, r.error);
     });
-    if (writtenRows.length) await deps.store.commit({ jobs: [], shadow: writtenRows });
     if (done.length) {
       await deps.store.complete(done);
       const doneIds = new Set(done.map((d) => d.id));

@@ -1,0 +1,189 @@
+/**
+ * The engine end to end over both stores: a real SQLite "legacy" table polled with per-row
+ * fingerprints, mapping, debounce and coalescing, a real HTTP receiver as the target,
+ * retries, per-key blocking, dead letters with the field path, replay, and echo suppression.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { needService, tempDir, waitFor } from '../helpers/services.js';
+import { Receiver } from '../helpers/receiver.js';
+import { engineFromYaml, STORES, storeUrl } from '../helpers/engine-harness.js';
+
+function legacyDb(file: string) {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE INSPECTIONS (BRG_ID TEXT PRIMARY KEY, NEXT_INSP_DT TEXT, CODE_STS TEXT)');
+  return db;
+}
+
+function bridgeYaml(o: { store: string; dir: string; src: string; url: string; debounce?: string; maxAttempts?: number }) {
+  return `store: ${o.store}
+stateDir: ${o.dir}
+systems:
+  mainframe: { driver: sqlite, path: ${o.src} }
+  dashboard: { driver: http, url: ${o.url} }
+pipelines:
+  bridges:
+    from: { system: mainframe, collection: INSPECTIONS, poll: 50ms }
+    to: { system: dashboard, collection: bridges, path: "/bridges/{key}", body: delta }
+    key: BRG_ID
+    map:
+      bridgeId: BRG_ID
+      nextDate: { from: NEXT_INSP_DT, convert: "date:yyyyMMdd" }
+      status: { from: CODE_STS, values: { A: active, C: closed, P: pending } }
+    debounce: ${o.debounce ?? '0ms'}
+    delivery: { maxAttempts: ${o.maxAttempts ?? 5}, backoff: "exponential 20ms..100ms", timeout: 2s }
+`;
+}
+
+for (const dialect of STORES) {
+  describe(`engine on the ${dialect} store`, { skip: dialect === 'postgres' ? await needService('postgres') : false }, () => {
+    let tmp: ReturnType<typeof tempDir>;
+    let receiver: Receiver;
+    before(async () => {
+      tmp = tempDir();
+      receiver = new Receiver();
+      await receiver.start();
+    });
+    after(async () => {
+      await receiver.stop();
+      tmp.cleanup();
+    });
+
+    test('maps, debounces two edits into one delta, and delivers in order per key', async () => {
+      const src = path.join(tmp.dir, `a-${dialect}.db`);
+      const db = legacyDb(src);
+      const st = storeUrl(dialect, tmp.dir);
+      receiver.requests.length = 0;
+      receiver.respond = () => 200;
+      db.prepare('INSERT INTO INSPECTIONS VALUES (?, ?, ?)').run('B-1', '20261201', 'A');
+      const engine = engineFromYaml(bridgeYaml({ store: st.url, dir: tmp.dir, src, url: receiver.url, debounce: '600ms' }));
+      await engine.start();
+      try {
+        await waitFor(() => receiver.requests.length === 1, { what: 'initial insert' });
+        assert.deepEqual(receiver.requests[0]!.body.state, { bridgeId: 'B-1', nextDate: '2026-12-01', status: 'active' });
+        db.prepare('UPDATE INSPECTIONS SET NEXT_INSP_DT = ? WHERE BRG_ID = ?').run('20270301', 'B-1');
+        await waitFor(async () => (await engine.store.stats()).some((s) => s.pending === 1), { what: 'first edit queued' });
+        db.prepare('UPDATE INSPECTIONS SET CODE_STS = ? WHERE BRG_ID = ?').run('C', 'B-1');
+        await waitFor(() => receiver.requests.length === 2, { what: 'coalesced update' });
+        const r = receiver.requests[1]!;
+        assert.equal(r.method, 'PUT');
+        assert.deepEqual(r.body.changed, { nextDate: '2027-03-01', status: 'closed' }, 'one delta carries both edits');
+        assert.ok(r.headers['idempotency-key'], 'idempotency key header');
+        db.prepare('DELETE FROM INSPECTIONS WHERE BRG_ID = ?').run('B-1');
+        await waitFor(() => receiver.requests.length === 3, { what: 'delete' });
+        assert.equal(receiver.requests[2]!.method, 'DELETE');
+        assert.equal(receiver.requests[2]!.url, '/bridges/B-1');
+      } finally {
+        await engine.stop();
+        db.close();
+        await st.cleanup();
+      }
+    });
+
+    test('a failing key blocks only itself; a permanent error and a mapping error dead-letter at once', async () => {
+      const src = path.join(tmp.dir, `b-${dialect}.db`);
+      const db = legacyDb(src);
+      const st = storeUrl(dialect, tmp.dir);
+      receiver.requests.length = 0;
+      // B-2 is refused with 503 until told otherwise; B-3 gets 422 (permanent)
+      let b2Down = true;
+      receiver.respond = (r) => (r.url.endsWith('/B-2') && b2Down ? 503 : r.url.endsWith('/B-3') ? 422 : 200);
+      const ins = db.prepare('INSERT INTO INSPECTIONS VALUES (?, ?, ?)');
+      ins.run('B-1', '20261201', 'A');
+      ins.run('B-2', '20261202', 'A');
+      ins.run('B-3', '20261203', 'A');
+      ins.run('B-4', '20261204', 'X'); // unknown code: mapping error
+      const engine = engineFromYaml(bridgeYaml({ store: st.url, dir: tmp.dir, src, url: receiver.url, maxAttempts: 1000 }));
+      await engine.start();
+      try {
+        await waitFor(() => receiver.requests.some((r) => r.url.endsWith('/B-1')), { what: 'B-1 delivered' });
+        db.prepare('UPDATE INSPECTIONS SET CODE_STS = ? WHERE BRG_ID = ?').run('C', 'B-2'); // queued behind the failing job
+        db.prepare('UPDATE INSPECTIONS SET CODE_STS = ? WHERE BRG_ID = ?').run('C', 'B-1'); // other keys keep flowing
+        await waitFor(() => receiver.requests.filter((r) => r.url.endsWith('/B-1')).length === 2, { what: 'B-1 update while B-2 retries' });
+        const dead = await waitFor(async () => {
+          const d = await engine.store.listJobs({ state: 'dead' });
+          return d.length === 2 ? d : null;
+        }, { what: 'two dead letters' });
+        const b3 = dead.find((j) => j.key === 'B-3')!;
+        const b4 = dead.find((j) => j.key === 'B-4')!;
+        assert.equal(b3.attempts, 1, 'a 4xx dead-letters at the first attempt');
+        assert.match(b3.lastError ?? '', /422/);
+        assert.match(b4.lastError ?? '', /status/, 'mapping error names the field');
+        assert.match(b4.lastError ?? '', /"X"/, 'and the bad value');
+        const b2Head = await waitFor(async () => (await engine.store.listJobs({ pipeline: 'bridges', state: 'pending' })).find((j) => j.key === 'B-2' && j.attempts >= 2), { what: 'B-2 retrying' });
+        assert.match(b2Head.lastError ?? '', /503/, 'last error recorded');
+        const stats = (await engine.store.stats()).find((s) => s.pipeline === 'bridges')!;
+        assert.equal(stats.dead, 2);
+        // B-2 recovers. The update made while its insert was failing either merged into that job
+        // (waiting for a retry: one POST with the newest state) or, when the insert was in flight at
+        // that moment, queued behind it (POST active, then PUT closed): in order either way.
+        b2Down = false;
+        const recoveredAt = receiver.requests.length;
+        await waitFor(() => receiver.requests.slice(recoveredAt).some((r) => r.url.endsWith('/B-2') && r.body.state?.status === 'closed'), { what: 'B-2 catches up' });
+        const b2 = receiver.requests.slice(recoveredAt).filter((r) => r.url.endsWith('/B-2')).map((r) => `${r.method} ${r.body.state.status}`);
+        assert.ok(['POST closed', 'POST active,PUT closed'].includes(b2.join(',')), `B-2 deliveries in order: ${b2.join(', ')}`);
+        // replay the mapping failure with a fixed payload
+        const fixed = { ...b4.payload, state: { ...b4.payload.state, CODE_STS: 'P' }, changed: { ...b4.payload.changed, CODE_STS: 'P' } };
+        await engine.store.replay(b4.id, { actor: 'test', payload: fixed });
+        await waitFor(() => receiver.requests.some((r) => r.url.endsWith('/B-4') && r.body.state?.status === 'pending'), { what: 'replayed B-4' });
+        const audit = await engine.store.listAudit(10);
+        assert.ok(audit.some((a) => a.action === 'replay' && a.jobId === b4.id && a.actor === 'test'), 'replay is audited');
+      } finally {
+        await engine.stop();
+        db.close();
+        await st.cleanup();
+      }
+    });
+
+    test('bidirectional link: our own writes are not echoed back', async () => {
+      const a = path.join(tmp.dir, `echo-a-${dialect}.db`);
+      const b = path.join(tmp.dir, `echo-b-${dialect}.db`);
+      for (const f of [a, b]) {
+        const db = new Database(f);
+        db.pragma('journal_mode = WAL');
+        db.exec('CREATE TABLE PERMITS (ID TEXT PRIMARY KEY, STATUS TEXT)');
+        db.close();
+      }
+      const st = storeUrl(dialect, tmp.dir);
+      const engine = engineFromYaml(`store: ${st.url}
+stateDir: ${tmp.dir}
+systems:
+  county: { driver: sqlite, path: ${a} }
+  hms: { driver: sqlite, path: ${b} }
+pipelines:
+  to-hms: { from: { system: county, collection: PERMITS, poll: 50ms }, to: { system: hms, collection: PERMITS }, key: ID, delivery: { backoff: "exponential 20ms..100ms" } }
+  to-county: { from: { system: hms, collection: PERMITS, poll: 50ms }, to: { system: county, collection: PERMITS }, key: ID, delivery: { backoff: "exponential 20ms..100ms" } }
+`);
+      let toCounty = 0;
+      let echoes = 0;
+      engine.on('job:done', ({ job }) => { if (job.pipeline === 'to-county') toCounty++; });
+      engine.on('source:batch', (b) => { if (b.pipeline === 'to-county') echoes += b.suppressed; });
+      await engine.start();
+      const dbA = new Database(a);
+      const dbB = new Database(b);
+      try {
+        dbA.prepare('INSERT INTO PERMITS VALUES (?, ?)').run('123', 'PENDING');
+        await waitFor(() => dbB.prepare('SELECT STATUS FROM PERMITS WHERE ID = ?').get('123'), { what: 'county -> hms' });
+        dbA.prepare('UPDATE PERMITS SET STATUS = ? WHERE ID = ?').run('APPROVED', '123');
+        await waitFor(() => (dbB.prepare('SELECT STATUS FROM PERMITS WHERE ID = ?').get('123') as { STATUS: string }).STATUS === 'APPROVED', { what: 'update reaches hms' });
+        // the reverse pipeline sees the written rows (insert, then update) and drops them as echoes
+        await waitFor(() => echoes >= 2, { what: 'the insert and the update to be recognised as echoes' });
+        assert.equal(toCounty, 0, 'nothing was sent back to the county');
+        const jobs = await engine.store.listJobs({ pipeline: 'to-county' });
+        assert.equal(jobs.length, 0, 'no job was queued for the county');
+        // a genuine change on the modern side flows back
+        dbB.prepare('UPDATE PERMITS SET STATUS = ? WHERE ID = ?').run('REVOKED', '123');
+        await waitFor(() => (dbA.prepare('SELECT STATUS FROM PERMITS WHERE ID = ?').get('123') as { STATUS: string }).STATUS === 'REVOKED', { what: 'hms -> county' });
+        await waitFor(() => toCounty === 1, { what: 'the genuine change counted once' });
+      } finally {
+        await engine.stop();
+        dbA.close();
+        dbB.close();
+        await st.cleanup();
+      }
+    });
+  });
+}
