@@ -29,6 +29,8 @@ export interface PlannedInsert {
   runAt: number;
   maxRunAt: number;
   maxAttempts: number;
+  /** Whether the input that created it allowed coalescing (then an existing pending job of the key would have absorbed it). */
+  coalesce: boolean;
 }
 
 /** An existing pending job to rewrite with a merged payload (its version was bumped once). */
@@ -128,6 +130,7 @@ export function planCommit(inputs: readonly EnqueueInput[], tails: ReadonlyMap<s
       runAt: input.runAt,
       maxRunAt: Math.max(input.maxRunAt ?? input.runAt, input.runAt),
       maxAttempts: input.maxAttempts,
+      coalesce,
     };
     plan.inserts.push(insert);
     plan.inserted++;

@@ -24,15 +24,40 @@ WHERE j.id IN (
   SELECT (SELECT max(x.id) FROM ${s}.jobs x WHERE x.pipeline = t.p AND x.key = t.k AND x.state IN ('pending', 'running'))
   FROM unnest($1::text[], $2::text[]) AS t(p, k))
 FOR UPDATE`,
+    /**
+     * The fast path of a commit that has only jobs: insert the planned batch unless one of its
+     * coalescing keys already has a pending job (then nothing is written, `blocked` is true, and
+     * the caller takes the locking path that merges). One statement, so no explicit transaction.
+     */
+    insertUnlessPending: `
+WITH u AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $9::bool[]) WITH ORDINALITY AS u(p, t, k, pl, ma, ra, mra, co, ord)
+), blocked AS (
+  SELECT 1 FROM u WHERE u.co AND EXISTS (SELECT 1 FROM ${s}.jobs x WHERE x.pipeline = u.p AND x.key = u.k AND x.state = 'pending') LIMIT 1
+), ins AS (
+  INSERT INTO ${s}.jobs (pipeline, target, key, version, state, payload, attempts, max_attempts, run_at, max_run_at, created_at, updated_at)
+  SELECT u.p, u.t, u.k, 1, 'pending', u.pl::jsonb, 0, u.ma, u.ra, u.mra, $8, $8 FROM u
+  WHERE NOT EXISTS (SELECT 1 FROM blocked)
+  ORDER BY u.ord
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins)::int AS n, EXISTS (SELECT 1 FROM blocked) AS blocked`,
+    /** Insert a batch in order (ids follow input order). */
     insertJobs: `
+WITH ins AS (
 INSERT INTO ${s}.jobs (pipeline, target, key, version, state, payload, attempts, max_attempts, run_at, max_run_at, created_at, updated_at)
 SELECT u.p, u.t, u.k, 1, 'pending', u.pl::jsonb, 0, u.ma, u.ra, u.mra, $8, $8
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[]) WITH ORDINALITY AS u(p, t, k, pl, ma, ra, mra, ord)
-ORDER BY u.ord`,
+ORDER BY u.ord
+RETURNING 1)
+SELECT count(*) AS n FROM ins`,
     mergeJobs: `
+WITH upd AS (
 UPDATE ${s}.jobs j SET payload = u.pl::jsonb, version = u.v, run_at = u.ra, updated_at = $6
 FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::bigint[]) AS u(id, fv, v, pl, ra)
-WHERE j.id = u.id AND j.version = u.fv AND j.state = 'pending'`,
+WHERE j.id = u.id AND j.version = u.fv AND j.state = 'pending'
+RETURNING 1)
+SELECT count(*) AS n FROM upd`,
     upsertShadow: `
 INSERT INTO ${s}.shadow (scope, key, fingerprint, doc, updated_at)
 SELECT u.sc, u.k, u.f, u.d::jsonb, u.at FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(sc, k, f, d, at)
@@ -42,7 +67,6 @@ DELETE FROM ${s}.shadow x USING unnest($1::text[], $2::text[]) AS u(sc, k) WHERE
     upsertPosition: `
 INSERT INTO ${s}.positions (source, position, updated_at) VALUES ($1, $2, $3)
 ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
-    notify: 'SELECT pg_notify($1, \'\')',
     /**
      * Hand jobs whose lease expired (a crashed or stalled worker) back to pending; claimable by
      * the next claim. Run at most once a second per store (see PostgresStore.claim).

@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { ConfigError, HmsError } from '../../core/errors.js';
 import type { Delta, Job } from '../../core/types.js';
-import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type TailJob } from '../commit-plan.js';
+import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type PlannedInsert, type TailJob } from '../commit-plan.js';
 import { auditFromRow, byId, jobFromRow, shadowFromRow, type AuditRowLike, type JobRowLike, type ShadowRowLike } from '../job-row.js';
 import { latestVersion } from '../migrations/migration.js';
 import { POSTGRES_MIGRATIONS } from '../migrations/postgres-migrations.js';
@@ -14,6 +14,8 @@ import { checkJobId, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, ty
 import type { AuditEntry, ClaimOptions, CommitInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
 import { PostgresWaker } from './postgres-waker.js';
 import { postgresSql, type PostgresSql } from './postgres-sql.js';
+
+type TailRow = JobRowLike & { max_run_at: string };
 
 /** Expired leases are looked for at most this often per store (a lease is typically 30 s or more). */
 const RECLAIM_EVERY_MS = 1000;
@@ -50,7 +52,7 @@ export class PostgresStore implements Store {
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.poolSize ?? 10 });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
-    this.waker = new PostgresWaker(opts.connectionString, this.channel);
+    this.waker = new PostgresWaker(opts.connectionString, this.channel, (sql, values) => this.pool.query(sql, values));
   }
 
   private async withTx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -102,41 +104,59 @@ export class PostgresStore implements Store {
   async commit(input: CommitInput): Promise<{ inserted: number; merged: number }> {
     const jobs = input.jobs ?? [];
     jobs.forEach(checkEnqueueInput);
-    const now = Date.now();
     const shadow = dedupeShadow(input.shadow ?? []);
-    const upserts = shadow.filter((o): o is ShadowRow => !('delete' in o && o.delete));
-    const deletes = shadow.filter((o) => 'delete' in o && o.delete);
-    return this.withTx(async (c) => {
-      const tails = new Map<string, TailJob>();
-      const lookup = new Map<string, [string, string]>();
-      for (const j of jobs) if (j.coalesce !== false) lookup.set(tailKey(j.pipeline, j.key), [j.pipeline, j.key]);
-      if (lookup.size) {
-        const pairs = [...lookup.values()];
-        const r = await c.query<JobRowLike & { max_run_at: string }>(this.sql.tails, [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
-        for (const row of r.rows) {
-          if (row.state !== 'pending' && row.state !== 'running') continue; // finished while we waited for its lock
-          tails.set(tailKey(row.pipeline, row.key), { id: String(row.id), target: row.target, state: row.state, version: Number(row.version), payload: row.payload as Delta, attempts: Number(row.attempts), runAt: Number(row.run_at), maxRunAt: Number(row.max_run_at) });
-        }
+    const lookup = new Map<string, [string, string]>();
+    for (const j of jobs) if (j.coalesce !== false) lookup.set(tailKey(j.pipeline, j.key), [j.pipeline, j.key]);
+    const pairs = [...lookup.values()];
+    if (!shadow.length && !input.position) {
+      // Optimistic fast path: with no pending job to merge into, the commit is one INSERT of the
+      // batch (planned as if every key were free). A running or absent tail cannot turn into a
+      // pending one behind our back except by lease expiry, and then inserting behind it is
+      // still correct. When a key has a pending job the statement writes nothing: lock and merge.
+      const plan = planCommit(jobs, new Map());
+      if (!plan.inserts.length) return { inserted: 0, merged: plan.merged };
+      const r = await this.query<{ n: number; blocked: boolean }>(this.sql.insertUnlessPending, [...this.insertArgs(plan.inserts, Date.now()), plan.inserts.map((x) => x.coalesce)]);
+      if (!r.rows[0]!.blocked) {
+        this.waker.notify();
+        return { inserted: plan.inserted, merged: plan.merged };
       }
+    }
+    const result = await this.withTx(async (c) => {
+      const now = Date.now();
+      // Lock the tails we may merge into: a claim taking one of them waits for us, or we for it.
+      const tails = pairs.length ? this.toTails((await c.query<TailRow>(this.sql.tails, [pairs.map((p) => p[0]), pairs.map((p) => p[1])])).rows) : new Map<string, TailJob>();
       const plan = planCommit(jobs, tails);
-      if (plan.inserts.length) {
-        const i = plan.inserts;
-        await c.query(this.sql.insertJobs, [i.map((x) => x.pipeline), i.map((x) => x.target), i.map((x) => x.key), i.map((x) => JSON.stringify(x.payload)), i.map((x) => x.maxAttempts), i.map((x) => x.runAt), i.map((x) => x.maxRunAt), now]);
-      }
+      if (plan.inserts.length) await c.query(this.sql.insertJobs, this.insertArgs(plan.inserts, now));
       if (plan.updates.length) {
         const u = plan.updates;
         await c.query(this.sql.mergeJobs, [u.map((x) => x.id), u.map((x) => x.fromVersion), u.map((x) => x.version), u.map((x) => JSON.stringify(x.payload)), u.map((x) => x.runAt), now]);
       }
+      const upserts = shadow.filter((o): o is ShadowRow => !('delete' in o && o.delete));
+      const deletes = shadow.filter((o) => 'delete' in o && o.delete);
       if (upserts.length) {
-        const upsertDocs = upserts.map((r) => (r.doc === null || r.doc === undefined ? null : JSON.stringify(r.doc)));
-        await c.query(this.sql.upsertShadow, [upserts.map((r) => r.scope), upserts.map((r) => r.key), upserts.map((r) => r.fingerprint), upsertDocs, upserts.map((r) => r.updatedAt ?? now)]);
+        const docs = upserts.map((r) => (r.doc === null || r.doc === undefined ? null : JSON.stringify(r.doc)));
+        await c.query(this.sql.upsertShadow, [upserts.map((r) => r.scope), upserts.map((r) => r.key), upserts.map((r) => r.fingerprint), docs, upserts.map((r) => r.updatedAt ?? now)]);
       }
       if (deletes.length) await c.query(this.sql.deleteShadow, [deletes.map((r) => r.scope), deletes.map((r) => r.key)]);
       if (input.position) await c.query(this.sql.upsertPosition, [input.position.source, input.position.position, now]);
-      // Delivered at COMMIT, once per transaction; listeners then claim.
-      if (plan.inserted + plan.merged > 0) await c.query(this.sql.notify, [this.channel]);
       return { inserted: plan.inserted, merged: plan.merged };
     });
+    if (result.inserted + result.merged > 0) this.waker.notify();
+    return result;
+  }
+
+  private toTails(rows: TailRow[]): Map<string, TailJob> {
+    const tails = new Map<string, TailJob>();
+    for (const row of rows) {
+      if (row.state !== 'pending' && row.state !== 'running') continue; // finished while we waited for its lock
+      tails.set(tailKey(row.pipeline, row.key), { id: String(row.id), target: row.target, state: row.state, version: Number(row.version), payload: row.payload as Delta, attempts: Number(row.attempts), runAt: Number(row.run_at), maxRunAt: Number(row.max_run_at) });
+    }
+    return tails;
+  }
+
+  /** Parameters of `insertJobs`: one array per column (a whole batch in one statement), then now. */
+  private insertArgs(i: PlannedInsert[], now: number): unknown[] {
+    return [i.map((x) => x.pipeline), i.map((x) => x.target), i.map((x) => x.key), i.map((x) => JSON.stringify(x.payload)), i.map((x) => x.maxAttempts), i.map((x) => x.runAt), i.map((x) => x.maxRunAt), now];
   }
 
   enqueue(jobs: EnqueueInput[]): Promise<{ inserted: number; merged: number }> {
@@ -241,8 +261,10 @@ export class PostgresStore implements Store {
       const r = await c.query<JobRowLike>(this.sql.replay, [id, now, JSON.stringify(opts.payload ?? before.payload)]);
       const details = { pipeline: before.pipeline, target: before.target, key: before.key, fromVersion: before.version, lastError: before.lastError, payloadEdited: opts.payload !== undefined, ...(opts.payload !== undefined ? { previousPayload: before.payload } : {}) };
       await c.query(this.sql.audit, [now, opts.actor, 'replay', id, JSON.stringify(details)]);
-      await c.query(this.sql.notify, [this.channel]);
       return jobFromRow(r.rows[0]!);
+    }).then((job) => {
+      this.waker.notify();
+      return job;
     });
   }
 

@@ -2,6 +2,12 @@
  * LISTEN/NOTIFY for one store: a dedicated connection (not from the pool) listens on the
  * schema's channel and calls every registered listener on each notification. It reconnects
  * after a lost connection and then wakes everyone once, since notifications sent meanwhile are lost.
+ *
+ * Sending: `notify()` after a commit wakes this process's listeners at once and sends one
+ * NOTIFY in its own tiny transaction, coalesced (at most one in flight, one more queued). Not
+ * inside the data transaction: PostgreSQL serialises every NOTIFY-ing transaction through its
+ * commit (a database-wide lock), which at hundreds of commits per second would queue each
+ * commit's WAL flush behind the previous one instead of letting them share a group commit.
  */
 import pg from 'pg';
 
@@ -15,7 +21,38 @@ export class PostgresWaker {
   private failures = 0;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly connectionString: string, private readonly channel: string) {}
+  private sending = false;
+  private again = false;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly channel: string,
+    private readonly send: (sql: string, values: unknown[]) => Promise<unknown>,
+  ) {}
+
+  /** Jobs were committed: wake local listeners now and other processes through one coalesced NOTIFY. */
+  notify(): void {
+    this.emit();
+    this.sendNotify();
+  }
+
+  private sendNotify(): void {
+    if (this.closed) return;
+    if (this.sending) {
+      this.again = true;
+      return;
+    }
+    this.sending = true;
+    void this.send('SELECT pg_notify($1, \'\')', [this.channel])
+      .catch(() => undefined) // workers also poll nextRunAt: a lost wake-up only delays
+      .finally(() => {
+        this.sending = false;
+        if (this.again) {
+          this.again = false;
+          this.sendNotify();
+        }
+      });
+  }
 
   /** Register a listener; the first one opens the LISTEN connection. Returns the unsubscribe function. */
   add(listener: () => void): () => void {
@@ -75,6 +112,7 @@ export class PostgresWaker {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.again = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.starting?.catch(() => undefined);
