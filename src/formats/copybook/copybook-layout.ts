@@ -130,41 +130,30 @@ export function computeLayout(copybook: Copybook, opts: LayoutOptions = {}): Lay
   for (const n of nodes) byName.set(n.cobolName, [...(byName.get(n.cobolName) ?? []), n]);
 
   const place = (node: LayoutNode, offset: number): number => {
-    if (node.sync && !node.isGroup && node.type && (node.type.kind === 'binary' || node.type.kind === 'float')) {
-      const align = node.size >= 8 ? 8 : node.size >= 4 ? 4 : 2;
-      offset = Math.ceil(offset / align) * align;
-    }
+    offset = alignFor(node, offset);
     node.offset = offset;
     if (node.isGroup) {
-      let pos = offset;
       let end = offset;
       let setStart = offset;
-      let prev: LayoutNode | undefined;
-      for (const c of node.children) {
+      node.children.forEach((c, i) => {
         if (c.redefines) {
-          const target = node.children.find((x) => x.cobolName === c.redefines && node.children.indexOf(x) < node.children.indexOf(c));
           const failAt = (m: string): never => { throw new FormatError(`${fileName}:${c.line}: ${m}`, { details: { file: fileName, line: c.line } }); };
+          const target = node.children.slice(0, i).find((x) => x.cobolName === c.redefines);
           if (!target) failAt(`${c.cobolName} REDEFINES ${c.redefines}, which is not an earlier item at the same level of ${node.cobolName}`);
-          if (prev && prev.cobolName !== c.redefines && prev.redefines !== c.redefines) failAt(`${c.cobolName} REDEFINES ${c.redefines} but does not follow it directly (only other REDEFINES of it may come between)`);
+          const prev = node.children[i - 1]!;
+          if (prev.cobolName !== c.redefines && prev.redefines !== c.redefines) failAt(`${c.cobolName} REDEFINES ${c.redefines} but does not follow it directly (only other REDEFINES of it may come between)`);
           target!.redefinedBy.push(c.cobolName);
-          const cEnd = c.offset = place(c, setStart);
-          end = Math.max(end, cEnd);
         } else {
-          setStart = end;
-          pos = place(c, end);
-          end = Math.max(end, pos);
+          setStart = end; // a new item starts after everything so far, REDEFINES included
         }
-        prev = c;
-      }
+        end = Math.max(end, place(c, setStart));
+      });
       node.size = end - offset;
     }
-    const count = node.occurs ? node.occurs.max : 1;
-    return node.offset + node.size * count;
+    return node.offset + node.size * (node.occurs ? node.occurs.max : 1);
   };
   let size = 0;
   for (const r of roots) size = Math.max(size, place(r, 0));
-  // fix redefinition offsets: place() returned the end into c.offset above; recompute properly
-  for (const r of roots) fixOffsets(r, 0);
 
   const markRedefine = (n: LayoutNode, inside: boolean): void => {
     n.inRedefine = inside || !!n.redefines || n.redefinedBy.length > 0;
@@ -190,24 +179,11 @@ export function computeLayout(copybook: Copybook, opts: LayoutOptions = {}): Lay
   return { roots, size, nodes, renames, fileName: copybook.fileName };
 }
 
-/** Offsets relative to the record start, with REDEFINES sharing the offset of their target. */
-function fixOffsets(node: LayoutNode, offset: number): number {
-  if (node.sync && !node.isGroup && node.type && (node.type.kind === 'binary' || node.type.kind === 'float')) {
-    const align = node.size >= 8 ? 8 : node.size >= 4 ? 4 : 2;
-    offset = Math.ceil(offset / align) * align;
-  }
-  node.offset = offset;
-  if (node.isGroup) {
-    let end = offset;
-    let setStart = offset;
-    for (const c of node.children) {
-      if (!c.redefines) setStart = end;
-      const cEnd = fixOffsets(c, setStart);
-      end = Math.max(end, cEnd);
-    }
-    node.size = end - offset;
-  }
-  return node.offset + node.size * (node.occurs ? node.occurs.max : 1);
+/** SYNCHRONIZED binary and float items start at a multiple of their size from the record start. */
+function alignFor(node: LayoutNode, offset: number): number {
+  if (!node.sync || node.isGroup || !node.type || (node.type.kind !== 'binary' && node.type.kind !== 'float')) return offset;
+  const align = node.size >= 8 ? 8 : node.size >= 4 ? 4 : 2;
+  return Math.ceil(offset / align) * align;
 }
 
 /** Short type description used by the layout report ("X(10)", "S9(5)V99 COMP-3", "COMP-1"...). */
