@@ -49,6 +49,13 @@ test('snapshot files are diffed against the shadow: inserts, updates, deletes, n
     await waitFor(() => d.acks === 3, { what: 'third file' });
     assert.deepEqual(d.events, []);
     assert.deepEqual([...state.shadow.keys()].sort(), ['P1', 'P3', 'P4']);
+
+    // the same name again: the older processed copy is kept, the new one gets a suffix
+    writeFileSync(path.join(t.dir, 'permits-3.csv'), `${HEADER}P4,Lee,PENDING\n`);
+    await waitFor(() => d.acks === 4, { what: 'the re-used name' });
+    const names = readdirSync(path.join(t.dir, 'processed'));
+    assert.equal(names.filter((n) => n.startsWith('permits-3.csv')).length, 2);
+    assert.ok(names.some((n) => /^permits-3\.csv\.\d+$/.test(n)));
   } finally {
     await d.stop();
     t.cleanup();

@@ -77,14 +77,21 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
     return ready;
   }
 
+  /** Where a file goes in processed/ or failed/: its own name, or with a suffix when that is taken. */
+  async function destination(dir: string, name: string): Promise<string> {
+    const target = joinRel(dir, name);
+    return (await transport.exists(target)) ? `${target}.${Date.now()}` : target;
+  }
+
   async function moveDone(file: FileEntry, rejectsPath: string | null): Promise<void> {
     await transport.mkdirp(opts.processedDir);
+    const target = await destination(opts.processedDir, file.name);
     if (rejectsPath) {
-      await transport.upload(rejectsPath, joinRel(opts.processedDir, `${file.name}.rejects.jsonl`));
+      await transport.upload(rejectsPath, `${target}.rejects.jsonl`);
       await rm(rejectsPath, { force: true });
     }
-    await transport.rename(file.name, joinRel(opts.processedDir, file.name));
-    if (opts.trigger) await transport.rename(file.name + opts.trigger, joinRel(opts.processedDir, file.name + opts.trigger)).catch(() => {});
+    await transport.rename(file.name, target);
+    if (opts.trigger) await transport.rename(file.name + opts.trigger, target + opts.trigger).catch(() => {});
     seenSizes.delete(file.name);
     inFlight.delete(file.name);
     log.info({ file: file.name, where: transport.where }, 'file processed');
@@ -92,9 +99,10 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
 
   async function moveFailed(file: FileEntry, reason: string): Promise<void> {
     await transport.mkdirp(opts.failedDir);
-    await transport.writeFile(joinRel(opts.failedDir, `${file.name}.reason.txt`), `${new Date().toISOString()} ${reason}\n`);
-    await transport.rename(file.name, joinRel(opts.failedDir, file.name));
-    if (opts.trigger) await transport.rename(file.name + opts.trigger, joinRel(opts.failedDir, file.name + opts.trigger)).catch(() => {});
+    const target = await destination(opts.failedDir, file.name);
+    await transport.writeFile(`${target}.reason.txt`, `${new Date().toISOString()} ${reason}\n`);
+    await transport.rename(file.name, target);
+    if (opts.trigger) await transport.rename(file.name + opts.trigger, target + opts.trigger).catch(() => {});
     seenSizes.delete(file.name);
     inFlight.delete(file.name);
     log.warn({ file: file.name, reason }, 'file failed');
