@@ -56,14 +56,14 @@ const ENTRIES: Entry[] = [
     make: (args) => { const p = compilePattern(args || 'HHmmss', 'time'); return (v) => formatWithPattern(v, p); },
   },
   {
-    name: 'datetime', syntax: 'datetime:<pattern>[@<offset>]', inverse: 'toDatetime',
-    description: 'Legacy timestamp -> ISO `YYYY-MM-DDTHH:mm:ss` without a zone, or with the fixed offset given after @ (`@Z`, `@+01:00`). Same "no date" rule as date.',
+    name: 'datetime', syntax: 'datetime:<pattern>[@<offset or zone>]', inverse: 'toDatetime',
+    description: 'Legacy timestamp -> ISO `YYYY-MM-DDTHH:mm:ss` without a zone, or with the offset given after @: fixed (`@Z`, `@+01:00`) or the offset in force in an IANA time zone (`@Europe/Paris`, daylight saving included). Same "no date" rule as date.',
     example: '"20240229143000" -> "2024-02-29T14:30:00"',
     make: (args) => { const p = compilePattern(args || 'yyyyMMddHHmmss', 'datetime'); return (v) => parseWithPattern(v, p); },
   },
   {
-    name: 'toDatetime', syntax: 'toDatetime:<pattern>[@<offset>]', inverse: 'datetime',
-    description: 'ISO datetime -> legacy timestamp. With @offset, a value carrying its own offset is first converted to that offset; otherwise the wall-clock time is written as given.',
+    name: 'toDatetime', syntax: 'toDatetime:<pattern>[@<offset or zone>]', inverse: 'datetime',
+    description: 'ISO datetime -> legacy timestamp. With @offset or @zone, a value carrying its own offset is first converted to that offset or to the wall-clock time of that zone; otherwise the wall-clock time is written as given.',
     example: '"2024-02-29T14:30:00" -> "20240229143000"',
     make: (args) => { const p = compilePattern(args || 'yyyyMMddHHmmss', 'datetime'); return (v) => formatWithPattern(v, p); },
   },

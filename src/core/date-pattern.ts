@@ -28,12 +28,15 @@ export interface DatePattern {
   pivot: number;
   /** Fixed UTC offset (`Z`, `+01:00`) attached to datetimes, or null for a local time. */
   offset: string | null;
+  /** IANA time zone (`Europe/Paris`) of the legacy wall-clock times, or null. */
+  zone: string | null;
   /** True when the pattern has no literal separators (digits only). */
   digitsOnly: boolean;
 }
 
 /**
- * Compile a pattern with options after `@`: `yyMMdd@pivot=40`, `yyyyMMddHHmmss@+01:00`.
+ * Compile a pattern with options after `@`: `yyMMdd@pivot=40`, `yyyyMMddHHmmss@+01:00`,
+ * `yyyyMMddHHmmss@Europe/Paris` (legacy wall-clock times in that zone, daylight saving included).
  * @throws ConfigError naming the bad token and the valid ones.
  */
 export function compilePattern(spec: string, kind: PatternKind): DatePattern {
@@ -64,15 +67,18 @@ export function compilePattern(spec: string, kind: PatternKind): DatePattern {
   if (kind === 'time' && hasDate) throw new ConfigError(`time pattern "${pattern}" contains a date; use datetime:${pattern}`);
   let pivot = 50;
   let offset: string | null = null;
+  let zone: string | null = null;
   for (const opt of options ? options.split(',').map((o) => o.trim()) : []) {
     const pv = /^pivot=(\d{1,2})$/.exec(opt);
     const tz = /^(?:tz=)?(Z|[+-]\d{2}:?\d{2})$/.exec(opt);
     if (pv) pivot = Number(pv[1]);
     else if (tz && kind === 'datetime') offset = normaliseOffset(tz[1]!);
-    else throw new ConfigError(`unknown option "${opt}" in ${kind} converter "${spec}"; valid options are pivot=NN (two-digit year window)${kind === 'datetime' ? ' and a fixed UTC offset such as Z or +01:00' : ''}`);
+    else if (kind === 'datetime' && /^(?:tz=)?[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/.test(opt)) zone = checkZone(opt.replace(/^tz=/, ''), spec);
+    else throw new ConfigError(`unknown option "${opt}" in ${kind} converter "${spec}"; valid options are pivot=NN (two-digit year window)${kind === 'datetime' ? ', a fixed UTC offset such as Z or +01:00, or an IANA time zone such as Europe/Paris' : ''}`);
   }
   const width = parts.reduce((n, p) => n + ('token' in p ? p.width : p.literal.length), 0);
-  return { source: pattern, kind, parts, width, pivot, offset, digitsOnly: parts.every((p) => 'token' in p) };
+  if (offset && zone) throw new ConfigError(`${kind} converter "${spec}" gives both a fixed offset and a time zone; give one`);
+  return { source: pattern, kind, parts, width, pivot, offset, zone, digitsOnly: parts.every((p) => 'token' in p) };
 }
 
 interface Fields { year: number; month: number; day: number; hour: number; minute: number; second: number; ms: number }
@@ -142,6 +148,10 @@ export function parseWithPattern(value: unknown, p: DatePattern): string | null 
   const time = `${pad(f.hour, 2)}:${pad(f.minute, 2)}:${pad(f.second, 2)}${p.parts.some((x) => 'token' in x && x.token === 'SSS') ? `.${pad(f.ms, 3)}` : ''}`;
   if (p.kind === 'date') return date;
   if (p.kind === 'time') return time;
+  if (p.zone) {
+    const wall = Date.UTC(f.year, f.month - 1, f.day, f.hour, f.minute, f.second, f.ms);
+    return `${date}T${time}${formatOffset(zoneOffsetForWallClock(p.zone, wall))}`;
+  }
   return `${date}T${time}${p.offset ?? ''}`;
 }
 
@@ -177,9 +187,10 @@ export function formatWithPattern(value: unknown, p: DatePattern): string | null
     f.ms = fraction(m[7]);
     const problem = checkFields(f, 'datetime');
     if (problem) throw badIso(value, p, problem);
-    if (m[8] && p.offset) {
+    if (m[8] && (p.offset || p.zone)) {
       const instant = Date.UTC(f.year, f.month - 1, f.day, f.hour, f.minute, f.second, f.ms) - offsetMinutes(m[8]) * 60_000;
-      const d = new Date(instant + offsetMinutes(p.offset) * 60_000);
+      const target = p.zone ? zoneOffsetAt(p.zone, instant) : offsetMinutes(p.offset!);
+      const d = new Date(instant + target * 60_000);
       [f.year, f.month, f.day, f.hour, f.minute, f.second, f.ms] = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds()];
     }
   }
@@ -246,6 +257,52 @@ function normaliseOffset(o: string): string {
   if (o === 'Z') return 'Z';
   const m = /^([+-])(\d{2}):?(\d{2})$/.exec(o)!;
   return `${m[1]}${m[2]}:${m[3]}`;
+}
+
+function checkZone(zone: string, spec: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return zone;
+  } catch {
+    throw new ConfigError(`unknown time zone "${zone}" (in "${spec}"); use an IANA name such as Europe/Paris or America/New_York, or a fixed offset such as +01:00`);
+  }
+}
+
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** Offset of `zone` from UTC, in minutes, at the instant `utcMs`. */
+function zoneOffsetAt(zone: string, utcMs: number): number {
+  let fmt = zoneFormats.get(zone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    zoneFormats.set(zone, fmt);
+  }
+  const parts: Record<string, number> = {};
+  for (const part of fmt.formatToParts(new Date(utcMs))) if (part.type !== 'literal') parts[part.type] = Number(part.value);
+  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  return Math.round((wall - Math.floor(utcMs / 1000) * 1000) / 60_000);
+}
+
+/**
+ * Offset of a wall-clock time in `zone`. In the autumn overlap the earlier (summer) offset is
+ * used; a time skipped in spring takes the offset in force before the change.
+ */
+function zoneOffsetForWallClock(zone: string, wallAsUtc: number): number {
+  const first = zoneOffsetAt(zone, wallAsUtc);
+  const second = zoneOffsetAt(zone, wallAsUtc - first * 60_000);
+  if (first === second) {
+    const earlier = zoneOffsetAt(zone, wallAsUtc - first * 60_000 - 3_600_000);
+    // Autumn overlap: the same wall-clock time also exists with the earlier (larger) offset.
+    if (earlier > first && zoneOffsetAt(zone, wallAsUtc - earlier * 60_000) === earlier) return earlier;
+    return first;
+  }
+  return Math.max(first, second) === zoneOffsetAt(zone, wallAsUtc - Math.max(first, second) * 60_000) ? Math.max(first, second) : Math.min(first, second);
+}
+
+function formatOffset(minutes: number): string {
+  if (minutes === 0) return 'Z';
+  const a = Math.abs(minutes);
+  return `${minutes < 0 ? '-' : '+'}${pad(Math.floor(a / 60), 2)}:${pad(a % 60, 2)}`;
 }
 
 function offsetMinutes(o: string): number {

@@ -91,6 +91,26 @@ test('datetime and toDatetime, with and without a fixed offset', () => {
   fails('toDatetime:yyyyMMddHHmmss', '2024-02-29', /expected YYYY-MM-DDTHH:mm:ss/);
 });
 
+test('datetime with an IANA time zone follows daylight saving', () => {
+  const P = 'datetime:yyyyMMddHHmmss@Europe/Paris';
+  assert.equal(conv(P, '20240115120000'), '2024-01-15T12:00:00+01:00');
+  assert.equal(conv(P, '20240715120000'), '2024-07-15T12:00:00+02:00');
+  assert.equal(conv(P, '20241027023000'), '2024-10-27T02:30:00+02:00', 'autumn overlap: the earlier (summer) offset');
+  assert.equal(conv(P, '20241027033000'), '2024-10-27T03:30:00+01:00');
+  assert.equal(conv(P, '20240331023000'), '2024-03-31T02:30:00+01:00', 'spring gap: the offset before the change');
+  assert.equal(conv('datetime:yyyyMMddHHmmss@America/New_York', '20240115120000'), '2024-01-15T12:00:00-05:00');
+  assert.equal(conv('datetime:yyyyMMddHHmmss@Asia/Kolkata', '20240115120000'), '2024-01-15T12:00:00+05:30');
+  assert.equal(conv('datetime:yyyyMMddHHmmss@UTC', '20240115120000'), '2024-01-15T12:00:00Z');
+  const T = 'toDatetime:yyyyMMddHHmmss@Europe/Paris';
+  assert.equal(conv(T, '2024-01-15T11:00:00Z'), '20240115120000');
+  assert.equal(conv(T, '2024-07-15T10:00:00Z'), '20240715120000');
+  assert.equal(conv(T, '2024-07-15T06:00:00-04:00'), '20240715120000');
+  assert.equal(conv(T, '2024-07-15T12:00:00'), '20240715120000', 'no offset in the value: wall-clock as written');
+  for (const v of ['20240115120000', '20240715120000', '20241027033000']) assert.equal(conv(T, conv(P, v)), v, `round trip ${v}`);
+  assert.throws(() => compileConverter('datetime:yyyyMMddHHmmss@Mars/Base'), (e: unknown) => e instanceof ConfigError && /unknown time zone "Mars\/Base".*IANA name/.test((e as Error).message));
+  assert.throws(() => compileConverter('datetime:yyyyMMddHHmmss@+01:00,Europe/Paris'), /both a fixed offset and a time zone/);
+});
+
 test('date patterns are checked when compiled', () => {
   assert.throws(() => compileConverter('date:yyyyMMxx'), (e: unknown) => e instanceof ConfigError && /unknown letter "x" in date pattern "yyyyMMxx"/.test((e as Error).message));
   assert.throws(() => compileConverter('date:HHmm'), /must contain a year/);
