@@ -292,3 +292,9 @@ test('a connector schema that cannot be parsed synchronously is reported, not a 
   const i = findIssue(issuesOf('systems:\n  s: { driver: test-async, url: x }\n'), 'systems.s');
   assert.match(i.message, /driver "test-async" failed to validate its keys: /);
 });
+
+test('a malformed env reference is an error, not silently kept', () => {
+  const i = findIssue(issuesOf('stateDir: "${env:1BAD}/state"\n'), 'stateDir');
+  assert.equal(i.line, 1);
+  assert.match(i.message, /malformed environment reference in "\$\{env:1BAD\}\/state"; write \$\{env:NAME\}/);
+});
