@@ -192,6 +192,21 @@ test('restart: a file left behind by a crash before its ack is read again withou
   }
 });
 
+test('a failed commit restarts the stream and the unacknowledged file is read again', async () => {
+  const t = tempDir();
+  const state = memoryState();
+  writeFileSync(path.join(t.dir, 'f.csv'), `${HEADER}P1,Rosa,PENDING\nP2,Ann,PENDING\n`);
+  const d = drive(await source(t.dir, state, { mode: 'snapshot', pattern: '*.csv' }), state, { failCommit: 1 });
+  try {
+    await waitFor(() => d.acks === 1, { what: 'the file after the restart' });
+    assert.deepEqual(summary(d.events), ['insert:P1', 'insert:P2']);
+    assert.ok(existsSync(path.join(t.dir, 'processed', 'f.csv')));
+  } finally {
+    await d.stop();
+    t.cleanup();
+  }
+});
+
 test('header mapping, header-less files and encodings (latin1, semicolons)', async () => {
   const t = tempDir();
   const state = memoryState();

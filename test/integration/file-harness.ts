@@ -42,8 +42,12 @@ export interface Driver {
   stop(): Promise<void>;
 }
 
-/** Consume a source like the engine: commit shadow + position, then ack. `crashAfterCommits` stops before that ack. */
-export function drive(source: Source, state: MemoryState, opts: { crashAfterCommits?: number } = {}): Driver {
+/**
+ * Consume a source like the engine: commit shadow + position, then ack. `crashAfterCommits`
+ * stops before that ack; `failCommit` makes that commit (1-based) throw, after which the stream
+ * is restarted on the same source, as the engine does.
+ */
+export function drive(source: Source, state: MemoryState, opts: { crashAfterCommits?: number; failCommit?: number } = {}): Driver {
   const ac = new AbortController();
   const d: Driver = {
     events: [],
@@ -52,8 +56,11 @@ export function drive(source: Source, state: MemoryState, opts: { crashAfterComm
     done: Promise.resolve(),
     async stop() { ac.abort(); await d.done; await source.close(); },
   };
-  d.done = (async () => {
+  let attempts = 0;
+  const loop = async (): Promise<void> => {
     for await (const batch of source.stream(ac.signal)) {
+      attempts++;
+      if (attempts === opts.failCommit) throw new Error('simulated store failure');
       for (const row of batch.shadow ?? []) {
         if ('delete' in row) state.shadow.delete(row.key);
         else state.shadow.set(row.key, row);
@@ -66,6 +73,16 @@ export function drive(source: Source, state: MemoryState, opts: { crashAfterComm
         return;
       }
       if (batch.ack) { await batch.ack(); d.acks++; }
+    }
+  };
+  d.done = (async () => {
+    while (!ac.signal.aborted) {
+      try {
+        await loop();
+        return;
+      } catch (e) {
+        if (opts.failCommit === undefined) throw e;
+      }
     }
   })();
   return d;

@@ -44,6 +44,36 @@ test('SFTP source: a snapshot file is listed, read, diffed and moved to processe
   }
 });
 
+test('SFTP source: trigger files, a failed file with its reason file, rejects uploaded next to the processed file', { skip }, async () => {
+  const drop = path.join(server!.root, 'drop2');
+  mkdirSync(drop);
+  const work = tempDir();
+  const state = memoryState();
+  const failing = fileSourceSchema.parse({ format: 'csv', mode: 'changes', pattern: 'f*.csv', trigger: '.trg', pollInterval: 50 });
+  const skipping = fileSourceSchema.parse({ format: 'csv', mode: 'changes', pattern: 's*.csv', onError: 'skip', pollInterval: 50 });
+  const d1 = drive(await fileConnector.createSource!(sourceContext(system(drop), failing, state, path.join(work.dir, 'a'))), state);
+  const state2 = memoryState();
+  const d2 = drive(await fileConnector.createSource!(sourceContext(system(drop), skipping, state2, path.join(work.dir, 'b'))), state2);
+  try {
+    writeFileSync(path.join(drop, 'f1.csv'), 'PERMIT_NO,STATUS\nP1,OK\nP2\n');
+    writeFileSync(path.join(drop, 's1.csv'), 'PERMIT_NO,STATUS\nP1,OK\nP2\nP3,OK\n');
+    await waitFor(() => d2.acks === 1, { what: 's1.csv over sftp' });
+    assert.deepEqual(summary(d2.events), ['insert:P1', 'insert:P3']);
+    const rejects = readFileSync(path.join(drop, 'processed', 's1.csv.rejects.jsonl'), 'utf8');
+    assert.match(rejects, /"record":2/);
+    assert.ok(existsSync(path.join(drop, 'f1.csv')), 'no trigger yet');
+    writeFileSync(path.join(drop, 'f1.csv.trg'), '');
+    await waitFor(() => d1.acks === 1, { what: 'f1.csv over sftp' });
+    assert.deepEqual(d1.events, []);
+    assert.deepEqual(readdirSync(path.join(drop, 'failed')).sort(), ['f1.csv', 'f1.csv.reason.txt', 'f1.csv.trg']);
+    assert.match(readFileSync(path.join(drop, 'failed', 'f1.csv.reason.txt'), 'utf8'), /f1\.csv: record 2 \(line 3\)/);
+  } finally {
+    await d1.stop();
+    await d2.stop();
+    work.cleanup();
+  }
+});
+
 test('SFTP sink: files are staged locally, uploaded under a temporary name, renamed, then triggered', { skip }, async () => {
   const out = path.join(server!.root, 'out');
   const work = tempDir();

@@ -198,6 +198,11 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
   return {
     async *stream(signal) {
       const wake: { fn?: () => void } = {};
+      // The engine calls stream() again after a failure (e.g. a commit or an ack threw): files
+      // handed out before were not acknowledged, so they are candidates again.
+      inFlight.clear();
+      seenSizes.clear();
+      stopWatch?.();
       await transport.connect();
       stopWatch = transport.watch?.(() => wake.fn?.());
       while (!signal.aborted) {
