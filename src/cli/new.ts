@@ -85,7 +85,7 @@ export default ${fn}Connector;
 Scaffolded by \`hms-sync new ${system}\`.
 
 - \`translate.mjs\`: delta -> what ${system} speaks. Edit this.
-- \`translate.test.mjs\`: run with \`node --test connectors/${system}/\`.
+- \`translate.test.mjs\`: run with \`node --test connectors/${system}/*.test.mjs\`.
 - \`index.mjs\`: the connector descriptor hms-sync loads. Add to your config:
 
 \`\`\`yaml
@@ -112,7 +112,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('-d, --dir <dir>', 'parent folder', 'connectors')
     .option('--force', 'overwrite existing files')
     .option('--json', 'print the created files as JSON')
-    .addHelpText('after', '\nExample:\n  npx hms-sync new county-housing && node --test connectors/county-housing/\n')
+    .addHelpText('after', '\nExample:\n  npx hms-sync new county-housing && node --test connectors/county-housing/*.test.mjs\n')
     .action((system: string, opts: { dir: string; force?: boolean; json?: boolean }) => {
       if (!NAME.test(system)) throw new UsageError(`system name "${system}" must be kebab-case: lower-case letters and digits separated by single dashes, e.g. county-housing`);
       const dir = path.resolve(opts.dir, system);
@@ -125,7 +125,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
         return path.join(dir, f);
       });
       if (opts.json) printJson({ system, dir, files: created });
-      else process.stdout.write(`created ${created.map((f) => path.relative(process.cwd(), f)).join(', ')}\nnext: edit translate.mjs, run \`node --test ${path.relative(process.cwd(), dir)}/\`, and add the plug-in to your config (see its README.md)\n`);
+      else process.stdout.write(`created ${created.map((f) => path.relative(process.cwd(), f)).join(', ')}\nnext: edit translate.mjs, run \`node --test ${path.relative(process.cwd(), dir)}/*.test.mjs\`, and add the plug-in to your config (see its README.md)\n`);
       setCode(EXIT.OK);
     });
 }

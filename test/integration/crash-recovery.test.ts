@@ -22,7 +22,7 @@ const stores = (process.env.HMS_TEST_STORES ?? 'sqlite,postgres').split(',').map
 
 function startChild(config: string): ChildProcess {
   const cli = path.resolve('test/helpers/run-cli.ts');
-  return spawn(process.execPath, ['--import', 'tsx', cli, 'run', config, '--log-level', 'silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), cli, 'run', config, '--log-level', 'silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 function killed(child: ChildProcess): Promise<void> {
