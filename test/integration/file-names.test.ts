@@ -31,6 +31,7 @@ test('file-name templates: date tokens (UTC by default), padded sequence, collec
 
 test('schemas: defaults, strict keys and clear refusals', () => {
   const src = fileSourceSchema.parse({ format: 'csv' });
+  assert.ok(src.format === 'csv');
   assert.equal(src.mode, 'changes');
   assert.equal(src.onError, 'fail');
   assert.equal(src.delimiter, ',');
@@ -38,6 +39,7 @@ test('schemas: defaults, strict keys and clear refusals', () => {
   assert.equal(fileSourceSchema.safeParse({ format: 'csv', colums: ['a'] }).success, false, 'unknown keys are errors');
   assert.equal(fileSourceSchema.safeParse({ format: 'xml' }).success, false);
   const fixed = fileSinkSchema.parse({ format: 'fixed', copybook: 'A.cpy' });
+  assert.ok(fixed.format === 'fixed');
   assert.equal(fixed.codePage, 'cp037');
   assert.equal(fixed.recordFormat, 'F');
   assert.deepEqual(fixed.rotate, { interval: '1m' });
@@ -45,5 +47,7 @@ test('schemas: defaults, strict keys and clear refusals', () => {
   const sftp = fileSystemSchema.safeParse({ transport: 'sftp', host: 'h', username: 'u', dir: '/in' });
   assert.equal(sftp.success, false);
   assert.match(JSON.stringify(sftp.error?.issues), /privateKey \(a path to a key file\) or password/);
-  assert.equal(fileSystemSchema.parse({ transport: 'sftp', host: 'h', username: 'u', password: 'p', dir: '/in' }).port, 22);
+  const ok = fileSystemSchema.parse({ transport: 'sftp', host: 'h', username: 'u', password: 'p', dir: '/in' });
+  assert.ok(ok.transport === 'sftp');
+  assert.equal(ok.port, 22);
 });
