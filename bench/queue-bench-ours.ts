@@ -100,8 +100,8 @@ export async function ourThroughput(store: Store, opts: { jobs: number; keys: nu
 }
 
 /**
- * Steady producer: `rate` jobs/s for `seconds`, one commit per job (as a source watcher would),
- * each job on its own key; latency = delivery time - time the enqueue was issued.
+ * Steady producer: `rate` jobs/s for `seconds`, one commit per producer tick (see steadyRate),
+ * each job on its own key; latency = delivery time - time the job fell due and was handed to enqueue.
  */
 export async function ourLatency(store: Store, opts: { rate: number; seconds: number; workers: number; batch: number }): Promise<LatencyResult> {
   const sentAt = new Map<string, number>();
@@ -113,10 +113,13 @@ export async function ourLatency(store: Store, opts: { rate: number; seconds: nu
     const t = sentAt.get(key);
     if (t !== undefined) lat.push(performance.now() - t);
   }, () => !producing && lat.length >= total, 1000));
-  await steadyRate(opts.rate, total, async (i) => {
-    const key = `L${i}`;
-    sentAt.set(key, performance.now());
-    await store.enqueue([{ pipeline: 'bench', target: 'noop', key, payload: payload(key, 0, Date.now()), runAt: Date.now(), maxAttempts: 20 }]);
+  await steadyRate(opts.rate, total, async (ids) => {
+    const now = performance.now();
+    await store.enqueue(ids.map((i) => {
+      const key = `L${i}`;
+      sentAt.set(key, now);
+      return { pipeline: 'bench', target: 'noop', key, payload: payload(key, 0, Date.now()), runAt: Date.now(), maxAttempts: 20 };
+    }));
   });
   producing = false;
   await Promise.race([Promise.all(workers), new Promise((r) => setTimeout(r, 15_000))]);
@@ -128,15 +131,21 @@ export function latencyResult(lat: number[], rate: number, seconds: number): Lat
   return { rate, seconds, delivered: s.length, p50: round(percentile(s, 50)), p99: round(percentile(s, 99)), max: round(s[s.length - 1] ?? NaN) };
 }
 
-/** Call `send(i)` for i in [0, total) at `rate` per second on a fixed schedule (not back-to-back), without waiting for each. */
-export async function steadyRate(rate: number, total: number, send: (i: number) => Promise<unknown>): Promise<void> {
+/**
+ * A steady producer: jobs 0..total-1 fall due at `rate` per second on a fixed schedule; every
+ * ~1 ms tick hands the jobs due by then to `send` as one batch (as a source watcher commits what
+ * it saw since its last commit), without waiting for earlier batches to finish.
+ */
+export async function steadyRate(rate: number, total: number, send: (ids: number[]) => Promise<unknown>): Promise<void> {
   const start = performance.now();
   const inflight = new Set<Promise<unknown>>();
   let i = 0;
   while (i < total) {
     const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
-    for (; i < due; i++) {
-      const p = send(i).finally(() => inflight.delete(p));
+    if (due > i) {
+      const ids: number[] = [];
+      for (; i < due; i++) ids.push(i);
+      const p = send(ids).finally(() => inflight.delete(p));
       inflight.add(p);
     }
     await new Promise((r) => setTimeout(r, 1));

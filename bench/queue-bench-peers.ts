@@ -57,7 +57,7 @@ export async function graphileThroughput(url: string, schema: string, opts: { jo
   }
 }
 
-/** graphile-worker at a steady rate: one addJob per job (it wakes its workers with LISTEN/NOTIFY). */
+/** graphile-worker at a steady rate: addJob / addJobs per producer tick (it wakes its workers with LISTEN/NOTIFY). */
 export async function graphileLatency(url: string, schema: string, opts: { rate: number; seconds: number; concurrency: number }): Promise<LatencyResult> {
   const utils = await makeWorkerUtils({ connectionString: url, schema, logger: silent });
   const lat: number[] = [];
@@ -67,7 +67,10 @@ export async function graphileLatency(url: string, schema: string, opts: { rate:
     taskList: { noop: async (p) => { lat.push(performance.now() - (p as { t: number }).t); } },
   });
   try {
-    await steadyRate(opts.rate, total, (i) => utils.addJob('noop', { t: performance.now(), i }));
+    await steadyRate(opts.rate, total, (ids) => {
+      const t = performance.now();
+      return ids.length === 1 ? utils.addJob('noop', { t, i: ids[0] }) : utils.addJobs(ids.map((i) => ({ identifier: 'noop', payload: { t, i } })));
+    });
     await waitUntil(() => lat.length >= total, 30_000).catch(() => undefined);
     return latencyResult(lat, opts.rate, opts.seconds);
   } finally {
@@ -107,7 +110,7 @@ export async function pgBossThroughput(url: string, schema: string, opts: { jobs
   }
 }
 
-/** pg-boss at a steady rate: one send() per job; workers poll (its minimum interval is 0.5 s; no LISTEN/NOTIFY). */
+/** pg-boss at a steady rate: send / insert per producer tick; workers poll (its minimum interval is 0.5 s; no LISTEN/NOTIFY). */
 export async function pgBossLatency(url: string, schema: string, opts: { rate: number; seconds: number; workers: number; batch: number }): Promise<LatencyResult> {
   const boss = await startBoss(url, schema);
   const lat: number[] = [];
@@ -119,7 +122,10 @@ export async function pgBossLatency(url: string, schema: string, opts: { rate: n
         for (const j of jobs) lat.push(now - (j.data as { t: number }).t);
       });
     }
-    await steadyRate(opts.rate, total, (i) => boss.send('noop', { t: performance.now(), i }));
+    await steadyRate(opts.rate, total, (ids) => {
+      const t = performance.now();
+      return ids.length === 1 ? boss.send('noop', { t, i: ids[0] }) : boss.insert(ids.map((i) => ({ name: 'noop', data: { t, i } })));
+    });
     await waitUntil(() => lat.length >= total, 30_000).catch(() => undefined);
     return latencyResult(lat, opts.rate, opts.seconds);
   } finally {

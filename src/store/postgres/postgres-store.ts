@@ -33,6 +33,8 @@ export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly schema: string;
   private readonly pool: pg.Pool;
+  /** Connections with asynchronous commit, for claim/ack/fail/extendLease (see the constructor). */
+  private readonly workPool: pg.Pool;
   private readonly sql: PostgresSql;
   private readonly q: string;
   private readonly channel: string;
@@ -50,8 +52,14 @@ export class PostgresStore implements Store {
     this.sql = postgresSql(this.q);
     this.channel = `hms_sync_wake_${schema}`.slice(0, 63);
     this.pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.poolSize ?? 10 });
+    // Claims, acks, failures and lease extensions commit asynchronously (no wait for the WAL
+    // flush): losing one in a PostgreSQL crash only means the job is delivered again (same id and
+    // version, so the same idempotency key), never that a change is lost. Enqueues (with their
+    // source position), replays and discards stay synchronous on `pool`.
+    this.workPool = new pg.Pool({ connectionString: opts.connectionString, max: opts.poolSize ?? 10, options: '-c synchronous_commit=off' });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
+    this.workPool.on('error', () => undefined);
     this.waker = new PostgresWaker(opts.connectionString, this.channel, (sql, values) => this.pool.query(sql, values));
   }
 
@@ -74,6 +82,11 @@ export class PostgresStore implements Store {
   private query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     if (this.closed) throw new HmsError('HMS_ERR_STORE', `PostgreSQL store (schema ${this.schema}) is closed`);
     return this.pool.query<R>(text, values);
+  }
+
+  private work<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    if (this.closed) throw new HmsError('HMS_ERR_STORE', `PostgreSQL store (schema ${this.schema}) is closed`);
+    return this.workPool.query<R>(text, values);
   }
 
   async migrate(): Promise<void> {
@@ -169,26 +182,26 @@ export class PostgresStore implements Store {
     const now = Date.now();
     if (now - this.lastReclaim >= RECLAIM_EVERY_MS) {
       this.lastReclaim = now;
-      await this.query(this.sql.reclaimExpired, [now]);
+      await this.work(this.sql.reclaimExpired, [now]);
     }
-    const r = await this.query<JobRowLike>(this.sql.claim, [now, opts.workerId, now + opts.leaseMs, limit, opts.pipelines ?? null]);
+    const r = await this.work<JobRowLike>(this.sql.claim, [now, opts.workerId, now + opts.leaseMs, limit, opts.pipelines ?? null]);
     return r.rows.map(jobFromRow).sort(byId);
   }
 
   async complete(done: Array<{ id: string; version: number }>): Promise<void> {
     if (!done.length) return;
-    await this.query(this.sql.complete, [done.map((d) => d.id), done.map((d) => d.version), Date.now()]);
+    await this.work(this.sql.complete, [done.map((d) => d.id), done.map((d) => d.version), Date.now()]);
   }
 
   async fail(failures: FailInput[]): Promise<void> {
     if (!failures.length) return;
-    await this.query(this.sql.fail, [failures.map((f) => f.id), failures.map((f) => f.version), failures.map((f) => f.error), failures.map((f) => f.retryAt), Date.now()]);
+    await this.work(this.sql.fail, [failures.map((f) => f.id), failures.map((f) => f.version), failures.map((f) => f.error), failures.map((f) => f.retryAt), Date.now()]);
   }
 
   async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void> {
     if (!ids.length) return;
     const now = Date.now();
-    await this.query(this.sql.extendLease, [ids, workerId, now + leaseMs, now]);
+    await this.work(this.sql.extendLease, [ids, workerId, now + leaseMs, now]);
   }
 
   async nextRunAt(pipelines?: string[]): Promise<number | null> {
@@ -295,6 +308,6 @@ export class PostgresStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await this.waker.close();
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.workPool.end()]);
   }
 }
