@@ -4,12 +4,14 @@
 import type { ConnectorDescriptor } from './contract.js';
 import { NotFoundError } from '../core/errors.js';
 import { sqliteConnector } from './sqlite/sqlite-connector.js';
+import { httpConnector } from './http/http-connector.js';
 import { fileConnector } from './file/file-connector.js';
 import { soapConnector } from './soap/soap-connector.js';
 
 const descriptors: ConnectorDescriptor[] = [
   // connectors register below (one line each)
   sqliteConnector,
+  httpConnector,
   fileConnector,
   soapConnector,
 ];

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -8,42 +8,44 @@ import { computeDelta } from '../../src/core/delta.js';
 import { createLogger, silentLogger } from '../../src/core/log.js';
 import type { ChangeEvent, Delta } from '../../src/core/types.js';
 import type { Sink, SinkItem, Source, SourceBatch, SourceState } from '../../src/connectors/contract.js';
-import type { ShadowDelete, ShadowRow } from '../../src/store/store.js';
+import type { ShadowRow, Store } from '../../src/store/store.js';
+import { openStore } from '../../src/store/open-store.js';
 import { sqliteConnector } from '../../src/connectors/sqlite/sqlite-connector.js';
 import { tempDir, waitFor } from '../helpers/services.js';
 
-/**
- * The source's durable state as the engine keeps it: shadow rows and position, applied
- * only when a batch is "committed" (in memory here; the store has its own suite).
- */
-class MemoryState implements SourceState {
-  readonly shadow = new Map<string, ShadowRow>();
-  position: string | null = null;
-  constructor(readonly scope: string) {}
-  async getPosition() { return this.position; }
-  async getShadow(keys: string[]) {
-    const m = new Map<string, ShadowRow>();
-    for (const k of keys) { const r = this.shadow.get(k); if (r) m.set(k, r); }
-    return m;
+/** The source's durable state in the real store, committed per batch as the engine does. */
+class StoreState implements SourceState {
+  constructor(readonly store: Store, readonly scope: string) {}
+  getPosition() { return this.store.getPosition(this.scope); }
+  getShadow(keys: string[]) { return this.store.getShadow(this.scope, keys); }
+  listShadow() { return this.store.listShadow(this.scope); }
+  async commit(b: SourceBatch) {
+    await this.store.commit({ jobs: [], shadow: b.shadow, position: b.position !== undefined ? { source: this.scope, position: b.position } : undefined });
   }
-  async *listShadow() { yield* [...this.shadow.values()]; }
-  commit(b: SourceBatch) {
-    for (const s of b.shadow ?? []) {
-      if ('delete' in s) this.shadow.delete((s as ShadowDelete).key);
-      else this.shadow.set(s.key, s);
-    }
-    if (b.position !== undefined) this.position = b.position;
+  async shadowRows() {
+    const rows = new Map<string, ShadowRow>();
+    for await (const r of this.listShadow()) rows.set(r.key, r);
+    return rows;
   }
 }
 
-function run(source: Source, state: MemoryState) {
+const stores: Store[] = [];
+after(async () => { for (const s of stores) await s.close(); });
+
+async function newState(dir: string, scope: string): Promise<StoreState> {
+  const store = await openStore('sqlite:' + path.join(dir, 'state.db'));
+  stores.push(store);
+  return new StoreState(store, scope);
+}
+
+function run(source: Source, state: StoreState) {
   const ac = new AbortController();
   const events: ChangeEvent[] = [];
   const batches: SourceBatch[] = [];
   const done = (async () => {
     for await (const b of source.stream(ac.signal)) {
       batches.push(b);
-      state.commit(b);
+      await state.commit(b);
       events.push(...b.events);
       await b.ack?.();
     }
@@ -51,7 +53,7 @@ function run(source: Source, state: MemoryState) {
   return { events, batches, polls: () => (source as Source & { polls: number }).polls, stop: async () => { ac.abort(); await done; await source.close(); } };
 }
 
-function makeSource(file: string, state: MemoryState, options: Record<string, unknown>, keyFields = ['BRG_ID'], logger = silentLogger(), collection = 'INSPECTIONS') {
+function makeSource(file: string, state: StoreState, options: Record<string, unknown>, keyFields = ['BRG_ID'], logger = silentLogger(), collection = 'INSPECTIONS') {
   return sqliteConnector.createSource!({ system: 'legacy', systemConfig: { path: file }, collection, options: { poll: '30ms', ...options }, keyFields, state, logger, workDir: path.dirname(file) }) as Source;
 }
 
@@ -72,7 +74,7 @@ test('full-scan polling detects each insert, update and delete per row, keeping 
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'legacy.db');
   const db = legacyDb(file);
-  const state = new MemoryState('poll:legacy:INSPECTIONS');
+  const state = await newState(dir, 'poll:legacy:INSPECTIONS');
   const r = run(makeSource(file, state, { batchSize: 2 }), state);
   try {
     await waitFor(() => r.events.length === 3, { what: 'initial inserts' });
@@ -80,8 +82,9 @@ test('full-scan polling detects each insert, update and delete per row, keeping 
     const e007 = r.events.find((e) => e.key === '007')!;
     assert.deepEqual(e007.after, { BRG_ID: '007', NEXT_INSP_DT: '20250301', CODE_STS: 'P', UPDATED_AT: 1 });
     assert.equal(e007.before, null);
-    assert.equal(state.shadow.size, 3);
-    assert.deepEqual(state.shadow.get('007')!.doc, e007.after, 'the shadow keeps the row doc');
+    const rows = await state.shadowRows();
+    assert.equal(rows.size, 3);
+    assert.deepEqual(rows.get('007')!.doc, e007.after, 'the shadow keeps the row doc');
 
     r.events.length = 0;
     db.prepare("UPDATE INSPECTIONS SET CODE_STS = 'A' WHERE BRG_ID = '007'").run();
@@ -98,7 +101,7 @@ test('full-scan polling detects each insert, update and delete per row, keeping 
     assert.equal((del.before as Record<string, unknown>).NEXT_INSP_DT, '20250415');
     assert.equal(del.after, null);
     assert.deepEqual(byKey(r.events, 'insert'), ['200']);
-    assert.ok(!state.shadow.has('012'));
+    assert.ok(!(await state.shadowRows()).has('012'));
     // nothing else changes: two more full polls, no more events
     const polls = r.polls();
     await waitFor(() => r.polls() >= polls + 2, { what: 'two more polls' });
@@ -118,7 +121,7 @@ test('compound keys, column lists and a where filter (a row leaving the filter c
   const ins = db.prepare('INSERT INTO "odd ""name""" VALUES (?, ?, ?, ?, ?)');
   for (let i = 0; i < 7; i++) ins.run(i % 2 ? 'north' : 'south', i, `v${i}`, 'x', 1);
   ins.run('north', 9007199254740993n, 'big', 'x', 1);
-  const state = new MemoryState('s');
+  const state = await newState(dir, 's');
   const r = run(makeSource(file, state, { batchSize: 3, columns: ['val'], where: 'active = 1' }, ['region', 'n'], silentLogger(), 'odd "name"'), state);
   try {
     await waitFor(() => r.events.length === 8, { what: '8 inserts' });
@@ -141,17 +144,17 @@ test('incremental mode reads only rows past the position, re-reads the last valu
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'legacy.db');
   const db = legacyDb(file);
-  const state = new MemoryState('inc');
+  const state = await newState(dir, 'inc');
   const r = run(makeSource(file, state, { incremental: { column: 'UPDATED_AT', fullScanEvery: '1h' } }), state);
   try {
-    await waitFor(() => r.events.length === 3 && state.position !== null, { what: 'initial full scan' });
-    assert.deepEqual(JSON.parse(state.position!), { v: 3 });
+    await waitFor(async () => r.events.length === 3 && (await state.getPosition()) !== null, { what: 'initial full scan' });
+    assert.deepEqual(JSON.parse((await state.getPosition())!), { v: 3 });
     // an update that bumps the column is seen by the incremental read
     db.prepare("UPDATE INSPECTIONS SET CODE_STS = 'X', UPDATED_AT = 5 WHERE BRG_ID = '012'").run();
     await waitFor(() => r.events.length === 4, { what: 'incremental update' });
     assert.equal(r.events[3]!.op, 'update');
     assert.equal(r.events[3]!.key, '012');
-    assert.deepEqual(JSON.parse(state.position!), { v: 5 });
+    assert.deepEqual(JSON.parse((await state.getPosition())!), { v: 5 });
     // a row committed late with the same column value as the position is still seen
     db.prepare("INSERT INTO INSPECTIONS VALUES ('300', '20270101', 'P', 5)").run();
     await waitFor(() => r.events.length === 5, { what: 'late row with equal column value' });
@@ -184,7 +187,7 @@ test('a second source instance over the same state sees no spurious changes', as
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'legacy.db');
   const db = legacyDb(file);
-  const state = new MemoryState('restart');
+  const state = await newState(dir, 'restart');
   const r1 = run(makeSource(file, state, {}), state);
   await waitFor(() => r1.events.length === 3);
   await r1.stop();
@@ -207,7 +210,7 @@ test('a missing file or a failing poll is logged and retried; abort ends the str
   const file = path.join(dir, 'later.db');
   const lines: string[] = [];
   const logger = createLogger({ level: 'warn', destination: new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }) });
-  const state = new MemoryState('missing');
+  const state = await newState(dir, 'missing');
   const src = makeSource(file, state, {}, ['BRG_ID'], logger);
   const r = run(src, state);
   try {

@@ -19,6 +19,7 @@ import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-optio
 import type { SqlQueryPort } from '../sql/sql-query-port.js';
 import { fromBetterSqlite3, openSqlite } from './sqlite-query-port.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
+import { createTriggerSource, isTriggerMode, withTriggerMode } from '../triggers/trigger-source.js';
 
 export const sqliteSystemSchema = z.strictObject({
   path: z.string().min(1).describe('Path of the SQLite database file (relative to the working directory).'),
@@ -41,10 +42,18 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
   driver: 'sqlite',
   description: 'SQLite database file: polling source with per-row fingerprints, upsert/delete sink.',
   systemSchema: sqliteSystemSchema as unknown as z.ZodType<SqliteSystem>,
-  sourceSchema: sqlPollOptionsSchema as unknown as z.ZodType<SqlPollOptions>,
+  // `mode: triggers` selects trigger capture (src/connectors/triggers/)
+  sourceSchema: withTriggerMode(sqlPollOptionsSchema) as unknown as z.ZodType<SqlPollOptions>,
   sinkSchema: sqliteSinkSchema as unknown as z.ZodType<z.input<typeof sqliteSinkSchema>>,
 
+  fromUrl(url) {
+    // sqlite:./legacy.db, sqlite:///abs/path.db, file:legacy.db or a bare path
+    const m = /^(?:sqlite|file):(?:\/\/)?(.*)$/.exec(url);
+    return { path: m ? m[1]! : url };
+  },
+
   createSource(ctx) {
+    if (isTriggerMode(ctx.options)) return createTriggerSource('sqlite', ctx);
     const file = path.resolve(ctx.systemConfig.path);
     let port: (SqlQueryPort & { close(): Promise<void> }) | null = null;
     return createSqlPollSource({

@@ -1,0 +1,281 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { PermanentError, RetryableError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/log.js';
+import type { Delta } from '../../src/core/types.js';
+import type { Sink, SinkItem, SinkResult, Source, SourceBatch, SourceState } from '../../src/connectors/contract.js';
+import { httpConnector, webhookHeaders, type WebhookSource, type RestPollSource } from '../../src/connectors/http/index.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { Store } from '../../src/store/store.js';
+import { tempDir, waitFor } from '../helpers/services.js';
+
+const secret = `whsec_${randomBytes(32).toString('base64')}`;
+const closers: Array<() => Promise<unknown> | unknown> = [];
+after(async () => {
+  for (const c of closers.reverse()) {
+    try { await c(); } catch {}
+  }
+});
+
+interface Got { method: string; url: string; headers: http.IncomingHttpHeaders; raw: string }
+
+/** A real receiver on loopback; `reply` decides each answer (or never answers). */
+async function receiver(reply: (g: Got, res: http.ServerResponse) => void) {
+  const got: Got[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const g = { method: req.method!, url: req.url!, headers: req.headers, raw: Buffer.concat(chunks).toString('utf8') };
+      got.push(g);
+      reply(g, res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  closers.push(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+  return { got, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+function item(delta: Partial<Delta> & Pick<Delta, 'op' | 'key'>, version = 1): SinkItem {
+  return { jobId: `job-${delta.key}`, version, idempotencyKey: `bridges:job-${delta.key}:${version}`, pipeline: 'bridges', collection: 'bridges', keyFields: ['bridgeId'], delta: { changed: {}, state: null, base: null, fingerprint: '', sourceTs: 1_700_000_000_000, ...delta } };
+}
+
+async function sink(systemConfig: Record<string, unknown>, options: Record<string, unknown> = {}): Promise<Sink> {
+  const s = await httpConnector.createSink!({ system: 'dashboard', systemConfig, collection: 'bridges', options, keyFields: ['bridgeId'], logger: silentLogger(), workDir: '.' });
+  closers.push(() => s.close());
+  return s;
+}
+
+const signal = new AbortController().signal;
+const errOf = (r: SinkResult) => (r.ok ? assert.fail('expected a failure') : r.error) as Error;
+
+test('sink: signed JSON with idempotency key, REST paths and methods; the signature verifies independently', async () => {
+  const rx = await receiver((_g, res) => res.writeHead(200).end('{}'));
+  const s = await sink({ url: `${rx.url}/api`, signingSecret: secret, auth: { bearer: 'tok-123456' }, headers: { 'X-Tenant': 'county' } }, { path: '/bridges/{key}' });
+  const res = await s.write([
+    item({ op: 'insert', key: '007', changed: { bridgeId: '007', status: 'ok' }, state: { bridgeId: '007', status: 'ok' } }),
+    item({ op: 'update', key: '012', changed: { status: 'closed' }, state: { bridgeId: '012', status: 'closed' } }, 3),
+    item({ op: 'delete', key: '100' }),
+  ], signal);
+  assert.deepEqual(res, [{ ok: true }, { ok: true }, { ok: true }]);
+  const by = (k: string) => rx.got.find((g) => g.url.endsWith(k))!;
+  assert.equal(by('/api/bridges/007').method, 'POST');
+  assert.equal(by('/api/bridges/012').method, 'PUT');
+  assert.equal(by('/api/bridges/100').method, 'DELETE');
+  const g = by('/api/bridges/012');
+  assert.equal(g.headers['idempotency-key'], 'bridges:job-012:3');
+  assert.equal(g.headers['webhook-id'], 'bridges:job-012:3');
+  assert.equal(g.headers.authorization, 'Bearer tok-123456');
+  assert.equal(g.headers['x-tenant'], 'county');
+  assert.equal(g.headers['content-type'], 'application/json');
+  const body = JSON.parse(g.raw);
+  assert.deepEqual(body.data, { op: 'update', key: '012', changed: { status: 'closed' }, state: { bridgeId: '012', status: 'closed' } });
+  assert.equal(body.type, 'bridges.update');
+  // verify as a receiver would, with node:crypto only
+  const ts = Number(g.headers['webhook-timestamp']);
+  assert.ok(Math.abs(ts - Date.now() / 1000) < 60);
+  const expected = createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update(`${g.headers['webhook-id']}.${ts}.${g.raw}`).digest('base64');
+  assert.equal(g.headers['webhook-signature'], `v1,${expected}`);
+});
+
+test('sink: status classification — 404 on DELETE ok, 400 permanent with snippet, 429 Retry-After, 500 retryable', async () => {
+  const rx = await receiver((g, res) => {
+    const key = g.url.split('/').pop();
+    if (key === 'gone') return res.writeHead(404).end('not found');
+    if (key === 'bad') return res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"status must be one of ok, closed"}');
+    if (key === 'slow') return res.writeHead(429, { 'retry-after': '30' }).end();
+    if (key === 'dated') return res.writeHead(503, { 'retry-after': new Date(Date.now() + 120_000).toUTCString() }).end();
+    if (key === 'boom') return res.writeHead(500).end('Internal error');
+    if (key === 'missing') return res.writeHead(404).end('no such bridge');
+    res.writeHead(204).end();
+  });
+  const s = await sink({ url: rx.url, auth: { basic: { username: 'u', password: 'p4ssw0rd-secret' } } }, { path: '/b/{key}', body: 'state' });
+  const [gone, bad, slow, dated, boom, missing] = await s.write([
+    item({ op: 'delete', key: 'gone' }),
+    item({ op: 'insert', key: 'bad', state: { bridgeId: 'bad', status: 'weird' } }),
+    item({ op: 'insert', key: 'slow', state: { bridgeId: 'slow' } }),
+    item({ op: 'insert', key: 'dated', state: { bridgeId: 'dated' } }),
+    item({ op: 'update', key: 'boom', state: { bridgeId: 'boom' }, changed: { x: 1 } }),
+    item({ op: 'update', key: 'missing', state: { bridgeId: 'missing' }, changed: { x: 1 } }),
+  ], signal);
+  assert.deepEqual(gone, { ok: true });
+  const e400 = errOf(bad!);
+  assert.ok(e400 instanceof PermanentError);
+  assert.match(e400.message, /POST http:\/\/127\.0\.0\.1:\d+\/b\/bad answered HTTP 400: \{"error":"status must be one of ok, closed"\}/);
+  const e429 = errOf(slow!);
+  assert.ok(e429 instanceof RetryableError);
+  assert.equal((e429 as RetryableError).retryAfterMs, 30_000);
+  const e503 = errOf(dated!) as RetryableError;
+  assert.ok(e503 instanceof RetryableError && e503.retryAfterMs! > 100_000 && e503.retryAfterMs! <= 120_000);
+  assert.ok(errOf(boom!) instanceof RetryableError);
+  assert.ok(errOf(missing!) instanceof PermanentError, '404 on PUT is permanent');
+  for (const r of [bad, slow, dated, boom, missing]) assert.ok(!errOf(r!).message.includes('p4ssw0rd'), 'no secret in messages');
+  assert.equal(rx.got.find((g) => g.url === '/b/gone')!.raw, '', 'a delete in state mode has no body');
+});
+
+test('sink: a hanging receiver times out and a refused connection is retryable', async () => {
+  const rx = await receiver(() => { /* never answers */ });
+  const s = await sink({ url: rx.url, timeout: '200ms' });
+  const t0 = Date.now();
+  const [hung] = await s.write([item({ op: 'insert', key: '1', state: { bridgeId: '1' } })], signal);
+  const e = errOf(hung!);
+  assert.ok(e instanceof RetryableError);
+  assert.match(e.message, /timed out after 200 ms/);
+  assert.ok(Date.now() - t0 < 5000);
+
+  const dead = http.createServer();
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const port = (dead.address() as AddressInfo).port;
+  await new Promise((r) => dead.close(r));
+  const s2 = await sink({ url: `http://127.0.0.1:${port}` });
+  const [refused] = await s2.write([item({ op: 'insert', key: '1', state: { bridgeId: '1' } })], signal);
+  const e2 = errOf(refused!);
+  assert.ok(e2 instanceof RetryableError);
+  assert.match(e2.message, /ECONNREFUSED/);
+  await assert.rejects(httpConnector.testConnection({ url: `http://127.0.0.1:${port}` }, { logger: silentLogger(), system: 'dashboard' }), /system "dashboard" cannot be reached: .*ECONNREFUSED/);
+});
+
+/** Source state in the real store; batches are committed (and acked) as the engine does. */
+async function storeState(scope: string): Promise<{ store: Store; state: SourceState }> {
+  const { dir, cleanup } = tempDir();
+  const store = await openStore('sqlite:' + path.join(dir, 'state.db'));
+  closers.push(async () => { await store.close(); cleanup(); });
+  return { store, state: { scope, getPosition: () => store.getPosition(scope), getShadow: (k) => store.getShadow(scope, k), listShadow: () => store.listShadow(scope) } };
+}
+
+function consume(source: Source, store: Store, scope: string, gate?: () => Promise<void>) {
+  const ac = new AbortController();
+  const batches: SourceBatch[] = [];
+  const done = (async () => {
+    for await (const b of source.stream(ac.signal)) {
+      batches.push(b);
+      if (gate) await gate();
+      await store.commit({ jobs: [], shadow: b.shadow, position: b.position !== undefined ? { source: scope, position: b.position } : undefined });
+      await b.ack?.();
+    }
+  })();
+  let stopped: Promise<void> | null = null;
+  const stop = () => (stopped ??= (async () => { ac.abort(); await done; await source.close(); })());
+  closers.push(stop);
+  return { batches, events: () => batches.flatMap((b) => b.events), stop };
+}
+
+async function post(url: string, body: string, headers: Record<string, string>, method = 'POST') {
+  const res = await fetch(url, { method, body, headers: { 'content-type': 'application/json', ...headers } });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+test('webhook source: refuses missing, bad and stale signatures and bad JSON; answers 200 only after the commit; dedupes by webhook-id', async () => {
+  const scope = 'webhook:permits';
+  const { store, state } = await storeState(scope);
+  const src = (await httpConnector.createSource!({ system: 'county', systemConfig: { signingSecret: secret }, collection: 'permits', options: { listen: { host: '127.0.0.1', port: 0 }, path: '/hooks/permits', dataField: 'data', ackTimeout: '2s' }, keyFields: ['permitNumber'], state, logger: silentLogger(), workDir: '.' })) as WebhookSource;
+  let release!: () => void;
+  let gateOpen = false;
+  const c = consume(src, store, scope, () => (gateOpen ? Promise.resolve() : new Promise<void>((r) => { release = r; })));
+  const { port } = await src.address();
+  const url = `http://127.0.0.1:${port}/hooks/permits`;
+  const body = JSON.stringify({ type: 'permit.updated', data: { permitNumber: '0123', status: 'APPROVED' } });
+
+  let r = await post(url, body, {});
+  assert.equal(r.status, 401);
+  assert.match(String(r.body.error), /missing webhook-id, webhook-timestamp, webhook-signature headers/);
+  r = await post(url, body, { ...webhookHeaders({ id: 'm1', body, secret }), 'webhook-signature': 'v1,AAAA' });
+  assert.equal(r.status, 401);
+  assert.match(String(r.body.error), /does not match/);
+  r = await post(url, body, webhookHeaders({ id: 'm1', body, secret, timestamp: Math.floor(Date.now() / 1000) - 3600 }));
+  assert.equal(r.status, 401);
+  assert.match(String(r.body.error), /3600 s old, beyond the 300 s tolerance/);
+  r = await post(url, '{not json', webhookHeaders({ id: 'm0', body: '{not json', secret }));
+  assert.equal(r.status, 400);
+  assert.match(String(r.body.error), /not valid JSON/);
+  r = await post(`http://127.0.0.1:${port}/elsewhere`, body, webhookHeaders({ id: 'm1', body, secret }));
+  assert.equal(r.status, 404);
+
+  // a good request waits until the (gated) commit happened
+  let answered: { status: number } | null = null;
+  const pending = post(url, body, webhookHeaders({ id: 'm1', body, secret })).then((x) => (answered = x));
+  await waitFor(() => c.batches.length === 1, { what: 'batch yielded' });
+  assert.equal(answered, null, 'no answer before the commit');
+  assert.equal((await store.getShadow(scope, ['0123'])).size, 0);
+  gateOpen = true;
+  release();
+  const ok = await pending;
+  assert.equal(ok.status, 200);
+  assert.equal((await store.getShadow(scope, ['0123'])).get('0123')!.doc!.status, 'APPROVED', 'committed before the 200');
+  assert.deepEqual(c.events().map((e) => [e.op, e.key, e.before]), [['insert', '0123', null]]);
+
+  // redelivery of the same webhook-id: 200, no new batch
+  const again = await post(url, body, webhookHeaders({ id: 'm1', body, secret }));
+  assert.deepEqual([again.status, again.body.duplicate], [200, true]);
+  assert.equal(c.batches.length, 1);
+
+  // an update carries the previous doc as before; DELETE method deletes
+  const b2 = JSON.stringify({ data: { permitNumber: '0123', status: 'REVOKED' } });
+  assert.equal((await post(url, b2, webhookHeaders({ id: 'm2', body: b2, secret }))).status, 200);
+  const b3 = JSON.stringify({ data: { permitNumber: '0123' } });
+  assert.equal((await post(url, b3, webhookHeaders({ id: 'm3', body: b3, secret }), 'DELETE')).status, 200);
+  const evs = c.events();
+  assert.deepEqual(evs.slice(1).map((e) => [e.op, e.before?.status, e.after?.status]), [['update', 'APPROVED', 'REVOKED'], ['delete', 'REVOKED', undefined]]);
+  const bad = JSON.stringify({ data: { status: 'no key' } });
+  const rb = await post(url, bad, webhookHeaders({ id: 'm4', body: bad, secret }));
+  assert.equal(rb.status, 400);
+  assert.match(String(rb.body.error), /key field "permitNumber" is missing/);
+  await c.stop();
+});
+
+test('webhook source: 503 when the engine does not commit within ackTimeout; refuses to start unsigned', async () => {
+  const scope = 'webhook:slow';
+  const { store, state } = await storeState(scope);
+  const src = (await httpConnector.createSource!({ system: 'county', systemConfig: { signingSecret: secret }, collection: 'permits', options: { listen: { port: 0 }, path: '/h', ackTimeout: '150ms' }, keyFields: ['id'], state, logger: silentLogger(), workDir: '.' })) as WebhookSource;
+  let release!: () => void;
+  const c = consume(src, store, scope, () => new Promise<void>((r) => { release = r; }));
+  const { port } = await src.address();
+  const body = JSON.stringify({ id: 1 });
+  const r = await post(`http://127.0.0.1:${port}/h`, body, webhookHeaders({ id: 'x1', body, secret }));
+  assert.equal(r.status, 503);
+  assert.match(String(r.body.error), /not committed within 150 ms/);
+  release();
+  await c.stop();
+  assert.throws(() => httpConnector.createSource!({ system: 'county', systemConfig: {}, collection: 'p', options: { listen: { port: 0 }, path: '/h' }, keyFields: ['id'], state, logger: silentLogger(), workDir: '.' }), /has no signingSecret/);
+});
+
+test('REST polling source follows the cursor, records it as the position, and resumes from it', async () => {
+  const items = Array.from({ length: 5 }, (_, i) => ({ id: `00${i}`, v: i, seq: i + 1 }));
+  const seen: string[] = [];
+  const rx = await receiver((g, res) => {
+    const u = new URL(g.url, 'http://x');
+    seen.push(u.search);
+    assert.equal(g.headers.authorization, 'Bearer poll-token');
+    const after = Number(u.searchParams.get('after') ?? 0);
+    const page = items.filter((it) => it.seq > after).sort((a, b) => a.seq - b.seq).slice(0, 2);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ result: { rows: page } }));
+  });
+  const scope = 'rest:things';
+  const { store, state } = await storeState(scope);
+  const mk = () => httpConnector.createSource!({ system: 'api', systemConfig: { url: rx.url, auth: { bearer: 'poll-token' } }, collection: 'things', options: { poll: '30ms', path: '/things', query: { limit: '2' }, cursorParam: 'after', cursorField: 'seq', itemsField: 'result.rows' }, keyFields: ['id'], state, logger: silentLogger(), workDir: '.' }) as RestPollSource;
+  const src = mk();
+  const c = consume(src, store, scope);
+  await waitFor(() => c.events().length === 5, { what: 'five inserts over three pages' });
+  assert.deepEqual(c.events().map((e) => e.key), ['000', '001', '002', '003', '004']);
+  assert.equal(c.events()[0]!.after!.id, '000', 'legacy string keys stay strings');
+  await waitFor(async () => (await store.getPosition(scope)) === '5');
+  assert.ok(seen.includes('?limit=2&after=2') && seen.includes('?limit=2&after=4'));
+  await c.stop();
+
+  items.push({ id: '005', v: 5, seq: 6 });
+  items[1]!.seq = 7;
+  items[1]!.v = 99;
+  const src2 = mk();
+  const c2 = consume(src2, store, scope);
+  await waitFor(() => c2.events().length === 2, { what: 'new and changed items after restart' });
+  assert.deepEqual(c2.events().map((e) => [e.op, e.key]), [['insert', '005'], ['update', '001']]);
+  assert.equal(c2.events()[1]!.before!.v, 1);
+  const polls = src2.polls;
+  await waitFor(() => src2.polls >= polls + 2);
+  assert.equal(c2.events().length, 2, 'no spurious events from re-reads');
+  await c2.stop();
+});
