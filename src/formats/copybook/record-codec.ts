@@ -89,6 +89,10 @@ interface CNode {
   /** Name (cobol, upper case) of a segment alternative, when this node is one. */
   segmentName?: string;
   align: number;
+  /** Children grouped into REDEFINES sets (an item and the alternatives that follow it), with their largest static span. */
+  sets: Array<{ items: CNode[]; span: number; hasSegment: boolean }>;
+  /** What encode writes when the field is missing (from its VALUE clause, else undefined). */
+  defaultValue: unknown;
 }
 
 interface State {
@@ -119,6 +123,17 @@ function validateOptions(o: CodecOptions): void {
   oneOf('codePageFlavor', ['standard', 'cobrix']);
   oneOf('unsignedPackedSign', ['F', 'C']);
   if (o.segments && !o.segmentField) throw new ConfigError('copybook option segments needs segmentField (the field holding the segment id)', { path: 'segments' });
+}
+
+/** The value a missing field is encoded with, from its VALUE clause (SPACES, ZEROS or a literal). */
+function defaultValue(node: LayoutNode): unknown {
+  const v = node.value;
+  if (v === undefined) return undefined;
+  const u = v.toUpperCase();
+  if (/^SPACES?$/.test(u)) return node.type?.kind === 'alphanumeric' ? '' : null;
+  if (/^ZERO(S|ES)?$/.test(u)) return node.type?.kind === 'alphanumeric' ? '0'.repeat(node.size) : 0;
+  if (/^(HIGH|LOW)-VALUES?$|^QUOTES?$|^NULLS?$/.test(u)) return undefined;
+  return v;
 }
 
 /** Compiles a parsed copybook into a record codec. Throws ConfigError for bad options. */
@@ -168,8 +183,21 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
       node, key: node.name, children: node.children.map(compile), hidden: node.isFiller && !resolved.keepFiller,
       segmentName: segmentNames.has(node.cobolName) ? node.cobolName : undefined,
       align: node.sync && node.type && (node.type.kind === 'binary' || node.type.kind === 'float') ? (node.size >= 8 ? 8 : node.size >= 4 ? 4 : 2) : 1,
+      sets: [],
+      defaultValue: defaultValue(node),
     };
     if (node.type) cn.codec = createFieldCodec(node.type, node.size, env);
+    for (const c of cn.children) {
+      const span = c.node.size * (c.node.occurs ? c.node.occurs.max : 1);
+      const last = cn.sets[cn.sets.length - 1];
+      if (c.node.redefines && last) {
+        last.items.push(c);
+        last.span = Math.max(last.span, span);
+        last.hasSegment ||= !!c.segmentName;
+      } else {
+        cn.sets.push({ items: [c], span, hasSegment: !!c.segmentName });
+      }
+    }
     return cn;
   };
   const roots = layout.roots.map(compile);
@@ -312,18 +340,8 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
     return new FormatError(`${where(st)}field ${pathOf(cn.node, st)} at byte offset ${pos}: ${msg}`, { details: { recordNumber: st.recordNumber, field: pathOf(cn.node, st), offset: pos } });
   };
 
-  const defaultValue = (node: LayoutNode): unknown => {
-    const v = node.value;
-    if (v === undefined) return undefined;
-    const u = v.toUpperCase();
-    if (/^SPACES?$/.test(u)) return node.type?.kind === 'alphanumeric' ? '' : null;
-    if (/^ZERO(S|ES)?$/.test(u)) return node.type?.kind === 'alphanumeric' ? '0'.repeat(node.size) : 0;
-    if (/^(HIGH|LOW)-VALUES?$|^QUOTES?$|^NULLS?$/.test(u)) return undefined;
-    return v;
-  };
-
   const encodeField = (cn: CNode, st: State, pos: number, value: unknown): void => {
-    if (value === undefined) value = defaultValue(cn.node);
+    if (value === undefined) value = cn.defaultValue;
     const node = cn.node;
     if (node.isOdoCounter) {
       if (value === undefined || value === null) {
@@ -386,24 +404,15 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
 
   const encodeGroup = (cn: CNode, st: State, pos: number, obj: Record<string, unknown>): number => {
     let end = pos;
-    const kids = cn.children;
-    for (let i = 0; i < kids.length; i++) {
-      const c = kids[i]!;
-      // a REDEFINES set: the item and the alternatives that follow it
-      let j = i + 1;
-      while (j < kids.length && kids[j]!.node.redefines) j++;
-      const set = kids.slice(i, j);
+    for (const set of cn.sets) {
       const start = end;
-      let chosen: CNode;
-      if (set.length === 1) {
-        chosen = c;
-      } else {
-        const seg = set.some((s) => s.segmentName) ? set.find((s) => s.segmentName === selectedSegment(st, start)) : undefined;
-        chosen = seg ?? set.find((s) => obj[s.key] !== undefined && obj[s.key] !== null) ?? c;
+      let chosen = set.items[0]!;
+      if (set.items.length > 1) {
+        const seg = set.hasSegment ? set.items.find((x) => x.segmentName === selectedSegment(st, start)) : undefined;
+        chosen = seg ?? set.items.find((x) => obj[x.key] !== undefined && obj[x.key] !== null) ?? chosen;
       }
       const cEnd = encodeItem(chosen, st, start, chosen.hidden ? undefined : obj[chosen.key]);
-      end = Math.max(cEnd, variable ? cEnd : start + Math.max(...set.map((s) => s.node.size * (s.node.occurs ? s.node.occurs.max : 1))));
-      i = j - 1;
+      end = variable ? cEnd : Math.max(cEnd, start + set.span);
     }
     return end;
   };
