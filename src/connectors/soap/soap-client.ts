@@ -16,6 +16,7 @@ import { assertNoDoctype } from './xml-safety.js';
 interface CallContext {
   signal?: AbortSignal;
   rules: readonly FaultRule[];
+  /** Names the call in messages; `{url}` is replaced by the URL actually called. */
   what: string;
 }
 
@@ -45,7 +46,7 @@ function httpAdapter(transport: SoapTransport, systemRules: readonly FaultRule[]
   return {
     request(rurl, data, callback, exheaders, exoptions) {
       const ctx = (exoptions as { hms?: CallContext } | undefined)?.hms;
-      const what = ctx?.what ?? rurl;
+      const what = ctx ? ctx.what.replace('{url}', rurl) : rurl;
       const isGet = data == null;
       const run = async (): Promise<RawResponse> => {
         if (!isGet) assertNoDoctype(String(data), `request to ${what}`);
@@ -85,7 +86,7 @@ export async function openWsdlClient(cfg: SoapSystemConfig, transport: SoapTrans
       customDeserializer: CUSTOM_DESERIALIZER,
       handleNilAsNull: true,
       disableCache: true,
-      wsdl_options: { hms: { rules: [], what: `WSDL ${wsdl} of system "${system}"` } },
+      wsdl_options: { hms: { rules: [], what: `WSDL {url} of system "${system}"` } },
     });
   } catch (e) {
     if (e instanceof RetryableError) throw e;
@@ -95,7 +96,6 @@ export async function openWsdlClient(cfg: SoapSystemConfig, transport: SoapTrans
   if (sec) client.setSecurity(sec);
   const described = client.describe() as Record<string, Record<string, Record<string, unknown>>>;
   const operations = [...new Set(Object.values(described).flatMap((svc) => Object.values(svc).flatMap((port) => Object.keys(port))))].sort();
-  const endpoint = cfg.url ?? '(WSDL address)';
   return {
     operations,
     call(operation, args, opts) {
@@ -103,14 +103,14 @@ export async function openWsdlClient(cfg: SoapSystemConfig, transport: SoapTrans
       if (!operations.includes(operation) || typeof method !== 'function') {
         return Promise.reject(new ConfigError(`operation "${operation}" is not in WSDL "${wsdl}"; it declares: ${operations.join(', ')}`));
       }
-      const what = `${operation} at ${endpoint} (system "${system}")`;
+      const what = `${operation} at {url} (system "${system}")`;
       const hms: CallContext = { signal: opts.signal, rules: opts.rules ?? [], what };
       return new Promise((resolve, reject) => {
         (method as (a: unknown, cb: (err: unknown, result: unknown, raw: unknown) => void, o: unknown) => void).call(client, args, (err, result, raw) => {
           if (!err) return resolve({ result, raw: typeof raw === 'string' ? raw : '' });
           if (err instanceof HmsError) return reject(err);
           // The soap package could not make sense of a well-formed answer.
-          reject(new RetryableError(`unexpected response to ${what}: ${describeSoapError(err)}`, { cause: err }));
+          reject(new RetryableError(`unexpected response to ${what.replace('{url}', cfg.url ?? 'the WSDL address')}: ${describeSoapError(err)}`, { cause: err }));
         }, { hms });
       });
     },
