@@ -100,7 +100,10 @@ export function planCommit(inputs: readonly EnqueueInput[], tails: ReadonlyMap<s
     let slot = slots.get(k);
     if (!slot) {
       const tail = tails.get(k);
-      if (tail) slot = { kind: 'existing', tail };
+      if (tail) {
+        slot = { kind: 'existing', tail };
+        slots.set(k, slot);
+      }
     }
     const coalesce = input.coalesce !== false;
     if (coalesce && slot?.kind === 'new' && slot.insert.target === input.target) {

@@ -167,6 +167,13 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(m.payload.state, { v: 3 });
       assert.equal(m.version, 1, 'a job merged before it was ever written starts at version 1');
 
+      // ... and into an existing pending job: every delta of the commit lands, version + 1 once.
+      const r3 = await store.enqueue([job('m', { v: 4, w: 1 }), job('m', { v: 5 })]);
+      assert.deepEqual(r3, { inserted: 0, merged: 2 });
+      const m2 = (await store.listJobs({})).find((x) => x.key === 'm')!;
+      assert.deepEqual(m2.payload.state, { v: 5 });
+      assert.equal(m2.version, 2);
+
       // coalesce: false always inserts.
       assert.deepEqual(await store.enqueue([job('m', { v: 4 }, { coalesce: false })]), { inserted: 1, merged: 0 });
     });
