@@ -1,0 +1,198 @@
+/**
+ * The trigger drain source: reads `hms_sync_changelog` rows of one table in id order, a batch
+ * at a time, turns the row images into change events, and deletes the rows it emitted only in
+ * the batch's ack() (after the engine committed the jobs). A crash between commit and prune
+ * re-emits that batch once (at-least-once; the same images again).
+ *
+ * Rows are read in id order but not filtered by id: on PostgreSQL and MariaDB a transaction
+ * can commit after one with a higher id; such a row is read on a later drain instead of being
+ * skipped. Changes of one key are serialized by the row lock, so per-key order holds.
+ * The position recorded is the highest id emitted (for status; the table itself is the cursor).
+ */
+import { z } from 'zod';
+import { canonicalKey } from '../../core/delta.js';
+import { errorMessage } from '../../core/errors.js';
+import type { ChangeEvent, Doc } from '../../core/types.js';
+import type { SourceContext } from '../contract.js';
+import { durationSchema, parseDuration, sleep } from '../sql/duration.js';
+import { CHANGELOG_TABLE } from './trigger-ddl.js';
+import { parseJsonExact } from './exact-json.js';
+import { openTriggerDb, type TriggerDb } from './trigger-db.js';
+import type { BackfillCapable, BackfillSupport, WatermarkedBatch } from './watermark.js';
+
+export const triggerSourceOptionsSchema = z.strictObject({
+  mode: z.literal('triggers').describe('Read the change-log filled by triggers (install them with `hms-sync triggers install <pipeline>`).'),
+  poll: durationSchema.default('500ms').describe('Pause when the change-log is empty (default 500ms).'),
+  batchSize: z.number().int().min(1).max(10_000).default(500).describe('Change-log rows per batch (default 500).'),
+});
+
+export type TriggerSourceOptions = z.input<typeof triggerSourceOptionsSchema>;
+
+/** A source options schema that also accepts `mode: triggers`. */
+export function withTriggerMode<T extends z.ZodType>(schema: T): z.ZodType<z.input<T> | TriggerSourceOptions> {
+  return z.union([triggerSourceOptionsSchema, schema]) as unknown as z.ZodType<z.input<T> | TriggerSourceOptions>;
+}
+
+/** True when a pipeline's source options select trigger capture. */
+export function isTriggerMode(options: unknown): options is TriggerSourceOptions {
+  return !!options && typeof options === 'object' && (options as { mode?: unknown }).mode === 'triggers';
+}
+
+function parseImage(v: unknown): Doc | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return parseJsonExact(v) as Doc;
+  if (Buffer.isBuffer(v)) return parseJsonExact(v.toString('utf8')) as Doc;
+  return v as Doc;
+}
+
+function tsOf(v: unknown): number {
+  if (v instanceof Date) return v.getTime();
+  if (typeof v === 'string') {
+    const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v.replace(' ', 'T')}Z`);
+    if (!Number.isNaN(t)) return t;
+  }
+  return Date.now();
+}
+
+/** Trigger drain source (see the module comment). */
+export class TriggerSource implements BackfillCapable {
+  private db: TriggerDb | null = null;
+  private watermarks = false;
+  private readonly pollMs: number;
+  private readonly batchSize: number;
+  /** Drains completed (for tests). */
+  drains = 0;
+
+  constructor(private readonly ctx: SourceContext<unknown, TriggerSourceOptions>, private readonly openDb: () => TriggerDb) {
+    const o = triggerSourceOptionsSchema.parse(ctx.options);
+    this.pollMs = parseDuration(o.poll, 'poll');
+    this.batchSize = o.batchSize;
+  }
+
+  enableWatermarks(): void {
+    this.watermarks = true;
+  }
+
+  async openBackfill(): Promise<BackfillSupport> {
+    const db = this.openDb();
+    const ph = (i: number) => (db.placeholder ? db.placeholder(i) : '?');
+    const table = this.ctx.collection;
+    return {
+      port: db,
+      async writeWatermark(id) {
+        await db.exec(`INSERT INTO ${db.quoteIdent(CHANGELOG_TABLE)} (tbl, op, pk) VALUES (${ph(1)}, 'W', ${ph(2)})`, [table, JSON.stringify(id)]);
+      },
+      close: () => db.close(),
+    };
+  }
+
+  private conn(): TriggerDb {
+    if (!this.db) this.db = this.openDb();
+    return this.db;
+  }
+
+  private selectSql(db: TriggerDb): string {
+    const img = (c: string) => (db.dialect === 'postgres' ? `${c}::text AS ${c}` : c);
+    const ph = (i: number) => (db.placeholder ? db.placeholder(i) : '?');
+    return `SELECT id, op, ${img('pk')}, ${img('row_data')}, ${img('old_data')}, ts FROM ${db.quoteIdent(CHANGELOG_TABLE)} WHERE tbl = ${ph(1)} ORDER BY id LIMIT ${ph(2)}`;
+  }
+
+  async *stream(signal: AbortSignal): AsyncGenerator<WatermarkedBatch> {
+    while (!signal.aborted) {
+      let rows: Record<string, unknown>[];
+      const db = this.conn();
+      try {
+        rows = await db.query(this.selectSql(db), [this.ctx.collection, this.batchSize]);
+      } catch (err) {
+        if (signal.aborted) return;
+        this.ctx.logger.warn({ system: this.ctx.system, err: errorMessage(err) }, `reading ${CHANGELOG_TABLE} of ${this.ctx.system} failed; retrying in ${this.pollMs} ms (are the triggers installed? run \`hms-sync triggers install <pipeline>\`): ${errorMessage(err)}`);
+        const d = this.db;
+        this.db = null;
+        await d?.close().catch(() => {});
+        await sleep(Math.max(this.pollMs, 1000), signal);
+        continue;
+      }
+      this.drains++;
+      if (rows.length === 0) {
+        await sleep(this.pollMs, signal);
+        continue;
+      }
+      yield* this.batches(db, rows);
+    }
+  }
+
+  /** Split the rows at watermarks into batches; each batch prunes its own rows on ack. */
+  private *batches(db: TriggerDb, rows: Record<string, unknown>[]): Generator<WatermarkedBatch> {
+    let events: ChangeEvent[] = [];
+    let ids: number[] = [];
+    const cut = (watermark?: string): WatermarkedBatch => {
+      const batchIds = ids;
+      const b: WatermarkedBatch = {
+        events,
+        position: JSON.stringify({ id: batchIds[batchIds.length - 1] }),
+        ack: () => this.prune(db, batchIds),
+        ...(watermark !== undefined ? { watermark } : {}),
+      };
+      events = [];
+      ids = [];
+      return b;
+    };
+    for (const r of rows) {
+      const id = Number(r.id);
+      ids.push(id);
+      const op = String(r.op).trim();
+      if (op === 'W') {
+        if (this.watermarks) yield cut(String(parseImage(r.pk)));
+        continue;
+      }
+      try {
+        events.push(...this.toEvents(op, r));
+      } catch (err) {
+        this.ctx.logger.warn({ system: this.ctx.system, id, err: errorMessage(err) }, `skipping ${CHANGELOG_TABLE} row ${id} of ${this.ctx.collection}: ${errorMessage(err)}`);
+      }
+    }
+    if (ids.length) yield cut();
+  }
+
+  private toEvents(op: string, r: Record<string, unknown>): ChangeEvent[] {
+    const after = parseImage(r.row_data);
+    const before = parseImage(r.old_data);
+    const base = { system: this.ctx.system, collection: this.ctx.collection, ts: tsOf(r.ts), position: JSON.stringify({ id: Number(r.id) }) };
+    const key = (d: Doc) => canonicalKey(d, this.ctx.keyFields);
+    if (op === 'I') return [{ ...base, key: key(after!), op: 'insert', before: null, after }];
+    if (op === 'D') return [{ ...base, key: key(before!), op: 'delete', before, after: null }];
+    if (op === 'U') {
+      const k = key(after!);
+      const old = before ? key(before) : k;
+      if (old !== k) return [{ ...base, key: old, op: 'delete', before, after: null }, { ...base, key: k, op: 'insert', before: null, after }];
+      return [{ ...base, key: k, op: 'update', before, after }];
+    }
+    throw new Error(`unknown op ${JSON.stringify(op)}`);
+  }
+
+  private async prune(db: TriggerDb, ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    if (db.dialect === 'postgres') {
+      await db.exec(`DELETE FROM ${db.quoteIdent(CHANGELOG_TABLE)} WHERE id = ANY($1::bigint[])`, [ids]);
+      return;
+    }
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500);
+      await db.exec(`DELETE FROM ${db.quoteIdent(CHANGELOG_TABLE)} WHERE id IN (${part.map(() => '?').join(', ')})`, part);
+    }
+  }
+
+  async close(): Promise<void> {
+    const d = this.db;
+    this.db = null;
+    await d?.close();
+  }
+}
+
+/**
+ * The trigger source for a connector's `createSource` when `mode: triggers`:
+ * `if (isTriggerMode(ctx.options)) return createTriggerSource('sqlite', ctx);`
+ */
+export function createTriggerSource(driver: string, ctx: SourceContext<unknown, unknown>): TriggerSource {
+  return new TriggerSource(ctx as SourceContext<unknown, TriggerSourceOptions>, () => openTriggerDb(driver, ctx.systemConfig as Record<string, unknown>, ctx.baseDir));
+}

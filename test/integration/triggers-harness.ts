@@ -1,0 +1,89 @@
+/**
+ * Shared checks of trigger capture on one dialect: install (idempotent), drain through the
+ * real store like the engine (commit, then ack prunes), exact row images, uninstall.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { silentLogger } from '../../src/core/log.js';
+import type { ChangeEvent } from '../../src/core/types.js';
+import type { SourceState } from '../../src/connectors/contract.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { Store } from '../../src/store/store.js';
+import { changelogExists, CHANGELOG_TABLE, installTriggers, listCaptureTriggers, uninstallTriggers } from '../../src/connectors/triggers/trigger-ddl.js';
+import type { TriggerDb } from '../../src/connectors/triggers/trigger-db.js';
+import { createTriggerSource } from '../../src/connectors/triggers/trigger-source.js';
+import { waitFor } from '../helpers/services.js';
+
+export function stateOf(store: Store, scope: string): SourceState {
+  return { scope, getPosition: () => store.getPosition(scope), getShadow: (k) => store.getShadow(scope, k), listShadow: () => store.listShadow(scope) };
+}
+
+/** `?` placeholders to `$n` on PostgreSQL. */
+export function sql(db: TriggerDb, text: string): string {
+  let i = 0;
+  return db.dialect === 'postgres' ? text.replace(/\?/g, () => `$${++i}`) : text;
+}
+
+export async function changelogCount(db: TriggerDb, table: string): Promise<number> {
+  const r = await db.query(sql(db, `SELECT count(*) AS n FROM ${CHANGELOG_TABLE} WHERE tbl = ?`), [table]);
+  return Number(r[0]!.n);
+}
+
+/**
+ * Runs the scenario on `db` where `table` exists as (id INT PK, name text, amount DECIMAL(20,4)).
+ * `driver` and `systemConfig` open the source as a connector would.
+ */
+export async function triggerScenario(opts: { db: TriggerDb; driver: string; systemConfig: Record<string, unknown>; table: string; dir: string }): Promise<void> {
+  const { db, table } = opts;
+  const first = await installTriggers(db, table, ['id']);
+  assert.equal(first.dialect, db.dialect);
+  await installTriggers(db, table, ['id']); // idempotent
+  const names = await listCaptureTriggers(db);
+  assert.equal(names.length, db.dialect === 'postgres' ? 1 : 3, `capture triggers after two installs: ${names.join(', ')}`);
+
+  const store = await openStore(`sqlite:${path.join(opts.dir, `state-${db.dialect}.db`)}`);
+  await store.migrate();
+  const source = createTriggerSource(opts.driver, {
+    system: 'legacy', systemConfig: opts.systemConfig, collection: table, options: { mode: 'triggers', poll: '20ms', batchSize: 2 },
+    keyFields: ['id'], state: stateOf(store, 'pipeline:t'), logger: silentLogger(), workDir: opts.dir,
+  });
+  const events: ChangeEvent[] = [];
+  const ac = new AbortController();
+  const loop = (async () => {
+    for await (const b of source.stream(ac.signal)) {
+      await store.commit({ jobs: [], position: b.position ? { source: 'pipeline:t', position: b.position } : undefined });
+      events.push(...b.events);
+      await b.ack?.();
+    }
+  })();
+  try {
+    await db.exec(sql(db, `INSERT INTO ${table} (id, name, amount) VALUES (?, ?, ?)`), [1, "O'Brien", '12345678901234.5678']);
+    await db.exec(sql(db, `INSERT INTO ${table} (id, name, amount) VALUES (?, ?, ?)`), [2, 'b', '1.5000']);
+    await db.exec(sql(db, `UPDATE ${table} SET name = ? WHERE id = ?`), ['b2', 2]);
+    await db.exec(sql(db, `DELETE FROM ${table} WHERE id = ?`), [1]);
+    await db.exec(sql(db, `UPDATE ${table} SET id = ? WHERE id = ?`), [3, 2]);
+    await waitFor(() => events.length >= 6, { what: `6 events (got ${events.length})` });
+    await waitFor(async () => (await changelogCount(db, table)) === 0, { what: 'change-log pruned after commit' });
+    assert.deepEqual(events.map((e) => `${e.op}:${e.key}`), ['insert:1', 'insert:2', 'update:2', 'delete:1', 'delete:2', 'insert:3']);
+    assert.equal(events[0]!.after!.name, "O'Brien");
+    assert.equal(String(events[0]!.after!.amount).replace(/0+$/, ''), '12345678901234.5678', 'decimal kept exact');
+    assert.equal(events[2]!.before!.name, 'b');
+    assert.equal(events[2]!.after!.name, 'b2');
+    assert.equal(events[3]!.before!.name, "O'Brien");
+    const pos = JSON.parse((await store.getPosition('pipeline:t'))!) as { id: number };
+    assert.ok(pos.id >= 5, `position records the last change-log id (${pos.id})`);
+  } finally {
+    ac.abort();
+    await loop;
+    await source.close();
+    await store.close();
+  }
+  const dry = await uninstallTriggers(db, table, { dryRun: true });
+  assert.ok(dry.statements.every((s) => s.startsWith('DROP')), 'dry run lists DROP statements');
+  assert.equal((await listCaptureTriggers(db)).length, names.length, 'dry run changes nothing');
+  const un = await uninstallTriggers(db, table);
+  assert.equal(un.changelog, 'dropped');
+  assert.deepEqual(await listCaptureTriggers(db), []);
+  assert.equal(await changelogExists(db), false);
+  await db.exec(sql(db, `INSERT INTO ${table} (id, name, amount) VALUES (?, ?, ?)`), [9, 'after uninstall', '0']); // no trigger left to fail
+}
