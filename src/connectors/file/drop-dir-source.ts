@@ -149,6 +149,9 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
       } catch { /* a position from another source version: start at the top */ }
     }
     const seen = snapshot ? new Set<string>() : null;
+    // Rejects are collected locally for the whole file on every read (also a resumed one), then uploaded in the ack.
+    const rejectsFile = path.join(ctx.workDir, 'rejects', `${file.name}.jsonl`);
+    await rm(rejectsFile, { force: true });
     let rejectsPath: string | null = null;
     let chunk: ValidRecord[] = [];
     let last = 0;
@@ -157,9 +160,10 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
       if (signal.aborted) return;
       last = r.no;
       if ('error' in r) {
-        if (r.no <= resumeAfter) continue;
-        rejectsPath ??= path.join(ctx.workDir, `rejects-${process.pid}-${file.name}.jsonl`);
-        await mkdir(ctx.workDir, { recursive: true });
+        if (!rejectsPath) {
+          await mkdir(path.dirname(rejectsFile), { recursive: true });
+          rejectsPath = rejectsFile;
+        }
         await appendFile(rejectsPath, `${JSON.stringify({ file: file.name, record: r.no, reason: r.error })}\n`);
         continue;
       }
