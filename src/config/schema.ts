@@ -89,6 +89,7 @@ export const systemSchema = z.looseObject({
 
 export const configSchema = z.strictObject({
   $schema: z.string().optional().describe('Path or URL of the JSON Schema, for editors.'),
+  plugins: z.array(z.string().min(1)).default([]).describe('Connector plug-in modules to load before validation (paths relative to this file, or package names); `hms-sync new <system>` scaffolds one.'),
   store: z.string().default('sqlite:./.hms-sync/state.db').describe('State store: `sqlite:<path>` (embedded, relative to the config file) or a `postgres://` URL.'),
   stateDir: z.string().default('./.hms-sync').describe('Directory for local state (relative to the config file).'),
   log: z.strictObject({
