@@ -22,7 +22,7 @@ import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
 import { createTriggerSource, isTriggerMode, withTriggerMode } from '../triggers/trigger-source.js';
 
 export const sqliteSystemSchema = z.strictObject({
-  path: z.string().min(1).describe('Path of the SQLite database file (relative to the working directory).'),
+  path: z.string().min(1).describe('Path of the SQLite database file (relative to the config file\'s folder).'),
   readonly: z.boolean().default(false).describe('Open read-only; the system can then only be a source (default false).'),
   busyTimeout: durationSchema.default('5s').describe('How long to wait for a lock held by another process (default 5s).'),
 });
@@ -32,6 +32,11 @@ export const sqliteSinkSchema = z.strictObject({
 });
 
 export type SqliteSystem = z.input<typeof sqliteSystemSchema>;
+
+/** The database file: relative paths resolve against the config file's folder (else the working directory). */
+function fileOf(cfg: SqliteSystem, baseDir?: string): string {
+  return path.resolve(baseDir ?? process.cwd(), cfg.path);
+}
 
 function busyMs(cfg: SqliteSystem): number {
   return parseDuration(cfg.busyTimeout, 'busyTimeout', 5000);
@@ -54,7 +59,7 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
 
   createSource(ctx) {
     if (isTriggerMode(ctx.options)) return createTriggerSource('sqlite', ctx);
-    const file = path.resolve(ctx.systemConfig.path);
+    const file = fileOf(ctx.systemConfig, ctx.baseDir);
     let port: (SqlQueryPort & { close(): Promise<void> }) | null = null;
     return createSqlPollSource({
       ctx,
@@ -84,14 +89,14 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
 
   createSink(ctx) {
     if (ctx.systemConfig.readonly) throw new ConfigError(`system "${ctx.system}" is read-only (readonly: true) and cannot be a target`, { path: `systems.${ctx.system}.readonly` });
-    const file = path.resolve(ctx.systemConfig.path);
+    const file = fileOf(ctx.systemConfig, ctx.baseDir);
     const db = openSqlite(file, { readonly: false, busyTimeoutMs: busyMs(ctx.systemConfig), fileMustExist: false });
     const options = sqliteSinkSchema.parse(ctx.options ?? {}) as SqliteSinkOptions;
     return new SqliteSink(db, options, JSON.stringify(file));
   },
 
-  async testConnection(cfg, { system }) {
-    const file = path.resolve(cfg.path);
+  async testConnection(cfg, { system, baseDir }) {
+    const file = fileOf(cfg, baseDir);
     let db;
     try {
       db = openSqlite(file, { readonly: true, busyTimeoutMs: busyMs(cfg) });
