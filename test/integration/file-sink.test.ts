@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir, waitFor } from '../helpers/services.js';
 import { fileConnector } from '../../src/connectors/file/file-connector.js';
@@ -142,5 +142,23 @@ test('crash recovery: a torn batch in the open file is cut back and writing cont
   }
   assert.deepEqual(files(out), ['R.1.csv']);
   assert.equal(readFileSync(path.join(out, 'R.1.csv'), 'utf8'), 'PERMIT_NO,STATUS\nP1,PENDING\nP2,PENDING\nP3,PENDING\n');
+  t.cleanup();
+});
+
+test('crash recovery: a crash between the final rename and the trigger still gets the trigger written', async () => {
+  const t = tempDir();
+  const work = path.join(t.dir, 'work');
+  const out = path.join(t.dir, 'out');
+  const opts = { fileName: 'G.{seq}.csv', rotate: { records: 10 }, trigger: '{name}.trg' };
+  const s = await sink(out, opts, work);
+  await s.write([ins(1)], signal);
+  renameSync(path.join(out, 'G.1.csv.tmp'), path.join(out, 'G.1.csv')); // the crash came right after this
+  const again = await sink(out, opts, work);
+  try {
+    await again.write([ins(2)], signal);
+  } finally {
+    await again.close();
+  }
+  assert.deepEqual(files(out), ['G.1.csv', 'G.1.csv.trg', 'G.2.csv', 'G.2.csv.trg']);
   t.cleanup();
 });

@@ -87,8 +87,13 @@ export function createFileSink(opts: {
         await fh.truncate(cur.bytes); // drop a batch that was being written when we crashed
         await fh.sync();
       } catch {
-        state.current = null;
         fh = null;
+        state.current = null;
+        // Crashed between the rename and the state update: finish what the rename started.
+        if (await fs.stat(path.join(staging, cur.name)).then(() => true, () => false)) {
+          if (!opts.localDir) state.pendingUploads.push(cur.name);
+          else if (options.trigger) await writeFileDurable(path.join(staging, renderTemplate(options.trigger, { date: new Date(), seq: state.seq, utc: options.utc, name: cur.name })), '');
+        }
       }
     }
     if (state.current) armTimer(state.current);
