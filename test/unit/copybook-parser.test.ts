@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCopybook, parsePicture, computeLayout, binarySize } from '../../src/formats/copybook/index.js';
+import { parseCopybook, parsePicture, computeLayout, binarySize, createCodec } from '../../src/formats/copybook/index.js';
 import { FormatError } from '../../src/core/errors.js';
 
 /** Builds fixed-format source: each entry starts in column 8. */
@@ -136,6 +136,19 @@ describe('copybook layout', () => {
       [0, 5], [5, 4], [9, 4], [13, 8], [21, 1], [24, 4], [28, 3], [28, 3], [28, 2],
     ]);
     assert.equal(layout.size, 34);
+  });
+
+  it('SYNCHRONIZED items in an OCCURS group stay aligned in every occurrence (slack bytes)', () => {
+    const cb = parseCopybook(fixed('01  R.', '    05  A  PIC X.', '    05  T  OCCURS 3.', '        10  C  PIC X.', '        10  N  PIC S9(9) COMP SYNC.', '        10  D  PIC X.'));
+    const layout = computeLayout(cb);
+    const at = (name: string) => layout.nodes.find((n) => n.name === name)!;
+    assert.deepEqual([at('T').offset, at('C').offset, at('N').offset, at('D').offset, at('T').size], [1, 1, 4, 8, 8]);
+    assert.equal(layout.size, 25);
+    const codec = createCodec(cb, { codePage: 'ascii' });
+    const doc = { A: 'a', T: [{ C: 'x', N: 1, D: 'y' }, { C: 'p', N: -2, D: 'q' }, { C: 'r', N: 3, D: 's' }] };
+    const bytes = codec.encode(doc);
+    assert.equal(bytes.subarray(9, 17).toString('hex'), '702020fffffffe71');
+    assert.deepEqual(codec.decode(bytes), doc);
   });
 
   it('inherits group USAGE and SIGN', () => {

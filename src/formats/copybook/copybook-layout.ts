@@ -149,6 +149,9 @@ export function computeLayout(copybook: Copybook, opts: LayoutOptions = {}): Lay
         end = Math.max(end, place(c, setStart));
       });
       node.size = end - offset;
+      // inter-occurrence slack bytes: every occurrence keeps its SYNCHRONIZED items aligned
+      const align = node.occurs ? maxAlign(node) : 1;
+      if (align > 1) node.size = Math.ceil(node.size / align) * align;
     }
     return node.offset + node.size * (node.occurs ? node.occurs.max : 1);
   };
@@ -179,11 +182,21 @@ export function computeLayout(copybook: Copybook, opts: LayoutOptions = {}): Lay
   return { roots, size, nodes, renames, fileName: copybook.fileName };
 }
 
+/** Alignment of a SYNCHRONIZED binary or float item (its size: 2, 4 or 8), else 1. */
+function alignOf(node: LayoutNode): number {
+  if (!node.sync || node.isGroup || !node.type || (node.type.kind !== 'binary' && node.type.kind !== 'float')) return 1;
+  return node.size >= 8 ? 8 : node.size >= 4 ? 4 : 2;
+}
+
+/** Largest alignment among a group's SYNCHRONIZED descendants. */
+function maxAlign(node: LayoutNode): number {
+  return node.children.reduce((m, c) => Math.max(m, c.isGroup ? maxAlign(c) : alignOf(c)), 1);
+}
+
 /** SYNCHRONIZED binary and float items start at a multiple of their size from the record start. */
 function alignFor(node: LayoutNode, offset: number): number {
-  if (!node.sync || node.isGroup || !node.type || (node.type.kind !== 'binary' && node.type.kind !== 'float')) return offset;
-  const align = node.size >= 8 ? 8 : node.size >= 4 ? 4 : 2;
-  return Math.ceil(offset / align) * align;
+  const align = alignOf(node);
+  return align > 1 ? Math.ceil(offset / align) * align : offset;
 }
 
 /** Short type description used by the layout report ("X(10)", "S9(5)V99 COMP-3", "COMP-1"...). */
