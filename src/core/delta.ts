@@ -101,6 +101,13 @@ export function mergeDeltas(older: Delta, newer: Delta): Delta {
   const merged = mergeOps(older, newer);
   if (older.before !== undefined) merged.before = older.before;
   else delete merged.before;
+  // a hand-made partial delta overlays the other state instead of replacing it
+  if (merged.op !== 'delete' && (older.partial || newer.partial) && older.state && newer.state) {
+    merged.state = { ...older.state, ...newer.state };
+    merged.fingerprint = fingerprint(merged.state);
+  }
+  if (older.partial && newer.partial) merged.partial = true;
+  else delete merged.partial;
   return merged;
 }
 

@@ -41,6 +41,11 @@ export interface Delta {
    * the mapped `before` and `state`.
    */
   before?: Doc | null;
+  /**
+   * True when `state` holds only some fields to set (a delta enqueued by hand, e.g. from an
+   * onChange hook), not the full record. Merges overlay a partial state on the other one.
+   */
+  partial?: boolean;
   /** Fingerprint of the state this delta was computed against (null when unknown or insert). */
   base: string | null;
   /** Fingerprint of `state` (of null for a delete). */

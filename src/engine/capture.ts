@@ -3,6 +3,7 @@
  * delta, drop echoes of our own writes, and commit jobs + shadow rows + source position in
  * ONE store transaction (outbox), then ack the batch to the source.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { computeDelta, valuesEqual } from '../core/delta.js';
 import type { ChangeEvent, Delta, Doc } from '../core/types.js';
 import type { Logger } from '../core/log.js';
@@ -24,6 +25,13 @@ export interface CapturePipeline {
   echoScope: string | null;
   /** Hooks registered with onChange for this pipeline's collection. */
   hooks: () => Array<(oldDoc: Doc | null, newDoc: Doc | null, event: ChangeEvent) => unknown>;
+}
+
+const batchJobs = new AsyncLocalStorage<EnqueueInput[]>();
+
+/** Jobs of the batch whose onChange hooks are running (engine.enqueue joins that commit). */
+export function currentBatchJobs(): EnqueueInput[] | undefined {
+  return batchJobs.getStore();
 }
 
 export interface CaptureDeps {
@@ -68,29 +76,32 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
     : new Map<string, ShadowRow>();
   const hooks = p.hooks();
   for (const ev of batch.events) {
-    for (const hook of hooks) await hook(ev.before ?? null, ev.op === 'delete' ? null : ev.after ?? null, ev);
     deps.events.emit('change', { pipeline: p.name, event: ev });
+    // jobs enqueued by onChange hooks join this commit, after the event's own job
+    const hookJobs: EnqueueInput[] = [];
+    for (const hook of hooks) await batchJobs.run(hookJobs, () => hook(ev.before ?? null, ev.op === 'delete' ? null : ev.after ?? null, ev));
+    let echo = false;
     const w = written.get(ev.key);
     if (w && p.echoScope) {
       // consumed either way: an echo is dropped, a different change supersedes what we wrote
       written.delete(ev.key);
       shadow.push({ scope: p.echoScope, key: ev.key, delete: true });
-      if (isEcho(ev, w)) {
-        suppressed++;
-        continue;
-      }
+      echo = isEcho(ev, w);
+      if (echo) suppressed++;
     }
-    const delta = deltaForEvent(ev);
-    if (!delta) continue;
-    jobs.push({
-      pipeline: p.name,
-      target: p.target,
-      key: ev.key,
-      payload: delta,
-      runAt: now + p.debounceMs,
-      maxRunAt: now + Math.max(p.debounceMs, p.maxWaitMs),
-      maxAttempts: p.maxAttempts,
-    });
+    const delta = echo ? null : deltaForEvent(ev);
+    if (delta) {
+      jobs.push({
+        pipeline: p.name,
+        target: p.target,
+        key: ev.key,
+        payload: delta,
+        runAt: now + p.debounceMs,
+        maxRunAt: now + Math.max(p.debounceMs, p.maxWaitMs),
+        maxAttempts: p.maxAttempts,
+      });
+    }
+    jobs.push(...hookJobs);
   }
   const r = await deps.store.commit({
     jobs,

@@ -17,7 +17,7 @@ import { getConnector } from '../connectors/registry.js';
 import type { Sink, Source, SourceState } from '../connectors/contract.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
-import { type CapturePipeline, runCapture } from './capture.js';
+import { type CapturePipeline, currentBatchJobs, runCapture } from './capture.js';
 import { runDelivery, type DeliveryDeps } from './delivery.js';
 import { type EngineEvents, TypedEmitter } from './events.js';
 import { identityMapping, type Route } from './route.js';
@@ -191,9 +191,16 @@ export class Engine extends TypedEmitter<EngineEvents> {
       const op = opts.op ?? 'update';
       payload = op === 'delete'
         ? { op, key, changed: {}, state: null, before: null, base: null, fingerprint: '', sourceTs: now }
-        : { ...computeDelta(key, null, delta, now)!, op };
+        : { ...computeDelta(key, null, delta, now)!, op, partial: true };
     }
-    return this.store.enqueue([{ pipeline: p.name, target: p.to.system, key: payload.key, payload, runAt: now + p.debounceMs, maxRunAt: now + Math.max(p.debounceMs, p.maxWaitMs), maxAttempts: p.delivery.maxAttempts }]);
+    const job = { pipeline: p.name, target: p.to.system, key: payload.key, payload, runAt: now + p.debounceMs, maxRunAt: now + Math.max(p.debounceMs, p.maxWaitMs), maxAttempts: p.delivery.maxAttempts };
+    // inside an onChange hook: join the batch being committed (same transaction as the source position)
+    const batch = currentBatchJobs();
+    if (batch) {
+      batch.push(job);
+      return { inserted: 0, merged: 0 };
+    }
+    return this.store.enqueue([job]);
   }
 
   private resolveTarget(target: string): ResolvedPipeline {

@@ -45,3 +45,14 @@ test('mergeDeltas carries the newest state once and every changed field', () => 
   const back = mergeDeltas(del, computeDelta('1', null, { a: 9 }, 4)!);
   assert.deepEqual([back.op, back.changed], ['update', { a: 9 }]);
 });
+
+test('a partial (hand-made) delta overlays the full state instead of replacing it', () => {
+  const full = computeDelta('1', { a: 1, b: 1 }, { a: 2, b: 1 }, 1)!;
+  const partial = { ...computeDelta('1', null, { c: true }, 2)!, op: 'update' as const, partial: true };
+  const m = mergeDeltas(full, partial);
+  assert.deepEqual(m.state, { a: 2, b: 1, c: true });
+  assert.equal(m.partial, undefined, 'the merge of a full and a partial state is full');
+  const m2 = mergeDeltas(partial, full);
+  assert.deepEqual(m2.state, { c: true, a: 2, b: 1 });
+  assert.equal(m2.fingerprint, fingerprint(m2.state));
+});
