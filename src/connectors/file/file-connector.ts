@@ -100,7 +100,8 @@ export const fileConnector = defineConnector<FileSystemConfig, FileSourceOptions
 
   async createSink(ctx: SinkContext<FileSystemConfig, FileSinkOptions>) {
     const o = ctx.options;
-    const fileName = o.fileName ?? ctx.collection;
+    // A bare collection name would give every file the same name: add a timestamp and a sequence.
+    const fileName = o.fileName ?? (ctx.collection.includes('{') ? ctx.collection : `${ctx.collection}.{yyyyMMddHHmmss}.{seq}`);
     checkTemplate(fileName, 'fileName');
     if (o.trigger) checkTemplate(o.trigger, 'trigger');
     const sys = ctx.systemConfig;

@@ -96,7 +96,7 @@ const rotate = z.strictObject({
 });
 
 const sinkCommon = {
-  fileName: z.string().optional().describe('File name template (default: the collection name): {yyyyMMddHHmmss} style date tokens, {seq} or {seq:6}, {collection}.'),
+  fileName: z.string().optional().describe('File name template: {yyyyMMddHHmmss} style date tokens, {seq} or {seq:6}, {collection}. Default: the collection when it has {tokens}, else <collection>.{yyyyMMddHHmmss}.{seq}.'),
   rotate: rotate.default({ interval: '1m' }).describe('When to close a file and start the next (default: every minute).'),
   trigger: z.string().optional().describe('Trigger file name template written after each data file, {name} is the data file name (e.g. {name}.trg).'),
   opField: z.string().optional().describe('Field that receives the operation (values per opValues); without it deletes cannot be written and are rejected.'),
