@@ -81,6 +81,30 @@ describe('hms-sync copybook', () => {
     assert.match(failing.stderr, /hms-sync: record 2, field FEE at byte offset 14/);
   });
 
+  it('decodes a multi-segment line sequential ASCII file with --segment-field and --segment', async () => {
+    const seg = path.join(tmp.dir, 'seg.cpy');
+    writeFileSync(seg, [
+      '       01  REC.',
+      '           05  KIND        PIC X.',
+      '           05  CUSTOMER.',
+      '               10  NAME    PIC X(8).',
+      '           05  PAYMENT     REDEFINES CUSTOMER.',
+      '               10  AMOUNT  PIC S9(5)V99 SIGN TRAILING SEPARATE.',
+      '',
+    ].join('\n'));
+    const data = path.join(tmp.dir, 'seg.txt');
+    writeFileSync(data, 'CADA\nP0001250-\n');
+    const r = await run(['copybook', 'decode', seg, data, '--code-page', 'ascii', '--record-format', 'D', '--segment-field', 'KIND', '--segment', 'C=CUSTOMER', '--segment', 'P=PAYMENT']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l)), [
+      { KIND: 'C', CUSTOMER: { NAME: 'ADA' } },
+      { KIND: 'P', PAYMENT: { AMOUNT: '-12.50' } },
+    ]);
+    const bad = await run(['copybook', 'decode', seg, data, '--segment', 'nonsense']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--segment "nonsense" is not valid; expected id=REDEFINES-NAME/);
+  });
+
   it('reports a copybook error with file:line and bad arguments with exit code 2', async () => {
     const badCpy = path.join(tmp.dir, 'bad.cpy');
     writeFileSync(badCpy, '       01  R.\n           05  A  PIC X(3) COMP-9.\n');
