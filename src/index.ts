@@ -18,3 +18,4 @@ export { parseDuration } from './core/duration.js';
 export { parseBackoff, computeBackoff } from './core/backoff.js';
 export { createEngine, Engine, type EngineOptions, type ChangeHook } from './engine/engine.js';
 export { onChange, enqueue, start, stop, Connector, type ConnectorOpenOptions, type StreamOptions } from './sdk.js';
+export { signWebhook, verifyWebhook, webhookHeaders, type VerifyResult } from './connectors/http/index.js';
