@@ -53,10 +53,11 @@ async function freePort(): Promise<number> {
 /**
  * Start a fresh county permit system.
  * @param opts.slowSeconds how long `/slow` sleeps before answering (default 30)
+ * @param opts.port listen on this port (default: a free one), e.g. to bring a stopped system back
  */
-export async function startPhpSoapServer(opts: { slowSeconds?: number } = {}): Promise<PhpSoapServer> {
+export async function startPhpSoapServer(opts: { slowSeconds?: number; port?: number } = {}): Promise<PhpSoapServer> {
   const tmp = tempDir('hms-php-soap-');
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
   const child: ChildProcess = spawn('php', ['-S', `127.0.0.1:${port}`, 'router.php'], {
     cwd: ROUTER_DIR,
     // Its own process group, so close() can stop the worker processes php -S forks too.

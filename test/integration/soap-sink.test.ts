@@ -140,6 +140,23 @@ describe('soap sink against the PHP county permit system', { skip }, () => {
     assert.match(refused.message, /cannot reach/);
   });
 
+  test('a service that is down at start: the sink starts, items fail retryably, and it recovers when the service is back', async () => {
+    const down = await startPhpSoapServer();
+    const port = Number(new URL(down.baseUrl).port);
+    await down.close();
+    const s = await sink({ wsdl: `${down.baseUrl}/permits?wsdl` }, { operations: WSDL_OPS });
+    const err = failure(await writeOne(s, item('insert', 'LATE-1', { PermitNumber: 'LATE-1', Status: 'NEW' })));
+    assert.ok(err instanceof RetryableError, String(err));
+    assert.match(err.message, /cannot reach WSDL http:\/\/127\.0\.0\.1:\d+\/permits\?wsdl of system "county": .*ECONNREFUSED/);
+    const back = await startPhpSoapServer({ port });
+    try {
+      assert.deepEqual(await writeOne(s, item('insert', 'LATE-1', { PermitNumber: 'LATE-1', Status: 'NEW' })), { ok: true });
+      assert.equal(back.readStore().permits[0]?.PermitNumber, 'LATE-1');
+    } finally {
+      await back.close();
+    }
+  });
+
   test('XML safety: DOCTYPE refused, size limit, malformed and HTML error pages classified, never a crash', async () => {
     const at = (kind: string, extra: Record<string, unknown> = {}) => sink({ wsdl: `${php.baseUrl}/permits?wsdl`, url: `${php.baseUrl}/misbehave?kind=${kind}`, ...extra }, { operations: WSDL_OPS });
     const doctype = failure(await writeOne(await at('doctype'), item('update', '007', { Status: 'X' })));

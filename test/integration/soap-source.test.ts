@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { RetryableError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import type { ChangeEvent, Delta } from '../../src/core/types.js';
 import type { Sink, SourceState } from '../../src/connectors/contract.js';
@@ -151,6 +152,19 @@ describe('soap source polling the PHP county permit system', { skip }, () => {
       assert.equal((await store.getShadow(SOURCE_ID, ['003'])).size, 0);
     } finally {
       await full.close();
+    }
+  });
+
+  test('a service that is down at start: the source is created and its first poll fails retryably (the engine restarts it)', async () => {
+    const src = await createSoapSource({
+      system: 'county', systemConfig: soapSystemSchema.parse({ wsdl: 'http://127.0.0.1:9/permits?wsdl', timeout: '2s' }), collection: 'permits',
+      options: soapSourceSchema.parse(INCREMENTAL), keyFields: ['PermitNumber'], state: state(), logger: silentLogger(), workDir: tmp.dir,
+    });
+    try {
+      const it = src.stream(new AbortController().signal)[Symbol.asyncIterator]();
+      await assert.rejects(it.next(), (e: unknown) => e instanceof RetryableError && /cannot reach WSDL .* of system "county"/.test(e.message));
+    } finally {
+      await src.close();
     }
   });
 

@@ -63,21 +63,39 @@ export async function createSoapSink(ctx: SinkContext<SoapSystemConfig, SoapSink
   const rules = [...opts.faults, ...cfg.faults];
   const transport = createSoapTransport(cfg);
   const templateMode = cfg.wsdl === undefined;
-  let client: WsdlClient | undefined;
   const plans = new Map<Op, Plan>();
-  try {
-    if (!templateMode) client = await openWsdlClient(cfg, transport, ctx.system);
+  const buildPlans = (client: WsdlClient | undefined): void => {
+    const built = new Map<Op, Plan>();
     for (const op of ['insert', 'update', 'delete'] as const) {
       const spec = specFor(opts, op);
       if (!spec) continue;
       const where = `to.operations.${opts.operations[op] ? op : 'upsert'}`;
-      plans.set(op, templateMode ? templatePlan(op, spec, where) : wsdlPlan(op, spec, where, client!));
+      built.set(op, client ? wsdlPlan(op, spec, where, client) : templatePlan(op, spec, where));
     }
-  } catch (e) {
+    for (const [op, plan] of built) plans.set(op, plan);
+  };
+  if (!opts.operations.insert && !opts.operations.update && !opts.operations.delete && !opts.operations.upsert) {
     await transport.close();
-    throw e;
+    throw new ConfigError(`pipeline to system "${ctx.system}": to.operations names no operation; give at least update (or upsert)`, { path: 'to.operations' });
   }
-  if (plans.size === 0) throw new ConfigError(`pipeline to system "${ctx.system}": to.operations names no operation; give at least update (or upsert)`, { path: 'to.operations' });
+  // WSDL mode: a service that is down at start must not stop the engine; the WSDL is then
+  // loaded at the first delivery (each failed attempt is a retryable item error).
+  let loading: Promise<void> | null = null;
+  const ensureReady = (): Promise<void> => {
+    if (plans.size > 0) return Promise.resolve();
+    loading ??= openWsdlClient(cfg, transport, ctx.system).then(buildPlans).finally(() => { loading = null; });
+    return loading;
+  };
+  try {
+    if (templateMode) buildPlans(undefined);
+    else await ensureReady();
+  } catch (e) {
+    if (!(e instanceof RetryableError)) {
+      await transport.close();
+      throw e;
+    }
+    ctx.logger.warn({ system: ctx.system, err: e }, `WSDL of system "${ctx.system}" not loaded yet (${e.message}); retrying at the first delivery`);
+  }
 
   function wsdlPlan(op: Op, spec: OperationSpec, where: string, c: WsdlClient): Plan {
     if (!spec.operation) throw new ConfigError(`${where}.operation is missing; system "${ctx.system}" has a WSDL, so name its operation (known: ${c.operations.join(', ')})`, { path: `${where}.operation` });
@@ -126,6 +144,11 @@ export async function createSoapSink(ctx: SinkContext<SoapSystemConfig, SoapSink
   return {
     async write(items: SinkItem[], signal: AbortSignal): Promise<SinkResult[]> {
       const results: SinkResult[] = [];
+      try {
+        await ensureReady();
+      } catch (error) {
+        return items.map(() => ({ ok: false, error }));
+      }
       for (const item of items) {
         if (signal.aborted) {
           results.push({ ok: false, error: new RetryableError('sink is shutting down; not sent') });

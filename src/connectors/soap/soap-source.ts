@@ -5,7 +5,7 @@
  * It never writes the shadow itself: the engine commits each batch atomically.
  */
 import { canonicalKey, fingerprint, keyValues } from '../../core/delta.js';
-import { ConfigError, FormatError, errorMessage } from '../../core/errors.js';
+import { ConfigError, FormatError, RetryableError, errorMessage } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
 import type { ShadowDelete, ShadowRow } from '../../store/store.js';
 import type { Source, SourceBatch, SourceContext } from '../contract.js';
@@ -58,15 +58,25 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
   if (!cfg.wsdl) throw new ConfigError(`system "${ctx.system}" has no wsdl; the soap source calls a WSDL operation, so give systems.${ctx.system}.wsdl`, { path: `systems.${ctx.system}.wsdl` });
   if (ctx.keyFields.length === 0) throw new ConfigError(`the soap source of system "${ctx.system}" needs key fields (the pipeline's key)`, { path: 'key' });
   const transport = createSoapTransport(cfg);
-  let client: WsdlClient;
-  try {
-    client = await openWsdlClient(cfg, transport, ctx.system);
+  let client: WsdlClient | undefined;
+  /** Load the WSDL once; a service that is down at start makes the first poll fail (retried by the engine). */
+  const ready = async (): Promise<WsdlClient> => {
+    if (client) return client;
+    const c = await openWsdlClient(cfg, transport, ctx.system);
     for (const [where, op] of [['from.operation', o.operation], ['from.getByKey.operation', o.getByKey?.operation]] as const) {
-      if (op !== undefined && !client.operations.includes(op)) throw new ConfigError(`${where}: "${op}" is not in the WSDL of system "${ctx.system}"; it declares: ${client.operations.join(', ')}`, { path: where });
+      if (op !== undefined && !c.operations.includes(op)) throw new ConfigError(`${where}: "${op}" is not in the WSDL of system "${ctx.system}"; it declares: ${c.operations.join(', ')}`, { path: where });
     }
+    client = c;
+    return c;
+  };
+  try {
+    await ready();
   } catch (e) {
-    await transport.close();
-    throw e;
+    if (!(e instanceof RetryableError)) {
+      await transport.close();
+      throw e;
+    }
+    ctx.logger.warn({ system: ctx.system, err: e }, `WSDL of system "${ctx.system}" not loaded yet (${e.message}); retrying at the first poll`);
   }
   const input = compileInput(o.input, 'from.input', ['position', 'page', 'collection']);
   const byKeyInput = o.getByKey ? compileInput(o.getByKey.input, 'from.getByKey.input', ['key', 'keys', 'collection']) : undefined;
@@ -81,7 +91,7 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
     for (let n = 1; ; n++) {
       if (n > o.maxPages) throw new FormatError(`${o.operation} of system "${ctx.system}" still had a next page after maxPages = ${o.maxPages} pages; check nextPagePath or raise maxPages`);
       const args = input({ position: full ? undefined : position ?? undefined, page, collection: ctx.collection });
-      const { result } = await client.call(o.operation, args, { signal });
+      const { result } = await (await ready()).call(o.operation, args, { signal });
       const rows = asRows(lookup(result, dotted(o.rowsPath)));
       const byKey = new Map<string, Doc>();
       rows.forEach((row, i) => {
@@ -155,7 +165,7 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
   if (o.getByKey && byKeyInput) {
     const g = o.getByKey;
     source.getByKey = async (key, signal) => {
-      const { result } = await client.call(g.operation, byKeyInput({ key, keys: keyValues(key, ctx.keyFields), collection: ctx.collection }), { signal });
+      const { result } = await (await ready()).call(g.operation, byKeyInput({ key, keys: keyValues(key, ctx.keyFields), collection: ctx.collection }), { signal });
       const row = lookup(result, dotted(g.rowPath));
       return row !== null && typeof row === 'object' && !Array.isArray(row) ? (row as Doc) : null;
     };
