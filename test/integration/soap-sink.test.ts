@@ -83,6 +83,16 @@ describe('soap sink against the PHP county permit system', { skip }, () => {
     assert.deepEqual(store.calls.map((c) => c.op), ['InsertPermit', 'UpdatePermit', 'InsertPermit', 'DeletePermit']);
   });
 
+  test('WSDL mode: attributes and repeated elements in the input (the seed\'s PermitUpdate through the WSDL)', async () => {
+    const s = await sink({ wsdl: `${php.baseUrl}/permits?wsdl` }, { operations: { upsert: { operation: 'PermitUpdate', input: {
+      PermitNumber: '{{key}}',
+      Field: [{ attributes: { name: 'Status' }, $value: '{{changed.Status}}' }, { attributes: { name: 'Address' }, $value: '{{changed.Address}}' }],
+    } } } });
+    assert.deepEqual(await writeOne(s, item('update', 'ATTR-1', { Status: 'APPROVED', Address: '5 "Quoted" & <Co>' })), { ok: true });
+    const call = php.readStore().calls.find((c) => c.PermitNumber === 'ATTR-1');
+    assert.deepEqual(call?.fields, { Status: 'APPROVED', Address: '5 "Quoted" & <Co>' });
+  });
+
   test('WSDL mode, SOAP 1.2 endpoint', async () => {
     const s = await sink({ wsdl: `${php.baseUrl}/permits12?wsdl`, soapVersion: '1.2' }, { operations: WSDL_OPS });
     assert.deepEqual(await writeOne(s, item('insert', 'S12', { PermitNumber: 'S12', Status: 'NEW' })), { ok: true });
