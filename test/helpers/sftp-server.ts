@@ -20,6 +20,8 @@ export interface SftpServer {
   privateKey: string;
   /** A fresh directory for the test's files (absolute: internal-sftp is not chrooted). */
   root: string;
+  /** `SHA256:...` fingerprint of the server's host key (ssh-keygen -lf). */
+  hostFingerprint: string;
   /** Stop sshd and remove the temporary files. */
   stop(): Promise<void>;
 }
@@ -92,7 +94,9 @@ export async function startSftpServer(): Promise<SftpServer> {
     tmp.cleanup();
     throw new Error(`could not start sshd (${String(e)}); stderr: ${stderr.trim()}`);
   }
+  const fp = spawnSync('ssh-keygen', ['-lf', `${hostKey}.pub`], { encoding: 'utf8' }).stdout.split(' ')[1] ?? '';
   return {
+    hostFingerprint: fp,
     host: '127.0.0.1',
     port,
     username,

@@ -94,6 +94,14 @@ test('SFTP sink: files are staged locally, uploaded under a temporary name, rena
   work.cleanup();
 });
 
+test('SFTP host key pinning: the right fingerprint connects, a wrong one is refused', { skip }, async () => {
+  const base = { transport: 'sftp', host: server!.host, port: server!.port, username: server!.username, privateKey: server!.privateKey, dir: server!.root, readyTimeout: '5s' };
+  assert.match(server!.hostFingerprint, /^SHA256:/);
+  await fileConnector.testConnection(fileSystemSchema.parse({ ...base, hostFingerprint: server!.hostFingerprint }), { logger: silentLogger(), system: 'county' });
+  const wrong = fileSystemSchema.parse({ ...base, hostFingerprint: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
+  await assert.rejects(fileConnector.testConnection(wrong, { logger: silentLogger(), system: 'county' }), /cannot connect to sftp:.*verification failed/i);
+});
+
 test('SFTP testConnection reports a refused login clearly', { skip }, async () => {
   const bad = fileSystemSchema.parse({ transport: 'sftp', host: server!.host, port: server!.port, username: 'nobody-here', password: 'x', dir: '/tmp', readyTimeout: '5s' });
   await assert.rejects(fileConnector.testConnection(bad, { logger: silentLogger(), system: 'county' }), /cannot connect to sftp:\/\/nobody-here@127\.0\.0\.1/);

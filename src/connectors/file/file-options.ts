@@ -26,6 +26,8 @@ const sftpSystem = z.strictObject({
   password: z.string().optional().describe('Password (when no private key is used).'),
   dir: z.string().min(1).describe('Remote directory (absolute, or relative to the login directory).'),
   readyTimeout: duration.default('20s').describe('How long to wait for the SSH handshake (default 20s).'),
+  hostFingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]+=*$/, 'expected SHA256:<base64> as printed by ssh-keygen -lf <host key>.pub').optional()
+    .describe('Expected SHA256 fingerprint of the server\'s host key (ssh-keygen -lf); the connection is refused when it differs. Without it any host key is accepted.'),
 }).refine((s) => s.privateKey !== undefined || s.password !== undefined, {
   message: 'an sftp system needs either privateKey (a path to a key file) or password',
   path: ['privateKey'],

@@ -3,6 +3,7 @@
  * posix-rename extension when the server has it (atomic replace), plain rename otherwise.
  * A lost connection surfaces as NotConnectedError; the next call reconnects.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -13,6 +14,11 @@ import type { SftpSystemConfig } from './file-options.js';
 import type { FileEntry, FileTransport } from './file-transport.js';
 
 const CONNECTION_LOST = /no sftp connection|not connected|econnreset|socket|channel|ended|closed/i;
+
+/** `SHA256:<base64, no padding>` of a raw host key, as `ssh-keygen -lf` prints it. */
+export function hostKeyFingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
 
 export function createSftpTransport(cfg: SftpSystemConfig): FileTransport {
   const where = `sftp://${cfg.username}@${cfg.host}:${cfg.port}/${cfg.dir.replace(/^\//, '')}`;
@@ -34,6 +40,7 @@ export function createSftpTransport(cfg: SftpSystemConfig): FileTransport {
         ...(cfg.passphrase ? { passphrase: cfg.passphrase } : {}),
         ...(cfg.password ? { password: cfg.password } : {}),
         readyTimeout: parseDuration(cfg.readyTimeout),
+        ...(cfg.hostFingerprint ? { hostVerifier: (key: Buffer) => hostKeyFingerprint(key) === cfg.hostFingerprint!.replace(/=+$/, '') } : {}),
       });
     } catch (e) {
       throw new NotConnectedError(`cannot connect to ${where}: ${errorMessage(e)}`, { cause: e });
