@@ -60,6 +60,7 @@ describe('copybook field codecs', () => {
     // floating point
     { decl: 'COMP-1', value: 1, bytes: '41100000' },
     { decl: 'COMP-1', value: -118.625, bytes: 'C276A000' },
+    { decl: 'COMP-1', value: 0.1, bytes: '4019999A' },
     { decl: 'COMP-2', value: 0.1, bytes: '401999999999999A' },
     { decl: 'COMP-1', opts: { floatFormat: 'ieee754' }, value: 1.5, bytes: '3FC00000' },
     { decl: 'COMP-2', opts: { floatFormat: 'ieee754' }, value: -2.25, bytes: 'C002000000000000' },

@@ -24,7 +24,7 @@ export function cobrixCodePage(name: string, opts: { nelAsLf?: boolean } = {}): 
     const u = text.charCodeAt(i);
     units[i] = u >= 0x80 && u <= 0x9f && i !== 0x15 ? 0x20 : u; // cobrix keeps NEL (0x15)
   }
-  units[0x15] = 0x85; // NEL survives even in cobrix's basic cp037
+  if (!opts.nelAsLf) units[0x15] = 0x85; // NEL survives even in cobrix's basic cp037
   units[0x0d] = 0x0a;
   units[0x25] = 0x0d;
   const td = new TextDecoder('utf-16le');

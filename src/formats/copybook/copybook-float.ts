@@ -29,9 +29,9 @@ export function readIbm(buf: Uint8Array, off: number, size: 4 | 8): number {
     frac = (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!;
     fracBits = 24;
   } else {
-    let f = 0n;
-    for (let i = 1; i < 8; i++) f = (f << 8n) | BigInt(buf[off + i]!);
-    frac = Number(f); // correctly rounded to 53 bits
+    const hi = (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!;
+    const lo = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
+    frac = hi * 4294967296 + lo; // one correctly rounded addition: the nearest double to the 56-bit fraction
     fracBits = 56;
   }
   if (frac === 0) return sign < 0 ? -0 : 0;
@@ -98,11 +98,14 @@ export function shortestFloat32(x: number): number {
 /** The shortest decimal that encodes to the same IBM short float bytes. */
 export function shortestIbm32(x: number, bytes: Uint8Array): number {
   if (!Number.isFinite(x) || x === 0) return x;
-  const tmp = new Uint8Array(4);
+  const e = (bytes[0]! & 0x7f) - 64;
+  const halfUlp = 2 ** (4 * e - 25);
+  const low = 16 ** (e - 1);
+  const abs = Math.abs(x);
   for (let p = 1; p <= 9; p++) {
     const y = Number(x.toPrecision(p));
-    writeIbm(y, tmp, 0, 4);
-    if (tmp[0] === bytes[0] && tmp[1] === bytes[1] && tmp[2] === bytes[2] && tmp[3] === bytes[3]) return y;
+    // within half a unit of the 24-bit fraction, and not below the exponent's range: same bytes
+    if (Math.abs(y - x) < halfUlp && Math.abs(y) >= low && Math.abs(y) <= abs + halfUlp) return y;
   }
   return x;
 }
