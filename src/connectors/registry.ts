@@ -7,6 +7,7 @@ import { sqliteConnector } from './sqlite/sqlite-connector.js';
 import { httpConnector } from './http/http-connector.js';
 import { fileConnector } from './file/file-connector.js';
 import { soapConnector } from './soap/soap-connector.js';
+import { postgresConnector } from './postgres/postgres-connector.js';
 
 const descriptors: ConnectorDescriptor[] = [
   // connectors register below (one line each)
@@ -14,6 +15,7 @@ const descriptors: ConnectorDescriptor[] = [
   httpConnector,
   fileConnector,
   soapConnector,
+  postgresConnector,
 ];
 
 const byDriver = new Map<string, ConnectorDescriptor>();

@@ -1,0 +1,118 @@
+/**
+ * The `postgres` connector: a source by logical replication (`mode: logical`, pgoutput) or by
+ * polling with per-row fingerprints (`mode: poll`, the default: the shared SQL polling
+ * source), and a batched upsert/delete sink with optional version fencing.
+ * See docs/connectors/postgres.md.
+ *
+ * @example
+ * systems:
+ *   legacy: { driver: postgres, url: "postgres://sync@db:5432/legacy", schema: permits }
+ * pipelines:
+ *   permits:
+ *     from: { system: legacy, collection: permit, mode: logical }
+ *     to:   { system: portal, collection: permit, versionField: version }
+ */
+import pg from 'pg';
+import { z } from 'zod';
+import { errorMessage, NotConnectedError } from '../../core/errors.js';
+import { defineConnector, type SourceContext } from '../contract.js';
+import { createSqlPollSource } from '../sql/sql-poll-source.js';
+import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-options.js';
+import { clientConfig, createPool, poolQueryPort, postgresSystemSchema, serverLabel, type PostgresSystem } from './pg-connection.js';
+import { PgLogicalSource, pgLogicalOptionsSchema, type PgLogicalOptions } from './pg-logical-source.js';
+import { PostgresSink, type PostgresSinkOptions } from './postgres-sink.js';
+
+export const postgresPollOptionsSchema = sqlPollOptionsSchema.extend({
+  mode: z.literal('poll').optional().describe('Capture by polling with per-row fingerprints (default; works at any wal_level).'),
+});
+
+export const postgresSourceSchema = z.union([pgLogicalOptionsSchema, postgresPollOptionsSchema]);
+
+export type PostgresSourceOptions = PgLogicalOptions | (SqlPollOptions & { mode?: 'poll' });
+
+export const postgresSinkSchema = z.strictObject({
+  mode: z.enum(['upsert', 'insert']).default('upsert').describe('upsert (default): INSERT ... ON CONFLICT (key) DO UPDATE; insert: plain INSERT for append-only tables.'),
+  versionField: z.string().min(1).optional().describe('Version fencing: write a row only when this column (a number or timestamp) is newer than the stored one.'),
+  updateColumns: z.enum(['changed', 'all']).default('changed').describe('changed (default): an update sets only the changed columns; all: every column of the new state.'),
+  batchRows: z.number().int().min(1).max(10_000).default(500).describe('Rows per statement (default 500).'),
+});
+
+export type PostgresSinkConfig = z.input<typeof postgresSinkSchema>;
+
+/** The PostgreSQL connector descriptor (driver `postgres`). */
+export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceOptions, PostgresSinkConfig>({
+  driver: 'postgres',
+  description: 'PostgreSQL: logical replication (pgoutput) or polling source, batched upsert/delete sink with version fencing.',
+  systemSchema: postgresSystemSchema as unknown as z.ZodType<PostgresSystem>,
+  sourceSchema: postgresSourceSchema as unknown as z.ZodType<PostgresSourceOptions>,
+  sinkSchema: postgresSinkSchema as unknown as z.ZodType<PostgresSinkConfig>,
+
+  fromUrl(url) {
+    const u = new URL(url);
+    const schema = u.searchParams.get('schema');
+    if (schema) u.searchParams.delete('schema');
+    return { url: u.toString(), ...(schema ? { schema } : {}) };
+  },
+
+  createSource(ctx) {
+    const options = (ctx.options ?? {}) as PostgresSourceOptions;
+    if (options.mode === 'logical') {
+      const pool = createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });
+      return new PgLogicalSource({
+        ctx: ctx as SourceContext<unknown, PgLogicalOptions>,
+        pool,
+        connection: clientConfig(ctx.systemConfig, ctx.baseDir),
+        defaultSchema: ctx.systemConfig.schema ?? 'public',
+        server: serverLabel(ctx.systemConfig.url),
+      });
+    }
+    const { mode: _mode, ...pollOptions } = options as SqlPollOptions & { mode?: 'poll' };
+    let pool: pg.Pool | null = null;
+    const server = serverLabel(ctx.systemConfig.url);
+    return createSqlPollSource({
+      ctx: { ...ctx, options: pollOptions } as SourceContext<unknown, SqlPollOptions>,
+      port: () => {
+        pool ??= createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });
+        const port = poolQueryPort(pool);
+        return {
+          ...port,
+          query: async (sql: string, params: unknown[]) => {
+            try {
+              return await port.query(sql, params);
+            } catch (err) {
+              throw new NotConnectedError(`poll query on PostgreSQL ${server} failed: ${errorMessage(err)}`, { cause: err });
+            }
+          },
+        };
+      },
+      onPollError: async () => {
+        const p = pool;
+        pool = null;
+        await p?.end().catch(() => {});
+      },
+      close: async () => {
+        const p = pool;
+        pool = null;
+        await p?.end().catch(() => {});
+      },
+    });
+  },
+
+  createSink(ctx) {
+    const o = postgresSinkSchema.parse(ctx.options ?? {});
+    const opts: PostgresSinkOptions = { mode: o.mode, versionField: o.versionField, updateColumns: o.updateColumns, maxRows: o.batchRows };
+    return new PostgresSink(createPool(ctx.systemConfig, { max: 4, baseDir: ctx.baseDir }), opts, serverLabel(ctx.systemConfig.url));
+  },
+
+  async testConnection(cfg, { system, baseDir }) {
+    const client = new pg.Client({ ...clientConfig(cfg, baseDir), connectionTimeoutMillis: 5000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+    } catch (err) {
+      throw new NotConnectedError(`cannot connect to PostgreSQL ${serverLabel(cfg.url)} of system "${system}": ${errorMessage(err)}`, { cause: err });
+    } finally {
+      await client.end().catch(() => {});
+    }
+  },
+});
