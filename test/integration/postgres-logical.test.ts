@@ -129,9 +129,11 @@ test('creates publication and slot; insert/update/delete with exact types; trans
   assert.equal(upd!.after!.note, 'updated');
   assert.deepEqual([i2!.op, i2!.key, i3!.op, i3!.key, del!.op, del!.key], ['insert', '2', 'insert', '3', 'delete', '3']);
   assert.deepEqual(del!.before, { id: 3 });
-  // the four changes of the transaction arrived in one batch, with the commit LSN as position
+  // the four changes of the transaction arrived in one batch (possibly with earlier whole
+  // transactions), with the commit LSN as position
   const txBatch = r.batches.find((b) => b.events.includes(upd!))!;
-  assert.deepEqual(txBatch.events.map((e) => e.key), ['1', '2', '3', '3']);
+  for (const e of [upd, i2, i3, del]) assert.ok(txBatch.events.includes(e!), `${e!.op} ${e!.key} is in the transaction's batch`);
+  assert.equal(txBatch.events.at(-1), del);
   assert.match(txBatch.position!, /^[0-9A-F]+\/[0-9A-F]+$/);
   assert.equal(upd!.position, txBatch.position);
   await waitFor(async () => (await confirmedLsn(slot)) === txBatch.position, { what: 'slot confirmed at the batch position' });
