@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildExistsQuery, buildPageQuery } from '../../src/connectors/sql/poll-query-builder.js';
+import { normalizeSqlValue, quoteIdentAnsi } from '../../src/connectors/sql/sql-query-port.js';
+import { parsePollPosition } from '../../src/connectors/sql/sql-poll-source.js';
+
+const ansi = { quoteIdent: quoteIdentAnsi };
+const pg = { quoteIdent: quoteIdentAnsi, placeholder: (i: number) => `$${i}` };
+
+test('full-scan pages: keyset after the last key, compound keys expanded, identifiers quoted', () => {
+  assert.deepEqual(buildPageQuery(ansi, { table: 'T', keyFields: ['ID'], limit: 100, afterKey: null }), {
+    sql: 'SELECT * FROM "T" WHERE "ID" IS NOT NULL ORDER BY "ID" LIMIT ?', params: [100],
+  });
+  const q = buildPageQuery(pg, { table: 'legacy.odd"t', keyFields: ['a', 'b'], columns: ['x'], where: "s = 'A'", limit: 10, afterKey: ['n', 5] });
+  assert.equal(q.sql, 'SELECT "x", "a", "b" FROM "legacy"."odd""t" WHERE (s = \'A\') AND "a" IS NOT NULL AND "b" IS NOT NULL AND ("a" > $1 OR ("a" = $2 AND "b" > $3)) ORDER BY "a", "b" LIMIT $4');
+  assert.deepEqual(q.params, ['n', 'n', 5, 10]);
+});
+
+test('incremental pages: first page re-reads the last value (>=), later pages continue after (value, key)', () => {
+  const first = buildPageQuery(ansi, { table: 'T', keyFields: ['ID'], limit: 50, afterKey: null, incremental: { column: 'U', from: 7 } });
+  assert.equal(first.sql, 'SELECT * FROM "T" WHERE "ID" IS NOT NULL AND "U" IS NOT NULL AND "U" >= ? ORDER BY "U", "ID" LIMIT ?');
+  assert.deepEqual(first.params, [7, 50]);
+  const next = buildPageQuery(ansi, { table: 'T', keyFields: ['ID'], columns: ['A'], limit: 50, afterKey: null, incremental: { column: 'U', from: 7, after: { value: 9, key: ['k'] } } });
+  assert.equal(next.sql, 'SELECT "A", "ID", "U" FROM "T" WHERE "ID" IS NOT NULL AND "U" IS NOT NULL AND ("U" > ? OR ("U" = ? AND "ID" > ?)) ORDER BY "U", "ID" LIMIT ?');
+  assert.deepEqual(next.params, [9, 9, 'k', 50]);
+  const none = buildPageQuery(ansi, { table: 'T', keyFields: ['ID'], limit: 5, afterKey: null, incremental: { column: 'U', from: null } });
+  assert.ok(!none.sql.includes('>='), 'no position yet: read everything');
+});
+
+test('delete probe selects only key columns of the listed keys, within the where filter', () => {
+  assert.deepEqual(buildExistsQuery(ansi, { table: 'T', keyFields: ['ID'], keys: [['1'], ['2']] }), { sql: 'SELECT "ID" FROM "T" WHERE "ID" IN (?, ?)', params: ['1', '2'] });
+  const q = buildExistsQuery(pg, { table: 'T', keyFields: ['a', 'b'], where: 'active = 1', keys: [['x', 1], ['y', 2]] });
+  assert.equal(q.sql, 'SELECT "a", "b" FROM "T" WHERE (active = 1) AND (("a" = $1 AND "b" = $2) OR ("a" = $3 AND "b" = $4))');
+  assert.deepEqual(q.params, ['x', 1, 'y', 2]);
+});
+
+test('values are kept as read; 64-bit integers stay exact; positions parse defensively', () => {
+  assert.equal(normalizeSqlValue('007'), '007');
+  assert.equal(normalizeSqlValue(42n), 42);
+  assert.equal(normalizeSqlValue(9007199254740993n), '9007199254740993');
+  assert.equal(normalizeSqlValue(Buffer.from('hi')), 'aGk=');
+  assert.equal(normalizeSqlValue(new Date('2025-03-01T00:00:00Z')), '2025-03-01T00:00:00.000Z');
+  assert.throws(() => quoteIdentAnsi('a\u0000b'), /NUL/);
+  assert.deepEqual(parsePollPosition('{"v":"2025-01-01 10:00:00"}'), { v: '2025-01-01 10:00:00' });
+  assert.equal(parsePollPosition('garbage'), null);
+  assert.equal(parsePollPosition(null), null);
+});
