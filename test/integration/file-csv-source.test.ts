@@ -62,6 +62,26 @@ test('snapshot files are diffed against the shadow: inserts, updates, deletes, n
   }
 });
 
+test('maxDeletes: a snapshot that would delete too much fails before anything is applied', async () => {
+  const t = tempDir();
+  const state = memoryState();
+  const d = drive(await source(t.dir, state, { mode: 'snapshot', pattern: '*.csv', maxDeletes: 1, onError: 'skip' }), state);
+  try {
+    writeFileSync(path.join(t.dir, 'a.csv'), `${HEADER}P1,Rosa,PENDING\nP2,Ann,PENDING\nP3,Lee,PENDING\n`);
+    await waitFor(() => d.acks === 1, { what: 'a.csv' });
+    writeFileSync(path.join(t.dir, 'b.csv'), `${HEADER}P1,Rosa,APPROVED\n`); // truncated extract
+    await waitFor(() => d.acks === 2, { what: 'b.csv' });
+    assert.deepEqual(summary(d.events), ['insert:P1', 'insert:P2', 'insert:P3']);
+    assert.match(readFileSync(path.join(t.dir, 'failed', 'b.csv.reason.txt'), 'utf8'), /would delete 2 keys, more than maxDeletes \(1\)/);
+    writeFileSync(path.join(t.dir, 'c.csv'), `${HEADER}P1,Rosa,APPROVED\nP2,Ann,PENDING\n`);
+    await waitFor(() => d.acks === 3, { what: 'c.csv' });
+    assert.deepEqual(summary(d.events).slice(3).sort(), ['delete:P3', 'update:P1']);
+  } finally {
+    await d.stop();
+    t.cleanup();
+  }
+});
+
 test('changes mode: op column I/U/D, empty op is an upsert, bad records skipped into a rejects file', async () => {
   const t = tempDir();
   const state = memoryState();

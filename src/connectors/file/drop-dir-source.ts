@@ -26,6 +26,8 @@ export interface DropDirOptions extends RecordRules {
   pollMs: number;
   batchSize: number;
   onError: 'fail' | 'skip';
+  /** Snapshot mode: fail a file that would delete more keys than this. */
+  maxDeletes?: number;
   processedDir: string;
   failedDir: string;
 }
@@ -130,14 +132,25 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
     inFlight.add(file.name);
     const snapshot = opts.mode === 'snapshot';
     const posOf = (record: number) => JSON.stringify({ file: file.name, size: file.size, mtimeMs: file.mtimeMs, record } satisfies FilePosition);
-    if (opts.onError === 'fail') {
-      // Validate the whole file first so a bad record fails it before anything is applied.
-      for await (const r of records(file, snapshot ? new Set() : null)) {
-        if ('error' in r) {
-          const reason = `${where}: ${r.error}`;
-          yield { events: [], ack: () => moveFailed(file, reason).finally(() => inFlight.delete(file.name)) };
-          return;
+    const guardDeletes = snapshot && opts.maxDeletes !== undefined;
+    if (opts.onError === 'fail' || guardDeletes) {
+      // Check the whole file first so a bad record (or too many deletes) fails it before anything is applied.
+      const keys = snapshot ? new Set<string>() : null;
+      let reason: string | null = null;
+      for await (const r of records(file, keys)) {
+        if ('error' in r && opts.onError === 'fail') {
+          reason = `${where}: ${r.error}`;
+          break;
         }
+      }
+      if (!reason && guardDeletes && keys) {
+        const gone = (await missingKeys(ctx.state, keys)).length;
+        if (gone > opts.maxDeletes!) reason = `${where}: the snapshot would delete ${gone} keys, more than maxDeletes (${opts.maxDeletes}); if that is intended, raise maxDeletes and drop the file again`;
+      }
+      if (reason) {
+        const why = reason;
+        yield { events: [], ack: () => moveFailed(file, why).finally(() => inFlight.delete(file.name)) };
+        return;
       }
     }
     let resumeAfter = 0;

@@ -80,6 +80,7 @@ export const fileConnector = defineConnector<FileSystemConfig, FileSourceOptions
   async createSource(ctx: SourceContext<FileSystemConfig, FileSourceOptions>) {
     const o = ctx.options;
     if (o.opField && o.mode === 'snapshot') throw new ConfigError(`opField "${o.opField}" applies to mode: changes only; a snapshot file has no operations (deletes are found by what is missing)`, { path: 'from.opField' });
+    if (o.maxDeletes !== undefined && o.mode !== 'snapshot') throw new ConfigError('maxDeletes applies to mode: snapshot only (a changes file deletes only what it says)', { path: 'from.maxDeletes' });
     const decode = await decoderFor(o);
     const pollMs = o.pollInterval !== undefined ? parseDuration(o.pollInterval) : ctx.systemConfig.transport === 'local' ? 1000 : 5000;
     return createDropDirSource(ctx, createTransport(ctx.systemConfig), decode, {
@@ -93,6 +94,7 @@ export const fileConnector = defineConnector<FileSystemConfig, FileSourceOptions
       pollMs,
       batchSize: o.batchSize,
       onError: o.onError,
+      maxDeletes: o.maxDeletes,
       processedDir: o.processedDir,
       failedDir: o.failedDir,
     });

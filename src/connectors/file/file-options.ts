@@ -77,6 +77,7 @@ const sourceCommon = {
   trigger: z.string().optional().describe('Suffix of a trigger file (e.g. .done or .trg): a file is read only once <name><suffix> exists. Without it, a file is read once its size and mtime are stable across two checks.'),
   stableChecks: z.number().int().min(1).default(2).describe('Number of consecutive scans that must see the same size and mtime before a file is read (default 2).'),
   pollInterval: duration.optional().describe('How often the directory is scanned (default 1s local, 5s sftp).'),
+  maxDeletes: z.number().int().min(0).optional().describe('snapshot mode: a file that would delete more keys than this fails (to failed/) before anything is applied, a guard against truncated or empty extracts.'),
   batchSize: z.number().int().min(1).default(1000).describe('Records per batch handed to the engine (default 1000).'),
   onError: z.enum(['fail', 'skip']).default('fail').describe('A record that cannot be decoded: fail moves the whole file to failed/ (nothing applied); skip applies the rest and reports it in <file>.rejects.jsonl.'),
   processedDir: z.string().default('processed').describe('Sub-directory for files read successfully (default processed).'),
