@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCopybook, createCodec, toJsonLine, canonicalDecimal, type CodecOptions } from '../../src/formats/copybook/index.js';
+import { parseCopybook, createCodec, toJsonLine, parseJsonExact, canonicalDecimal, type CodecOptions } from '../../src/formats/copybook/index.js';
 import { FormatError, ConfigError } from '../../src/core/errors.js';
 
 const fixed = (...lines: string[]) => lines.map((l) => `       ${l}`).join('\n');
@@ -84,6 +84,14 @@ describe('copybook field codecs', () => {
     assert.equal(one('PIC S9(17)V99 COMP-3', { decimals: 'number' }).decode(Buffer.from('1234567890123456789C', 'hex')).F, '12345678901234567.89');
     assert.equal(one('PIC S9(18) COMP-3').decode(Buffer.from('0123456789012345678C', 'hex')).F, 123456789012345678n);
     assert.equal(toJsonLine({ a: 123456789012345678n, b: '1.50' }), '{"a":123456789012345678,"b":"1.50"}');
+  });
+
+  it('parseJsonExact keeps big and decimal JSON numbers exact for encode', () => {
+    const doc = parseJsonExact('{"F":12345678901234567890,"s":"a \\"1\\" 2","n":[-0.1,1e3]}') as Record<string, unknown>;
+    assert.deepEqual(doc, { F: '12345678901234567890', s: 'a "1" 2', n: ['-0.1', '1e3'] });
+    const codec = one('PIC 9(20) COMP-3');
+    assert.equal(codec.decode(codec.encode(doc)).F, 12345678901234567890n);
+    assert.equal(JSON.parse(JSON.stringify(codec.layout())).nodes.length, 2, 'a layout serialises without cycles');
   });
 
   it('decodes the other sign conventions', () => {

@@ -106,8 +106,10 @@ export function computeLayout(copybook: Copybook, opts: LayoutOptions = {}): Lay
       id: nextId++, level: item.level, name, cobolName: item.name, path: parent && parent.path ? `${parent.path}.${name}` : name,
       line: item.line, isGroup: item.children.length > 0, isFiller: item.name === 'FILLER', offset: 0, size: 0,
       redefines: item.redefines, redefinedBy: [], inRedefine: false, isOdoCounter: false, sync: item.sync,
-      value: item.value, conditions: item.conditions, children: [], parent,
+      value: item.value, conditions: item.conditions, children: [],
     };
+    // not enumerable, so a layout serialises to JSON without cycles
+    Object.defineProperty(node, 'parent', { value: parent, enumerable: false });
     if (item.occurs) {
       if (item.level === 1 || item.level === 77) fail(`OCCURS is not allowed on level ${item.level} item ${item.name}`);
       node.occurs = { min: item.occurs.min, max: item.occurs.max, dependingOnName: item.occurs.dependingOn };

@@ -3,6 +3,16 @@
  * JSON numbers; decimal values stay the decimal strings the codec produced.
  */
 
+const TOKENS = /("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g;
+
+/**
+ * Parses JSON keeping every number exact: numbers become their source text (a string), which the
+ * codec's encode accepts for every numeric field, so 12345678901234567890 or 0.1 lose nothing.
+ */
+export function parseJsonExact(text: string): unknown {
+  return JSON.parse(text.replace(TOKENS, (m, str: string | undefined) => (str !== undefined ? str : `"${m}"`)));
+}
+
 /** Serialises a decoded record as one line of JSON (no trailing newline). */
 export function toJsonLine(value: unknown): string {
   return write(value);
