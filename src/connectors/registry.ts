@@ -8,6 +8,7 @@ import { httpConnector } from './http/http-connector.js';
 import { fileConnector } from './file/file-connector.js';
 import { soapConnector } from './soap/soap-connector.js';
 import { postgresConnector } from './postgres/postgres-connector.js';
+import { mariadbConnector, mysqlConnector } from './mariadb/mariadb-connector.js';
 
 const descriptors: ConnectorDescriptor[] = [
   // connectors register below (one line each)
@@ -16,6 +17,7 @@ const descriptors: ConnectorDescriptor[] = [
   fileConnector,
   soapConnector,
   postgresConnector,
+  mariadbConnector, mysqlConnector,
 ];
 
 const byDriver = new Map<string, ConnectorDescriptor>();

@@ -3,12 +3,12 @@
  * rows, identifier quoting and placeholders. Opened from a system config by driver.
  */
 import path from 'node:path';
-import pg from 'pg';
 import { ConfigError } from '../../core/errors.js';
 import type { SqlQueryPort } from '../sql/sql-query-port.js';
 import { quoteIdentAnsi } from '../sql/sql-query-port.js';
 import { fromMariadbPool, openMariadbPool, type MariadbSystem } from '../mariadb/mariadb-port.js';
 import { openSqlite } from '../sqlite/sqlite-query-port.js';
+import { createPool, type PostgresSystem } from '../postgres/pg-connection.js';
 
 export type TriggerDialect = 'postgres' | 'mariadb' | 'sqlite';
 
@@ -26,15 +26,6 @@ export function triggerDialect(driver: string): TriggerDialect | null {
   if (driver === 'mariadb' || driver === 'mysql') return 'mariadb';
   if (driver === 'sqlite') return 'sqlite';
   return null;
-}
-
-/** pg pool settings from a postgres system config (`url` / `connectionString` or discrete fields). */
-export function pgPoolConfig(cfg: Record<string, unknown>): pg.PoolConfig {
-  const url = (cfg.url ?? cfg.connectionString) as string | undefined;
-  const out: pg.PoolConfig = { max: 2 };
-  if (url) out.connectionString = url;
-  for (const k of ['host', 'port', 'user', 'password', 'database'] as const) if (cfg[k] !== undefined) (out as Record<string, unknown>)[k] = cfg[k];
-  return out;
 }
 
 function sqliteDb(file: string): TriggerDb {
@@ -70,9 +61,9 @@ function sqliteDb(file: string): TriggerDb {
   };
 }
 
-function postgresDb(cfg: Record<string, unknown>): TriggerDb {
-  const pool = new pg.Pool(pgPoolConfig(cfg));
-  pool.on('error', () => {}); // an idle client's error surfaces on the next query
+function postgresDb(cfg: Record<string, unknown>, baseDir?: string): TriggerDb {
+  // the postgres connector's own pool settings (url, schema, TLS...)
+  const pool = createPool(cfg as PostgresSystem, { max: 2, baseDir });
   return {
     dialect: 'postgres',
     quoteIdent: quoteIdentAnsi,
@@ -123,7 +114,7 @@ export function openTriggerDb(driver: string, cfg: Record<string, unknown>, base
   const dialect = triggerDialect(driver);
   // relative SQLite paths resolve like the sqlite connector's: against the config file's folder
   if (dialect === 'sqlite') return sqliteDb(path.resolve(baseDir ?? process.cwd(), String(cfg.path)));
-  if (dialect === 'postgres') return postgresDb(cfg);
+  if (dialect === 'postgres') return postgresDb(cfg, baseDir);
   if (dialect === 'mariadb') return mariadbDb(cfg as MariadbSystem);
   throw new ConfigError(`trigger-based capture is not available for driver "${driver}"; it works with postgres, mariadb (mysql) and sqlite`);
 }
