@@ -95,6 +95,11 @@ describe('copybook parser', () => {
     assert.deepEqual(layout.renames[0], { name: 'AB', from: 'A', thru: 'C', offset: 9, size: 7 });
   });
 
+  it('keeps the prefix of hex literals', () => {
+    const cb = parseCopybook(fixed('01  R.', "    05  A  PIC X VALUE X'00'.", "    05  B  PIC X VALUE 'Q'."));
+    assert.deepEqual(cb.roots[0]!.children.map((c) => c.value), ["X'00'", 'Q']);
+  });
+
   it('accepts free format', () => {
     const cb = parseCopybook('01 R.\n  05 A PIC X(3). *> inline comment\n* full comment\n  05 B PIC 9.', { format: 'free' });
     assert.deepEqual(cb.roots[0]!.children.map((c) => c.name), ['A', 'B']);

@@ -11,6 +11,8 @@ export type SourceFormat = 'fixed' | 'free';
 export interface Token {
   /** 'word' (names, keywords, numbers, picture strings), 'string' (quoted literal), 'period'. */
   kind: 'word' | 'string' | 'period';
+  /** For literals with a prefix (X'0A', N'..', Z'..'): the prefix, upper case. */
+  prefix?: string;
   text: string;
   line: number;
 }
@@ -89,6 +91,7 @@ export function tokenize(text: string, format: SourceFormat = 'fixed', fileName 
   for (const seg of segs) {
     const s = seg.text;
     let i = 0;
+    let prefix: string | undefined;
     while (i < s.length) {
       const ch = s[i]!;
       if (ch === ' ' || ch === ',' || ch === ';') { i++; continue; }
@@ -104,7 +107,8 @@ export function tokenize(text: string, format: SourceFormat = 'fixed', fileName 
           lit += s[j];
           j++;
         }
-        tokens.push({ kind: 'string', text: lit, line: seg.line });
+        tokens.push(prefix ? { kind: 'string', text: lit, line: seg.line, prefix } : { kind: 'string', text: lit, line: seg.line });
+        prefix = undefined;
         i = j + 1;
         continue;
       }
@@ -115,9 +119,10 @@ export function tokenize(text: string, format: SourceFormat = 'fixed', fileName 
       }
       let word = s.slice(i, j);
       i = j;
-      // hex literals X'..' and similar: keep the prefix as part of a string token
+      // X'0A', N'..', G'..', Z'..': the literal is read by the next turn and carries the prefix
       if (/^[XxNnGgZz]$/.test(word) && (s[i] === '"' || s[i] === "'")) {
-        continue; // the literal itself is read by the next loop turn; the prefix is dropped
+        prefix = word.toUpperCase();
+        continue;
       }
       let period = false;
       if (word.endsWith('.')) { word = word.slice(0, -1); period = true; }

@@ -224,7 +224,9 @@ function parseClause(cur: Cursor, item: CopybookItem): void {
       cur.acceptWord('IS', 'ARE');
       const v = cur.next();
       if (!v || v.kind === 'period') cur.fail('a literal after VALUE', v);
-      item.value = v.text;
+      item.value = v.prefix ? `${v.prefix}'${v.text}'` : v.text;
+      // VALUE a THRU b, or several values, only appear on level 88; skip any extra literals
+      while (cur.peek()?.kind === 'string') cur.next();
       return;
     }
     case 'BLANK':

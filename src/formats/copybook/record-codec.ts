@@ -132,7 +132,8 @@ function defaultValue(node: LayoutNode): unknown {
   const u = v.toUpperCase();
   if (/^SPACES?$/.test(u)) return node.type?.kind === 'alphanumeric' ? '' : null;
   if (/^ZERO(S|ES)?$/.test(u)) return node.type?.kind === 'alphanumeric' ? '0'.repeat(node.size) : 0;
-  if (/^(HIGH|LOW)-VALUES?$|^QUOTES?$|^NULLS?$/.test(u)) return undefined;
+  // figurative constants for bytes and prefixed literals (X'00') are not text: left as spaces
+  if (/^(HIGH|LOW)-VALUES?$|^QUOTES?$|^NULLS?$|^[XNGZ]'/.test(u)) return undefined;
   return v;
 }
 
