@@ -12,6 +12,9 @@ import { httpConnector, webhookHeaders, type WebhookSource, type RestPollSource 
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
 import { tempDir, waitFor } from '../helpers/services.js';
+import Database from 'better-sqlite3';
+import { formatConfigIssue, parseConfig } from '../../src/config/load-config.js';
+import { createEngine } from '../../src/engine/engine.js';
 
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
 const closers: Array<() => Promise<unknown> | unknown> = [];
@@ -278,4 +281,59 @@ test('REST polling source follows the cursor, records it as the position, and re
   await waitFor(() => src2.polls >= polls + 2);
   assert.equal(c2.events().length, 2, 'no spurious events from re-reads');
   await c2.stop();
+});
+
+test('engine end to end: signed webhook in -> SQLite table; SQLite table polled -> signed webhook out', async () => {
+  const { dir, cleanup } = tempDir();
+  closers.push(cleanup);
+  const hms = new Database(path.join(dir, 'hms.db'));
+  hms.exec('CREATE TABLE permits (permitNumber TEXT PRIMARY KEY, status TEXT); CREATE TABLE notices (permitNumber TEXT PRIMARY KEY, status TEXT)');
+  closers.push(() => hms.close());
+  const rx = await receiver((_g, res) => res.writeHead(200).end());
+  const probe = http.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const yaml = `
+store: sqlite:state.db
+stateDir: .
+systems:
+  county: { driver: http, signingSecret: "${secret}" }
+  hms: { driver: sqlite, path: hms.db }
+  dashboard: { driver: http, url: "${rx.url}", signingSecret: "${secret}" }
+pipelines:
+  inbound:
+    from: { system: county, collection: permits, listen: { port: ${port} }, path: /hooks/permits, dataField: data }
+    to: { system: hms, collection: permits }
+    key: permitNumber
+  outbound:
+    from: { system: hms, collection: notices, poll: 50ms }
+    to: { system: dashboard, collection: permits, path: "/permits/{key}", body: state }
+    key: permitNumber
+`;
+  const { config, issues } = parseConfig(yaml, { file: path.join(dir, 'hms-sync.yaml') });
+  assert.ok(config, issues.map(formatConfigIssue).join('\n'));
+  const engine = createEngine({ config, logger: silentLogger(), idlePollMs: 50 });
+  const problems: string[] = [];
+  engine.on('job:dead', ({ error }) => problems.push(`dead: ${error}`));
+  engine.on('source:error', ({ pipeline, error }) => problems.push(`${pipeline}: ${error.message}`));
+  await engine.start();
+  closers.push(() => engine.stop());
+  const body = JSON.stringify({ type: 'permit.updated', data: { permitNumber: '0123', status: 'APPROVED' } });
+  const url = `http://127.0.0.1:${port}/hooks/permits`;
+  await waitFor(async () => (await fetch(url, { method: 'POST', body: '{}' }).then((r) => r.status).catch(() => 0)) === 401, { what: 'webhook source listening' });
+  const r = await post(url, body, webhookHeaders({ id: 'evt_1', body, secret }));
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  await waitFor(() => (hms.prepare('SELECT count(*) AS n FROM permits').get() as { n: number }).n === 1, { what: 'the webhook change written to SQLite' });
+  hms.prepare("INSERT INTO notices VALUES ('0123', 'APPROVED')").run();
+  await waitFor(() => rx.got.length >= 1, { what: 'delivery to the dashboard' }).catch(async (e) => { throw new Error(`${e.message}; problems: ${problems.join(' | ')}; rows: ${JSON.stringify(hms.prepare('SELECT * FROM permits').all())}; stats: ${JSON.stringify(await engine.store.stats())}`); });
+  assert.deepEqual(hms.prepare('SELECT * FROM permits').all(), [{ permitNumber: '0123', status: 'APPROVED' }]);
+  const g = rx.got[0]!;
+  assert.equal(g.url, '/permits/0123');
+  assert.deepEqual(JSON.parse(g.raw), { permitNumber: '0123', status: 'APPROVED' });
+  const ts = Number(g.headers['webhook-timestamp']);
+  const expected = createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update(`${g.headers['webhook-id']}.${ts}.${g.raw}`).digest('base64');
+  assert.equal(g.headers['webhook-signature'], `v1,${expected}`);
+  assert.equal(g.headers['idempotency-key'], g.headers['webhook-id']);
+  assert.deepEqual(problems, []);
 });

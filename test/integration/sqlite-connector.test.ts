@@ -304,6 +304,7 @@ test('testConnection names the file when it cannot be opened; a read-only system
   try {
     await assert.rejects(sqliteConnector.testConnection({ path: path.join(dir, 'nope.db') }, { logger: silentLogger(), system: 'legacy' }), /cannot open SQLite database ".*nope\.db" of system "legacy"/);
     assert.throws(() => sqliteConnector.createSink!({ system: 'legacy', systemConfig: { path: path.join(dir, 'x.db'), readonly: true }, collection: 't', options: {}, keyFields: ['id'], logger: silentLogger(), workDir: dir }), /read-only/);
+    assert.throws(() => sqliteConnector.createSink!({ system: 'modern', systemConfig: { path: 'typo.db' }, collection: 't', options: {}, keyFields: ['id'], logger: silentLogger(), workDir: dir, baseDir: dir }), /cannot open SQLite database ".*typo\.db" of system "modern" for writing/);
   } finally {
     cleanup();
   }

@@ -90,7 +90,13 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
   createSink(ctx) {
     if (ctx.systemConfig.readonly) throw new ConfigError(`system "${ctx.system}" is read-only (readonly: true) and cannot be a target`, { path: `systems.${ctx.system}.readonly` });
     const file = fileOf(ctx.systemConfig, ctx.baseDir);
-    const db = openSqlite(file, { readonly: false, busyTimeoutMs: busyMs(ctx.systemConfig), fileMustExist: false });
+    // The file must exist: a mistyped path must not silently create an empty database.
+    let db;
+    try {
+      db = openSqlite(file, { readonly: false, busyTimeoutMs: busyMs(ctx.systemConfig) });
+    } catch (err) {
+      throw new NotConnectedError(`cannot open SQLite database ${JSON.stringify(file)} of system "${ctx.system}" for writing: ${errorMessage(err)}`, { cause: err });
+    }
     const options = sqliteSinkSchema.parse(ctx.options ?? {}) as SqliteSinkOptions;
     return new SqliteSink(db, options, JSON.stringify(file));
   },
