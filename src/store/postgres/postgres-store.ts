@@ -17,6 +17,9 @@ import { postgresSql, type PostgresSql } from './postgres-sql.js';
 
 type TailRow = JobRowLike & { max_run_at: string };
 
+/** Session settings of the worker pool (see the constructor). */
+const WORK_SESSION_OPTIONS = '-c synchronous_commit=off -c enable_sort=off -c enable_bitmapscan=off -c enable_seqscan=off';
+
 /** Expired leases are looked for at most this often per store (a lease is typically 30 s or more). */
 const RECLAIM_EVERY_MS = 1000;
 
@@ -56,7 +59,13 @@ export class PostgresStore implements Store {
     // flush): losing one in a PostgreSQL crash only means the job is delivered again (same id and
     // version, so the same idempotency key), never that a change is lost. Enqueues (with their
     // source position), replays and discards stay synchronous on `pool`.
-    this.workPool = new pg.Pool({ connectionString: opts.connectionString, max: opts.poolSize ?? 10, options: '-c synchronous_commit=off' });
+    //
+    // The claim must walk jobs_pending_run_at in order and stop after `limit` heads. With stale
+    // statistics (a queue that just grew from empty, before autovacuum analysed it) the planner
+    // may instead bitmap-scan every pending job and sort: hundreds of ms per claim at 50,000
+    // pending. On these connections, which only run the worker statements, sorts, bitmap and
+    // sequential scans are priced out, so the ordered index scans are chosen whatever the statistics.
+    this.workPool = new pg.Pool({ connectionString: opts.connectionString, max: opts.poolSize ?? 10, options: WORK_SESSION_OPTIONS });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
     this.workPool.on('error', () => undefined);
@@ -205,7 +214,7 @@ export class PostgresStore implements Store {
   }
 
   async nextRunAt(pipelines?: string[]): Promise<number | null> {
-    const r = await this.query<{ t: string | null }>(this.sql.nextRunAt, [pipelines ?? null]);
+    const r = await this.work<{ t: string | null }>(this.sql.nextRunAt, [pipelines ?? null]);
     const t = r.rows[0]?.t;
     return t === null || t === undefined ? null : Number(t);
   }
