@@ -137,6 +137,20 @@ describe('copybook bad data', () => {
     assert.throws(() => codec.decode(Buffer.from('F0F0F1F9' + '001C'.repeat(3), 'hex'), { recordNumber: 3 }), /record 3, field ITEMS at byte offset 4: OCCURS DEPENDING ON CNT = 9 is outside 0 TO 3/);
   });
 
+  it('errors inside nested OCCURS DEPENDING ON name every index', () => {
+    const nested = createCodec(parseCopybook(fixed(
+      '01  R.',
+      '    05  N  PIC 9.',
+      '    05  G  OCCURS 0 TO 2 DEPENDING ON N.',
+      '        10  M  PIC 9.',
+      '        10  H  OCCURS 0 TO 3 DEPENDING ON M.',
+      '            15  V  PIC 9(2) COMP-3.',
+    )), { codePage: 'ascii', variableSizeOccurs: true });
+    assert.throws(() => nested.decode(Buffer.from('21\x00\x1f9', 'latin1'), { recordNumber: 4 }), /^FormatError: record 4, field G\[1\]\.H at byte offset 5: OCCURS DEPENDING ON M = 9 is outside 0 TO 3$/);
+    assert.throws(() => nested.decode(Buffer.from('21\x00\x1f1\x0a\x1f', 'latin1')), /^FormatError: field G\[1\]\.H\[0\]\.V at byte offset 5: invalid packed decimal x'0A1F'/);
+    assert.throws(() => nested.encode({ G: [{ H: [] }, { M: 1, H: [{ V: 1 }, { V: 2 }] }] }), /^FormatError: field G\[1\]\.H at byte offset 3: has 2 element\(s\) but its DEPENDING ON field M is 1$/);
+  });
+
   it('invalidValues null decodes bad numbers as null; REDEFINES views never fail', () => {
     assert.equal(createCodec(cb, { invalidValues: 'null' }).decode(Buffer.from('F0F0F1F1' + '0A2C' + '0000'.repeat(2), 'hex')).ITEMS instanceof Array, true);
     const r = createCodec(parseCopybook(fixed('01  R.', '    05  A  PIC X(2).', '    05  B  REDEFINES A PIC S9(3) COMP-3.'))).decode(Buffer.from('C1C2', 'hex'));

@@ -204,12 +204,14 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
   const roots = layout.roots.map(compile);
   const counterSlots = layout.nodes.length;
 
-  const pathOf = (node: LayoutNode, st: State, withIndex = true): string => {
+  /** Field path with array indices; `selfIndexed` false when the node's own index is not on the stack yet. */
+  const pathOf = (node: LayoutNode, st: State, selfIndexed = true): string => {
     const chain: LayoutNode[] = [];
     for (let n: LayoutNode | undefined = node; n; n = n.parent) chain.unshift(n);
     if (resolved.rootPolicy === 'collapse' && chain.length > 1) chain.shift();
-    let k = st.indices.length - chain.filter((n) => n.occurs).length;
-    return chain.map((n) => (n.occurs && withIndex && st.indices[k] !== undefined ? `${n.name}[${st.indices[k++]}]` : n.name)).join('.');
+    const indexed = (n: LayoutNode) => !!n.occurs && (selfIndexed || n !== node);
+    let k = st.indices.length - chain.filter(indexed).length;
+    return chain.map((n) => (indexed(n) && st.indices[k] !== undefined ? `${n.name}[${st.indices[k++]}]` : n.name)).join('.');
   };
   const where = (st: State) => (st.recordNumber !== undefined ? `record ${st.recordNumber}, ` : '');
   const fieldError = (cn: CNode, st: State, pos: number, err: FieldError): FormatError =>
@@ -243,8 +245,8 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
     if (!occ.dependingOn) return occ.max;
     const c = st.counters[occ.dependingOn.id];
     if (c === undefined || !Number.isInteger(c) || c < 0 || c > occ.max || c < occ.min) {
-      throw new FormatError(`${where(st)}field ${pathOf(cn.node, st, true)} at byte offset ${pos}: OCCURS DEPENDING ON ${occ.dependingOn.name} = ${c ?? 'undefined'} is outside ${occ.min} TO ${occ.max}`, {
-        details: { recordNumber: st.recordNumber, field: pathOf(cn.node, st), offset: pos, count: c },
+      throw new FormatError(`${where(st)}field ${pathOf(cn.node, st, false)} at byte offset ${pos}: OCCURS DEPENDING ON ${occ.dependingOn.name} = ${c ?? 'undefined'} is outside ${occ.min} TO ${occ.max}`, {
+        details: { recordNumber: st.recordNumber, field: pathOf(cn.node, st, false), offset: pos, count: c },
       });
     }
     return c;
@@ -336,9 +338,10 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
   };
 
   // ---------------------------------------------------------------- encode
-  const encodeError = (cn: CNode, st: State, pos: number, err: unknown): FormatError => {
+  const encodeError = (cn: CNode, st: State, pos: number, err: unknown, selfIndexed = true): FormatError => {
     const msg = err instanceof Error ? err.message : String(err);
-    return new FormatError(`${where(st)}field ${pathOf(cn.node, st)} at byte offset ${pos}: ${msg}`, { details: { recordNumber: st.recordNumber, field: pathOf(cn.node, st), offset: pos } });
+    const field = pathOf(cn.node, st, selfIndexed);
+    return new FormatError(`${where(st)}field ${field} at byte offset ${pos}: ${msg}`, { details: { recordNumber: st.recordNumber, field, offset: pos } });
   };
 
   const encodeField = (cn: CNode, st: State, pos: number, value: unknown): void => {
@@ -366,7 +369,7 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
     if (cn.align > 1) pos = Math.ceil(pos / cn.align) * cn.align;
     const node = cn.node;
     if (node.occurs) {
-      if (value !== undefined && value !== null && !Array.isArray(value)) throw encodeError(cn, st, pos, new Error(`expected an array (OCCURS ${node.occurs.max}), got ${typeof value}`));
+      if (value !== undefined && value !== null && !Array.isArray(value)) throw encodeError(cn, st, pos, new Error(`expected an array (OCCURS ${node.occurs.max}), got ${typeof value}`), false);
       const arr = (value ?? []) as unknown[];
       let count = node.occurs.max;
       const dep = node.occurs.dependingOn;
@@ -377,10 +380,10 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
           encodeField(pending.cn, st, pending.pos, arr.length);
         }
         count = st.counters[dep.id] ?? arr.length;
-        if (arr.length !== count && value !== undefined) throw encodeError(cn, st, pos, new Error(`has ${arr.length} element(s) but its DEPENDING ON field ${dep.name} is ${count}`));
-        if (count > node.occurs.max || count < node.occurs.min) throw encodeError(cn, st, pos, new Error(`${dep.name} = ${count} is outside OCCURS ${node.occurs.min} TO ${node.occurs.max}`));
+        if (arr.length !== count && value !== undefined) throw encodeError(cn, st, pos, new Error(`has ${arr.length} element(s) but its DEPENDING ON field ${dep.name} is ${count}`), false);
+        if (count > node.occurs.max || count < node.occurs.min) throw encodeError(cn, st, pos, new Error(`${dep.name} = ${count} is outside OCCURS ${node.occurs.min} TO ${node.occurs.max}`), false);
       } else if (arr.length > count) {
-        throw encodeError(cn, st, pos, new Error(`has ${arr.length} elements but OCCURS ${count} allows at most ${count}`));
+        throw encodeError(cn, st, pos, new Error(`has ${arr.length} elements but OCCURS ${count} allows at most ${count}`), false);
       }
       let p = pos;
       st.indices.push(0);
