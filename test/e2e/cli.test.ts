@@ -9,6 +9,7 @@ import { runCli } from '../helpers/cli.js';
 import { tempDir, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';
 import { engineFromYaml } from '../helpers/engine-harness.js';
+import { main } from '../../src/cli/main.js';
 
 test('demo --once: initial sync, two edits in the debounce window arrive as one delta, nothing lost during an outage', async () => {
   const tmp = tempDir();
@@ -27,14 +28,31 @@ test('demo --once: initial sync, two edits in the debounce window arrive as one 
   }
 });
 
-test('every command has --help and exits 0', async () => {
-  for (const args of [['--help'], ['demo', '--help'], ['run', '--help'], ['validate', '--help'], ['status', '--help'], ['dlq', '--help'], ['dlq', 'replay', '--help'], ['new', '--help'], ['copybook', '--help']]) {
-    const r = await runCli(args);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stdout, /Usage: hms-sync/, args.join(' '));
+/** Runs main() in this process, capturing what it writes (help output needs no child process). */
+async function mainInProcess(args: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const write = process.stdout.write.bind(process.stdout);
+  const writeErr = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string | Uint8Array) => { out += String(chunk); return true; }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => { out += String(chunk); return true; }) as typeof process.stderr.write;
+  try {
+    return { code: await main(args), out };
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = writeErr;
   }
-  const bad = await runCli(['no-such-command']);
+}
+
+test('every command has --help and exits 0; an unknown command exits 2', async () => {
+  const commands = [[], ['demo'], ['demo', 'edit'], ['run'], ['validate'], ['status'], ['dlq'], ['dlq', 'list'], ['dlq', 'show'], ['dlq', 'replay'], ['dlq', 'discard'], ['dlq', 'audit'], ['new'], ['copybook'], ['copybook', 'layout'], ['copybook', 'decode'], ['copybook', 'encode']];
+  for (const c of commands) {
+    const r = await mainInProcess([...c, '--help']);
+    assert.equal(r.code, 0, `${c.join(' ')} --help: ${r.out}`);
+    assert.match(r.out, new RegExp(`Usage: hms-sync${c.length ? ` ${c.join(' ')}` : ''}`), c.join(' '));
+  }
+  const bad = await mainInProcess(['no-such-command']);
   assert.equal(bad.code, 2, 'unknown command is a usage error');
+  assert.match(bad.out, /unknown command/);
 });
 
 test('new <system> scaffolds a translator plug-in whose test passes', async () => {
