@@ -1,0 +1,193 @@
+/**
+ * Backfill: an initial snapshot of a pipeline's source table that interleaves with the live
+ * change stream by the DBLog watermark method, committed as jobs through the store like any
+ * change.
+ *
+ * For each chunk (keyset pagination in key order, `chunkSize` rows):
+ *  1. write a LOW watermark into the source database (the window opens now),
+ *  2. select the chunk,
+ *  3. write a HIGH watermark,
+ *  4. keep draining the change stream (committing its batches as usual) until the stream
+ *     reports the high watermark; every key that shows up in the stream meanwhile is removed
+ *     from the chunk, because the stream's event for it is as new as the chunk's row or newer,
+ *  5. commit the chunk's remaining rows as insert events with the chunk cursor as the position
+ *     of `backfill:<pipeline>`.
+ * The window is opened in processing time (when the low watermark is written), not by the low
+ * watermark's place in the log: on PostgreSQL and MariaDB a change-log id or log position is
+ * taken before commit, so a change committed after the chunk select may sit before the low
+ * watermark; dropping every key seen after step 1 is the conservative, always-correct rule.
+ * A stale snapshot row can therefore never overwrite a newer change, and no change is lost
+ * because the stream itself is never skipped.
+ *
+ * Resumable: the cursor is committed with each chunk, so after a kill the backfill resumes at
+ * the next chunk (the interrupted chunk is read again). Memory is bounded by the chunk size.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { ResolvedConfig } from '../config/schema.js';
+import { canonicalKey } from '../core/delta.js';
+import { ConfigError, NotFoundError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { ChangeEvent } from '../core/types.js';
+import { getConnector } from '../connectors/registry.js';
+import type { SourceState } from '../connectors/contract.js';
+import { buildPageQuery } from '../connectors/sql/poll-query-builder.js';
+import { normalizeSqlRow, normalizeSqlValue, quoteQualified } from '../connectors/sql/sql-query-port.js';
+import { isBackfillCapable, type WatermarkedBatch } from '../connectors/triggers/watermark.js';
+import type { Store } from '../store/store.js';
+import { commitBatch, type CapturePipeline } from './capture.js';
+import { type EngineEvents, TypedEmitter } from './events.js';
+
+export interface BackfillCursor {
+  /** Key values (normalized) of the last row committed; null before the first chunk. */
+  after: unknown[] | null;
+  rows: number;
+  chunks: number;
+  done: boolean;
+  startedAt: number;
+}
+
+export interface BackfillProgress {
+  rows: number;
+  total: number | null;
+  chunks: number;
+  /** Chunk rows dropped because the stream had a newer change for the key. */
+  superseded: number;
+  /** Stream events committed during the backfill. */
+  streamEvents: number;
+}
+
+export interface BackfillOptions {
+  config: ResolvedConfig;
+  pipeline: string;
+  store: Store;
+  logger: Logger;
+  chunkSize?: number;
+  /** Start over even if a previous backfill completed or was interrupted. */
+  restart?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: BackfillProgress) => void;
+}
+
+export interface BackfillSummary extends BackfillProgress {
+  pipeline: string;
+  resumed: boolean;
+  alreadyDone: boolean;
+  elapsedMs: number;
+  rowsPerSecond: number;
+}
+
+/** Source id under which the chunk cursor is kept. */
+export function backfillSourceId(pipeline: string): string {
+  return `backfill:${pipeline}`;
+}
+
+function parseCursor(raw: string | null): BackfillCursor | null {
+  if (!raw) return null;
+  try {
+    const c = JSON.parse(raw) as BackfillCursor;
+    if (c && typeof c === 'object' && 'after' in c) return c;
+  } catch {}
+  return null;
+}
+
+/** Run (or resume) the backfill of one pipeline until the whole table has been read. */
+export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummary> {
+  const started = Date.now();
+  const { config, store, logger } = opts;
+  const p = config.pipelines[opts.pipeline];
+  if (!p) throw new NotFoundError(`pipeline "${opts.pipeline}" is not defined; defined pipelines are: ${Object.keys(config.pipelines).join(', ') || '(none)'}`);
+  const chunkSize = opts.chunkSize ?? 1000;
+  const fromSys = config.systems[p.from.system]!;
+  const sourceId = `pipeline:${p.name}`;
+  const bfId = backfillSourceId(p.name);
+  let cursor = opts.restart ? null : parseCursor(await store.getPosition(bfId));
+  const summary = (c: BackfillCursor, extra: Partial<BackfillSummary>, prog: BackfillProgress): BackfillSummary => {
+    const elapsedMs = Date.now() - started;
+    return { pipeline: p.name, resumed: false, alreadyDone: false, ...prog, rows: c.rows, chunks: c.chunks, elapsedMs, rowsPerSecond: elapsedMs > 0 ? Math.round((prog.rows * 1000) / elapsedMs) : 0, ...extra };
+  };
+  if (cursor?.done) return summary(cursor, { alreadyDone: true }, { rows: cursor.rows, total: null, chunks: cursor.chunks, superseded: 0, streamEvents: 0 });
+  const resumed = cursor !== null;
+  cursor ??= { after: null, rows: 0, chunks: 0, done: false, startedAt: started };
+
+  const state: SourceState = { scope: sourceId, getPosition: () => store.getPosition(sourceId), getShadow: (k) => store.getShadow(sourceId, k), listShadow: () => store.listShadow(sourceId) };
+  const workDir = path.join(config.stateDir, 'work', p.name.replace(/[^A-Za-z0-9_.-]/g, '_'), 'source');
+  mkdirSync(workDir, { recursive: true });
+  const source = await getConnector(fromSys.driver).createSource!({
+    system: p.from.system, systemConfig: fromSys.config, collection: p.from.collection, options: p.from.options,
+    keyFields: p.key, state, logger: logger.child({ pipeline: p.name, role: 'backfill' }), workDir, baseDir: config.baseDir,
+  });
+  if (!isBackfillCapable(source)) {
+    await source.close();
+    throw new ConfigError(`pipeline "${p.name}" reads ${p.from.system} (driver ${fromSys.driver}) in a mode whose change stream cannot see watermarks; backfill needs \`mode: triggers\` (postgres, mariadb, sqlite) or \`mode: binlog\` (mariadb)`);
+  }
+  source.enableWatermarks();
+  const support = await source.openBackfill();
+  const deps = { store, logger, events: new TypedEmitter<EngineEvents>() };
+  const base: Omit<CapturePipeline, 'sourceId'> = {
+    name: p.name, target: p.to.system, source, debounceMs: p.debounceMs, maxWaitMs: p.maxWaitMs, maxAttempts: p.delivery.maxAttempts, echoScope: null, hooks: () => [],
+  };
+  const streamPipe: CapturePipeline = { ...base, sourceId };
+  const chunkPipe: CapturePipeline = { ...base, sourceId: bfId };
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  opts.signal?.addEventListener('abort', onAbort);
+  const it = source.stream(ac.signal)[Symbol.asyncIterator]();
+  const prog: BackfillProgress = { rows: cursor.rows, total: null, chunks: cursor.chunks, superseded: 0, streamEvents: 0 };
+  const port = support.port;
+  try {
+    const where = (p.from.options as { where?: string } | null)?.where;
+    try {
+      const n = await port.query(`SELECT count(*) AS n FROM ${quoteQualified(port, p.from.collection)}${where ? ` WHERE (${where})` : ''}`, []);
+      prog.total = Number(n[0]?.n ?? 0);
+    } catch {}
+    opts.onProgress?.(prog);
+    while (!ac.signal.aborted) {
+      const wid = randomUUID();
+      await support.writeWatermark(`lw:${wid}`);
+      const q = buildPageQuery(port, { table: p.from.collection, keyFields: p.key, where, limit: chunkSize, afterKey: cursor.after });
+      const rows = await port.query(q.sql, q.params);
+      await support.writeWatermark(`hw:${wid}`);
+      const chunk = new Map<string, Record<string, unknown>>();
+      let lastRaw: Record<string, unknown> | null = null;
+      for (const r of rows) {
+        lastRaw = r;
+        const doc = normalizeSqlRow(r);
+        try { chunk.set(canonicalKey(doc, p.key), doc); } catch {}
+      }
+      // drain the stream until it reports our high watermark
+      for (;;) {
+        const next = await it.next();
+        if (next.done) throw new Error('the change stream ended before the high watermark was seen');
+        const batch = next.value as WatermarkedBatch;
+        for (const ev of batch.events) if (chunk.delete(ev.key)) prog.superseded++;
+        prog.streamEvents += batch.events.length;
+        if (batch.events.length || batch.position !== undefined) await commitBatch(streamPipe, deps, batch);
+        else await batch.ack?.();
+        if (batch.watermark === `hw:${wid}`) break;
+      }
+      const now = Date.now();
+      const events: ChangeEvent[] = [...chunk].map(([key, after]) => ({ system: p.from.system, collection: p.from.collection, key, op: 'insert', before: null, after, ts: now }));
+      cursor = {
+        after: lastRaw ? p.key.map((k) => normalizeSqlValue(lastRaw![k])) : cursor.after,
+        rows: cursor.rows + rows.length,
+        chunks: cursor.chunks + 1,
+        done: rows.length < chunkSize,
+        startedAt: cursor.startedAt,
+      };
+      await commitBatch(chunkPipe, deps, { events, position: JSON.stringify(cursor) });
+      prog.rows = cursor.rows;
+      prog.chunks = cursor.chunks;
+      opts.onProgress?.(prog);
+      if (cursor.done) break;
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    ac.abort();
+    await it.return?.(undefined).catch(() => {});
+    await support.close().catch(() => {});
+    await source.close().catch(() => {});
+  }
+  return summary(cursor, { resumed }, prog);
+}
