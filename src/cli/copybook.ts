@@ -28,6 +28,9 @@ interface CodecFlags {
   variableSizeOccurs?: boolean;
   comp5ByteOrder?: 'big' | 'little';
   binarySizes?: '2-4-8' | '1-2-4-8';
+  binaryRange?: 'pic' | 'binary';
+  unsignedPackedSign?: 'F' | 'C';
+  asciiOverpunch?: 'gnucobol' | 'ibm';
   segmentField?: string;
   segment?: string[];
   invalidValues?: 'error' | 'null';
@@ -51,6 +54,9 @@ function codecOptions(cmd: Command): Command {
     .option('--strict-sign-overpunch', 'accept an overpunched sign only where the PICTURE puts it')
     .option('--variable-size-occurs', 'OCCURS DEPENDING ON arrays take only the space of their live elements')
     .addOption(new Option('--comp5-byte-order <order>', 'byte order of COMP-5 fields').choices(['big', 'little']).default('big'))
+    .addOption(new Option('--binary-range <range>', 'binary values encode accepts: up to the PIC digits or the full binary range').choices(['pic', 'binary']).default('pic'))
+    .addOption(new Option('--unsigned-packed-sign <nibble>', 'sign nibble written for unsigned COMP-3').choices(['F', 'C']).default('F'))
+    .addOption(new Option('--ascii-overpunch <convention>', 'sign convention encode writes in ASCII zoned decimals').choices(['gnucobol', 'ibm']).default('gnucobol'))
     .addOption(new Option('--binary-sizes <sizes>', 'bytes of binary fields by digits (IBM 2-4-8 or GnuCOBOL 1-2-4-8)').choices(['2-4-8', '1-2-4-8']).default('2-4-8'))
     .option('--segment-field <field>', 'field whose value selects the REDEFINES alternative of a record')
     .option('--segment <id=name...>', 'segment id and the REDEFINES alternative it selects (repeatable)')
@@ -78,7 +84,8 @@ function loadCodec(copybookFile: string, f: CodecFlags): RecordCodec {
   const opts: CodecOptions = {
     codePage: f.codePage, codePageFlavor: f.codePageFlavor, floatFormat: f.floatFormat, trim: f.trim, rootPolicy: f.rootPolicy,
     decimals: f.decimals, strictSignOverpunch: !!f.strictSignOverpunch, variableSizeOccurs: !!f.variableSizeOccurs,
-    comp5ByteOrder: f.comp5ByteOrder, binarySizes: f.binarySizes, segmentField: f.segmentField,
+    comp5ByteOrder: f.comp5ByteOrder, binarySizes: f.binarySizes, binaryRange: f.binaryRange, unsignedPackedSign: f.unsignedPackedSign,
+    asciiOverpunch: f.asciiOverpunch, segmentField: f.segmentField,
     segments: Object.keys(segments).length ? segments : undefined, invalidValues: f.invalidValues, keepFiller: !!f.keepFiller,
     nelAsLf: !!f.nelAsLf, padShortRecords: f.recordFormat === 'D',
   };

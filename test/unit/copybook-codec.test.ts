@@ -56,6 +56,7 @@ describe('copybook field codecs', () => {
     { decl: 'PIC S9(4) COMP-5', value: 258, bytes: '0102' },
     { decl: 'PIC S9(4) COMP-5', opts: { comp5ByteOrder: 'little' }, value: 258, bytes: '0201' },
     { decl: 'PIC 9(4) COMP-5', value: 65535, bytes: 'FFFF' },
+    { decl: 'PIC 9(4) COMP', opts: { binaryRange: 'binary' }, value: 65535, bytes: 'FFFF' },
     { decl: 'PIC 9(2) COMP', opts: { binarySizes: '1-2-4-8' }, value: 99, bytes: '63' },
     // floating point
     { decl: 'COMP-1', value: 1, bytes: '41100000' },
@@ -160,6 +161,8 @@ describe('copybook bad data', () => {
   it('encode errors name the field and the allowed range', () => {
     assert.throws(() => codec.encode({ ID: 1000 }, { recordNumber: 4 }), /record 4, field ID at byte offset 0: "1000" needs more than the 3 digit\(s\)/);
     assert.throws(() => codec.encode({ ID: -1 }), /is negative but the PICTURE has no S/);
+    assert.throws(() => one('PIC 9(4) COMP').encode({ F: 10000 }), /field F at byte offset 0: "10000" needs more than the 4 digit\(s\) the PICTURE holds/);
+    assert.throws(() => one('PIC S9(4) COMP', { binaryRange: 'binary' }).encode({ F: 40000 }), /"40000" does not fit a signed 2-byte binary field \(-32768 to 32767 unscaled\)/);
     assert.throws(() => codec.encode({ ID: '1.5' }), /more precision than the PICTURE can hold/);
     assert.throws(() => codec.encode({ ID: 'abc' }), /"abc" is not a decimal number/);
     assert.throws(() => codec.encode({ CNT: 1, ITEMS: [{ AMT: 1 }, { AMT: 2 }] }), /field ITEMS at byte offset 4: has 2 element\(s\) but its DEPENDING ON field CNT is 1/);

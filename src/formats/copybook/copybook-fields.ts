@@ -25,6 +25,8 @@ export interface FieldEnv {
   asciiOverpunch: 'gnucobol' | 'ibm';
   /** Sign nibble encode writes for unsigned COMP-3: F (IBM's default) or C. */
   unsignedPackedSign: 'F' | 'C';
+  /** Binary encode accepts values up to the PIC digits ('pic', like TRUNC(STD)) or the full binary range ('binary', like TRUNC(BIN)). */
+  binaryRange: 'pic' | 'binary';
 }
 
 /** Decoder and encoder of one elementary field of `size` bytes. */
@@ -422,7 +424,8 @@ function binaryCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
     decode: (buf, off) => presentDecimal(read(buf, off), scale, env.decimals),
     encode(value, out, off) {
       const u = value === undefined || value === null ? 0n : unscaledOf(value, scale);
-      if (!nativeBinary) checkDigits(u, digits, value, signed);
+      if (!nativeBinary && env.binaryRange === 'pic') checkDigits(u, digits, value, signed);
+      else if (!signed && u < 0n) throw new FieldError(`${JSON.stringify(String(value))} is negative but the PICTURE has no S; expected 0 or more`);
       if (u < min || u > max) throw new FieldError(`${JSON.stringify(String(value))} does not fit a ${signed ? 'signed' : 'unsigned'} ${size}-byte binary field (${min} to ${max} unscaled)`);
       let v = BigInt.asUintN(size * 8, u);
       if (littleEndian) for (let i = 0; i < size; i++) { out[off + i] = Number(v & 0xffn); v >>= 8n; }

@@ -38,6 +38,11 @@ export interface CodecOptions extends LayoutOptions {
   strictSignOverpunch?: boolean;
   /** ASCII zoned decimals: how encode writes a sign: 'gnucobol' ('p'-'y' for negatives, default) or 'ibm' ({ A-I } J-R). */
   asciiOverpunch?: 'gnucobol' | 'ibm';
+  /**
+   * Binary (COMP, COMP-4, BINARY) values encode accepts: 'pic' (default) up to the PICTURE's digits, as
+   * TRUNC(STD) programs read them; 'binary' the full range of the bytes (TRUNC(BIN); COMP-5 always does).
+   */
+  binaryRange?: 'pic' | 'binary';
   /** Sign nibble encode writes for unsigned COMP-3 fields: 'F' (default, what IBM compilers write) or 'C'. */
   unsignedPackedSign?: 'F' | 'C';
   /** OCCURS DEPENDING ON arrays take only the space of their live elements (cobrix variable_size_occurs; default false). */
@@ -122,6 +127,7 @@ function validateOptions(o: CodecOptions): void {
   oneOf('invalidValues', ['error', 'null']);
   oneOf('codePageFlavor', ['standard', 'cobrix']);
   oneOf('unsignedPackedSign', ['F', 'C']);
+  oneOf('binaryRange', ['pic', 'binary']);
   if (o.segments && !o.segmentField) throw new ConfigError('copybook option segments needs segmentField (the field holding the segment id)', { path: 'segments' });
 }
 
@@ -153,6 +159,7 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
     strictSignOverpunch: options.strictSignOverpunch ?? false,
     asciiOverpunch: options.asciiOverpunch ?? 'gnucobol',
     unsignedPackedSign: options.unsignedPackedSign ?? 'F',
+    binaryRange: options.binaryRange ?? 'pic',
   };
   const resolved = {
     codePage: codePage.name, floatFormat: env.floatFormat, trim: env.trim, rootPolicy: options.rootPolicy ?? 'collapse',
