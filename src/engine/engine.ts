@@ -156,7 +156,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
 
   /** Relative paths in system configs resolve against the config file's folder. */
   get baseDir(): string {
-    return this.config.file ? path.dirname(path.resolve(this.config.file)) : process.cwd();
+    return this.config.baseDir ?? (this.config.file ? path.dirname(path.resolve(this.config.file)) : process.cwd());
   }
 
   private workDir(pipeline: string, role: string): string {

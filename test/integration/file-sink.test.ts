@@ -70,7 +70,8 @@ test('rotation by size and by time, with a trigger file after each data file', a
   try {
     await s2.write([ins(1)], signal);
     const done = await waitFor(() => files(t2.dir).find((f) => /^T\.\d{14}\.1\.csv$/.test(f)), { what: 'the file closed by the timer' });
-    assert.ok(files(t2.dir).includes('T.TRG'));
+    // the trigger file follows the rename of the data file
+    await waitFor(() => files(t2.dir).includes('T.TRG'), { what: 'the trigger file after the data file' });
     assert.equal(readFileSync(path.join(t2.dir, done), 'utf8'), 'PERMIT_NO,STATUS\nP1,PENDING\n');
   } finally {
     await s2.close();

@@ -27,6 +27,18 @@ import { createSftpTransport } from './sftp-transport.js';
 import { jsonLine, readJsonLines } from './jsonl-format.js';
 import { createFixedDecoder, createFixedEncoder } from './fixed-width-format.js';
 
+/** Resolve the system's relative paths (local dir, SFTP private key) against the config file's folder. */
+function rebaseSystem(cfg: FileSystemConfig, baseDir: string | undefined): FileSystemConfig {
+  const base = baseDir ?? process.cwd();
+  if (cfg.transport === 'local') return { ...cfg, dir: path.resolve(base, cfg.dir) };
+  return cfg.privateKey ? { ...cfg, privateKey: path.resolve(base, cfg.privateKey) } : cfg;
+}
+
+/** Resolve a fixed-width format's copybook path against the config file's folder. */
+function rebaseOptions<O extends FileSourceOptions | FileSinkOptions>(o: O, baseDir: string | undefined): O {
+  return o.format === 'fixed' ? { ...o, copybook: path.resolve(baseDir ?? process.cwd(), o.copybook) } : o;
+}
+
 /** The transport for a system block. */
 export function createTransport(cfg: FileSystemConfig): FileTransport {
   return cfg.transport === 'local' ? createLocalTransport(cfg.dir) : createSftpTransport(cfg);
@@ -77,7 +89,8 @@ export const fileConnector = defineConnector<FileSystemConfig, FileSourceOptions
     return { transport: 'local', dir: m ? m[1]! : url };
   },
 
-  async createSource(ctx: SourceContext<FileSystemConfig, FileSourceOptions>) {
+  async createSource(rawCtx: SourceContext<FileSystemConfig, FileSourceOptions>) {
+    const ctx = { ...rawCtx, systemConfig: rebaseSystem(rawCtx.systemConfig, rawCtx.baseDir), options: rebaseOptions(rawCtx.options, rawCtx.baseDir) };
     const o = ctx.options;
     if (o.opField && o.mode === 'snapshot') throw new ConfigError(`opField "${o.opField}" applies to mode: changes only; a snapshot file has no operations (deletes are found by what is missing)`, { path: 'from.opField' });
     if (o.maxDeletes !== undefined && o.mode !== 'snapshot') throw new ConfigError('maxDeletes applies to mode: snapshot only (a changes file deletes only what it says)', { path: 'from.maxDeletes' });
@@ -100,7 +113,8 @@ export const fileConnector = defineConnector<FileSystemConfig, FileSourceOptions
     });
   },
 
-  async createSink(ctx: SinkContext<FileSystemConfig, FileSinkOptions>) {
+  async createSink(rawCtx: SinkContext<FileSystemConfig, FileSinkOptions>) {
+    const ctx = { ...rawCtx, systemConfig: rebaseSystem(rawCtx.systemConfig, rawCtx.baseDir), options: rebaseOptions(rawCtx.options, rawCtx.baseDir) };
     const o = ctx.options;
     // A bare collection name would give every file the same name: add a timestamp and a sequence.
     const fileName = o.fileName ?? (ctx.collection.includes('{') ? ctx.collection : `${ctx.collection}.{yyyyMMddHHmmss}.{seq}`);
@@ -117,8 +131,8 @@ export const fileConnector = defineConnector<FileSystemConfig, FileSourceOptions
     });
   },
 
-  async testConnection(cfg) {
-    const t = createTransport(cfg);
+  async testConnection(rawCfg, ctx) {
+    const t = createTransport(rebaseSystem(rawCfg, ctx.baseDir));
     try {
       await t.connect();
       await t.list('');
