@@ -37,12 +37,11 @@ describe('hms-sync copybook', () => {
   writeFileSync(cpy, COPYBOOK);
 
   it('layout prints the cobrix-style report and JSON', async () => {
-    const r = await run(['copybook', 'layout', cpy]);
+    const [r, j] = await Promise.all([run(['copybook', 'layout', cpy]), run(['copybook', 'layout', cpy, '--json'])]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.toString().split('\n');
     assert.match(lines[2]!, /^1 PERMIT\s+1\s+1\s+20\s+20$/);
     assert.match(lines[4]!, /^ {2}5 OWNER\s+3\s+5\s+14\s+10$/);
-    const j = await run(['copybook', 'layout', cpy, '--json']);
     const parsed = JSON.parse(j.stdout.toString()) as { recordSize: number; fields: Array<{ path: string; offset: number; size: number; type: string }> };
     assert.equal(parsed.recordSize, 20);
     assert.deepEqual(parsed.fields.find((f) => f.path === 'PERMIT.FEE'), { path: 'PERMIT.FEE', level: 5, offset: 14, size: 4, type: 'S9(5)V99 COMP-3' });
@@ -72,11 +71,10 @@ describe('hms-sync copybook', () => {
     bad[14] = 0xa0;
     const data = path.join(tmp.dir, 'mixed.bin');
     writeFileSync(data, Buffer.concat([good, bad, good]));
-    const r = await run(['copybook', 'decode', cpy, data, '--on-error', 'skip']);
+    const [r, failing] = await Promise.all([run(['copybook', 'decode', cpy, data, '--on-error', 'skip']), run(['copybook', 'decode', cpy, data])]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout.toString().trim().split('\n').length, 2);
     assert.match(r.stderr, /skipped record 2 \(byte offset 20\): record 2, field FEE at byte offset 14: invalid packed decimal x'A001250D': byte 0xA0 at \+0 holds a nibble above 9/);
-    const failing = await run(['copybook', 'decode', cpy, data]);
     assert.equal(failing.code, 1);
     assert.match(failing.stderr, /hms-sync: record 2, field FEE at byte offset 14/);
   });
@@ -94,13 +92,15 @@ describe('hms-sync copybook', () => {
     ].join('\n'));
     const data = path.join(tmp.dir, 'seg.txt');
     writeFileSync(data, 'CADA\nP0001250-\n');
-    const r = await run(['copybook', 'decode', seg, data, '--code-page', 'ascii', '--record-format', 'D', '--segment-field', 'KIND', '--segment', 'C=CUSTOMER', '--segment', 'P=PAYMENT']);
+    const [r, bad] = await Promise.all([
+      run(['copybook', 'decode', seg, data, '--code-page', 'ascii', '--record-format', 'D', '--segment-field', 'KIND', '--segment', 'C=CUSTOMER', '--segment', 'P=PAYMENT']),
+      run(['copybook', 'decode', seg, data, '--segment', 'nonsense']),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l)), [
       { KIND: 'C', CUSTOMER: { NAME: 'ADA' } },
       { KIND: 'P', PAYMENT: { AMOUNT: '-12.50' } },
     ]);
-    const bad = await run(['copybook', 'decode', seg, data, '--segment', 'nonsense']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--segment "nonsense" is not valid; expected id=REDEFINES-NAME/);
   });
@@ -108,15 +108,17 @@ describe('hms-sync copybook', () => {
   it('reports a copybook error with file:line and bad arguments with exit code 2', async () => {
     const badCpy = path.join(tmp.dir, 'bad.cpy');
     writeFileSync(badCpy, '       01  R.\n           05  A  PIC X(3) COMP-9.\n');
-    const r = await run(['copybook', 'layout', badCpy]);
+    const [r, usage, choice, help] = await Promise.all([
+      run(['copybook', 'layout', badCpy]),
+      run(['copybook', 'decode', cpy, path.join(tmp.dir, 'missing.bin')]),
+      run(['copybook', 'decode', cpy, cpy, '--record-format', 'X']),
+      run(['copybook', 'decode', '--help']),
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /bad\.cpy:2: expected a clause .* found "COMP-9"/);
-    const usage = await run(['copybook', 'decode', cpy, path.join(tmp.dir, 'missing.bin')]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /cannot read data file .*missing\.bin/);
-    const choice = await run(['copybook', 'decode', cpy, cpy, '--record-format', 'X']);
     assert.equal(choice.code, 2);
-    const help = await run(['copybook', 'decode', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout.toString(), /--code-page <name>/);
     assert.ok(readFileSync(cpy, 'utf8').length > 0);
