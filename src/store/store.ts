@@ -65,6 +65,20 @@ export interface FailInput {
   error: string;
   /** Epoch ms of the next attempt; null dead-letters the job now. */
   retryAt: number | null;
+  /** The worker that claimed the job: when given, a job re-claimed by another worker since (lease expired) is not touched. */
+  workerId?: string;
+}
+
+/** One delivered job to acknowledge. */
+export interface CompleteInput {
+  id: string;
+  version: number;
+  /**
+   * The worker that claimed the job. When given, the ack only applies while this worker still
+   * holds the job: a worker whose lease expired (and whose job another worker re-claimed) cannot
+   * mark it done, so the key's next job waits for the current holder and per-key order holds.
+   */
+  workerId?: string;
 }
 
 export interface QueueStats {
@@ -113,7 +127,7 @@ export interface Store {
    */
   claim(opts: ClaimOptions): Promise<Job[]>;
   /** Mark delivered. A job whose version changed since the claim is not touched. */
-  complete(done: Array<{ id: string; version: number }>): Promise<void>;
+  complete(done: CompleteInput[]): Promise<void>;
   /** Record a failure: schedule a retry at `retryAt`, or dead-letter when retryAt is null. */
   fail(failures: FailInput[]): Promise<void>;
   /** Extend the lease of jobs a worker still holds. */

@@ -300,6 +300,14 @@ for (const dialect of DIALECTS) {
       assert.equal(again[0]!.attempts, 2);
       assert.equal(again[0]!.lockedBy, 'w2');
       assert.equal((await store.getJob(a.id))!.lockedBy, 'crashed');
+
+      // The stalled first worker wakes up: its ack and its failure no longer apply to the job w2 holds.
+      const b = again[0]!;
+      await store.complete([{ id: b.id, version: b.version, workerId: 'someone-else' }]);
+      await store.fail([{ id: b.id, version: b.version, error: 'late', retryAt: null, workerId: 'someone-else' }]);
+      assert.equal((await store.getJob(b.id))!.state, 'running');
+      await store.complete([{ id: b.id, version: b.version, workerId: 'w2' }]);
+      assert.equal((await store.getJob(b.id))!.state, 'done');
     });
 
     t('dead letters: list, show, replay with an edited payload, discard; every action audited', async (store) => {
@@ -384,6 +392,17 @@ for (const dialect of DIALECTS) {
       await waitFor(() => woke > 0, { what: 'a wake-up after enqueue' });
       assert.equal(await store.nextRunAt(), when);
       assert.equal(await store.nextRunAt(['p2']), null);
+      off();
+    });
+
+    t('an enqueue through one store wakes the listeners of another store on the same queue', async (store, h) => {
+      const other = await h.open();
+      let woke = 0;
+      const off = other.onWake(() => { woke++; });
+      await other.wakeReady?.();
+      woke = 0;
+      await store.enqueue([job('x', { v: 1 })]);
+      await waitFor(() => woke > 0, { what: 'the other store to be woken' });
       off();
     });
 

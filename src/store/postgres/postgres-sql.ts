@@ -95,13 +95,13 @@ FROM cand WHERE j.id = cand.id AND j.state = 'pending'
 RETURNING j.*`,
     complete: `
 UPDATE ${s}.jobs j SET state = 'done', locked_by = NULL, lease_until = NULL, updated_at = $3
-FROM unnest($1::bigint[], $2::int[]) AS u(id, v)
-WHERE j.id = u.id AND j.version = u.v AND j.state = 'running'`,
+FROM unnest($1::bigint[], $2::int[], $4::text[]) AS u(id, v, w)
+WHERE j.id = u.id AND j.version = u.v AND j.state = 'running' AND (u.w IS NULL OR j.locked_by = u.w)`,
     fail: `
 UPDATE ${s}.jobs j SET state = CASE WHEN u.ra IS NULL THEN 'dead' ELSE 'pending' END, run_at = coalesce(u.ra, j.run_at),
   last_error = u.err, locked_by = NULL, lease_until = NULL, updated_at = $5
-FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[]) AS u(id, v, err, ra)
-WHERE j.id = u.id AND j.version = u.v AND j.state = 'running'`,
+FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $6::text[]) AS u(id, v, err, ra, w)
+WHERE j.id = u.id AND j.version = u.v AND j.state = 'running' AND (u.w IS NULL OR j.locked_by = u.w)`,
     extendLease: `
 UPDATE ${s}.jobs SET lease_until = $3, updated_at = $4 WHERE id = ANY($1::bigint[]) AND locked_by = $2 AND state = 'running'`,
     nextRunAt: `

@@ -11,7 +11,7 @@ import { auditFromRow, byId, jobFromRow, shadowFromRow, type AuditRowLike, type 
 import { latestVersion } from '../migrations/migration.js';
 import { POSTGRES_MIGRATIONS } from '../migrations/postgres-migrations.js';
 import { checkJobId, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type StatsRow } from '../store-common.js';
-import type { AuditEntry, ClaimOptions, CommitInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
+import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
 import { PostgresWaker } from './postgres-waker.js';
 import { postgresSql, type PostgresSql } from './postgres-sql.js';
 
@@ -197,14 +197,14 @@ export class PostgresStore implements Store {
     return r.rows.map(jobFromRow).sort(byId);
   }
 
-  async complete(done: Array<{ id: string; version: number }>): Promise<void> {
+  async complete(done: CompleteInput[]): Promise<void> {
     if (!done.length) return;
-    await this.work(this.sql.complete, [done.map((d) => d.id), done.map((d) => d.version), Date.now()]);
+    await this.work(this.sql.complete, [done.map((d) => d.id), done.map((d) => d.version), Date.now(), done.map((d) => d.workerId ?? null)]);
   }
 
   async fail(failures: FailInput[]): Promise<void> {
     if (!failures.length) return;
-    await this.work(this.sql.fail, [failures.map((f) => f.id), failures.map((f) => f.version), failures.map((f) => f.error), failures.map((f) => f.retryAt), Date.now()]);
+    await this.work(this.sql.fail, [failures.map((f) => f.id), failures.map((f) => f.version), failures.map((f) => f.error), failures.map((f) => f.retryAt), Date.now(), failures.map((f) => f.workerId ?? null)]);
   }
 
   async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void> {

@@ -51,12 +51,12 @@ const SQL = {
   reclaimExpired: p(`UPDATE jobs SET state = 'pending', locked_by = NULL, lease_until = NULL, updated_at = @now
     WHERE state = 'running' AND lease_until <= @now`),
   claim: p(CLAIM),
-  complete: p(`UPDATE jobs SET state = 'done', locked_by = NULL, lease_until = NULL, updated_at = ?
-    WHERE id = ? AND version = ? AND state = 'running'`),
+  complete: p(`UPDATE jobs SET state = 'done', locked_by = NULL, lease_until = NULL, updated_at = @now
+    WHERE id = @id AND version = @version AND state = 'running' AND (@worker IS NULL OR locked_by = @worker)`),
   retry: p(`UPDATE jobs SET state = 'pending', run_at = @retryAt, last_error = @error, locked_by = NULL, lease_until = NULL, updated_at = @now
-    WHERE id = @id AND version = @version AND state = 'running'`),
+    WHERE id = @id AND version = @version AND state = 'running' AND (@worker IS NULL OR locked_by = @worker)`),
   kill: p(`UPDATE jobs SET state = 'dead', last_error = @error, locked_by = NULL, lease_until = NULL, updated_at = @now
-    WHERE id = @id AND version = @version AND state = 'running'`),
+    WHERE id = @id AND version = @version AND state = 'running' AND (@worker IS NULL OR locked_by = @worker)`),
   extendLease: p(`UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND locked_by = ? AND state = 'running'`),
   nextRunAt: p(NEXT_RUN_AT),
   getPosition: p('SELECT position FROM positions WHERE source = ?'),

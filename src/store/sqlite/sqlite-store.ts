@@ -14,7 +14,7 @@ import { auditFromRow, jobFromRow, shadowFromRow, type AuditRowLike, type JobRow
 import { latestVersion } from '../migrations/migration.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite-migrations.js';
 import { checkJobId, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type StatsRow } from '../store-common.js';
-import type { AuditEntry, ClaimOptions, CommitInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
+import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
 import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
 
 export interface SqliteStoreOptions {
@@ -151,12 +151,12 @@ export class SqliteStore implements Store {
     return rows.map(jobFromRow).sort((a, b) => Number(a.id) - Number(b.id));
   }
 
-  async complete(done: Array<{ id: string; version: number }>): Promise<void> {
+  async complete(done: CompleteInput[]): Promise<void> {
     if (!done.length) return;
     const s = this.s;
     const now = Date.now();
     this.tx(() => {
-      for (const d of done) s.complete.run(now, d.id, d.version);
+      for (const d of done) s.complete.run({ now, id: d.id, version: d.version, worker: d.workerId ?? null });
     });
   }
 
@@ -166,8 +166,9 @@ export class SqliteStore implements Store {
     const now = Date.now();
     this.tx(() => {
       for (const f of failures) {
-        if (f.retryAt === null) s.kill.run({ id: f.id, version: f.version, error: f.error, now });
-        else s.retry.run({ id: f.id, version: f.version, error: f.error, retryAt: f.retryAt, now });
+        const worker = f.workerId ?? null;
+        if (f.retryAt === null) s.kill.run({ id: f.id, version: f.version, error: f.error, now, worker });
+        else s.retry.run({ id: f.id, version: f.version, error: f.error, retryAt: f.retryAt, now, worker });
       }
     });
   }
