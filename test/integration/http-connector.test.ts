@@ -228,6 +228,14 @@ test('webhook source: refuses missing, bad and stale signatures and bad JSON; an
   assert.equal(rb.status, 400);
   assert.match(String(rb.body.error), /key field "permitNumber" is missing/);
   await c.stop();
+  assert.equal((await store.getShadow(scope, ['#webhook-id:m1'])).size, 1, 'webhook-ids are remembered across restarts');
+
+  // a restarted source forgets webhook-ids older than dedupeFor (and still knows the records)
+  const src2 = (await httpConnector.createSource!({ system: 'county', systemConfig: { signingSecret: secret }, collection: 'permits', options: { listen: { port: 0 }, path: '/hooks/permits', dedupeFor: '1ms' }, keyFields: ['permitNumber'], state, logger: silentLogger(), workDir: '.' })) as WebhookSource;
+  const c2 = consume(src2, store, scope);
+  await waitFor(async () => (await store.getShadow(scope, ['#webhook-id:m1', '#webhook-id:m2', '#webhook-id:m3'])).size === 0, { what: 'old webhook-ids pruned' });
+  assert.equal(c2.events().length, 0);
+  await c2.stop();
 });
 
 test('webhook source: 503 when the engine does not commit within ackTimeout; refuses to start unsigned', async () => {

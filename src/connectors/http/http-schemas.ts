@@ -40,6 +40,7 @@ export const webhookSourceSchema = z.strictObject({
   tolerance: durationSchema.default('5m').describe('Allowed age (and clock skew) of webhook-timestamp (default 5m).'),
   ackTimeout: durationSchema.default('10s').describe('How long a request waits for the durable commit before it is answered 503 (default 10s).'),
   maxBodyBytes: z.number().int().min(1).default(1_048_576).describe('Largest accepted body (default 1 MiB); larger ones get 413.'),
+  dedupeFor: durationSchema.default('7d').describe('How long webhook-ids are remembered to drop redeliveries (default 7d).'),
   allowUnsigned: z.boolean().default(false).describe('Accept unsigned requests when the system has no signingSecret (default false: refuse to start).'),
 });
 export type WebhookSourceOptions = z.input<typeof webhookSourceSchema>;

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import type { Doc } from '../../core/types.js';
 import type { Source, SourceBatch, SourceContext } from '../contract.js';
+import type { ShadowDelete } from '../../store/store.js';
 import { parseDuration } from '../sql/duration.js';
 import { getPath, opFromValue, webhookSourceSchema, type HttpSystem, type WebhookSourceOptions } from './http-schemas.js';
 import { diffRecords, keyFieldsOf, type RecordIn } from './record-diff.js';
@@ -20,6 +21,9 @@ import { decodeSigningSecret, verifyWebhook } from './webhook-signature.js';
 
 const MAX_QUEUED = 1000;
 const ID_PREFIX = '#webhook-id:';
+/** Remembered webhook-ids older than `dedupeFor` are forgotten at start and then hourly. */
+const PRUNE_EVERY_MS = 3_600_000;
+const PRUNE_MAX = 10_000;
 
 interface Pending {
   method: string;
@@ -35,6 +39,8 @@ export class WebhookSource implements Source {
   private readonly secret: string | undefined;
   private readonly toleranceSec: number;
   private readonly ackTimeoutMs: number;
+  private readonly dedupeForMs: number;
+  private lastPrune = 0;
   private readonly keyFields: string[];
   private server: http.Server | null = null;
   private started: Promise<AddressInfo> | null = null;
@@ -53,6 +59,7 @@ export class WebhookSource implements Source {
     }
     this.toleranceSec = Math.round(parseDuration(this.options.tolerance, 'tolerance') / 1000);
     this.ackTimeoutMs = parseDuration(this.options.ackTimeout, 'ackTimeout');
+    this.dedupeForMs = parseDuration(this.options.dedupeFor, 'dedupeFor');
     this.keyFields = keyFieldsOf(this.options.keyField, ctx.keyFields);
     this.resetStarted();
   }
@@ -72,9 +79,18 @@ export class WebhookSource implements Source {
     signal.addEventListener('abort', onAbort);
     try {
       while (!signal.aborted) {
+        if (Date.now() - this.lastPrune >= PRUNE_EVERY_MS) {
+          this.lastPrune = Date.now();
+          const prune = await this.pruneBatch();
+          if (prune) yield prune;
+          continue;
+        }
         const p = this.queue.shift();
         if (!p) {
-          await new Promise<void>((resolve) => { this.wake = resolve; });
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, PRUNE_EVERY_MS);
+            this.wake = () => { clearTimeout(t); resolve(); };
+          });
           this.wake = null;
           continue;
         }
@@ -96,6 +112,22 @@ export class WebhookSource implements Source {
 
   async close(): Promise<void> {
     await this.stop();
+  }
+
+  /** Shadow deletes of webhook-ids older than `dedupeFor` (the source never writes its shadow itself). */
+  private async pruneBatch(): Promise<SourceBatch | null> {
+    const cutoff = Date.now() - this.dedupeForMs;
+    const shadow: ShadowDelete[] = [];
+    try {
+      for await (const row of this.ctx.state.listShadow()) {
+        if (row.key.startsWith(ID_PREFIX) && (row.updatedAt ?? 0) < cutoff) shadow.push({ scope: this.ctx.state.scope, key: row.key, delete: true });
+        if (shadow.length >= PRUNE_MAX) break;
+      }
+    } catch (err) {
+      this.ctx.logger.warn({ err: errorMessage(err) }, 'could not list remembered webhook-ids; will retry');
+      return null;
+    }
+    return shadow.length ? { events: [], shadow } : null;
   }
 
   private async toBatch(p: Pending): Promise<SourceBatch | null> {
