@@ -68,6 +68,8 @@ export interface BackfillOptions {
   restart?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: BackfillProgress) => void;
+  /** Called between a chunk's select and its high watermark (tests race changes in here). */
+  onChunkRead?: (rows: Record<string, unknown>[]) => void | Promise<void>;
 }
 
 export interface BackfillSummary extends BackfillProgress {
@@ -148,6 +150,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
       await support.writeWatermark(`lw:${wid}`);
       const q = buildPageQuery(port, { table: p.from.collection, keyFields: p.key, where, limit: chunkSize, afterKey: cursor.after });
       const rows = await port.query(q.sql, q.params);
+      await opts.onChunkRead?.(rows);
       await support.writeWatermark(`hw:${wid}`);
       const chunk = new Map<string, Record<string, unknown>>();
       let lastRaw: Record<string, unknown> | null = null;

@@ -56,7 +56,7 @@ pipelines:
       upd.run(`u${n}`, 1 + ((n * 7919) % ROWS));
       if (n % 50 === 0) ins.run(ROWS + n, n, 'new');
       if (n % 70 === 0) del.run(1 + ((n * 104729) % ROWS));
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 1));
     }
   })();
 
@@ -76,18 +76,27 @@ pipelines:
       const at = JSON.parse((await store.getPosition(backfillSourceId('items')))!) as { rows: number; done: boolean };
       assert.equal(at.done, false, 'killed mid-backfill');
 
-      // 2) resume in-process to the end
+      writing = false;
+      await writer;
+      // 2) resume in-process to the end; between each chunk's select and its high watermark,
+      // change two rows of the chunk: the chunk's stale copies must lose to these changes
       const config = await loadConfig(cfgFile);
-      const sum = await runBackfill({ config, pipeline: 'items', store, logger: silentLogger(), chunkSize: 500 });
+      const race = s.prepare("UPDATE items SET v = v + 1000, note = 'raced' WHERE id = ?");
+      let raced = 0;
+      const sum = await runBackfill({
+        config, pipeline: 'items', store, logger: silentLogger(), chunkSize: 500,
+        onChunkRead: (rows) => {
+          for (const r of [rows[0], rows[rows.length - 1]]) if (r) raced += race.run(r.id as number).changes;
+        },
+      });
+      assert.ok(raced >= 2, 'changes raced with chunk reads');
+      assert.ok(sum.superseded >= raced / 2, `raced rows superseded the chunk's copies (${sum.superseded} of ${raced})`);
       assert.equal(sum.resumed, true);
       assert.ok(sum.rows >= ROWS, `all rows read (${sum.rows})`);
       assert.ok(sum.streamEvents > 0, 'live changes were committed during the backfill');
     } finally {
       await store.close();
     }
-    writing = false;
-    await writer;
-
     // 3) deliver everything (and the changes after the backfill) and compare row by row
     const config = await loadConfig(cfgFile);
     const engine = createEngine({ config, logger: silentLogger(), idlePollMs: 20 });
