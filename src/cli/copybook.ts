@@ -21,6 +21,7 @@ interface CodecFlags {
   codePage?: string;
   codePageFlavor?: 'standard' | 'cobrix';
   floatFormat?: 'ibm' | 'ieee754';
+  floatByteOrder?: 'big' | 'little';
   trim?: 'both' | 'left' | 'right' | 'none';
   rootPolicy?: 'collapse' | 'keep';
   decimals?: 'string' | 'number';
@@ -48,6 +49,7 @@ function codecOptions(cmd: Command): Command {
     .addOption(new Option('--code-page-flavor <flavor>', 'decode text as glibc defines the code page or as cobrix does').choices(['standard', 'cobrix']).default('standard'))
     .option('--free-format', 'the copybook is in free format (no sequence area, no indicator column)')
     .addOption(new Option('--float-format <format>', 'COMP-1 / COMP-2 format').choices(['ibm', 'ieee754']).default('ibm'))
+    .addOption(new Option('--float-byte-order <order>', 'COMP-1 / COMP-2 byte order').choices(['big', 'little']).default('big'))
     .addOption(new Option('--trim <policy>', 'trim text fields').choices(['both', 'left', 'right', 'none']).default('both'))
     .addOption(new Option('--root-policy <policy>', 'drop (collapse) or keep the 01-level group').choices(['collapse', 'keep']).default('collapse'))
     .addOption(new Option('--decimals <mode>', 'decimals as exact strings or as JS numbers when at most 15 digits').choices(['string', 'number']).default('string'))
@@ -82,7 +84,7 @@ function loadCodec(copybookFile: string, f: CodecFlags): RecordCodec {
     segments[s.slice(0, eq)] = s.slice(eq + 1);
   }
   const opts: CodecOptions = {
-    codePage: f.codePage, codePageFlavor: f.codePageFlavor, floatFormat: f.floatFormat, trim: f.trim, rootPolicy: f.rootPolicy,
+    codePage: f.codePage, codePageFlavor: f.codePageFlavor, floatFormat: f.floatFormat, floatByteOrder: f.floatByteOrder, trim: f.trim, rootPolicy: f.rootPolicy,
     decimals: f.decimals, strictSignOverpunch: !!f.strictSignOverpunch, variableSizeOccurs: !!f.variableSizeOccurs,
     comp5ByteOrder: f.comp5ByteOrder, binarySizes: f.binarySizes, binaryRange: f.binaryRange, unsignedPackedSign: f.unsignedPackedSign,
     asciiOverpunch: f.asciiOverpunch, segmentField: f.segmentField,

@@ -65,6 +65,8 @@ describe('copybook field codecs', () => {
     { decl: 'COMP-2', value: 0.1, bytes: '401999999999999A' },
     { decl: 'COMP-1', opts: { floatFormat: 'ieee754' }, value: 1.5, bytes: '3FC00000' },
     { decl: 'COMP-2', opts: { floatFormat: 'ieee754' }, value: -2.25, bytes: 'C002000000000000' },
+    { decl: 'COMP-2', opts: { floatFormat: 'ieee754', floatByteOrder: 'little' }, value: -2.25, bytes: '00000000000002C0' },
+    { decl: 'COMP-1', opts: { floatByteOrder: 'little' }, value: 0.1, bytes: '9A991940' },
   ];
   for (const c of cases) {
     it(`${c.decl}${c.opts ? ` ${JSON.stringify(c.opts)}` : ''}: ${String(c.value)} <-> ${c.bytes}`, () => {

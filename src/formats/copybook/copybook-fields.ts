@@ -27,6 +27,8 @@ export interface FieldEnv {
   unsignedPackedSign: 'F' | 'C';
   /** Binary encode accepts values up to the PIC digits ('pic', like TRUNC(STD)) or the full binary range ('binary', like TRUNC(BIN)). */
   binaryRange: 'pic' | 'binary';
+  /** Byte order of COMP-1 / COMP-2: big (mainframe) or little (GnuCOBOL on x86 stores native floats). */
+  floatByteOrder: 'big' | 'little';
 }
 
 /** Decoder and encoder of one elementary field of `size` bytes. */
@@ -437,26 +439,36 @@ function binaryCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
 function floatCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
   const width = size as 4 | 8;
   const ibm = env.floatFormat === 'ibm';
+  const little = env.floatByteOrder === 'little';
+  const scratch = new Uint8Array(8);
+  const read = (buf: Uint8Array, off: number): number => {
+    if (ibm) {
+      const v = readIbm(buf, off, width);
+      return width === 4 ? shortestIbm32(v, buf.subarray(off, off + 4)) : v;
+    }
+    const v = readIeee(buf, off, width);
+    return width === 4 ? shortestFloat32(v) : v;
+  };
   return {
     size,
     decode(buf, off) {
-      if (ibm) {
-        const v = readIbm(buf, off, width);
-        return width === 4 ? shortestIbm32(v, buf.subarray(off, off + 4)) : v;
-      }
-      const v = readIeee(buf, off, width);
-      return width === 4 ? shortestFloat32(v) : v;
+      if (!little) return read(buf, off);
+      for (let i = 0; i < width; i++) scratch[i] = buf[off + width - 1 - i]!;
+      return read(scratch, 0);
     },
     encode(value, out, off) {
       const n = value === undefined || value === null ? 0 : typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : typeof value === 'bigint' ? Number(value) : NaN;
       if (Number.isNaN(n)) throw new FieldError(`${JSON.stringify(value)} is not a number; expected a number for ${type.usage === 'float-single' ? 'COMP-1' : 'COMP-2'}`);
+      const target = little ? scratch : out;
+      const at = little ? 0 : off;
       try {
-        if (ibm) writeIbm(n, out, off, width);
-        else writeIeee(n, out, off, width);
+        if (ibm) writeIbm(n, target, at, width);
+        else writeIeee(n, target, at, width);
       } catch (err) {
         if (err instanceof FloatRangeError) throw new FieldError(err.message);
         throw err;
       }
+      if (little) for (let i = 0; i < width; i++) out[off + i] = scratch[width - 1 - i]!;
     },
   };
 }

@@ -28,6 +28,8 @@ export interface CodecOptions extends LayoutOptions {
   codePageFlavor?: 'standard' | 'cobrix';
   /** COMP-1 / COMP-2 format: 'ibm' hexadecimal float (default) or 'ieee754'. */
   floatFormat?: 'ibm' | 'ieee754';
+  /** COMP-1 / COMP-2 byte order: 'big' (default) or 'little' (GnuCOBOL on x86 stores native IEEE floats). */
+  floatByteOrder?: 'big' | 'little';
   /** Trim text fields: 'both' (default), 'left', 'right' or 'none'. */
   trim?: 'both' | 'left' | 'right' | 'none';
   /** 'collapse' (default): the 01 group's children are top-level keys; 'keep': `{ RECORD: {...} }`. */
@@ -128,6 +130,7 @@ function validateOptions(o: CodecOptions): void {
   oneOf('codePageFlavor', ['standard', 'cobrix']);
   oneOf('unsignedPackedSign', ['F', 'C']);
   oneOf('binaryRange', ['pic', 'binary']);
+  oneOf('floatByteOrder', ['big', 'little']);
   if (o.segments && !o.segmentField) throw new ConfigError('copybook option segments needs segmentField (the field holding the segment id)', { path: 'segments' });
 }
 
@@ -160,6 +163,7 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
     asciiOverpunch: options.asciiOverpunch ?? 'gnucobol',
     unsignedPackedSign: options.unsignedPackedSign ?? 'F',
     binaryRange: options.binaryRange ?? 'pic',
+    floatByteOrder: options.floatByteOrder ?? 'big',
   };
   const resolved = {
     codePage: codePage.name, floatFormat: env.floatFormat, trim: env.trim, rootPolicy: options.rootPolicy ?? 'collapse',
