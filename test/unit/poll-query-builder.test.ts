@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildExistsQuery, buildPageQuery } from '../../src/connectors/sql/poll-query-builder.js';
 import { normalizeSqlValue, quoteIdentAnsi } from '../../src/connectors/sql/sql-query-port.js';
-import { parsePollPosition } from '../../src/connectors/sql/sql-poll-source.js';
+import { parsePollPosition, positionValue, toPollPosition } from '../../src/connectors/sql/sql-poll-source.js';
 
 const ansi = { quoteIdent: quoteIdentAnsi };
 const pg = { quoteIdent: quoteIdentAnsi, placeholder: (i: number) => `$${i}` };
@@ -44,4 +44,17 @@ test('values are kept as read; 64-bit integers stay exact; positions parse defen
   assert.deepEqual(parsePollPosition('{"v":"2025-01-01 10:00:00"}'), { v: '2025-01-01 10:00:00' });
   assert.equal(parsePollPosition('garbage'), null);
   assert.equal(parsePollPosition(null), null);
+});
+
+test('positions keep the type needed to bind them back: driver dates and 64-bit integers', () => {
+  const d = new Date('2025-03-01T10:00:00.123Z');
+  const p = toPollPosition(d);
+  assert.deepEqual(p, { v: '2025-03-01T10:00:00.123Z', t: 'date' });
+  assert.ok(positionValue(JSON.parse(JSON.stringify(p))) instanceof Date);
+  assert.equal((positionValue(p) as Date).getTime(), d.getTime());
+  assert.deepEqual(toPollPosition(9007199254740993n), { v: '9007199254740993', t: 'bigint' });
+  assert.equal(positionValue({ v: '9007199254740993', t: 'bigint' }), 9007199254740993n);
+  assert.deepEqual(toPollPosition(42n), { v: 42 });
+  assert.deepEqual(toPollPosition('2025-03-01 10:00:00'), { v: '2025-03-01 10:00:00' });
+  assert.equal(positionValue(null), null);
 });

@@ -22,13 +22,31 @@ import type { Source, SourceBatch, SourceContext } from '../contract.js';
 import { parseDuration, sleep } from './duration.js';
 import { buildExistsQuery, buildPageQuery } from './poll-query-builder.js';
 import { sqlPollOptionsSchema, type SqlPollOptions } from './sql-poll-options.js';
-import { normalizeSqlRow, type SqlQueryPort } from './sql-query-port.js';
+import { normalizeSqlRow, normalizeSqlValue, type SqlQueryPort } from './sql-query-port.js';
 
 type Row = Record<string, unknown>;
 
 interface Position {
-  /** Highest incremental column value committed (normalized). */
+  /** Highest incremental column value committed (JSON form). */
   v: unknown;
+  /** Type to restore before binding: a driver Date (bound as the driver binds dates) or a 64-bit integer. */
+  t?: 'date' | 'bigint';
+}
+
+/** The position of a raw column value, keeping enough type to bind it back exactly. */
+export function toPollPosition(raw: unknown): Position {
+  if (raw instanceof Date) return { v: raw.toISOString(), t: 'date' };
+  const v = normalizeSqlValue(raw);
+  if (typeof raw === 'bigint' && typeof v === 'string') return { v, t: 'bigint' };
+  return { v };
+}
+
+/** The value to bind for a position (inverse of {@link toPollPosition}). */
+export function positionValue(p: Position | null): unknown {
+  if (!p || p.v === null || p.v === undefined) return null;
+  if (p.t === 'date') return new Date(String(p.v));
+  if (p.t === 'bigint') return BigInt(String(p.v));
+  return p.v;
 }
 
 /** Parsed position string (`{"v":...}`), or null when absent or unreadable. */
@@ -130,13 +148,13 @@ export class SqlPollSource implements Source {
   private async *fullScan(port: SqlQueryPort, signal: AbortSignal): AsyncGenerator<SourceBatch> {
     const { batchSize, columns, where, incremental } = this.options;
     let afterKey: unknown[] | null = null;
-    let maxValue: unknown = this.position?.v ?? null;
+    let max: Position | null = this.position;
     for (;;) {
       if (signal.aborted) return;
       const q = buildPageQuery(port, { table: this.ctx.collection, columns, keyFields: this.ctx.keyFields, where, limit: batchSize, afterKey, extraColumns: incremental ? [incremental.column] : [] });
       const rows = await port.query(q.sql, q.params);
       if (rows.length === 0) break;
-      if (incremental) for (const r of rows) maxValue = maxOf(maxValue, normalizeSqlRow({ v: r[incremental.column] }).v);
+      if (incremental) for (const r of rows) max = maxOf(max, r[incremental.column]);
       const { events, shadow } = await this.diffPage(rows);
       if (events.length) yield { events, shadow };
       if (rows.length < batchSize) break;
@@ -145,8 +163,8 @@ export class SqlPollSource implements Source {
     }
     yield* this.findDeletes(port, signal);
     if (signal.aborted) return;
-    if (incremental && maxValue !== null && !valueEq(maxValue, this.position?.v)) {
-      this.position = { v: maxValue };
+    if (incremental && max !== null && !samePosition(max, this.position)) {
+      this.position = max;
       yield { events: [], position: JSON.stringify(this.position) };
     }
   }
@@ -197,14 +215,14 @@ export class SqlPollSource implements Source {
     let after: { value: unknown; key: unknown[] } | null = null;
     for (;;) {
       if (signal.aborted) return;
-      const q = buildPageQuery(port, { table: this.ctx.collection, columns, keyFields: this.ctx.keyFields, where, limit: batchSize, afterKey: null, incremental: { column, from: this.position?.v ?? null, after } });
+      const q = buildPageQuery(port, { table: this.ctx.collection, columns, keyFields: this.ctx.keyFields, where, limit: batchSize, afterKey: null, incremental: { column, from: positionValue(this.position), after } });
       const rows = await port.query(q.sql, q.params);
       if (rows.length === 0) break;
       const last = rows[rows.length - 1]!;
-      const lastValue = normalizeSqlRow({ v: last[column] }).v;
+      const lastPos = last[column] === null || last[column] === undefined ? this.position : toPollPosition(last[column]);
       const { events, shadow } = await this.diffPage(rows);
-      const moved = !valueEq(lastValue, this.position?.v);
-      if (moved) this.position = { v: lastValue };
+      const moved = lastPos !== null && !samePosition(lastPos, this.position);
+      if (moved) this.position = lastPos;
       if (events.length || moved) yield { events, shadow, ...(moved ? { position: JSON.stringify(this.position) } : {}) };
       if (rows.length < batchSize) break;
       after = { value: last[column], key: this.ctx.keyFields.map((k) => last[k]) };
@@ -212,16 +230,25 @@ export class SqlPollSource implements Source {
   }
 }
 
-function valueEq(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+function samePosition(a: Position | null, b: Position | null): boolean {
+  return JSON.stringify(a?.v ?? null) === JSON.stringify(b?.v ?? null);
 }
 
-/** Larger of two column values (numbers numerically, anything else as strings). */
-function maxOf(a: unknown, b: unknown): unknown {
-  if (b === null || b === undefined) return a;
-  if (a === null || a === undefined) return b;
-  if (typeof a === 'number' && typeof b === 'number') return b > a ? b : a;
-  return String(b) > String(a) ? b : a;
+/** The larger of a position and a raw column value (numbers and 64-bit integers numerically, anything else as text). */
+function maxOf(cur: Position | null, raw: unknown): Position | null {
+  if (raw === null || raw === undefined) return cur;
+  const next = toPollPosition(raw);
+  if (!cur || cur.v === null || cur.v === undefined) return next;
+  const a = positionValue(cur);
+  const b = positionValue(next);
+  const numeric = (x: unknown) => typeof x === 'number' || typeof x === 'bigint';
+  if (typeof a === 'number' && typeof b === 'number') return b > a ? next : cur;
+  if (numeric(a) && numeric(b)) return toBig(b) > toBig(a) ? next : cur;
+  return String(next.v) > String(cur.v) ? next : cur;
+}
+
+function toBig(x: unknown): bigint {
+  return typeof x === 'bigint' ? x : BigInt(Math.trunc(Number(x)));
 }
 
 /** Factory used by the SQLite (and later PostgreSQL / MariaDB) connectors. */
