@@ -21,12 +21,14 @@ import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-optio
 import { clientConfig, createPool, poolQueryPort, postgresSystemSchema, serverLabel, type PostgresSystem } from './pg-connection.js';
 import { PgLogicalSource, pgLogicalOptionsSchema, type PgLogicalOptions } from './pg-logical-source.js';
 import { PostgresSink, type PostgresSinkOptions } from './postgres-sink.js';
+import { createTriggerSource, isTriggerMode, triggerSourceOptionsSchema } from '../triggers/trigger-source.js';
 
 export const postgresPollOptionsSchema = sqlPollOptionsSchema.extend({
   mode: z.literal('poll').optional().describe('Capture by polling with per-row fingerprints (default; works at any wal_level).'),
 });
 
-export const postgresSourceSchema = z.union([pgLogicalOptionsSchema, postgresPollOptionsSchema]);
+// `mode: triggers` selects trigger capture (src/connectors/triggers/)
+export const postgresSourceSchema = z.union([pgLogicalOptionsSchema, triggerSourceOptionsSchema, postgresPollOptionsSchema]);
 
 export type PostgresSourceOptions = PgLogicalOptions | (SqlPollOptions & { mode?: 'poll' });
 
@@ -55,6 +57,7 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
   },
 
   createSource(ctx) {
+    if (isTriggerMode(ctx.options)) return createTriggerSource('postgres', ctx);
     const options = (ctx.options ?? {}) as PostgresSourceOptions;
     if (options.mode === 'logical') {
       const pool = createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });
