@@ -4,7 +4,8 @@
  * ONE store transaction (outbox), then ack the batch to the source.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { computeDelta, valuesEqual } from '../core/delta.js';
+import { computeDelta } from '../core/delta.js';
+import { checkEcho, intentRow, intentsOf } from './echo.js';
 import type { ChangeEvent, Delta, Doc } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { Source, SourceBatch } from '../connectors/contract.js';
@@ -51,21 +52,6 @@ export function deltaForEvent(ev: ChangeEvent): Delta | null {
   return d;
 }
 
-/** True when the event only repeats what the engine itself wrote into this collection. */
-export function isEcho(ev: ChangeEvent, written: ShadowRow | undefined): boolean {
-  if (!written) return false;
-  if (ev.op === 'delete') return written.fingerprint === '';
-  if (!written.doc || !ev.after) return false;
-  for (const [k, v] of Object.entries(written.doc)) {
-    const got = ev.after[k];
-    if (valuesEqual(got, v)) continue;
-    // legacy systems hand back numbers as strings and the other way round
-    if (got != null && v != null && typeof got !== 'object' && typeof v !== 'object' && String(got) === String(v)) continue;
-    return false;
-  }
-  return true;
-}
-
 export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: SourceBatch): Promise<void> {
   const now = Date.now();
   const jobs: EnqueueInput[] = [];
@@ -83,11 +69,16 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
     let echo = false;
     const w = written.get(ev.key);
     if (w && p.echoScope) {
-      // consumed either way: an echo is dropped, a different change supersedes what we wrote
-      written.delete(ev.key);
-      shadow.push({ scope: p.echoScope, key: ev.key, delete: true });
-      echo = isEcho(ev, w);
+      const intents = intentsOf(w, now);
+      const r = checkEcho(ev, intents);
+      echo = r.echo;
       if (echo) suppressed++;
+      if (r.remaining.length !== ((w.doc as { intents?: unknown[] } | null)?.intents?.length ?? 0)) {
+        const row = intentRow(p.echoScope, ev.key, w.fingerprint, r.remaining);
+        shadow.push(row);
+        if ('delete' in row) written.delete(ev.key);
+        else written.set(ev.key, row);
+      }
     }
     const delta = echo ? null : deltaForEvent(ev);
     if (delta) {

@@ -10,6 +10,7 @@ import type { SinkItem, SinkResult } from '../connectors/contract.js';
 import type { FailInput, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { type Route, toSinkItem } from './route.js';
+import { intentRow, intentsOf } from './echo.js';
 import { sleep } from './sleep.js';
 
 export interface DeliveryDeps {
@@ -77,7 +78,15 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
     // it only matches a row that already holds exactly these values).
     if (route.writtenScope && items.length) {
       const scope = route.writtenScope;
-      await deps.store.commit({ jobs: [], shadow: items.map((item) => ({ scope, key: item.delta.key, fingerprint: item.delta.fingerprint, doc: item.delta.state ? item.delta.changed : null })) });
+      const existing = await deps.store.getShadow(scope, items.map((i) => i.delta.key));
+      const rows = new Map<string, ReturnType<typeof intentRow>>();
+      for (const item of items) {
+        const prev = rows.get(item.delta.key);
+        const intents = prev && !('delete' in prev) ? intentsOf(prev, now) : intentsOf(existing.get(item.delta.key), now);
+        intents.push({ doc: item.delta.state ? item.delta.changed : null, at: now });
+        rows.set(item.delta.key, intentRow(scope, item.delta.key, item.delta.fingerprint, intents));
+      }
+      await deps.store.commit({ jobs: [], shadow: [...rows.values()] });
     }
     let results: SinkResult[] = [];
     if (items.length) {

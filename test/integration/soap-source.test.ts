@@ -14,7 +14,7 @@ import type { Sink, SourceState } from '../../src/connectors/contract.js';
 import { soapSinkSchema, soapSourceSchema, soapSystemSchema } from '../../src/connectors/soap/soap-options.js';
 import { createSoapSink } from '../../src/connectors/soap/soap-sink.js';
 import { createSoapSource, type SoapSource } from '../../src/connectors/soap/soap-source.js';
-import { isEcho } from '../../src/engine/capture.js';
+import { checkEcho } from '../../src/engine/echo.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
 import { needCommand, tempDir } from '../helpers/services.js';
@@ -177,8 +177,8 @@ describe('soap source polling the PHP county permit system', { skip }, () => {
       assert.equal(ev.op, 'update');
       assert.equal(ev.after?.Address, '1 Elm St & Co <rear>');
       // The engine keeps the state it wrote as a shadow row and drops an incoming change that only repeats it.
-      assert.equal(isEcho(ev, { scope: 'written', key: '001', fingerprint: 'x', doc: written.state }), true);
-      assert.equal(isEcho(ev, { scope: 'written', key: '001', fingerprint: 'x', doc: { ...written.state, Status: 'PENDING' } }), false);
+      assert.equal(checkEcho(ev, [{ doc: written.state, at: Date.now() }]).echo, true);
+      assert.equal(checkEcho(ev, [{ doc: { ...written.state, Status: 'PENDING' }, at: Date.now() }]).echo, false);
     } finally {
       await src.close();
     }
