@@ -1,7 +1,8 @@
 /** Seeded random round trips: every numeric storage, digits 1-31, every scale, signs, both code page families. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCopybook, createCodec, canonicalDecimal, type CodecOptions } from '../../src/formats/copybook/index.js';
+import { parseCopybook, createCodec, canonicalDecimal, toUnscaled, type CodecOptions } from '../../src/formats/copybook/index.js';
+import { toUnscaledNumber } from '../../src/formats/copybook/copybook-decimal.js';
 
 function mulberry32(seed: number): () => number {
   let a = seed;
@@ -40,6 +41,27 @@ describe('copybook random round trips', () => {
       }
     });
   }
+
+  it('the number fast path of toUnscaled agrees with the exact path', () => {
+    const rand = mulberry32(7);
+    const inputs: unknown[] = [0, -0, '-0', '-0.00', 1e21, 0.1, -12.5, '007.50', '1.', '.5', '+3', ' 4 ', 9007199254740991, 9007199254740993n, '123456789012345', '1234567890123456'];
+    for (let n = 0; n < 500; n++) {
+      const intLen = Math.floor(rand() * 10);
+      const fracLen = Math.floor(rand() * 8);
+      let t = rand() < 0.3 ? '-' : '';
+      for (let i = 0; i < intLen; i++) t += Math.floor(rand() * 10);
+      if (fracLen) { t += '.'; for (let i = 0; i < fracLen; i++) t += Math.floor(rand() * 10); }
+      inputs.push(t === '' || t === '-' ? '0' : t, Number(t === '' || t === '-' ? 0 : t));
+    }
+    for (const v of inputs) {
+      for (const scale of [0, 2, 7, 12]) {
+        const fast = toUnscaledNumber(v, scale);
+        if (fast === undefined) continue;
+        assert.equal(BigInt(fast), toUnscaled(v, scale), `${String(v)} at scale ${scale}`);
+        assert.ok(!Object.is(fast, -0));
+      }
+    }
+  });
 
   it('COMP-1 and COMP-2 in both float formats round-trip values they can hold', () => {
     const rand = mulberry32(42);

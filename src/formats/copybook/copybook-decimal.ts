@@ -86,6 +86,35 @@ function shiftDown(v: bigint, n: number, original: unknown): bigint {
   return v / p;
 }
 
+const POW10_NUM = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+const FAST_DEC = /^(-?)(\d{1,15})(?:\.(\d{1,15}))?$/;
+
+/**
+ * Fast path of {@link toUnscaled}: the unscaled value as a safe integer number when the input is
+ * a plain integer or short decimal (at most 15 digits once scaled), else undefined (use toUnscaled).
+ */
+export function toUnscaledNumber(value: unknown, scale: number): number | undefined {
+  if (scale < 0 || scale > 15) return undefined;
+  let text: string;
+  if (typeof value === 'number') {
+    if (Number.isInteger(value)) {
+      const v = value * POW10_NUM[scale]!;
+      return Number.isSafeInteger(v) ? v + 0 : undefined; // + 0 turns -0 into 0
+    }
+    text = String(value);
+  } else if (typeof value === 'string') {
+    text = value;
+  } else {
+    return undefined;
+  }
+  const m = FAST_DEC.exec(text);
+  if (!m) return undefined;
+  const frac = m[3] ?? '';
+  if (frac.length > scale || m[2]!.length + scale > 15) return undefined;
+  const v = Number(m[2]! + frac) * POW10_NUM[scale - frac.length]!;
+  return m[1] && v !== 0 ? -v : v;
+}
+
 /** Compares two decimal texts or numbers exactly (used by tests): canonical form without trailing zeros. */
 export function canonicalDecimal(value: unknown): string {
   const text = typeof value === 'string' ? value.trim() : String(value);

@@ -5,7 +5,7 @@
  * floating point (COMP-1 / COMP-2, IBM hexadecimal or IEEE 754). Decimals stay exact.
  */
 import type { CodePage } from './codepages.js';
-import { DecimalError, presentDecimal, pow10, toUnscaled, type DecimalMode, type Unscaled } from './copybook-decimal.js';
+import { DecimalError, presentDecimal, pow10, toUnscaled, toUnscaledNumber, type DecimalMode, type Unscaled } from './copybook-decimal.js';
 import { FloatRangeError, readIbm, readIeee, shortestFloat32, shortestIbm32, writeIbm, writeIeee } from './copybook-float.js';
 import type { FieldType } from './copybook-types.js';
 
@@ -48,7 +48,10 @@ function describeBytes(buf: Uint8Array, off: number, size: number): string {
   return `x'${s}${size > n ? '...' : ''}'`;
 }
 
-function unscaledOf(value: unknown, scale: number): bigint {
+/** The unscaled value: a number when it is short (fast path), a bigint otherwise. */
+function unscaledOf(value: unknown, scale: number): Unscaled {
+  const fast = toUnscaledNumber(value, scale);
+  if (fast !== undefined) return fast;
   try {
     return toUnscaled(value, scale);
   } catch (err) {
@@ -57,10 +60,11 @@ function unscaledOf(value: unknown, scale: number): bigint {
   }
 }
 
-function checkDigits(u: bigint, digits: number, value: unknown, signed: boolean): void {
-  if (!signed && u < 0n) throw new FieldError(`${JSON.stringify(String(value))} is negative but the PICTURE has no S; expected 0 or more`);
-  const limit = pow10(digits);
-  if (u >= limit || u <= -limit) throw new FieldError(`${JSON.stringify(String(value))} needs more than the ${digits} digit(s) the PICTURE holds`);
+const absText = (u: Unscaled): string => (typeof u === 'number' ? Math.abs(u) : u < 0n ? -u : u).toString();
+
+function checkDigits(u: Unscaled, digits: number, value: unknown, signed: boolean): void {
+  if (!signed && u < 0) throw new FieldError(`${JSON.stringify(String(value))} is negative but the PICTURE has no S; expected 0 or more`);
+  if (typeof u === 'number' ? digits < 16 && Math.abs(u) >= 10 ** digits : u >= pow10(digits) || u <= -pow10(digits)) throw new FieldError(`${JSON.stringify(String(value))} needs more than the ${digits} digit(s) the PICTURE holds`);
 }
 
 /** Builds the codec of one field. */
@@ -244,11 +248,11 @@ function zonedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
     },
     encode(value, out, off) {
       if (value === null || (value === undefined && type.blankWhenZero)) { out.fill(sb.space, off, off + size); return; }
-      const u = value === undefined ? 0n : unscaledOf(value, scale);
+      const u = value === undefined ? 0 : unscaledOf(value, scale);
       checkDigits(u, digits, value, signed);
-      if (u === 0n && type.blankWhenZero) { out.fill(sb.space, off, off + size); return; }
-      const neg = u < 0n;
-      const digitText = (neg ? -u : u).toString().padStart(digits, '0');
+      if (u == 0 && type.blankWhenZero) { out.fill(sb.space, off, off + size); return; } // 0 or 0n
+      const neg = u < 0;
+      const digitText = absText(u).padStart(digits, '0');
       let p = off;
       if (signSeparate && signLeading) out[p++] = neg ? sb.minus : sb.plus;
       const pointAfter = explicitPoint ? digits - scale : -1;
@@ -289,7 +293,7 @@ function editedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
     },
     encode(value, out, off) {
       if (value === null) { env.codePage.encode('', out, off, size); return; }
-      const u = value === undefined ? 0n : unscaledOf(value, scale);
+      const u = value === undefined ? 0n : BigInt(unscaledOf(value, scale));
       checkDigits(u, digits, value, true);
       if (!pic.signed && u < 0n) throw new FieldError(`${JSON.stringify(String(value))} is negative but PIC ${pic.text} has no sign position`);
       if (u === 0n && type.blankWhenZero) { env.codePage.encode('', out, off, size); return; }
@@ -394,10 +398,10 @@ function packedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
       return presentDecimal(u, scale, env.decimals);
     },
     encode(value, out, off) {
-      const u = value === undefined || value === null ? 0n : unscaledOf(value, scale);
+      const u = value === undefined || value === null ? 0 : unscaledOf(value, scale);
       checkDigits(u, digits, value, signed);
-      const neg = u < 0n;
-      const ds = (neg ? -u : u).toString().padStart(size * 2 - 1, '0');
+      const neg = u < 0;
+      const ds = absText(u).padStart(size * 2 - 1, '0');
       for (let i = 0; i < size - 1; i++) out[off + i] = ((ds.charCodeAt(2 * i) - 48) << 4) | (ds.charCodeAt(2 * i + 1) - 48);
       out[off + size - 1] = ((ds.charCodeAt(size * 2 - 2) - 48) << 4) | (!signed ? unsignedNibble : neg ? 0x0d : 0x0c);
     },
@@ -421,15 +425,26 @@ function binaryCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
   };
   const min = signed ? -(1n << (bits - 1n)) : 0n;
   const max = signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
+  const minNum = Number(min);
+  const maxNum = Number(max);
+  const rangeError = (value: unknown) => new FieldError(`${JSON.stringify(String(value))} does not fit a ${signed ? 'signed' : 'unsigned'} ${size}-byte binary field (${min} to ${max} unscaled)`);
   return {
     size,
     decode: (buf, off) => presentDecimal(read(buf, off), scale, env.decimals),
     encode(value, out, off) {
-      const u = value === undefined || value === null ? 0n : unscaledOf(value, scale);
+      const u = value === undefined || value === null ? 0 : unscaledOf(value, scale);
       if (!nativeBinary && env.binaryRange === 'pic') checkDigits(u, digits, value, signed);
-      else if (!signed && u < 0n) throw new FieldError(`${JSON.stringify(String(value))} is negative but the PICTURE has no S; expected 0 or more`);
-      if (u < min || u > max) throw new FieldError(`${JSON.stringify(String(value))} does not fit a ${signed ? 'signed' : 'unsigned'} ${size}-byte binary field (${min} to ${max} unscaled)`);
-      let v = BigInt.asUintN(size * 8, u);
+      else if (!signed && u < 0) throw new FieldError(`${JSON.stringify(String(value))} is negative but the PICTURE has no S; expected 0 or more`);
+      if (typeof u === 'number' && size <= 4) {
+        if (u < minNum || u > maxNum) throw rangeError(value);
+        let v = u < 0 ? u + 2 ** (size * 8) : u;
+        if (littleEndian) for (let i = 0; i < size; i++) { out[off + i] = v & 0xff; v = Math.floor(v / 256); }
+        else for (let i = size - 1; i >= 0; i--) { out[off + i] = v & 0xff; v = Math.floor(v / 256); }
+        return;
+      }
+      const b = BigInt(u);
+      if (b < min || b > max) throw rangeError(value);
+      let v = BigInt.asUintN(size * 8, b);
       if (littleEndian) for (let i = 0; i < size; i++) { out[off + i] = Number(v & 0xffn); v >>= 8n; }
       else for (let i = size - 1; i >= 0; i--) { out[off + i] = Number(v & 0xffn); v >>= 8n; }
     },
