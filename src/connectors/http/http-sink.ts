@@ -47,10 +47,11 @@ export class HttpSink implements Sink {
   private readonly agent: Agent;
   private readonly headers: Record<string, string>;
   private readonly secrets: string[];
+  private readonly signingKey: Buffer | null;
 
   constructor(private readonly sys: HttpSystem & { url: string }, options: HttpSinkOptions, private readonly timeoutMs: number) {
     this.options = httpSinkSchema.parse(options ?? {});
-    if (sys.signingSecret) decodeSigningSecret(sys.signingSecret); // fail at start, not per request
+    this.signingKey = sys.signingSecret ? decodeSigningSecret(sys.signingSecret) : null; // fails at start, not per request
     this.agent = createAgent(timeoutMs);
     this.headers = baseHeaders(sys);
     this.secrets = secretsOf(sys);
@@ -85,7 +86,7 @@ export class HttpSink implements Sink {
     const body = renderBody(this.options.body, item);
     const headers: Record<string, string> = { ...this.headers, 'idempotency-key': item.idempotencyKey };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.sys.signingSecret) Object.assign(headers, webhookHeaders({ id: item.idempotencyKey, body: body ?? '', secret: this.sys.signingSecret }));
+    if (this.signingKey) Object.assign(headers, webhookHeaders({ id: item.idempotencyKey, body: body ?? '', key: this.signingKey }));
     const res = await httpCall({ method, url, headers, body, timeoutMs: this.timeoutMs, signal, dispatcher: this.agent });
     const err = classifyResponse(method, url, res, this.secrets);
     if (err) throw err;

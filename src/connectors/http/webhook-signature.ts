@@ -33,16 +33,22 @@ export interface SignInput {
  * @example signWebhook({ id: 'msg_1', timestamp: 1700000000, body: '{}', secret }) // => 'v1,K5oZ...='
  */
 export function signWebhook(input: SignInput): string {
-  const mac = createHmac('sha256', decodeSigningSecret(input.secret));
+  return signWithKey(decodeSigningSecret(input.secret), input);
+}
+
+/** {@link signWebhook} with the already decoded key (senders decode the secret once). */
+export function signWithKey(key: Buffer, input: Omit<SignInput, 'secret'>): string {
+  const mac = createHmac('sha256', key);
   mac.update(`${input.id}.${input.timestamp}.`);
   mac.update(input.body);
   return `v1,${mac.digest('base64')}`;
 }
 
 /** The three Standard Webhooks headers for one message. */
-export function webhookHeaders(input: Omit<SignInput, 'timestamp'> & { timestamp?: number }): Record<string, string> {
+export function webhookHeaders(input: Omit<SignInput, 'timestamp' | 'secret'> & { timestamp?: number } & ({ secret: string } | { key: Buffer })): Record<string, string> {
   const timestamp = input.timestamp ?? Math.floor(Date.now() / 1000);
-  return { 'webhook-id': input.id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signWebhook({ ...input, timestamp }) };
+  const key = 'key' in input ? input.key : decodeSigningSecret(input.secret);
+  return { 'webhook-id': input.id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signWithKey(key, { id: input.id, timestamp, body: input.body }) };
 }
 
 export interface VerifyInput {
