@@ -8,6 +8,7 @@ import mysql from 'mysql2/promise';
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
 import type { SqlQueryPort } from '../sql/sql-query-port.js';
+import { parseJsonColumn } from './mariadb-json.js';
 
 export const mariadbSystemSchema = z.strictObject({
   url: z.string().min(1).optional().describe('Connection URL: mysql://user:password@host:3306/database (or mariadb://...).'),
@@ -71,13 +72,17 @@ export function mariadbDateTimeToIso(s: string | null): string | null {
   return `${s.replace(' ', 'T')}Z`;
 }
 
-interface FieldLike { type: string; string(): string | null }
+interface FieldLike { type: string; extendedFormat?: string; string(): string | null }
 
 function typeCast(field: FieldLike, next: () => unknown): unknown {
   if (field.type === 'DATETIME' || field.type === 'TIMESTAMP' || field.type === 'DATETIME2' || field.type === 'TIMESTAMP2') return mariadbDateTimeToIso(field.string());
   if (field.type === 'DATE' || field.type === 'NEWDATE') {
     const s = field.string();
     return s === null || s.startsWith('0000-00-00') ? null : s;
+  }
+  if (field.type === 'JSON' || field.extendedFormat === 'json') {
+    const s = field.string();
+    return s === null ? null : parseJsonColumn(s);
   }
   return next();
 }
@@ -97,6 +102,8 @@ export function openMariadbPool(cfg: MariadbSystem, opts: { connectionLimit?: nu
     timezone: 'Z',
     typeCast: typeCast as never,
     multipleStatements: false,
+    // affectedRows 0 for an upsert that changed nothing: how the sink sees a fenced (skipped) write
+    flags: ['-FOUND_ROWS'],
     connectTimeout: 10_000,
   });
 }

@@ -155,7 +155,7 @@ export class MariadbSink implements Sink {
     if (err instanceof PermanentError) return err;
     const what = `${item.delta.op} of key ${JSON.stringify(item.delta.key)} into table "${table}"`;
     const msg = errorMessage(err);
-    const column = columnOfError(msg);
+    const column = [...cols.keys()].find((c) => msg.includes(`\`${c}\` at row`) || msg.includes(`Column '${c}'`)) ?? columnOfError(msg);
     if (column) {
       const info = cols.get(column);
       return new PermanentError(`${what} failed at column "${column}"${info ? ` (${info.type})` : ''} with value ${JSON.stringify(row.values[column])?.slice(0, 80)}: ${msg}`, { cause: err, details: { table, column, key: item.delta.key } });
