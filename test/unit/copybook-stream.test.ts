@@ -48,6 +48,9 @@ describe('copybook streams', () => {
     const v = createCodec(parseCopybook(fixed('01  R.', '    05  N  PIC 9.', '    05  X  PIC X OCCURS 0 TO 9 DEPENDING ON N.')), { codePage: 'ascii', variableSizeOccurs: true });
     const out = await collect(decodeStream(chunks(Buffer.from('3abc01z2xy'), 2), v));
     assert.deepEqual(out.map((r) => [r.recordNumber, r.offset, r.value.X]), [[1, 0, ['a', 'b', 'c']], [2, 4, []], [3, 5, ['z']], [4, 7, ['x', 'y']]]);
+    const parts: Buffer[] = [];
+    for await (const b of encodeStream(out.map((r) => r.value), v)) parts.push(b);
+    assert.equal(Buffer.concat(parts).toString('latin1'), '3abc01z2xy', 'encodeStream writes them back to back too');
     const skipped: SkippedRecord[] = [];
     const trunc = await collect(decodeStream([Buffer.from('2ab3a')], v, { onError: 'skip', onSkip: (s) => skipped.push(s) }));
     assert.equal(trunc.length, 1);

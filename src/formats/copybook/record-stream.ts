@@ -109,9 +109,15 @@ async function* decodeSelfDelimited(
   }
 }
 
-/** Encodes documents to framed record bytes (pipe into a fs WriteStream with stream.pipeline). */
+/**
+ * Encodes documents to framed record bytes (pipe into a fs WriteStream with stream.pipeline).
+ * Without a record format: fixed-length records of the copybook's size or, with variable-size
+ * OCCURS, records back to back (what decodeStream reads by default).
+ */
 export async function* encodeStream(docs: AsyncIterable<Record<string, unknown>> | Iterable<Record<string, unknown>>, codec: RecordCodec, recordFormat?: RecordFormatOptions): AsyncGenerator<Buffer> {
-  const writer = createRecordWriter(recordFormat ?? (codec.variableSize ? { format: 'V' } : { format: 'F', recordLength: codec.recordSize }));
+  const writer = recordFormat || !codec.variableSize
+    ? createRecordWriter(recordFormat ?? { format: 'F', recordLength: codec.recordSize })
+    : { write: (r: Buffer) => [r], end: () => [] };
   let n = 0;
   for await (const doc of docs) {
     n++;
