@@ -205,19 +205,22 @@ test('a second source instance over the same state sees no spurious changes', as
   }
 });
 
-test('a missing file or a failing poll is logged and retried; abort ends the stream promptly', async () => {
+test('a missing file or a failing poll is logged (once, not every poll) and retried; abort ends the stream promptly', async () => {
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'later.db');
   const lines: string[] = [];
-  const logger = createLogger({ level: 'warn', destination: new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }) });
+  const logger = createLogger({ level: 'info', destination: new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }) });
   const state = await newState(dir, 'missing');
-  const src = makeSource(file, state, {}, ['BRG_ID'], logger);
+  const src = makeSource(file, state, {}, ['BRG_ID'], logger) as Source & { failedPolls: number };
   const r = run(src, state);
   try {
-    await waitFor(() => lines.some((l) => l.includes('later.db')), { what: 'a logged poll failure' });
-    assert.match(lines[0]!, /poll of legacy\.INSPECTIONS failed; retrying/);
+    await waitFor(() => src.failedPolls >= 5, { what: 'five failed polls' });
+    const failed = lines.filter((l) => l.includes('failed; retrying'));
+    assert.equal(failed.length, 1, 'the same failure is logged once');
+    assert.match(failed[0]!, /poll of legacy\.INSPECTIONS failed; retrying every 30 ms: .*later\.db/);
     const db = legacyDb(file);
     await waitFor(() => r.events.length === 3, { what: 'events once the file exists' });
+    await waitFor(() => lines.some((l) => /works again after \d+ failed poll/.test(l)), { what: 'recovery logged' });
     db.close();
   } finally {
     const t0 = Date.now();

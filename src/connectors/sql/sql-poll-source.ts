@@ -15,7 +15,7 @@
  * commits atomically with the jobs. It assumes the engine commits a batch before pulling the next.
  */
 import type { ChangeEvent } from '../../core/types.js';
-import { canonicalKey, fingerprint } from '../../core/delta.js';
+import { canonicalKey, fingerprint, keyValues } from '../../core/delta.js';
 import { errorMessage } from '../../core/errors.js';
 import type { ShadowDelete, ShadowRow } from '../../store/store.js';
 import type { Source, SourceBatch, SourceContext } from '../contract.js';
@@ -78,6 +78,13 @@ export class SqlPollSource implements Source {
   private position: Position | null = null;
   /** Polls completed (full or incremental); for tests and status. */
   polls = 0;
+  /** The current run of failed polls (logged when it starts, when the error changes, and once a minute). */
+  private failure: { message: string; count: number; loggedAt: number } | null = null;
+
+  /** Failed polls in the current run of failures (0 when the last poll worked). */
+  get failedPolls(): number {
+    return this.failure?.count ?? 0;
+  }
 
   constructor(private readonly init: SqlPollSourceInit) {
     this.ctx = init.ctx;
@@ -98,9 +105,13 @@ export class SqlPollSource implements Source {
         if (signal.aborted) return;
         if (full) this.lastFullScanAt = started;
         this.polls++;
+        if (this.failure) {
+          this.ctx.logger.info({ system: this.ctx.system, collection: this.ctx.collection, failedPolls: this.failure.count }, `poll of ${this.ctx.system}.${this.ctx.collection} works again after ${this.failure.count} failed poll(s)`);
+          this.failure = null;
+        }
       } catch (err) {
         if (signal.aborted) return;
-        this.ctx.logger.warn({ system: this.ctx.system, collection: this.ctx.collection, err: errorMessage(err) }, `poll of ${this.ctx.system}.${this.ctx.collection} failed; retrying in ${this.intervalMs} ms: ${errorMessage(err)}`);
+        this.reportFailure(err);
         try { await this.init.onPollError?.(err); } catch {}
       }
       await sleep(this.intervalMs, signal);
@@ -109,6 +120,18 @@ export class SqlPollSource implements Source {
 
   async close(): Promise<void> {
     await this.init.close?.();
+  }
+
+  private reportFailure(err: unknown): void {
+    const message = errorMessage(err);
+    const now = Date.now();
+    const f = this.failure;
+    if (f && f.message === message && now - f.loggedAt < 60_000) {
+      f.count++;
+      return;
+    }
+    this.failure = { message, count: (f?.count ?? 0) + 1, loggedAt: now };
+    this.ctx.logger.warn({ system: this.ctx.system, collection: this.ctx.collection, err: message, failedPolls: this.failure.count }, `poll of ${this.ctx.system}.${this.ctx.collection} failed; retrying every ${this.intervalMs} ms: ${message}`);
   }
 
   private keyOf(doc: Row): string {
@@ -178,7 +201,7 @@ export class SqlPollSource implements Source {
     const flush = async () => {
       const rows = chunk;
       chunk = [];
-      const keyVals = rows.map((s) => this.ctx.keyFields.map((f) => s.doc?.[f] ?? null));
+      const keyVals = rows.map((s) => (s.doc ? this.ctx.keyFields.map((f) => s.doc![f] ?? null) : Object.values(keyValues(s.key, this.ctx.keyFields))));
       const q = buildExistsQuery(port, { table: this.ctx.collection, keyFields: this.ctx.keyFields, where, keys: keyVals });
       const found = new Set<string>();
       for (const r of await port.query(q.sql, q.params)) {
@@ -198,7 +221,6 @@ export class SqlPollSource implements Source {
     // never read while the engine commits our own shadow deletes.
     for await (const s of this.ctx.state.listShadow()) {
       if (signal.aborted) return;
-      if (!s.doc) continue;
       chunk.push(s);
       if (chunk.length >= size) await flush();
     }
