@@ -23,12 +23,30 @@ import { PgLogicalSource, pgLogicalOptionsSchema, type PgLogicalOptions } from '
 import { PostgresSink, type PostgresSinkOptions } from './postgres-sink.js';
 import { createTriggerSource, isTriggerMode, triggerSourceOptionsSchema } from '../triggers/trigger-source.js';
 
-export const postgresPollOptionsSchema = sqlPollOptionsSchema.extend({
-  mode: z.literal('poll').optional().describe('Capture by polling with per-row fingerprints (default; works at any wal_level).'),
-});
+/** A field schema without its default (the source applies its own defaults when it starts). */
+function noDefault(t: z.ZodType): z.ZodType {
+  const def = (t as unknown as { _zod: { def: { type: string; innerType?: z.ZodType } } })._zod.def;
+  return def.type === 'default' && def.innerType ? def.innerType : t;
+}
 
-// `mode: triggers` selects trigger capture (src/connectors/triggers/)
-export const postgresSourceSchema = z.union([pgLogicalOptionsSchema, triggerSourceOptionsSchema, postgresPollOptionsSchema]);
+const pollShape = sqlPollOptionsSchema.shape as Record<string, z.ZodType>;
+const logicalShape = Object.fromEntries(Object.entries(pgLogicalOptionsSchema.shape as Record<string, z.ZodType>).filter(([k]) => k !== 'mode'));
+const combined: Record<string, z.ZodType> = {
+  mode: z.enum(['poll', 'logical']).optional().describe('poll (default): polling with per-row fingerprints, any wal_level; logical: logical replication (pgoutput), needs wal_level = logical.'),
+};
+for (const [k, v] of [...Object.entries(pollShape), ...Object.entries(logicalShape)]) combined[k] = noDefault(v).optional();
+
+/**
+ * The `from:` options of a postgres source: one object (so a typo lists every valid key), and
+ * each option only with its mode.
+ */
+export const postgresSourceSchema = z.strictObject(combined).superRefine((o, ctx) => {
+  const mode = (o as { mode?: string }).mode ?? 'poll';
+  const wrong = mode === 'logical' ? Object.keys(pollShape) : Object.keys(logicalShape);
+  for (const k of wrong) {
+    if ((o as Record<string, unknown>)[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `option "${k}" applies only with mode: ${mode === 'logical' ? 'poll' : 'logical'} (this source has mode: ${mode})` });
+  }
+});
 
 export type PostgresSourceOptions = PgLogicalOptions | (SqlPollOptions & { mode?: 'poll' });
 
