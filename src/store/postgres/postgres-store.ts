@@ -102,7 +102,9 @@ export class PostgresStore implements Store {
     await this.withTx(async (c) => {
       // One migrator at a time per schema, across processes; the lock ends with the transaction.
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`hms-sync:migrate:${this.schema}`]);
-      await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.q}`);
+      // Only create the schema when missing: CREATE SCHEMA needs CREATE on the database even with IF NOT EXISTS.
+      const exists = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
+      if (!exists.rowCount) await c.query(`CREATE SCHEMA ${this.q}`);
       await c.query(`CREATE TABLE IF NOT EXISTS ${this.q}.hms_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
       const done = new Set((await c.query<{ version: number }>(`SELECT version FROM ${this.q}.hms_migrations`)).rows.map((r) => r.version));
       const latest = Math.max(0, ...done);

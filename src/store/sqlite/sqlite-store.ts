@@ -30,8 +30,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** Wake-up emitters per database file, shared by every store instance of this process. */
-const wakers = new Map<string, EventEmitter>();
+/** Wake-up emitters per database file, shared by every open store instance of this process (with a count of users). */
+const wakers = new Map<string, { emitter: EventEmitter; users: number }>();
 
 /** A Store on one SQLite file. Create with `openStore('sqlite:...')` or `new SqliteStore(opts)` + `migrate()`. */
 export class SqliteStore implements Store {
@@ -63,11 +63,12 @@ export class SqliteStore implements Store {
     this.wakeKey = file === ':memory:' ? `:memory:${Math.random()}` : path.resolve(file);
     let w = wakers.get(this.wakeKey);
     if (!w) {
-      w = new EventEmitter();
-      w.setMaxListeners(0);
+      w = { emitter: new EventEmitter(), users: 0 };
+      w.emitter.setMaxListeners(0);
       wakers.set(this.wakeKey, w);
     }
-    this.waker = w;
+    w.users++;
+    this.waker = w.emitter;
   }
 
   /** Run `fn` in a BEGIN IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks). */
@@ -294,6 +295,7 @@ export class SqliteStore implements Store {
     this.closed = true;
     this.stmts = null;
     this.db.close();
-    if (this.waker.listenerCount('wake') === 0) wakers.delete(this.wakeKey);
+    const w = wakers.get(this.wakeKey);
+    if (w && --w.users === 0) wakers.delete(this.wakeKey);
   }
 }
