@@ -218,6 +218,11 @@ describe('copybook records', () => {
     assert.deepEqual(createCodec(cb, { codePage: 'ascii', keepFiller: true }).decode(rec).FILLER, '--');
   });
 
+  it('missing fields take their VALUE clause', () => {
+    const codec = createCodec(parseCopybook(fixed('01  R.', "    05  A  PIC X(5) VALUE ALL '*'.", '    05  B  PIC 9(3) VALUE 42.', '    05  C  PIC X(2) VALUE SPACES.', "    05  D  PIC X(2) VALUE 'OK'.")), { codePage: 'ascii' });
+    assert.equal(codec.encode({}).toString('latin1'), '*****042  OK');
+  });
+
   it('pads short records when asked (line sequential files lose trailing spaces)', () => {
     const codec = createCodec(parseCopybook(fixed('01  R.', '    05  A  PIC X(3).', '    05  B  PIC X(3).')), { codePage: 'ascii', padShortRecords: true });
     assert.deepEqual(codec.decode(Buffer.from('abcd')), { A: 'abc', B: 'd' });

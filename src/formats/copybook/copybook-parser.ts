@@ -94,6 +94,7 @@ function parseEntry(cur: Cursor): CopybookItem | undefined {
     const w = levelTok.text.toUpperCase();
     // compiler directives and copy statements that sometimes sit in copybooks
     if (['EJECT', 'SKIP1', 'SKIP2', 'SKIP3'].includes(w)) { cur.next(); return undefined; }
+    if (w === 'COPY' || w === 'REPLACE') cur.fail(`a level number; ${w} statements are not supported, expand them first (e.g. with cobc -E)`, levelTok);
     cur.fail('a level number (01-49, 66, 77 or 88)');
   }
   cur.next();
@@ -224,7 +225,11 @@ function parseClause(cur: Cursor, item: CopybookItem): void {
       cur.acceptWord('IS', 'ARE');
       const v = cur.next();
       if (!v || v.kind === 'period') cur.fail('a literal after VALUE', v);
-      item.value = v.prefix ? `${v.prefix}'${v.text}'` : v.text;
+      if (v.kind === 'word' && v.text.toUpperCase() === 'ALL' && cur.peek()?.kind === 'string') {
+        item.value = `ALL '${cur.next()!.text}'`;
+      } else {
+        item.value = v.prefix ? `${v.prefix}'${v.text}'` : v.text;
+      }
       // VALUE a THRU b, or several values, only appear on level 88; skip any extra literals
       while (cur.peek()?.kind === 'string') cur.next();
       return;

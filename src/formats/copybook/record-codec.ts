@@ -142,7 +142,9 @@ function defaultValue(node: LayoutNode): unknown {
   if (/^SPACES?$/.test(u)) return node.type?.kind === 'alphanumeric' ? '' : null;
   if (/^ZERO(S|ES)?$/.test(u)) return node.type?.kind === 'alphanumeric' ? '0'.repeat(node.size) : 0;
   // figurative constants for bytes and prefixed literals (X'00') are not text: left as spaces
-  if (/^(HIGH|LOW)-VALUES?$|^QUOTES?$|^NULLS?$|^[XNGZ]'/.test(u)) return undefined;
+  const all = /^ALL '(.+)'$/s.exec(v);
+  if (all && node.type?.kind === 'alphanumeric') return all[1]!.repeat(Math.ceil(node.size / all[1]!.length)).slice(0, node.size);
+  if (/^(HIGH|LOW)-VALUES?$|^QUOTES?$|^NULLS?$|^[XNGZ]'|^ALL /.test(u)) return undefined;
   return v;
 }
 
