@@ -220,7 +220,7 @@ test('a missing file or a failing poll is logged (once, not every poll) and retr
     assert.match(failed[0]!, /poll of legacy\.INSPECTIONS failed; retrying every 30 ms: .*later\.db/);
     const db = legacyDb(file);
     await waitFor(() => r.events.length === 3, { what: 'events once the file exists' });
-    await waitFor(() => lines.some((l) => /works again after \d+ failed poll/.test(l)), { what: 'recovery logged' });
+    await waitFor(() => lines.some((l) => /works again after \d+ failed attempt/.test(l)), { what: 'recovery logged' });
     db.close();
   } finally {
     const t0 = Date.now();

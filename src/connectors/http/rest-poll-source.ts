@@ -7,6 +7,7 @@
 import { errorMessage, FormatError } from '../../core/errors.js';
 import type { Source, SourceBatch, SourceContext } from '../contract.js';
 import { parseDuration, sleep } from '../sql/duration.js';
+import { FailureLog } from '../sql/failure-log.js';
 import type { Agent } from 'undici';
 import { baseHeaders, classifyResponse, createAgent, httpCall, joinUrl, secretsOf } from './http-client.js';
 import { getPath, opFromValue, restPollSourceSchema, type HttpSystem, type RestPollSourceOptions } from './http-schemas.js';
@@ -18,6 +19,7 @@ export class RestPollSource implements Source {
   readonly intervalMs: number;
   private readonly keyFields: string[];
   private readonly agent: Agent;
+  private readonly failures: FailureLog;
   /** Polls completed; for tests and status. */
   polls = 0;
 
@@ -26,6 +28,7 @@ export class RestPollSource implements Source {
     this.intervalMs = parseDuration(this.options.poll, 'poll');
     this.keyFields = keyFieldsOf(this.options.keyField, ctx.keyFields);
     this.agent = createAgent(timeoutMs);
+    this.failures = new FailureLog(ctx.logger, `REST poll of ${ctx.system} ${this.options.path}`, { system: ctx.system, collection: ctx.collection }, this.intervalMs);
   }
 
   private pageUrl(cursor: string | null): string {
@@ -63,9 +66,10 @@ export class RestPollSource implements Source {
           cursor = next;
         }
         this.polls++;
+        this.failures.succeeded();
       } catch (err) {
         if (signal.aborted) return;
-        this.ctx.logger.warn({ system: this.ctx.system, err: errorMessage(err) }, `REST poll of ${this.ctx.system} ${this.options.path} failed; retrying in ${this.intervalMs} ms: ${errorMessage(err)}`);
+        this.failures.failed(err);
       }
       await sleep(this.intervalMs, signal);
     }

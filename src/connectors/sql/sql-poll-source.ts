@@ -20,6 +20,7 @@ import { errorMessage } from '../../core/errors.js';
 import type { ShadowDelete, ShadowRow } from '../../store/store.js';
 import type { Source, SourceBatch, SourceContext } from '../contract.js';
 import { parseDuration, sleep } from './duration.js';
+import { FailureLog } from './failure-log.js';
 import { buildExistsQuery, buildPageQuery } from './poll-query-builder.js';
 import { sqlPollOptionsSchema, type SqlPollOptions } from './sql-poll-options.js';
 import { normalizeSqlRow, normalizeSqlValue, type SqlQueryPort } from './sql-query-port.js';
@@ -78,12 +79,11 @@ export class SqlPollSource implements Source {
   private position: Position | null = null;
   /** Polls completed (full or incremental); for tests and status. */
   polls = 0;
-  /** The current run of failed polls (logged when it starts, when the error changes, and once a minute). */
-  private failure: { message: string; count: number; loggedAt: number } | null = null;
+  private readonly failures: FailureLog;
 
   /** Failed polls in the current run of failures (0 when the last poll worked). */
   get failedPolls(): number {
-    return this.failure?.count ?? 0;
+    return this.failures.count;
   }
 
   constructor(private readonly init: SqlPollSourceInit) {
@@ -91,6 +91,7 @@ export class SqlPollSource implements Source {
     this.options = sqlPollOptionsSchema.parse(init.ctx.options ?? {});
     this.intervalMs = parseDuration(this.options.poll, 'poll');
     this.fullScanEveryMs = this.options.incremental ? parseDuration(this.options.incremental.fullScanEvery, 'incremental.fullScanEvery') : 0;
+    this.failures = new FailureLog(this.ctx.logger, `poll of ${this.ctx.system}.${this.ctx.collection}`, { system: this.ctx.system, collection: this.ctx.collection }, this.intervalMs);
     if (this.ctx.keyFields.length === 0) throw new TypeError(`SQL polling source for "${this.ctx.collection}" needs at least one key field`);
   }
 
@@ -105,13 +106,10 @@ export class SqlPollSource implements Source {
         if (signal.aborted) return;
         if (full) this.lastFullScanAt = started;
         this.polls++;
-        if (this.failure) {
-          this.ctx.logger.info({ system: this.ctx.system, collection: this.ctx.collection, failedPolls: this.failure.count }, `poll of ${this.ctx.system}.${this.ctx.collection} works again after ${this.failure.count} failed poll(s)`);
-          this.failure = null;
-        }
+        this.failures.succeeded();
       } catch (err) {
         if (signal.aborted) return;
-        this.reportFailure(err);
+        this.failures.failed(err);
         try { await this.init.onPollError?.(err); } catch {}
       }
       await sleep(this.intervalMs, signal);
@@ -120,18 +118,6 @@ export class SqlPollSource implements Source {
 
   async close(): Promise<void> {
     await this.init.close?.();
-  }
-
-  private reportFailure(err: unknown): void {
-    const message = errorMessage(err);
-    const now = Date.now();
-    const f = this.failure;
-    if (f && f.message === message && now - f.loggedAt < 60_000) {
-      f.count++;
-      return;
-    }
-    this.failure = { message, count: (f?.count ?? 0) + 1, loggedAt: now };
-    this.ctx.logger.warn({ system: this.ctx.system, collection: this.ctx.collection, err: message, failedPolls: this.failure.count }, `poll of ${this.ctx.system}.${this.ctx.collection} failed; retrying every ${this.intervalMs} ms: ${message}`);
   }
 
   private keyOf(doc: Row): string {
