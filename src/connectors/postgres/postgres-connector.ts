@@ -31,20 +31,24 @@ function noDefault(t: z.ZodType): z.ZodType {
 
 const pollShape = sqlPollOptionsSchema.shape as Record<string, z.ZodType>;
 const logicalShape = Object.fromEntries(Object.entries(pgLogicalOptionsSchema.shape as Record<string, z.ZodType>).filter(([k]) => k !== 'mode'));
+const triggerShape = Object.fromEntries(Object.entries(triggerSourceOptionsSchema.shape as Record<string, z.ZodType>).filter(([k]) => k !== 'mode'));
+const modeKeys: Record<string, string[]> = { poll: Object.keys(pollShape), logical: Object.keys(logicalShape), triggers: Object.keys(triggerShape) };
 const combined: Record<string, z.ZodType> = {
-  mode: z.enum(['poll', 'logical']).optional().describe('poll (default): polling with per-row fingerprints, any wal_level; logical: logical replication (pgoutput), needs wal_level = logical.'),
+  mode: z.enum(['poll', 'logical', 'triggers']).optional().describe('poll (default): polling with per-row fingerprints, any wal_level; logical: logical replication (pgoutput), needs wal_level = logical; triggers: drain the change-log filled by triggers (`hms-sync triggers install`).'),
 };
-for (const [k, v] of [...Object.entries(pollShape), ...Object.entries(logicalShape)]) combined[k] = noDefault(v).optional();
+for (const [k, v] of [...Object.entries(pollShape), ...Object.entries(logicalShape), ...Object.entries(triggerShape)]) combined[k] ??= noDefault(v).optional();
 
 /**
  * The `from:` options of a postgres source: one object (so a typo lists every valid key), and
- * each option only with its mode.
+ * each option only with its mode (`mode: triggers` selects trigger capture, src/connectors/triggers/).
  */
 export const postgresSourceSchema = z.strictObject(combined).superRefine((o, ctx) => {
   const mode = (o as { mode?: string }).mode ?? 'poll';
-  const wrong = mode === 'logical' ? Object.keys(pollShape) : Object.keys(logicalShape);
-  for (const k of wrong) {
-    if ((o as Record<string, unknown>)[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `option "${k}" applies only with mode: ${mode === 'logical' ? 'poll' : 'logical'} (this source has mode: ${mode})` });
+  const allowed = new Set(modeKeys[mode] ?? []);
+  for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
+    if (k === 'mode' || v === undefined || allowed.has(k)) continue;
+    const owners = Object.entries(modeKeys).filter(([, keys]) => keys.includes(k)).map(([m]) => `mode: ${m}`);
+    ctx.addIssue({ code: 'custom', path: [k], message: `option "${k}" applies only with ${owners.join(' or ')} (this source has mode: ${mode})` });
   }
 });
 
