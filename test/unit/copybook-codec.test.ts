@@ -218,6 +218,13 @@ describe('copybook records', () => {
     assert.deepEqual(createCodec(cb, { codePage: 'ascii', keepFiller: true }).decode(rec).FILLER, '--');
   });
 
+  it('several 01 records share the bytes: all decoded, the one the document names encoded', () => {
+    const codec = createCodec(parseCopybook(fixed('01  HEADER.', '    05  H-TYPE  PIC X.', '    05  H-DATE  PIC 9(4).', '01  DETAIL.', '    05  D-TYPE  PIC X.', '    05  D-AMT   PIC S9(3) COMP-3.')), { codePage: 'ascii' });
+    assert.equal(codec.recordSize, 5);
+    assert.deepEqual(codec.decode(Buffer.from('H2024')), { H_TYPE: 'H', H_DATE: 2024, D_TYPE: 'H', D_AMT: null });
+    assert.equal(codec.encode({ D_TYPE: 'D', D_AMT: -5 }).toString('hex'), '44005d2020');
+  });
+
   it('missing fields take their VALUE clause', () => {
     const codec = createCodec(parseCopybook(fixed('01  R.', "    05  A  PIC X(5) VALUE ALL '*'.", '    05  B  PIC 9(3) VALUE 42.', '    05  C  PIC X(2) VALUE SPACES.', "    05  D  PIC X(2) VALUE 'OK'.")), { codePage: 'ascii' });
     assert.equal(codec.encode({}).toString('latin1'), '*****042  OK');

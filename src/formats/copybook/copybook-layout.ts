@@ -164,7 +164,7 @@ export function computeLayout(copybook: Copybook, opts: LayoutOptions = {}): Lay
     n.inRedefine = inside || !!n.redefines || n.redefinedBy.length > 0;
     for (const c of n.children) markRedefine(c, n.inRedefine);
   };
-  for (const r of roots) markRedefine(r, false);
+  for (const r of roots) markRedefine(r, roots.length > 1); // several records share offset 0
 
   for (const n of nodes) {
     if (!n.occurs?.dependingOnName) continue;

@@ -450,12 +450,11 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
       const buf = Buffer.alloc(layout.size, space);
       const st = newState(buf, buf.length, ctx);
       let end = 0;
-      for (const r of roots) {
-        const collapse = resolved.rootPolicy === 'collapse' && r.node.isGroup && !r.node.occurs;
-        const e = collapse ? encodeGroup(r, st, 0, doc) : encodeItem(r, st, 0, doc[r.key]);
-        end = Math.max(end, e);
-        if (roots.length > 1) break; // several 01 records share the bytes: the first one describes the record
-      }
+      const collapse = (r: CNode) => resolved.rootPolicy === 'collapse' && r.node.isGroup && !r.node.occurs;
+      // several 01 records share the bytes like REDEFINES: write the first one the document has fields of
+      const present = (r: CNode) => (collapse(r) ? r.children.some((c) => doc[c.key] !== undefined) : doc[r.key] !== undefined);
+      const r = roots.length > 1 ? roots.find(present) ?? roots[0]! : roots[0]!;
+      end = collapse(r) ? encodeGroup(r, st, 0, doc) : encodeItem(r, st, 0, doc[r.key]);
       for (const { pos, cn } of st.pending.values()) encodeField(cn, st, pos, 0);
       return variable ? buf.subarray(0, end) : buf;
     },
