@@ -345,3 +345,30 @@ pipelines:
   assert.equal(g.headers['idempotency-key'], g.headers['webhook-id']);
   assert.deepEqual(problems, []);
 });
+
+test('REST polling source follows a response cursor (nextField) and turns a deleted flag into a delete', async () => {
+  const pages: Record<string, unknown> = {
+    '': { items: [{ id: 'a', n: 1 }, { id: 'b', n: 2 }], next: 'p2' },
+    p2: { items: [{ id: 'c', n: 3 }], next: null },
+  };
+  const rx = await receiver((g, res) => {
+    const c = new URL(g.url, 'http://x').searchParams.get('cursor') ?? '';
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(pages[c] ?? { items: [], next: null }));
+  });
+  const scope = 'rest:next';
+  const { store, state } = await storeState(scope);
+  const src = httpConnector.createSource!({ system: 'api', systemConfig: { url: rx.url }, collection: 'things', options: { poll: '30ms', path: '/list', cursorParam: 'cursor', nextField: 'next', itemsField: 'items', opField: 'deleted' }, keyFields: ['id'], state, logger: silentLogger(), workDir: '.' }) as RestPollSource;
+  const c = consume(src, store, scope);
+  await waitFor(() => c.events().length === 3, { what: 'three inserts over two pages' });
+  assert.equal(await store.getPosition(scope), 'p2', 'the last cursor is kept when the API says there is no next page');
+  pages.p2 = { items: [{ id: 'c', n: 3 }, { id: 'a', deleted: true }], next: null };
+  await waitFor(() => c.events().length === 4, { what: 'the delete' });
+  assert.deepEqual([c.events()[3]!.op, c.events()[3]!.key, c.events()[3]!.before], ['delete', 'a', { id: 'a', n: 1 }]);
+  const polls = src.polls;
+  await waitFor(() => src.polls >= polls + 2);
+  assert.equal(c.events().length, 4, 'a delete the API keeps reporting is passed on once');
+  pages.p2 = { items: [{ id: 'c', n: 3 }, { id: 'a', n: 9 }], next: null };
+  await waitFor(() => c.events().length === 5, { what: 'the key coming back' });
+  assert.deepEqual([c.events()[4]!.op, c.events()[4]!.before], ['insert', null]);
+  await c.stop();
+});

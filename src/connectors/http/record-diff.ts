@@ -1,12 +1,13 @@
 /**
  * Records received from an HTTP peer (webhook bodies, REST pages) compared with the source's
  * shadow rows: unchanged records are dropped by fingerprint, the rest become ChangeEvents with
- * `before` from the shadow, plus the shadow upserts/deletes the engine commits with them.
+ * `before` from the shadow, plus the shadow rows the engine commits with them. A delete leaves a
+ * tombstone (fingerprint '') so a delete reported again (a REST page re-read) is not repeated.
  */
 import { canonicalKey, fingerprint } from '../../core/delta.js';
 import { ValidationError } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
-import type { ShadowDelete, ShadowRow } from '../../store/store.js';
+import type { ShadowRow } from '../../store/store.js';
 import type { SourceState } from '../contract.js';
 
 export interface RecordIn {
@@ -25,22 +26,25 @@ export function recordKey(doc: unknown, keyFields: string[], index: number): str
   }
 }
 
-export async function diffRecords(input: { state: SourceState; system: string; collection: string; keyFields: string[]; records: RecordIn[]; ts?: number }): Promise<{ events: ChangeEvent[]; shadow: Array<ShadowRow | ShadowDelete> }> {
+export async function diffRecords(input: { state: SourceState; system: string; collection: string; keyFields: string[]; records: RecordIn[]; ts?: number }): Promise<{ events: ChangeEvent[]; shadow: ShadowRow[] }> {
   const keyed = input.records.map((r, i) => ({ ...r, key: recordKey(r.doc, input.keyFields, i) }));
   const current = await input.state.getShadow([...new Set(keyed.map((r) => r.key))]);
   const seen = new Map<string, { fingerprint: string; doc: Doc | null } | null>();
   for (const [k, v] of current) seen.set(k, v);
   const events: ChangeEvent[] = [];
-  const shadow: Array<ShadowRow | ShadowDelete> = [];
+  const shadow: ShadowRow[] = [];
   const ts = input.ts ?? Date.now();
   const scope = input.state.scope;
   for (const r of keyed) {
-    const prev = seen.get(r.key) ?? null;
+    const found = seen.get(r.key) ?? null;
+    // a tombstone (fingerprint '') remembers a delete already passed on
+    const prev = found && found.fingerprint !== '' ? found : null;
     if (r.op === 'delete') {
+      if (found && !prev) continue; // reported again: already deleted
       // a delete of a key we never saw is still passed on: the target may have it
       events.push({ system: input.system, collection: input.collection, key: r.key, op: 'delete', before: prev?.doc ?? null, after: null, ts });
-      shadow.push({ scope, key: r.key, delete: true });
-      seen.set(r.key, null);
+      shadow.push({ scope, key: r.key, fingerprint: '', doc: null, updatedAt: ts });
+      seen.set(r.key, { fingerprint: '', doc: null });
       continue;
     }
     const fp = fingerprint(r.doc);
