@@ -13,6 +13,11 @@ export interface ThroughputResult {
   totalPerSec: number;
   /** Per-key order held (null when the system does not promise it). */
   orderKept: boolean | null;
+  /**
+   * Jobs processed (claim + ack) per CPU-second used by this process: a figure the machine's load
+   * does not distort. Meaningful for SQLite, where all the work is in this process.
+   */
+  processPerCpuSec?: number;
 }
 
 export interface LatencyResult {
@@ -79,6 +84,7 @@ export async function ourThroughput(store: Store, opts: { jobs: number; keys: nu
     await store.enqueue(chunk);
   }
   const t1 = performance.now();
+  const cpu0 = process.cpuUsage();
   const last = new Map<string, number>();
   let delivered = 0;
   let violations = 0;
@@ -89,7 +95,9 @@ export async function ourThroughput(store: Store, opts: { jobs: number; keys: nu
     delivered++;
   }, done, 50)));
   const t2 = performance.now();
+  const cpu = process.cpuUsage(cpu0);
   return {
+    processPerCpuSec: round(opts.jobs / ((cpu.user + cpu.system) / 1e6), 0),
     jobs: opts.jobs,
     keys: opts.keys,
     enqueuePerSec: round(opts.jobs / ((t1 - t0) / 1000), 0),

@@ -132,6 +132,7 @@ function report(): void {
     const order = t?.orderKept == null ? 'n/a' : t.orderKept ? 'kept' : 'BROKEN';
     console.log(`${r.system.padEnd(24)}${pad(t?.enqueuePerSec, 11)}${pad(t?.processPerSec, 11)}${pad(t?.totalPerSec, 10)}${pad(t ? order : undefined, 7)}${pad(l?.p50, 9)}${pad(l?.p99, 9)}  ${r.error ? `ERROR ${r.error}` : (r.note ?? '')}`);
   }
+  if (ourSqlite?.throughput?.processPerCpuSec) console.log(`hms-sync SQLite: ${ourSqlite.throughput.processPerCpuSec} jobs claimed and acked per CPU-second of this process (independent of the machine's load)`);
   for (const r of ratios) console.log(`hms-sync PostgreSQL vs ${r.peer}: process ${r.processPerSec ?? '-'}x, total ${r.totalPerSec ?? '-'}x, p99 ${r.p99 ?? '-'}x lower`);
   const mark = (v: boolean | null) => (v === null ? 'not measured' : v ? 'met' : 'MISSED');
   console.log(`targets: PostgreSQL >= ${TARGETS.pgVsGraphile}x graphile-worker with order kept: ${mark(targets.pgAtLeast5xGraphile)}; p99 <= ${TARGETS.p99Ms} ms: ${mark(targets.pgP99AtMost25ms)}; SQLite >= ${TARGETS.sqlitePerSec} jobs/s: ${mark(targets.sqliteAtLeast20k)}`);
