@@ -62,9 +62,22 @@ function unscaledOf(value: unknown, scale: number): Unscaled {
 
 const absText = (u: Unscaled): string => (typeof u === 'number' ? Math.abs(u) : u < 0n ? -u : u).toString();
 
-function checkDigits(u: Unscaled, digits: number, value: unknown, signed: boolean): void {
-  if (!signed && u < 0) throw new FieldError(`${JSON.stringify(String(value))} is negative but the PICTURE has no S; expected 0 or more`);
-  if (typeof u === 'number' ? digits < 16 && Math.abs(u) >= 10 ** digits : u >= pow10(digits) || u <= -pow10(digits)) throw new FieldError(`${JSON.stringify(String(value))} needs more than the ${digits} digit(s) the PICTURE holds`);
+function digitError(u: Unscaled, digits: number, value: unknown): FieldError {
+  if (u < 0) return new FieldError(`${JSON.stringify(String(value))} is negative but the PICTURE has no S; expected 0 or more`);
+  return new FieldError(`${JSON.stringify(String(value))} needs more than the ${digits} digit(s) the PICTURE holds`);
+}
+
+/** A check that a value fits the PICTURE's digits (and sign), built once per field. */
+function digitChecker(digits: number, signed: boolean): (u: Unscaled, value: unknown) => void {
+  const numLimit = digits < 16 ? 10 ** digits : Infinity;
+  const bigLimit = pow10(digits);
+  return (u, value) => {
+    if (typeof u === 'number') {
+      if (u < 0 ? !signed || -u >= numLimit : u >= numLimit) throw digitError(u, digits, value);
+    } else if (u < 0n ? !signed || -u >= bigLimit : u >= bigLimit) {
+      throw digitError(u, digits, value);
+    }
+  };
 }
 
 /** Builds the codec of one field. */
@@ -169,6 +182,7 @@ function zonedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
   const digitZone = ebcdic ? 0xf0 : 0x30;
   const readOverpunch = ebcdic ? ebcdicOverpunch : asciiOverpunch;
   const big = digits > 15;
+  const checkDigits = digitChecker(digits, signed);
 
   const fast = (buf: Uint8Array, off: number): Unscaled | undefined => {
     let start = off;
@@ -249,7 +263,7 @@ function zonedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
     encode(value, out, off) {
       if (value === null || (value === undefined && type.blankWhenZero)) { out.fill(sb.space, off, off + size); return; }
       const u = value === undefined ? 0 : unscaledOf(value, scale);
-      checkDigits(u, digits, value, signed);
+      checkDigits(u, value);
       if (u == 0 && type.blankWhenZero) { out.fill(sb.space, off, off + size); return; } // 0 or 0n
       const neg = u < 0;
       const digitText = absText(u).padStart(digits, '0');
@@ -277,6 +291,7 @@ function editedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
   const pic = type.picture!;
   const { scale, digits } = type;
   const hasNine = pic.expanded.includes('9');
+  const checkDigits = digitChecker(digits, true);
   return {
     size,
     decode(buf, off) {
@@ -294,7 +309,7 @@ function editedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
     encode(value, out, off) {
       if (value === null) { env.codePage.encode('', out, off, size); return; }
       const u = value === undefined ? 0n : BigInt(unscaledOf(value, scale));
-      checkDigits(u, digits, value, true);
+      checkDigits(u, value);
       if (!pic.signed && u < 0n) throw new FieldError(`${JSON.stringify(String(value))} is negative but PIC ${pic.text} has no sign position`);
       if (u === 0n && type.blankWhenZero) { env.codePage.encode('', out, off, size); return; }
       env.codePage.encode(formatEdited(pic.expanded, u, digits, scale), out, off, size);
@@ -369,6 +384,7 @@ function packedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
   const { digits, scale, signed } = type;
   const big = size * 2 - 1 > 15;
   const unsignedNibble = env.unsignedPackedSign === 'C' ? 0x0c : 0x0f;
+  const checkDigits = digitChecker(digits, signed);
   return {
     size,
     decode(buf, off) {
@@ -399,11 +415,25 @@ function packedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
     },
     encode(value, out, off) {
       const u = value === undefined || value === null ? 0 : unscaledOf(value, scale);
-      checkDigits(u, digits, value, signed);
+      checkDigits(u, value);
       const neg = u < 0;
+      const signNibble = !signed ? unsignedNibble : neg ? 0x0d : 0x0c;
+      if (typeof u === 'number') {
+        // digits from the right, two per byte, without building a string
+        let v = neg ? -u : u;
+        out[off + size - 1] = ((v % 10) << 4) | signNibble;
+        v = Math.floor(v / 10);
+        for (let i = size - 2; i >= 0; i--) {
+          const lo = v % 10;
+          v = Math.floor(v / 10);
+          out[off + i] = ((v % 10) << 4) | lo;
+          v = Math.floor(v / 10);
+        }
+        return;
+      }
       const ds = absText(u).padStart(size * 2 - 1, '0');
       for (let i = 0; i < size - 1; i++) out[off + i] = ((ds.charCodeAt(2 * i) - 48) << 4) | (ds.charCodeAt(2 * i + 1) - 48);
-      out[off + size - 1] = ((ds.charCodeAt(size * 2 - 2) - 48) << 4) | (!signed ? unsignedNibble : neg ? 0x0d : 0x0c);
+      out[off + size - 1] = ((ds.charCodeAt(size * 2 - 2) - 48) << 4) | signNibble;
     },
   };
 }
@@ -425,6 +455,8 @@ function binaryCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
   };
   const min = signed ? -(1n << (bits - 1n)) : 0n;
   const max = signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
+  const checkDigits = digitChecker(digits, signed);
+  const checkPic = !nativeBinary && env.binaryRange === 'pic';
   const minNum = Number(min);
   const maxNum = Number(max);
   const rangeError = (value: unknown) => new FieldError(`${JSON.stringify(String(value))} does not fit a ${signed ? 'signed' : 'unsigned'} ${size}-byte binary field (${min} to ${max} unscaled)`);
@@ -433,7 +465,7 @@ function binaryCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
     decode: (buf, off) => presentDecimal(read(buf, off), scale, env.decimals),
     encode(value, out, off) {
       const u = value === undefined || value === null ? 0 : unscaledOf(value, scale);
-      if (!nativeBinary && env.binaryRange === 'pic') checkDigits(u, digits, value, signed);
+      if (checkPic) checkDigits(u, value);
       else if (!signed && u < 0) throw new FieldError(`${JSON.stringify(String(value))} is negative but the PICTURE has no S; expected 0 or more`);
       if (typeof u === 'number' && size <= 4) {
         if (u < minNum || u > maxNum) throw rangeError(value);

@@ -434,6 +434,9 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
     return end;
   };
 
+  const collapsed = (r: CNode) => resolved.rootPolicy === 'collapse' && r.node.isGroup && !r.node.occurs;
+  const rootPresent = (r: CNode, doc: Record<string, unknown>) => (collapsed(r) ? r.children.some((c) => doc[c.key] !== undefined) : doc[r.key] !== undefined);
+
   const codec: RecordCodec = {
     recordSize: layout.size,
     variableSize: variable,
@@ -447,14 +450,12 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
     },
     encode(doc, ctx) {
       if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new FormatError(`${ctx?.recordNumber !== undefined ? `record ${ctx.recordNumber}: ` : ''}expected an object to encode, got ${Array.isArray(doc) ? 'an array' : doc === null ? 'null' : typeof doc}`);
-      const buf = Buffer.alloc(layout.size, space);
+      const buf = Buffer.allocUnsafe(layout.size).fill(space); // pooled: cheaper than alloc for small records
       const st = newState(buf, buf.length, ctx);
       let end = 0;
-      const collapse = (r: CNode) => resolved.rootPolicy === 'collapse' && r.node.isGroup && !r.node.occurs;
       // several 01 records share the bytes like REDEFINES: write the first one the document has fields of
-      const present = (r: CNode) => (collapse(r) ? r.children.some((c) => doc[c.key] !== undefined) : doc[r.key] !== undefined);
-      const r = roots.length > 1 ? roots.find(present) ?? roots[0]! : roots[0]!;
-      end = collapse(r) ? encodeGroup(r, st, 0, doc) : encodeItem(r, st, 0, doc[r.key]);
+      const r = roots.length > 1 ? roots.find((x) => rootPresent(x, doc)) ?? roots[0]! : roots[0]!;
+      end = collapsed(r) ? encodeGroup(r, st, 0, doc) : encodeItem(r, st, 0, doc[r.key]);
       for (const { pos, cn } of st.pending.values()) encodeField(cn, st, pos, 0);
       return variable ? buf.subarray(0, end) : buf;
     },
