@@ -95,8 +95,9 @@ export class Engine extends TypedEmitter<EngineEvents> {
     }
     await this.store.migrate();
     const pipelines = this.selected();
-    const reverse = new Set(pipelines.map((p) => `${p.from.system}\u0000${p.from.collection}`));
-    const forward = new Set(pipelines.map((p) => `${p.to.system}\u0000${p.to.collection}`));
+    // links: pipelines whose source is another pipeline's target and whose target is its source
+    // (in the whole config: the reverse direction may run in another process)
+    const directions = new Set(Object.values(this.config.pipelines).filter((p) => p.enabled).map((p) => linkId(p.from, p.to)));
     for (const p of pipelines) {
       const toSys = this.config.systems[p.to.system]!;
       const connector = getConnector(toSys.driver);
@@ -110,7 +111,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
           pipeline: p.name, target: p.to.system, collection: p.to.collection, key: p.key, targetKey: p.targetKey,
           mapping: p.map ? compileMapping(p.map, { pipeline: p.name }) : identityMapping,
           sink, delivery: p.delivery,
-          writtenScope: reverse.has(`${p.to.system}\u0000${p.to.collection}`) ? writtenScope(p.to.system, p.to.collection) : null,
+          writtenScope: directions.has(linkId(p.to, p.from)) ? writtenScope(p.to, p.from) : null,
         });
       }
       if (this.opts.capture !== false) {
@@ -125,7 +126,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
         this.captures.push({
           name: p.name, target: p.to.system, sourceId, source,
           debounceMs: p.debounceMs, maxWaitMs: p.maxWaitMs, maxAttempts: p.delivery.maxAttempts,
-          echoScope: forward.has(`${p.from.system}\u0000${p.from.collection}`) ? writtenScope(p.from.system, p.from.collection) : null,
+          echoScope: directions.has(linkId(p.to, p.from)) ? writtenScope(p.from, p.to) : null,
           hooks: this.hooksFor(p.from.system, p.from.collection),
         });
       }
@@ -229,8 +230,15 @@ export class Engine extends TypedEmitter<EngineEvents> {
   }
 }
 
-function writtenScope(system: string, collection: string): string {
-  return `written:${system}:${collection}`;
+interface Endpoint { system: string; collection: string }
+
+function linkId(from: Endpoint, to: Endpoint): string {
+  return JSON.stringify([from.system, from.collection, to.system, to.collection]);
+}
+
+/** Where the writes into `into` made on behalf of `from` are remembered (echo intents). */
+function writtenScope(into: Endpoint, from: Endpoint): string {
+  return `written:${into.system}:${into.collection}<-${from.system}:${from.collection}`;
 }
 
 function isDelta(x: Doc | Delta): x is Delta {

@@ -138,7 +138,7 @@ for (const dialect of STORES) {
       }
     });
 
-    test('bidirectional link: our own writes are not echoed back', async () => {
+    test('bidirectional link: our own writes are not echoed back, but a chained pipeline still relays them', async () => {
       const a = path.join(tmp.dir, `echo-a-${dialect}.db`);
       const b = path.join(tmp.dir, `echo-b-${dialect}.db`);
       for (const f of [a, b]) {
@@ -156,7 +156,10 @@ systems:
 pipelines:
   to-hms: { from: { system: county, collection: PERMITS, poll: 50ms }, to: { system: hms, collection: PERMITS }, key: ID, delivery: { backoff: "exponential 20ms..100ms" } }
   to-county: { from: { system: hms, collection: PERMITS, poll: 50ms }, to: { system: county, collection: PERMITS }, key: ID, delivery: { backoff: "exponential 20ms..100ms" } }
-`);
+  to-dashboard: { from: { system: hms, collection: PERMITS, poll: 50ms }, to: { system: dashboard, collection: permits, path: "/permits/{key}", body: state }, key: ID, delivery: { backoff: "exponential 20ms..100ms" } }
+`.replace('systems:\n', `systems:\n  dashboard: { driver: http, url: ${receiver.url} }\n`));
+      receiver.requests.length = 0;
+      receiver.respond = () => 200;
       let toCounty = 0;
       let echoes = 0;
       engine.on('job:done', ({ job }) => { if (job.pipeline === 'to-county') toCounty++; });
@@ -170,11 +173,13 @@ pipelines:
         dbA.prepare('UPDATE PERMITS SET STATUS = ? WHERE ID = ?').run('APPROVED', '123');
         await waitFor(() => (dbB.prepare('SELECT STATUS FROM PERMITS WHERE ID = ?').get('123') as { STATUS: string }).STATUS === 'APPROVED', { what: 'update reaches hms' });
         // the reverse pipeline sees the written row and drops it as an echo, consuming the write intent
-        await waitFor(async () => (await engine.store.getShadow('written:hms:PERMITS', ['123'])).size === 0, { what: 'the write intent to be consumed by the reverse watcher' });
+        await waitFor(async () => (await engine.store.getShadow('written:hms:PERMITS<-county:PERMITS', ['123'])).size === 0, { what: 'the write intent to be consumed by the reverse watcher' });
         assert.ok(echoes >= 1, 'at least one echo suppressed');
         assert.equal(toCounty, 0, 'nothing was sent back to the county');
         const jobs = await engine.store.listJobs({ pipeline: 'to-county' });
         assert.equal(jobs.length, 0, 'no job was queued for the county');
+        // the chained pipeline hms -> dashboard relays what county -> hms wrote (it is not an echo for it)
+        await waitFor(() => receiver.requests.some((r) => r.url === '/permits/123' && r.body?.STATUS === 'APPROVED'), { what: 'county -> hms -> dashboard' });
         // a genuine change on the modern side flows back
         dbB.prepare('UPDATE PERMITS SET STATUS = ? WHERE ID = ?').run('REVOKED', '123');
         await waitFor(() => (dbA.prepare('SELECT STATUS FROM PERMITS WHERE ID = ?').get('123') as { STATUS: string }).STATUS === 'REVOKED', { what: 'hms -> county' });
