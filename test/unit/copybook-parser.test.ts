@@ -114,6 +114,7 @@ describe('copybook parser', () => {
     err(fixed('01  R.', '    05  A  OCCURS X TIMES.'), /^bad\.cpy:2: expected a number after OCCURS, found "X"/);
     err(fixed('01  R.', '    05  A  PIC X(3) WHATEVER.'), /^bad\.cpy:2: expected a clause/);
     err(fixed('R.'), /^bad\.cpy:1: expected a level number/);
+    err('01 RECORD.\n   05 A PIC X.', /^bad\.cpy:1: expected a level number .*found "ORD"; if the copybook does not leave columns 1-7 .* format 'free'/);
     err(fixed('COPY OTHER.'), /^bad\.cpy:1: expected a level number; COPY statements are not supported, expand them first/);
     err(fixed('01  R.', '    05  A PIC X VALUE \'ABC'), /^bad\.cpy:2: the literal/);
     assert.throws(() => computeLayout(parseCopybook(fixed('01  R.', '    05  A  PIC X.', '    05  B  REDEFINES Z PIC X.'), { fileName: 'bad.cpy' })), /bad\.cpy:3: B REDEFINES Z, which is not an earlier item/);

@@ -36,7 +36,7 @@ const CLAUSE_WORDS = new Set([
 
 class Cursor {
   i = 0;
-  constructor(readonly tokens: Token[], readonly fileName: string) {}
+  constructor(readonly tokens: Token[], readonly fileName: string, readonly fixedFormat = true) {}
   peek(offset = 0): Token | undefined { return this.tokens[this.i + offset]; }
   next(): Token | undefined { return this.tokens[this.i++]; }
   peekWord(): string | undefined {
@@ -51,11 +51,11 @@ class Cursor {
   lastLine(): number {
     return (this.tokens[this.i] ?? this.tokens[this.i - 1] ?? { line: 0 }).line;
   }
-  fail(expected: string, at?: Token): never {
+  fail(expected: string, at?: Token, hint = ''): never {
     const t = at ?? this.peek();
     const line = t?.line ?? this.lastLine();
     const found = t ? (t.kind === 'period' ? 'the end of the entry (".")' : `"${t.text}"`) : 'the end of the copybook';
-    throw new FormatError(`${this.fileName}:${line}: expected ${expected}, found ${found}`, { details: { file: this.fileName, line } });
+    throw new FormatError(`${this.fileName}:${line}: expected ${expected}, found ${found}${hint}`, { details: { file: this.fileName, line } });
   }
   expectWord(what: string): Token {
     const t = this.peek();
@@ -74,7 +74,7 @@ class Cursor {
 /** Parse copybook source text into a tree of items. Throws FormatError naming file:line. */
 export function parseCopybook(text: string, options: ParseCopybookOptions = {}): Copybook {
   const fileName = options.fileName ?? 'copybook';
-  const cur = new Cursor(tokenize(text, options.format ?? 'fixed', fileName), fileName);
+  const cur = new Cursor(tokenize(text, options.format ?? 'fixed', fileName), fileName, (options.format ?? 'fixed') === 'fixed');
   const entries: CopybookItem[] = [];
   while (cur.peek()) {
     if (cur.peek()!.kind === 'period') { cur.next(); continue; }
@@ -95,7 +95,7 @@ function parseEntry(cur: Cursor): CopybookItem | undefined {
     // compiler directives and copy statements that sometimes sit in copybooks
     if (['EJECT', 'SKIP1', 'SKIP2', 'SKIP3'].includes(w)) { cur.next(); return undefined; }
     if (w === 'COPY' || w === 'REPLACE') cur.fail(`a level number; ${w} statements are not supported, expand them first (e.g. with cobc -E)`, levelTok);
-    cur.fail('a level number (01-49, 66, 77 or 88)');
+    cur.fail('a level number (01-49, 66, 77 or 88)', undefined, cur.fixedFormat && cur.i === 0 ? '; if the copybook does not leave columns 1-7 to the sequence area and indicator, parse it with format \'free\'' : '');
   }
   cur.next();
   const level = Number(levelTok.text);
