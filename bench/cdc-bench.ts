@@ -173,7 +173,7 @@ systems:
 pipelines:
   items:
     from: { system: db, collection: items, mode: logical, slot: ${slot}, publication: ${pub} }
-    to: { system: target, collection: items, path: "/items/{key}", body: state }
+    to: { system: target, collection: items, path: "/items/{key}", body: state, concurrency: 32 }
     key: id
     delivery: { batchSize: 500, concurrency: 4, lease: 10s, timeout: 5s }
 `);

@@ -219,3 +219,21 @@ test('a key change becomes a delete of the old key and an insert of the new one'
   assert.deepEqual(r.events[1]!.after, { id: 2, v: 'a' });
   await r.stop();
 });
+
+test('an idle slot does not pin WAL: writes to other tables move its confirmed LSN', { skip }, async () => {
+  const t = `${schema}.quiet`;
+  await admin.query(`CREATE TABLE ${t} (id int PRIMARY KEY)`);
+  await admin.query(`CREATE TABLE ${schema}.busy (id int PRIMARY KEY, v int)`);
+  const slot = uniqueName('hms_t5');
+  const cap: Captured = { lines: [] };
+  const state = new MemState('s');
+  const r = run(source('quiet', slot, state, cap), state);
+  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  const before = (await admin.query<{ l: string }>('SELECT confirmed_flush_lsn::text AS l FROM pg_replication_slots WHERE slot_name = $1', [slot])).rows[0]!.l;
+  for (let i = 0; i < 20; i++) await admin.query(`INSERT INTO ${schema}.busy VALUES ($1, $1)`, [i]);
+  const walNow = (await admin.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l;
+  await waitFor(async () => (await admin.query('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, walNow])).rows[0]?.ok === true,
+    { timeoutMs: 15_000, what: `confirmed LSN of the idle slot to pass ${walNow} (was ${before})` });
+  assert.equal(r.events.length, 0);
+  await r.stop();
+});

@@ -28,7 +28,7 @@ import { durationSchema, parseDuration } from '../sql/duration.js';
 import { formatLsn, parseLsn } from './pg-lsn.js';
 import { checkWalLevel, defaultSlotName, describeTable, ensurePublication, ensureSlot, quoteIdent, quoteTable, replicaIdentityProblems, SLOT_NAME_RE, tableRef, type TableRef } from './pg-setup.js';
 import { decodePgOutput, pgTimeToMs, type RelationMessage, type TupleValue } from './pgoutput-decoder.js';
-import { textParserFor } from './pg-types-map.js';
+import { textParserFor, type TextParser } from './pg-types-map.js';
 import { ReplicationConnection } from './replication-connection.js';
 
 export const pgLogicalOptionsSchema = z.strictObject({
@@ -96,6 +96,8 @@ export class PgLogicalSource implements Source {
   private confirmed = 0n;
   private known: KnownColumns = {};
   private relations = new Map<number, RelationMessage>();
+  /** Value parsers per relation OID, one per column (looked up once per Relation message). */
+  private parsers = new Map<number, TextParser[]>();
   private pendingChange: SchemaChange | null = null;
   /** Batches read so far (for tests and status). */
   batches = 0;
@@ -302,6 +304,7 @@ export class PgLogicalSource implements Source {
 
   private onRelation(msg: RelationMessage): void {
     this.relations.set(msg.oid, msg);
+    this.parsers.set(msg.oid, msg.columns.map((c) => textParserFor(c.typeOid)));
     if (msg.schema !== this.table.schema || msg.name !== this.table.name) return;
     const now = msg.columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
     const before = this.known[this.tableName];
@@ -321,13 +324,16 @@ export class PgLogicalSource implements Source {
   private tupleDoc(rel: RelationMessage, tuple: TupleValue[], old?: TupleValue[] | null): { doc: Doc; unresolved: string[] } {
     const doc: Doc = {};
     const unresolved: string[] = [];
-    rel.columns.forEach((col, i) => {
+    const parsers = this.parsers.get(rel.oid)!;
+    const cols = rel.columns;
+    for (let i = 0; i < cols.length; i++) {
+      const name = cols[i]!.name;
       let v = tuple[i];
       if (v?.kind === 'unchanged' && old?.[i]?.kind === 'text') v = old[i];
-      if (!v || v.kind === 'null') doc[col.name] = null;
-      else if (v.kind === 'unchanged') unresolved.push(col.name);
-      else doc[col.name] = textParserFor(col.typeOid)(v.text);
-    });
+      if (!v || v.kind === 'null') doc[name] = null;
+      else if (v.kind === 'unchanged') unresolved.push(name);
+      else doc[name] = parsers[i]!(v.text);
+    }
     return { doc, unresolved };
   }
 
