@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import pg from 'pg';
-import { NotFoundError, ValidationError } from '../../src/core/errors.js';
+import { ConfigError, NotFoundError, ValidationError } from '../../src/core/errors.js';
 import { computeDelta } from '../../src/core/delta.js';
 import type { Delta, Job } from '../../src/core/types.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore, parseStoreUrl } from '../../src/store/open-store.js';
 import type { EnqueueInput, Store } from '../../src/store/store.js';
 import { needService, PG_URL, tempDir, uniqueName, waitFor } from '../helpers/services.js';
 
@@ -467,6 +467,15 @@ describe('openStore URLs', () => {
     await assert.rejects(openStore('mysql://root@localhost/x'), /unsupported scheme.*sqlite:<file>/);
     await assert.rejects(openStore('sqlite:./x.db?cache=shared'), /unknown option cache=shared/);
     await assert.rejects(openStore('sqlite:'), /names no file/);
+  });
+
+  test('postgres URLs: the schema option is taken out of the connection string and checked', async () => {
+    const p = parseStoreUrl('postgres://sync:secret@db.example:5432/ops?schema=hms_a&sslmode=disable');
+    assert.equal(p.dialect, 'postgres');
+    assert.ok(p.dialect === 'postgres' && p.schema === 'hms_a' && !p.connectionString.includes('schema=') && p.connectionString.includes('sslmode=disable'));
+    await assert.rejects(openStore('postgres://u@127.0.0.1:1/x?schema=bad-name', { migrate: false }), (e: unknown) => e instanceof ConfigError && /"bad-name" is not valid/.test(e.message));
+    assert.deepEqual(parseStoreUrl('./state.db'), { dialect: 'sqlite', file: './state.db' });
+    assert.deepEqual(parseStoreUrl('sqlite::memory:'), { dialect: 'sqlite', file: ':memory:' });
   });
 
   test('sqlite::memory: and a bare path open a working store', async () => {
