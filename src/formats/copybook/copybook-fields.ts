@@ -5,80 +5,14 @@
  * floating point (COMP-1 / COMP-2, IBM hexadecimal or IEEE 754). Decimals stay exact.
  */
 import type { CodePage } from './codepages.js';
-import { DecimalError, presentDecimal, pow10, toUnscaled, toUnscaledNumber, type DecimalMode, type Unscaled } from './copybook-decimal.js';
+import { presentDecimal, type Unscaled } from './copybook-decimal.js';
+import { editedCodec } from './copybook-edited.js';
+import { FieldError, absText, describeBytes, digitChecker, hex, unscaledOf, type FieldCodec, type FieldEnv } from './copybook-field-support.js';
 import { FloatRangeError, readIbm, readIeee, shortestFloat32, shortestIbm32, writeIbm, writeIeee } from './copybook-float.js';
 import type { FieldType } from './copybook-types.js';
 
-/** A field could not be decoded or encoded; `at` is the byte offset inside the field. */
-export class FieldError extends Error {
-  constructor(message: string, readonly at = 0) { super(message); }
-}
-
-/** Settings every field codec shares. */
-export interface FieldEnv {
-  codePage: CodePage;
-  floatFormat: 'ibm' | 'ieee754';
-  decimals: DecimalMode;
-  trim: 'both' | 'left' | 'right' | 'none';
-  strictSignOverpunch: boolean;
-  /** How ASCII zoned decimals carry a sign when encoding: GnuCOBOL ('p'-'y' negative) or IBM letters ({A-I }J-R). */
-  asciiOverpunch: 'gnucobol' | 'ibm';
-  /** Sign nibble encode writes for unsigned COMP-3: F (IBM's default) or C. */
-  unsignedPackedSign: 'F' | 'C';
-  /** Binary encode accepts values up to the PIC digits ('pic', like TRUNC(STD)) or the full binary range ('binary', like TRUNC(BIN)). */
-  binaryRange: 'pic' | 'binary';
-  /** Byte order of COMP-1 / COMP-2: big (mainframe) or little (GnuCOBOL on x86 stores native floats). */
-  floatByteOrder: 'big' | 'little';
-}
-
-/** Decoder and encoder of one elementary field of `size` bytes. */
-export interface FieldCodec {
-  size: number;
-  decode(buf: Uint8Array, off: number): unknown;
-  /** `value` undefined writes the field's default (spaces or zero). */
-  encode(value: unknown, out: Uint8Array, off: number): void;
-}
-
-const hex = (b: number) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`;
-
-function describeBytes(buf: Uint8Array, off: number, size: number): string {
-  const n = Math.min(size, 16);
-  let s = '';
-  for (let i = 0; i < n; i++) s += buf[off + i]!.toString(16).toUpperCase().padStart(2, '0');
-  return `x'${s}${size > n ? '...' : ''}'`;
-}
-
-/** The unscaled value: a number when it is short (fast path), a bigint otherwise. */
-function unscaledOf(value: unknown, scale: number): Unscaled {
-  const fast = toUnscaledNumber(value, scale);
-  if (fast !== undefined) return fast;
-  try {
-    return toUnscaled(value, scale);
-  } catch (err) {
-    if (err instanceof DecimalError) throw new FieldError(err.message);
-    throw err;
-  }
-}
-
-const absText = (u: Unscaled): string => (typeof u === 'number' ? Math.abs(u) : u < 0n ? -u : u).toString();
-
-function digitError(u: Unscaled, digits: number, value: unknown): FieldError {
-  if (u < 0) return new FieldError(`${JSON.stringify(String(value))} is negative but the PICTURE has no S; expected 0 or more`);
-  return new FieldError(`${JSON.stringify(String(value))} needs more than the ${digits} digit(s) the PICTURE holds`);
-}
-
-/** A check that a value fits the PICTURE's digits (and sign), built once per field. */
-function digitChecker(digits: number, signed: boolean): (u: Unscaled, value: unknown) => void {
-  const numLimit = digits < 16 ? 10 ** digits : Infinity;
-  const bigLimit = pow10(digits);
-  return (u, value) => {
-    if (typeof u === 'number') {
-      if (u < 0 ? !signed || -u >= numLimit : u >= numLimit) throw digitError(u, digits, value);
-    } else if (u < 0n ? !signed || -u >= bigLimit : u >= bigLimit) {
-      throw digitError(u, digits, value);
-    }
-  };
-}
+export { FieldError, type FieldCodec, type FieldEnv } from './copybook-field-support.js';
+export { formatEdited } from './copybook-edited.js';
 
 /** Builds the codec of one field. */
 export function createFieldCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
@@ -287,98 +221,6 @@ function zonedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
   };
 }
 
-function editedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
-  const pic = type.picture!;
-  const { scale, digits } = type;
-  const hasNine = pic.expanded.includes('9');
-  const checkDigits = digitChecker(digits, true);
-  return {
-    size,
-    decode(buf, off) {
-      const text = env.codePage.decode(buf, off, off + size);
-      const t = text.trim();
-      if (t === '' || /^\*+$/.test(t.replace(/[.,]/g, ''))) return hasNine ? null : presentDecimal(0, scale, env.decimals);
-      const neg = /-|CR|DB/.test(t);
-      const ds = t.replace(/[^0-9]/g, '');
-      if (!/^[-+$*,.\s0-9]*(CR|DB)?[-+]?$/.test(t.replace(/^[-+]/, '')) || ds === '') {
-        throw new FieldError(`"${text}" does not match the edited PICTURE ${pic.text}; expected digits, spaces and the picture's sign and punctuation`);
-      }
-      const u = ds.length > 15 ? BigInt(ds) : Number(ds);
-      return presentDecimal(neg ? -u : u, scale, env.decimals);
-    },
-    encode(value, out, off) {
-      if (value === null) { env.codePage.encode('', out, off, size); return; }
-      const u = value === undefined ? 0n : BigInt(unscaledOf(value, scale));
-      checkDigits(u, value);
-      if (!pic.signed && u < 0n) throw new FieldError(`${JSON.stringify(String(value))} is negative but PIC ${pic.text} has no sign position`);
-      if (u === 0n && type.blankWhenZero) { env.codePage.encode('', out, off, size); return; }
-      env.codePage.encode(formatEdited(pic.expanded, u, digits, scale), out, off, size);
-    },
-  };
-}
-
-/** Formats an unscaled value through an edited picture (9 Z * . , B 0 / + - CR DB $). */
-export function formatEdited(expanded: string, u: bigint, digits: number, scale: number): string {
-  const neg = u < 0n;
-  const ds = (neg ? -u : u).toString().padStart(digits, '0');
-  const isZero = u === 0n;
-  let di = 0;
-  let suppress = true;
-  let out = '';
-  let signSeen = false;
-  let currencySeen = false;
-  const floating: number[] = [];
-  let floatChar = '';
-  const src = expanded.replace(/^S/, '');
-  for (let i = 0; i < src.length; i++) {
-    const ch = src[i]!;
-    if (ch === 'V') { if (!isZero) suppress = false; continue; }
-    if (ch === 'C' && src[i + 1] === 'R') { out += neg ? 'CR' : '  '; i++; continue; }
-    if (ch === 'D' && src[i + 1] === 'B') { out += neg ? 'DB' : '  '; i++; continue; }
-    let digitPos = ch === '9' || ch === 'Z' || ch === '*';
-    if (ch === '+' || ch === '-') {
-      if (!signSeen) {
-        signSeen = true;
-        if (src.slice(i + 1).startsWith(ch)) { floatChar = neg ? '-' : ch === '+' ? '+' : ' '; out += ' '; continue; }
-        out += neg ? '-' : ch === '+' ? '+' : ' ';
-        continue;
-      }
-      digitPos = true;
-    }
-    if (ch === '$') {
-      if (!currencySeen) {
-        currencySeen = true;
-        if (src[i + 1] === '$') { floatChar = '$'; out += ' '; continue; }
-        out += '$';
-        continue;
-      }
-      digitPos = true;
-    }
-    if (digitPos) {
-      const d = ds[di++]!;
-      if (ch === '9' || d !== '0') suppress = false;
-      if (suppress) {
-        if (ch !== 'Z' && ch !== '*') floating.push(out.length);
-        out += ch === '*' ? '*' : ' ';
-      } else {
-        out += d;
-      }
-      continue;
-    }
-    if (ch === '.') { out += suppress && isZero ? ' ' : '.'; if (!isZero) suppress = false; continue; }
-    if (ch === ',') { out += suppress ? ' ' : ','; continue; }
-    if (ch === 'B') { out += ' '; continue; }
-    out += ch; // '0' and '/' insert themselves
-  }
-  if (floatChar && floatChar !== ' ') {
-    // the floating symbol sits just left of the first digit shown
-    const firstDigit = out.search(/[0-9]/);
-    const at = firstDigit < 0 ? out.length - 1 : firstDigit - 1;
-    if (at >= 0) out = out.slice(0, at) + floatChar + out.slice(at + 1);
-  }
-  void scale;
-  return out;
-}
 
 function packedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
   const { digits, scale, signed } = type;
