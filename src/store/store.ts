@@ -84,8 +84,10 @@ export interface CompleteInput {
 export interface QueueStats {
   pipeline: string;
   target: string;
+  /** Pending jobs waiting for their first attempt (attempts = 0). */
   pending: number;
   running: number;
+  /** Pending jobs waiting for a retry (attempts > 0); disjoint from `pending`. */
   retrying: number;
   dead: number;
   done: number;
