@@ -237,3 +237,18 @@ test('an idle slot does not pin WAL: writes to other tables move its confirmed L
   assert.equal(r.events.length, 0);
   await r.stop();
 });
+
+test('a transaction bigger than maxTransactionEvents comes in several batches; only its last carries the position', { skip }, async () => {
+  const t = `${schema}.bulk`;
+  await admin.query(`CREATE TABLE ${t} (id int PRIMARY KEY, v int)`);
+  const slot = uniqueName('hms_t6');
+  const cap: Captured = { lines: [] };
+  const state = new MemState('s');
+  const r = run(source('bulk', slot, state, cap, { maxTransactionEvents: 1000, maxBatchEvents: 1000 }), state);
+  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await admin.query(`INSERT INTO ${t} SELECT g, g FROM generate_series(1, 2500) g`);
+  await waitFor(() => r.events.length === 2500, { what: '2500 events' });
+  assert.deepEqual(r.batches.map((b) => [b.events.length, b.position !== undefined]), [[1000, false], [1000, false], [500, true]]);
+  assert.deepEqual(r.events.map((e) => e.key), Array.from({ length: 2500 }, (_, i) => String(i + 1)));
+  await r.stop();
+});

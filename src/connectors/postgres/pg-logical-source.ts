@@ -39,6 +39,7 @@ export const pgLogicalOptionsSchema = z.strictObject({
   statusInterval: durationSchema.default('10s').describe('How often the confirmed LSN is sent to the server (default 10s).'),
   maxBatchEvents: z.number().int().min(1).max(1_000_000).default(5000).describe('Whole transactions are gathered into a batch up to this many events (default 5000).'),
   unchangedToast: z.enum(['fetch', 'omit']).default('fetch').describe('Unchanged TOASTed columns: fetch the current value (default) or leave them out of the event.'),
+  maxTransactionEvents: z.number().int().min(1000).max(10_000_000).default(200_000).describe('A transaction with more changes is delivered in several batches (memory bound); the position still moves only at its commit (default 200000).'),
 });
 
 export type PgLogicalOptions = z.input<typeof pgLogicalOptionsSchema>;
@@ -66,6 +67,7 @@ interface PendingEvent {
 
 interface Txn {
   events: PendingEvent[];
+  /** End LSN of the commit; -1 for the leading part of a transaction too big for one batch. */
   endLsn: bigint;
 }
 
@@ -221,7 +223,23 @@ export class PgLogicalSource implements Source {
             case 'insert':
             case 'update':
             case 'delete':
-              if (open) this.onRow(msg, open);
+              if (open) {
+                this.onRow(msg, open);
+                if (open.events.length >= this.options.maxTransactionEvents) {
+                  // a huge transaction: hand its first part over without a position (memory bound);
+                  // a crash before its commit is acked replays the whole transaction
+                  const now = Date.now();
+                  for (const e of open.events) e.event.ts = now;
+                  ready.push({ events: open.events, endLsn: -1n });
+                  queued += open.events.length;
+                  open.events = [];
+                  if (queued > highWater && !paused) {
+                    paused = true;
+                    repl.pause();
+                  }
+                  notify();
+                }
+              }
               return;
             case 'truncate': {
               const mine = msg.relations.some((oid) => this.isMine(oid));
@@ -262,9 +280,10 @@ export class PgLogicalSource implements Source {
           paused = false;
           repl.resume();
         }
-        const lsn = take[take.length - 1]!.endLsn;
+        const complete = take.filter((t) => t.endLsn >= 0n);
+        const lsn = complete.length ? complete[complete.length - 1]!.endLsn : -1n;
         const pending = take.flatMap((t) => t.events);
-        if (pending.length === 0) {
+        if (pending.length === 0 && lsn >= 0n) {
           // transactions without changes of this table: nothing to commit, just move on
           if (lsn > this.confirmed) this.confirmed = lsn;
           continue;
@@ -275,9 +294,10 @@ export class PgLogicalSource implements Source {
         this.batches++;
         yield {
           events: pending.map((p) => p.event),
-          position: formatLsn(lsn),
+          ...(lsn >= 0n ? { position: formatLsn(lsn) } : {}),
           ack: async () => {
             awaitingAck = false;
+            if (lsn < 0n) return;
             if (lsn > this.confirmed) this.confirmed = lsn;
             repl.sendStatus(this.confirmed);
             if (known !== this.lastSavedKnown) {
