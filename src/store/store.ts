@@ -157,6 +157,7 @@ export interface Store {
   /** Remove a dead letter for good; audited. */
   discard(id: string, opts: { actor: string; reason?: string }): Promise<void>;
   audit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void>;
+  /** Audit entries, newest first (default limit 100). */
   listAudit(limit?: number): Promise<AuditEntry[]>;
   /** Delete done jobs older than `olderThanMs`. */
   prune(olderThanMs: number): Promise<number>;
