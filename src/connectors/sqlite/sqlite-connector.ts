@@ -29,6 +29,7 @@ export const sqliteSystemSchema = z.strictObject({
 
 export const sqliteSinkSchema = z.strictObject({
   mode: z.enum(['upsert', 'insert']).default('upsert').describe('upsert (default): INSERT ... ON CONFLICT(key) DO UPDATE; insert: plain INSERT for append-only tables.'),
+  versionField: z.string().min(1).optional().describe('Version fencing: write a row only when this column (a number or timestamp) is newer than the stored one; a stale write is ok-but-skipped.'),
 });
 
 export type SqliteSystem = z.input<typeof sqliteSystemSchema>;

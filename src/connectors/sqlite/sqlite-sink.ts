@@ -11,10 +11,13 @@ import { errorMessage, PermanentError, RetryableError } from '../../core/errors.
 import type { Doc } from '../../core/types.js';
 import type { Sink, SinkItem, SinkResult } from '../contract.js';
 import { quoteIdentAnsi } from '../sql/sql-query-port.js';
+import { skippedResult } from '../sql/sql-sink-common.js';
 
 export interface SqliteSinkOptions {
   /** `upsert` (default) or `insert` (plain INSERT: for append-only tables). */
   mode?: 'upsert' | 'insert';
+  /** Version fencing: write only when this column's incoming value is newer than the stored one. */
+  versionField?: string;
 }
 
 const q = quoteIdentAnsi;
@@ -57,9 +60,9 @@ export class SqliteSink implements Sink {
       for (const item of items) {
         this.db.exec('SAVEPOINT hms_item');
         try {
-          this.apply(item);
+          const written = this.apply(item);
           this.db.exec('RELEASE hms_item');
-          results.push({ ok: true });
+          results.push(written ? { ok: true } : skippedResult());
         } catch (err) {
           this.db.exec('ROLLBACK TO hms_item');
           this.db.exec('RELEASE hms_item');
@@ -117,40 +120,64 @@ export class SqliteSink implements Sink {
     }
   }
 
-  private run(sql: string, params: unknown[]): void {
+  private stmt(sql: string): Database.Statement {
     let stmt = this.stmts.get(sql);
     if (!stmt) {
       stmt = this.db.prepare(sql);
       if (this.stmts.size > 200) this.stmts.clear();
       this.stmts.set(sql, stmt);
     }
-    stmt.run(...params);
+    return stmt;
   }
 
-  private apply(item: SinkItem): void {
+  private run(sql: string, params: unknown[]): void {
+    this.stmt(sql).run(...params);
+  }
+
+  /** Applies one item; false when version fencing skipped it as stale. */
+  private apply(item: SinkItem): boolean {
     const { delta, keyFields } = item;
     const table = item.collection;
     const keyDoc = keyValues(delta.key, keyFields);
+    const vf = this.opts.versionField;
     if (delta.op === 'delete') {
       this.checkColumns(table, keyFields);
-      const where = keyFields.map((k) => `${q(k)} = ?`).join(' AND ');
-      this.run(`DELETE FROM ${q(table)} WHERE ${where}`, keyFields.map((k) => toSqliteValue(keyDoc[k])));
-      return;
+      let where = keyFields.map((k) => `${q(k)} = ?`).join(' AND ');
+      const params = keyFields.map((k) => toSqliteValue(keyDoc[k]));
+      const v = vf ? delta.before?.[vf] : undefined;
+      if (vf && v !== undefined && v !== null) {
+        // a fenced delete leaves a row that is already newer than the deleted version
+        this.checkColumns(table, [vf]);
+        where += ` AND (${q(vf)} IS NULL OR ${q(vf)} <= ?)`;
+        params.push(toSqliteValue(v));
+      }
+      this.run(`DELETE FROM ${q(table)} WHERE ${where}`, params);
+      return true;
     }
     const row: Doc = { ...keyDoc, ...(delta.state ?? delta.changed) };
     for (const [k, v] of Object.entries(delta.changed)) if (!(k in row)) row[k] = v;
     const fields = Object.keys(row).filter((f) => row[f] !== undefined);
+    if (vf && (row[vf] === undefined || row[vf] === null)) {
+      throw new PermanentError(`version field "${vf}" is missing in the ${delta.op} of key ${JSON.stringify(delta.key)} for table "${table}"; version fencing needs it in every written row (or remove versionField)`, { details: { table, column: vf, key: delta.key } });
+    }
     this.checkColumns(table, fields);
     const cols = fields.map(q).join(', ');
     const values = fields.map(() => '?').join(', ');
     const params = fields.map((f) => toSqliteValue(row[f]));
     if (this.opts.mode === 'insert') {
       this.run(`INSERT INTO ${q(table)} (${cols}) VALUES (${values})`, params);
-      return;
+      return true;
     }
     const changed = Object.keys(delta.changed);
     const updateFields = (delta.op === 'update' && changed.length ? changed : fields).filter((f) => !keyFields.includes(f) && fields.includes(f));
+    if (vf && !updateFields.includes(vf) && fields.includes(vf)) updateFields.push(vf);
     const onConflict = updateFields.length ? `DO UPDATE SET ${updateFields.map((f) => `${q(f)} = excluded.${q(f)}`).join(', ')}` : 'DO NOTHING';
-    this.run(`INSERT INTO ${q(table)} (${cols}) VALUES (${values}) ON CONFLICT (${keyFields.map(q).join(', ')}) ${onConflict}`, params);
+    if (!vf || !updateFields.length) {
+      this.run(`INSERT INTO ${q(table)} (${cols}) VALUES (${values}) ON CONFLICT (${keyFields.map(q).join(', ')}) ${onConflict}`, params);
+      return true;
+    }
+    // fenced: the update only happens when the stored version is older; RETURNING tells whether it did
+    const sql = `INSERT INTO ${q(table)} AS hms_t (${cols}) VALUES (${values}) ON CONFLICT (${keyFields.map(q).join(', ')}) ${onConflict} WHERE hms_t.${q(vf)} IS NULL OR hms_t.${q(vf)} < excluded.${q(vf)} RETURNING 1 AS written`;
+    return this.stmt(sql).all(...params).length > 0;
   }
 }
