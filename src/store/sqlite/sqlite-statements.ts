@@ -33,49 +33,47 @@ SELECT min(t) AS t FROM (
     AND (@pipelines IS NULL OR pipeline IN (SELECT value FROM json_each(@pipelines)))
 )`;
 
-const p = (sql: string): string => sql;
-
 /** Every statement of the SQLite store, by name. */
 const SQL = {
-  tail: p(`SELECT id, target, state, version, payload, attempts, run_at, max_run_at FROM jobs
-    WHERE pipeline = ? AND key = ? AND state IN ('pending', 'running') ORDER BY id DESC LIMIT 1`),
-  insertJob: p(`INSERT INTO jobs (pipeline, target, key, version, state, payload, attempts, max_attempts, run_at, max_run_at, created_at, updated_at)
-    VALUES (@pipeline, @target, @key, 1, 'pending', @payload, 0, @maxAttempts, @runAt, @maxRunAt, @now, @now)`),
-  mergeJob: p(`UPDATE jobs SET payload = @payload, version = @version, run_at = @runAt, updated_at = @now
-    WHERE id = @id AND version = @fromVersion AND state = 'pending'`),
-  upsertShadow: p(`INSERT INTO shadow (scope, key, fingerprint, doc, updated_at) VALUES (@scope, @key, @fingerprint, @doc, @updatedAt)
-    ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, doc = excluded.doc, updated_at = excluded.updated_at`),
-  deleteShadow: p('DELETE FROM shadow WHERE scope = ? AND key = ?'),
-  upsertPosition: p(`INSERT INTO positions (source, position, updated_at) VALUES (?, ?, ?)
-    ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`),
-  reclaimExpired: p(`UPDATE jobs SET state = 'pending', locked_by = NULL, lease_until = NULL, updated_at = @now
-    WHERE state = 'running' AND lease_until <= @now`),
-  claim: p(CLAIM),
-  complete: p(`UPDATE jobs SET state = 'done', locked_by = NULL, lease_until = NULL, updated_at = @now
-    WHERE id = @id AND version = @version AND state = 'running' AND (@worker IS NULL OR locked_by = @worker)`),
-  retry: p(`UPDATE jobs SET state = 'pending', run_at = @retryAt, last_error = @error, locked_by = NULL, lease_until = NULL, updated_at = @now
-    WHERE id = @id AND version = @version AND state = 'running' AND (@worker IS NULL OR locked_by = @worker)`),
-  kill: p(`UPDATE jobs SET state = 'dead', last_error = @error, locked_by = NULL, lease_until = NULL, updated_at = @now
-    WHERE id = @id AND version = @version AND state = 'running' AND (@worker IS NULL OR locked_by = @worker)`),
-  extendLease: p(`UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND locked_by = ? AND state = 'running'`),
-  nextRunAt: p(NEXT_RUN_AT),
-  getPosition: p('SELECT position FROM positions WHERE source = ?'),
-  getShadow: p('SELECT scope, key, fingerprint, doc, updated_at FROM shadow WHERE scope = ? AND key IN (SELECT value FROM json_each(?))'),
-  shadowFirstPage: p('SELECT scope, key, fingerprint, doc, updated_at FROM shadow WHERE scope = ? AND key >= ? ORDER BY key LIMIT ?'),
-  shadowPage: p('SELECT scope, key, fingerprint, doc, updated_at FROM shadow WHERE scope = ? AND key > ? ORDER BY key LIMIT ?'),
-  statsCounts: p(`SELECT pipeline, target, state, attempts > 0 AS retried, count(*) AS n, min(created_at) AS oldest
-    FROM jobs GROUP BY pipeline, target, state, retried`),
-  statsErrors: p(`SELECT pipeline, target, last_error, max(updated_at) AS at FROM jobs
-    WHERE state <> 'done' AND last_error IS NOT NULL GROUP BY pipeline, target`),
-  getJob: p('SELECT * FROM jobs WHERE id = ?'),
-  listJobs: p(`SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@pipeline IS NULL OR pipeline = @pipeline)
-    ORDER BY id LIMIT @limit`),
-  replay: p(`UPDATE jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = @now, payload = @payload,
-    locked_by = NULL, lease_until = NULL, updated_at = @now WHERE id = @id AND state = 'dead' RETURNING *`),
-  discard: p(`DELETE FROM jobs WHERE id = ? AND state = 'dead'`),
-  audit: p('INSERT INTO audit (at, actor, action, job_id, details) VALUES (?, ?, ?, ?, ?)'),
-  listAudit: p('SELECT * FROM audit ORDER BY id DESC LIMIT ?'),
-  prune: p(`DELETE FROM jobs WHERE state = 'done' AND updated_at < ?`),
+  tail: `SELECT id, target, state, version, payload, attempts, run_at, max_run_at FROM jobs
+    WHERE pipeline = ? AND key = ? AND state IN ('pending', 'running') ORDER BY id DESC LIMIT 1`,
+  insertJob: `INSERT INTO jobs (pipeline, target, key, version, state, payload, attempts, max_attempts, run_at, max_run_at, created_at, updated_at)
+    VALUES (@pipeline, @target, @key, 1, 'pending', @payload, 0, @maxAttempts, @runAt, @maxRunAt, @now, @now)`,
+  mergeJob: `UPDATE jobs SET payload = @payload, version = @version, run_at = @runAt, updated_at = @now
+    WHERE id = @id AND version = @fromVersion AND state = 'pending'`,
+  upsertShadow: `INSERT INTO shadow (scope, key, fingerprint, doc, updated_at) VALUES (@scope, @key, @fingerprint, @doc, @updatedAt)
+    ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, doc = excluded.doc, updated_at = excluded.updated_at`,
+  deleteShadow: 'DELETE FROM shadow WHERE scope = ? AND key = ?',
+  upsertPosition: `INSERT INTO positions (source, position, updated_at) VALUES (?, ?, ?)
+    ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+  reclaimExpired: `UPDATE jobs SET state = 'pending', locked_by = NULL, lease_until = NULL, updated_at = @now
+    WHERE state = 'running' AND lease_until <= @now`,
+  claim: CLAIM,
+  complete: `UPDATE jobs SET state = 'done', locked_by = NULL, lease_until = NULL, updated_at = @now
+    WHERE id = @id AND version = @version AND state = 'running' AND (@worker IS NULL OR locked_by = @worker)`,
+  retry: `UPDATE jobs SET state = 'pending', run_at = @retryAt, last_error = @error, locked_by = NULL, lease_until = NULL, updated_at = @now
+    WHERE id = @id AND version = @version AND state = 'running' AND (@worker IS NULL OR locked_by = @worker)`,
+  kill: `UPDATE jobs SET state = 'dead', last_error = @error, locked_by = NULL, lease_until = NULL, updated_at = @now
+    WHERE id = @id AND version = @version AND state = 'running' AND (@worker IS NULL OR locked_by = @worker)`,
+  extendLease: `UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND locked_by = ? AND state = 'running'`,
+  nextRunAt: NEXT_RUN_AT,
+  getPosition: 'SELECT position FROM positions WHERE source = ?',
+  getShadow: 'SELECT scope, key, fingerprint, doc, updated_at FROM shadow WHERE scope = ? AND key IN (SELECT value FROM json_each(?))',
+  shadowFirstPage: 'SELECT scope, key, fingerprint, doc, updated_at FROM shadow WHERE scope = ? AND key >= ? ORDER BY key LIMIT ?',
+  shadowPage: 'SELECT scope, key, fingerprint, doc, updated_at FROM shadow WHERE scope = ? AND key > ? ORDER BY key LIMIT ?',
+  statsCounts: `SELECT pipeline, target, state, attempts > 0 AS retried, count(*) AS n, min(created_at) AS oldest
+    FROM jobs GROUP BY pipeline, target, state, retried`,
+  statsErrors: `SELECT pipeline, target, last_error, max(updated_at) AS at FROM jobs
+    WHERE state <> 'done' AND last_error IS NOT NULL GROUP BY pipeline, target`,
+  getJob: 'SELECT * FROM jobs WHERE id = ?',
+  listJobs: `SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@pipeline IS NULL OR pipeline = @pipeline)
+    ORDER BY id LIMIT @limit`,
+  replay: `UPDATE jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = @now, payload = @payload,
+    locked_by = NULL, lease_until = NULL, updated_at = @now WHERE id = @id AND state = 'dead' RETURNING *`,
+  discard: `DELETE FROM jobs WHERE id = ? AND state = 'dead'`,
+  audit: 'INSERT INTO audit (at, actor, action, job_id, details) VALUES (?, ?, ?, ?, ?)',
+  listAudit: 'SELECT * FROM audit ORDER BY id DESC LIMIT ?',
+  prune: `DELETE FROM jobs WHERE state = 'done' AND updated_at < ?`,
 };
 
 export type SqliteStatements = { readonly [K in keyof typeof SQL]: Statement };
