@@ -138,6 +138,11 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
   const it = source.stream(ac.signal)[Symbol.asyncIterator]();
   const prog: BackfillProgress = { rows: cursor.rows, total: null, chunks: cursor.chunks, superseded: 0, streamEvents: 0 };
   const port = support.port;
+  const commitStream = async (batch: WatermarkedBatch) => {
+    prog.streamEvents += batch.events.length;
+    if (batch.events.length || batch.position !== undefined) await commitBatch(streamPipe, deps, batch);
+    else await batch.ack?.();
+  };
   try {
     const where = (p.from.options as { where?: string } | null)?.where;
     try {
@@ -145,6 +150,28 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
       prog.total = Number(n[0]?.n ?? 0);
     } catch {}
     opts.onProgress?.(prog);
+    // The stream must be live (positioned) before the first low watermark: write sync
+    // watermarks until one comes back through the stream (a lazily started source, e.g. a
+    // fresh binlog reader, may position itself after the first one).
+    const syncIds = new Set<string>();
+    let pending: Promise<IteratorResult<WatermarkedBatch>> | null = null;
+    for (let synced = false; !synced && !ac.signal.aborted;) {
+      const id = `sync:${randomUUID()}`;
+      syncIds.add(id);
+      await support.writeWatermark(id);
+      const deadline = Date.now() + 2000;
+      while (!synced && Date.now() < deadline) {
+        pending ??= it.next() as Promise<IteratorResult<WatermarkedBatch>>;
+        let timer: NodeJS.Timeout | undefined;
+        const r = await Promise.race([pending, new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), Math.max(1, deadline - Date.now())); })]);
+        clearTimeout(timer);
+        if (r === null) break;
+        pending = null;
+        if (r.done) throw new Error('the change stream ended before the backfill could start');
+        await commitStream(r.value);
+        if (r.value.watermark !== undefined && syncIds.has(r.value.watermark)) synced = true;
+      }
+    }
     while (!ac.signal.aborted) {
       const wid = randomUUID();
       await support.writeWatermark(`lw:${wid}`);
@@ -165,9 +192,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
         if (next.done) throw new Error('the change stream ended before the high watermark was seen');
         const batch = next.value as WatermarkedBatch;
         for (const ev of batch.events) if (chunk.delete(ev.key)) prog.superseded++;
-        prog.streamEvents += batch.events.length;
-        if (batch.events.length || batch.position !== undefined) await commitBatch(streamPipe, deps, batch);
-        else await batch.ack?.();
+        await commitStream(batch);
         if (batch.watermark === `hw:${wid}`) break;
       }
       const now = Date.now();

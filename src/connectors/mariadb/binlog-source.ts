@@ -17,7 +17,7 @@ import { canonicalKey } from '../../core/delta.js';
 import { errorMessage, NotConnectedError } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
 import type { SourceContext } from '../contract.js';
-import { durationSchema, parseDuration, sleep } from '../sql/duration.js';
+import { durationSchema, parseDuration } from '../sql/duration.js';
 import { normalizeSqlValue } from '../sql/sql-query-port.js';
 import type { BackfillCapable, BackfillSupport, WatermarkedBatch } from '../triggers/watermark.js';
 import { connectionOptions, fromMariadbPool, mariadbDateTimeToIso, openMariadbPool, type MariadbSystem } from './mariadb-port.js';
@@ -234,8 +234,13 @@ export class BinlogSource implements BackfillCapable {
         if (this.failure) throw this.failure;
         if (this.queue.length === 0) {
           await new Promise<void>((resolve) => {
-            this.wake = resolve;
-            void sleep(idleMs, signal).then(resolve);
+            const done = () => {
+              clearTimeout(timer);
+              this.wake = null;
+              resolve();
+            };
+            const timer = setTimeout(done, idleMs);
+            this.wake = done;
           });
           continue;
         }
