@@ -47,7 +47,8 @@ export function explainZodIssues(
           break;
         case 'invalid_union': {
           const branches = iss.errors.filter((b) => !(b.length === 1 && b[0]!.code === 'invalid_type' && b[0]!.path.length === 0));
-          if (branches.length) walk(branches[0]!, rel);
+          // explain against the branch the input came closest to (fewest issues), not the first one
+          if (branches.length) walk([...branches].sort((a, b) => a.length - b.length)[0]!, rel);
           else if (input === undefined) {
             const expected = iss.errors.map((b) => (b[0]?.code === 'invalid_type' ? expectedName(b[0].expected) : 'another form'));
             out.push({ path, atKey: true, message: `"${String(path.at(-1) ?? '')}" is required (${[...new Set(expected)].join(' or ')})` });
@@ -120,12 +121,11 @@ export function validKeysAt(schema: z.ZodType, path: readonly PathSeg[]): string
         return at(def.innerType, i);
       case 'pipe': return at(def.in, i);
       case 'lazy': return at(def.getter?.(), i);
-      case 'union':
-        for (const o of def.options ?? []) {
-          const r = at(o, i);
-          if (r) return r;
-        }
-        return undefined;
+      case 'union': {
+        // every key any form accepts (e.g. the options of each source mode)
+        const keys = (def.options ?? []).flatMap((o) => at(o, i) ?? []);
+        return keys.length ? [...new Set(keys)] : undefined;
+      }
       case 'object':
         if (i === path.length) return Object.keys(def.shape ?? {});
         return at(def.shape?.[String(path[i])], i + 1);
