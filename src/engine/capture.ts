@@ -11,7 +11,7 @@ import type { Logger } from '../core/log.js';
 import type { Source, SourceBatch } from '../connectors/contract.js';
 import type { EnqueueInput, ShadowDelete, ShadowRow, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
-import { sleep } from './sleep.js';
+import { sleep } from '../core/sleep.js';
 
 export interface CapturePipeline {
   name: string;

@@ -11,7 +11,7 @@ import type { FailInput, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { type Route, toSinkItem } from './route.js';
 import { intentRow, intentsOf } from './echo.js';
-import { sleep } from './sleep.js';
+import { sleep } from '../core/sleep.js';
 
 export interface DeliveryDeps {
   store: Store;
