@@ -9,7 +9,9 @@ import { existsSync, readFileSync, createReadStream } from 'node:fs';
 import path from 'node:path';
 import { parseCopybook, createCodec, canonicalDecimal, decodeStream, type CodecOptions } from '../../src/formats/copybook/index.js';
 
-const FIXTURES = path.resolve(process.env.HMS_COBRIX_FIXTURES ?? path.join(import.meta.dirname, '../../../shared/fixtures/cobrix'));
+// the shared fixtures sit beside the checkout (../shared); a CI clone elsewhere finds them at /work/shared
+const CANDIDATES = [process.env.HMS_COBRIX_FIXTURES, path.join(import.meta.dirname, '../../../shared/fixtures/cobrix'), '/work/shared/fixtures/cobrix'].filter((p): p is string => !!p).map((p) => path.resolve(p));
+const FIXTURES = CANDIDATES.find((p) => existsSync(p)) ?? CANDIDATES[0]!;
 const present = existsSync(FIXTURES);
 const skip = present ? false : process.env.CI === 'true' ? false : `cobrix fixtures not found at ${FIXTURES} (set HMS_COBRIX_FIXTURES)`;
 
