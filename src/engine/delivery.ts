@@ -7,7 +7,7 @@ import { computeBackoff } from '../core/backoff.js';
 import type { Job } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { SinkItem, SinkResult } from '../connectors/contract.js';
-import type { FailInput, Store } from '../store/store.js';
+import type { CompleteInput, FailInput, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { type Route, toSinkItem } from './route.js';
 import { intentRow, intentsOf } from './echo.js';
@@ -43,7 +43,7 @@ export async function deliverJobs(deps: DeliveryDeps, jobs: Job[], signal: Abort
 async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], signal: AbortSignal): Promise<void> {
   const route = deps.routes.get(pipeline);
   const now = Date.now();
-  const done: Array<{ id: string; version: number }> = [];
+  const done: CompleteInput[] = [];
   const failures: FailInput[] = [];
   const failed: Array<{ job: Job; error: string; retryAt: number | null }> = [];
   const fail = (job: Job, err: unknown) => {
@@ -52,7 +52,7 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
       ? now + (c.retryAfterMs ?? computeBackoff(job.attempts, route?.delivery.backoff ?? { initialMs: 1000, maxMs: 600_000, factor: 2 }))
       : null;
     const error = c.retryable && retryAt === null ? `gave up after ${job.attempts} attempts: ${c.message}` : c.message;
-    failures.push({ id: job.id, version: job.version, error, retryAt });
+    failures.push({ id: job.id, version: job.version, error, retryAt, workerId: deps.workerId });
     failed.push({ job, error, retryAt });
   };
   if (!route) {
@@ -72,7 +72,7 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
         fail(job, err);
       }
     }
-    for (const job of skipped) done.push({ id: job.id, version: job.version });
+    for (const job of skipped) done.push({ id: job.id, version: job.version, workerId: deps.workerId });
     // Remember what we are about to write BEFORE writing it, so the reverse pipeline's watcher
     // can never see our write without knowing it is ours (an intent that then fails is harmless:
     // it only matches a row that already holds exactly these values).
@@ -99,7 +99,7 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
     }
     results.forEach((r, i) => {
       const job = itemJobs[i]!;
-      if (r.ok) done.push({ id: job.id, version: job.version });
+      if (r.ok) done.push({ id: job.id, version: job.version, workerId: deps.workerId });
       else fail(job, r.error);
     });
     if (done.length) {

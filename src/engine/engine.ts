@@ -131,6 +131,8 @@ export class Engine extends TypedEmitter<EngineEvents> {
         });
       }
     }
+    // PostgreSQL: LISTEN is in place before the first job can be committed, so no wake-up is missed
+    await this.store.wakeReady?.();
     const deps = { store: this.store, logger: this.logger, events: this };
     for (const c of this.captures) this.loops.push(runCapture(c, deps, this.captureAbort.signal));
     if (this.opts.deliver !== false) this.startWorkers(pipelines);
