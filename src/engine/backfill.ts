@@ -19,6 +19,7 @@
  * A stale snapshot row can therefore never overwrite a newer change, and no change is lost
  * because the stream itself is never skipped.
  *
+ * The next chunk is read (steps 1-3) while the current one commits (2 chunks in memory at most).
  * Resumable: the cursor is committed with each chunk, so after a kill the backfill resumes at
  * the next chunk (the interrupted chunk is read again). Memory is bounded by the chunk size.
  */
@@ -172,13 +173,18 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
         if (r.value.watermark !== undefined && syncIds.has(r.value.watermark)) synced = true;
       }
     }
-    while (!ac.signal.aborted) {
+    const readChunk = async (after: unknown[] | null): Promise<{ wid: string; rows: Record<string, unknown>[] }> => {
       const wid = randomUUID();
       await support.writeWatermark(`lw:${wid}`);
-      const q = buildPageQuery(port, { table: p.from.collection, keyFields: p.key, where, limit: chunkSize, afterKey: cursor.after });
+      const q = buildPageQuery(port, { table: p.from.collection, keyFields: p.key, where, limit: chunkSize, afterKey: after });
       const rows = await port.query(q.sql, q.params);
       await opts.onChunkRead?.(rows);
       await support.writeWatermark(`hw:${wid}`);
+      return { wid, rows };
+    };
+    let read = readChunk(cursor.after);
+    while (!ac.signal.aborted) {
+      const { wid, rows } = await read;
       const chunk = new Map<string, Record<string, unknown>>();
       let lastRaw: Record<string, unknown> | null = null;
       for (const r of rows) {
@@ -197,14 +203,21 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
       }
       const now = Date.now();
       const events: ChangeEvent[] = [...chunk].map(([key, after]) => ({ system: p.from.system, collection: p.from.collection, key, op: 'insert', before: null, after, ts: now }));
-      cursor = {
+      const next: BackfillCursor = {
         after: lastRaw ? p.key.map((k) => normalizeSqlValue(lastRaw![k])) : cursor.after,
         rows: cursor.rows + rows.length,
         chunks: cursor.chunks + 1,
         done: rows.length < chunkSize,
         startedAt: cursor.startedAt,
       };
-      await commitBatch(chunkPipe, deps, { events, position: JSON.stringify(cursor) });
+      // Read the next chunk while this one commits: its window opens at its low watermark and
+      // nothing is drained from the stream until this commit is done, so the rule holds.
+      if (!next.done) {
+        read = readChunk(next.after);
+        read.catch(() => {}); // awaited (and rethrown) at the top of the loop
+      }
+      await commitBatch(chunkPipe, deps, { events, position: JSON.stringify(next) });
+      cursor = next;
       prog.rows = cursor.rows;
       prog.chunks = cursor.chunks;
       opts.onProgress?.(prog);
