@@ -3,13 +3,15 @@
  *   npm run bench:cdc [-- --quick] [-- --json]
  *
  * (A) Keep-up: one client (one connection running a server-side loop, so no round trips limit
- *     it) commits single-row UPDATEs as fast as PostgreSQL allows (synchronous_commit=off in that
- *     session) while a child `hms-sync run` captures the table by logical replication and
+ *     it) commits single-row UPDATEs as fast as PostgreSQL allows (default synchronous_commit=on:
+ *     with it off, WAL reaches the walsender only at wal_writer_delay, ~100 ms later) while a child `hms-sync run` captures the table by logical replication and
  *     delivers every change to a local HTTP receiver. Every second: commits/s, changes not yet
  *     delivered, delivery lag (now - commit time of the newest delivered change) and the WAL
  *     bytes behind the slot's confirmed LSN, for our slot and for `pg_recvlogical` decoding the
  *     same load into /dev/null on its own slot (the ceiling: decoding with no work at all).
- * (B) Latency: paced loads of 1,000 and 5,000 changes/s; commit-to-delivery p50/p99 (from the
+ * (B) Latency: paced loads of 1,000 and 5,000 changes/s (4 sessions at a quarter of the rate each,
+ *     synchronous commits: one session alone cannot fsync 5,000 commits/s while hms-sync also
+ *     writes its state store); commit-to-delivery p50/p99 (from the
  *     row's `at = clock_timestamp()` set just before its COMMIT to the request's arrival).
  * (A') Decoding ceiling on a backlog: pg_recvlogical vs the hms-sync logical source alone.
  * (C) Backfill rows/s: a hook for the backfill command (issue 4's other half): set
@@ -120,7 +122,14 @@ async function main(): Promise<void> {
   await admin.connect();
   const load = new pg.Client({ connectionString: url });
   await load.connect();
-  await load.query('SET synchronous_commit = off');
+  /** Extra clients for the paced runs (commits of several sessions share WAL flushes). */
+  const PACED_CLIENTS = 4;
+  const extra: pg.Client[] = [];
+  for (let i = 1; i < PACED_CLIENTS; i++) {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    extra.push(c);
+  }
   let child: ChildProcess | null = null;
   let recv: ChildProcess | null = null;
   let server: Server | null = null;
@@ -130,7 +139,7 @@ async function main(): Promise<void> {
   const recvArgs = (slotName: string) => ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres'), '-d', u.pathname.slice(1), '--slot', slotName, '--start',
     '-o', 'proto_version=1', '-o', `publication_names=${pub}`, '-f', '/dev/null'];
   /** One client, server-side loop: single-row UPDATE + COMMIT per change, paced to `rate`/s (0 = as fast as possible). */
-  const drive = (seconds: number, rate: number) => load.query(`DO $$
+  const drive = (seconds: number, rate: number, client: pg.Client = load) => client.query(`DO $$
     DECLARE t0 timestamptz := clock_timestamp(); n bigint := 0; due bigint; i bigint;
     BEGIN
       WHILE clock_timestamp() - t0 < interval '${seconds} seconds' LOOP
@@ -246,7 +255,7 @@ pipelines:
       log(`(B) commit-to-delivery latency at ${rate} changes/s for ${DUR.paced} s`);
       const first = (await committed()) + 1;
       const t0 = Date.now();
-      await drive(DUR.paced, rate);
+      await Promise.all([load, ...extra].map((c) => drive(DUR.paced, rate / PACED_CLIENTS, c)));
       const lastSeq = await committed();
       const achieved = (lastSeq - first + 1) / ((Date.now() - t0) / 1000);
       await drain(lastSeq, 120_000);
@@ -318,6 +327,7 @@ pipelines:
     await admin.query(`DROP PUBLICATION IF EXISTS ${pub}`);
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await load.end();
+    for (const c of extra) await c.end();
     await admin.end();
     server?.closeAllConnections();
     server?.close();
