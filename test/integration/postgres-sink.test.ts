@@ -115,6 +115,13 @@ test('type and key mismatches fail only their item, as permanent errors naming t
   assert.match(String((noKey[0] as { error: unknown }).error), /has no primary key or unique index on \(id\)/);
 });
 
+test('testConnection and fromUrl', { skip }, async () => {
+  await postgresConnector.testConnection({ url: PG_URL }, { logger: silentLogger(), system: 'portal' });
+  await assert.rejects(postgresConnector.testConnection({ url: 'postgres://postgres@127.0.0.1:1/test' }, { logger: silentLogger(), system: 'portal' }),
+    /cannot connect to PostgreSQL 127.0.0.1:1\/test of system "portal"/);
+  assert.deepEqual(postgresConnector.fromUrl!('postgres://u:p@db:5432/app?schema=permits&sslmode=require'), { url: 'postgres://u:p@db:5432/app?sslmode=require', schema: 'permits' });
+});
+
 test('an unreachable server fails the batch as retryable', { skip }, async () => {
   const s = postgresConnector.createSink!({ system: 'portal', systemConfig: { url: 'postgres://postgres@127.0.0.1:1/test' }, collection: 'permit', options: {}, keyFields: ['id'], logger: silentLogger(), workDir: tmp.dir }) as Sink;
   sinks.push(s);
