@@ -34,9 +34,9 @@ const logicalShape = Object.fromEntries(Object.entries(pgLogicalOptionsSchema.sh
 const triggerShape = Object.fromEntries(Object.entries(triggerSourceOptionsSchema.shape as Record<string, z.ZodType>).filter(([k]) => k !== 'mode'));
 const modeKeys: Record<string, string[]> = { poll: Object.keys(pollShape), logical: Object.keys(logicalShape), triggers: Object.keys(triggerShape) };
 const combined: Record<string, z.ZodType> = {
-  mode: z.enum(['poll', 'logical', 'triggers']).optional().describe('poll (default): polling with per-row fingerprints, any wal_level; logical: logical replication (pgoutput), needs wal_level = logical; triggers: drain the change-log filled by triggers (`hms-sync triggers install`).'),
+  mode: z.enum(['poll', 'logical', 'triggers']).optional().describe('poll (default): polling with per-row fingerprints, any wal_level; logical: logical replication (pgoutput), needs wal_level = logical; triggers: drain the change-log filled by triggers (`hms-sync triggers install`; there `poll` defaults to 500ms and `batchSize` to 500).'),
 };
-for (const [k, v] of [...Object.entries(pollShape), ...Object.entries(logicalShape), ...Object.entries(triggerShape)]) combined[k] ??= noDefault(v).optional();
+for (const [k, v] of [...Object.entries(pollShape), ...Object.entries(logicalShape), ...Object.entries(triggerShape)]) combined[k] ??= noDefault(v).optional().describe(v.description ?? '');
 
 /**
  * The `from:` options of a postgres source: one object (so a typo lists every valid key), and
