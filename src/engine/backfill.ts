@@ -28,7 +28,7 @@ import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { ResolvedConfig } from '../config/schema.js';
 import { canonicalKey } from '../core/delta.js';
-import { ConfigError, NotFoundError } from '../core/errors.js';
+import { ConfigError, NotFoundError, RetryableError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { ChangeEvent } from '../core/types.js';
 import { getConnector } from '../connectors/registry.js';
@@ -69,6 +69,8 @@ export interface BackfillOptions {
   restart?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: BackfillProgress) => void;
+  /** How long to wait for a high watermark to come back through the stream (default 60 s). */
+  watermarkTimeoutMs?: number;
   /** Called between a chunk's select and its high watermark (tests race changes in here). */
   onChunkRead?: (rows: Record<string, unknown>[]) => void | Promise<void>;
 }
@@ -79,6 +81,16 @@ export interface BackfillSummary extends BackfillProgress {
   alreadyDone: boolean;
   elapsedMs: number;
   rowsPerSecond: number;
+}
+
+/** `promise`, or `error()` thrown once `deadline` (epoch ms) passes. */
+async function withDeadline<T>(promise: Promise<T>, deadline: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(error()), Math.max(1, deadline - Date.now())); })]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Source id under which the chunk cursor is kept. */
@@ -102,6 +114,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
   const p = config.pipelines[opts.pipeline];
   if (!p) throw new NotFoundError(`pipeline "${opts.pipeline}" is not defined; defined pipelines are: ${Object.keys(config.pipelines).join(', ') || '(none)'}`);
   const chunkSize = opts.chunkSize ?? 1000;
+  const watermarkTimeoutMs = opts.watermarkTimeoutMs ?? 60_000;
   const fromSys = config.systems[p.from.system]!;
   const sourceId = `pipeline:${p.name}`;
   const bfId = backfillSourceId(p.name);
@@ -156,7 +169,9 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
     // fresh binlog reader, may position itself after the first one).
     const syncIds = new Set<string>();
     let pending: Promise<IteratorResult<WatermarkedBatch>> | null = null;
+    const syncDeadline = Date.now() + watermarkTimeoutMs;
     for (let synced = false; !synced && !ac.signal.aborted;) {
+      if (Date.now() > syncDeadline) throw new RetryableError(`no watermark came back through the change stream of pipeline "${p.name}" within ${Math.round(watermarkTimeoutMs / 1000)} s; is another process (hms-sync run) capturing this pipeline, or are the triggers missing (hms-sync triggers install ${p.name})?`);
       const id = `sync:${randomUUID()}`;
       syncIds.add(id);
       await support.writeWatermark(id);
@@ -193,8 +208,9 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
         try { chunk.set(canonicalKey(doc, p.key), doc); } catch {}
       }
       // drain the stream until it reports our high watermark
+      const deadline = Date.now() + watermarkTimeoutMs;
       for (;;) {
-        const next = await it.next();
+        const next = await withDeadline(it.next() as Promise<IteratorResult<WatermarkedBatch>>, deadline, () => new RetryableError(`the high watermark of chunk ${(cursor?.chunks ?? 0) + 1} did not come back through the change stream of pipeline "${p.name}" within ${Math.round(watermarkTimeoutMs / 1000)} s; is another process (hms-sync run) capturing this pipeline? Stop its capture (run --no-capture) and run the backfill again: it resumes`));
         if (next.done) throw new Error('the change stream ended before the high watermark was seen');
         const batch = next.value as WatermarkedBatch;
         for (const ev of batch.events) if (chunk.delete(ev.key)) prog.superseded++;

@@ -119,3 +119,38 @@ pipelines:
     s.close();
   }
 });
+
+test('backfill says what is wrong: triggers not installed, or another process draining the stream', async () => {
+  const src = path.join(tmp.dir, 'other.db');
+  const s = new Database(src);
+  s.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER)');
+  s.prepare('INSERT INTO items VALUES (1, 1)').run();
+  const cfgFile = path.join(tmp.dir, 'other.yaml');
+  writeFileSync(cfgFile, `store: sqlite:${path.join(tmp.dir, 'other-state.db')}
+stateDir: ${path.join(tmp.dir, 'other-state')}
+systems:
+  legacy: { driver: sqlite, path: ${src} }
+  modern: { driver: sqlite, path: ${path.join(tmp.dir, 'other-target.db')} }
+pipelines:
+  items:
+    from: { system: legacy, collection: items, mode: triggers, poll: 10ms }
+    to: { system: modern, collection: items }
+    key: id
+`);
+  const config = await loadConfig(cfgFile);
+  const store = await openStore(config.store);
+  await store.migrate();
+  try {
+    await assert.rejects(runBackfill({ config, pipeline: 'items', store, logger: silentLogger() }), /install trigger capture first: hms-sync triggers install/);
+    const tdb = openTriggerDb('sqlite', { path: src });
+    await installTriggers(tdb, 'items', ['id']);
+    await tdb.close();
+    // something else eating the watermarks (another process draining the same change-log):
+    // the backfill gives up with a clear message instead of waiting forever
+    s.exec("CREATE TRIGGER eat_watermarks AFTER INSERT ON hms_sync_changelog WHEN NEW.op = 'W' BEGIN DELETE FROM hms_sync_changelog WHERE id = NEW.id; END");
+    await assert.rejects(runBackfill({ config, pipeline: 'items', store, logger: silentLogger(), watermarkTimeoutMs: 300 }), /is another process \(hms-sync run\) capturing this pipeline/);
+  } finally {
+    await store.close();
+    s.close();
+  }
+});

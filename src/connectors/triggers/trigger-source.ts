@@ -11,11 +11,11 @@
  */
 import { z } from 'zod';
 import { canonicalKey } from '../../core/delta.js';
-import { errorMessage } from '../../core/errors.js';
+import { ConfigError, errorMessage } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
 import type { SourceContext } from '../contract.js';
 import { durationSchema, parseDuration, sleep } from '../sql/duration.js';
-import { CHANGELOG_TABLE } from './trigger-ddl.js';
+import { CHANGELOG_TABLE, changelogExists } from './trigger-ddl.js';
 import { parseJsonExact } from './exact-json.js';
 import { openTriggerDb, type TriggerDb } from './trigger-db.js';
 import type { BackfillCapable, BackfillSupport, WatermarkedBatch } from './watermark.js';
@@ -75,6 +75,10 @@ export class TriggerSource implements BackfillCapable {
 
   async openBackfill(): Promise<BackfillSupport> {
     const db = this.openDb();
+    if (!(await changelogExists(db))) {
+      await db.close();
+      throw new ConfigError(`the change-log ${CHANGELOG_TABLE} does not exist in system "${this.ctx.system}"; install trigger capture first: hms-sync triggers install <pipeline>`);
+    }
     const ph = (i: number) => (db.placeholder ? db.placeholder(i) : '?');
     const table = this.ctx.collection;
     return {
