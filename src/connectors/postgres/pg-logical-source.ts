@@ -18,17 +18,19 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type pg from 'pg';
 import { z } from 'zod';
 import { canonicalKey } from '../../core/delta.js';
 import { errorMessage, NotConnectedError } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
-import type { Source, SourceBatch, SourceContext } from '../contract.js';
+import type { SourceContext } from '../contract.js';
+import type { BackfillCapable, BackfillSupport, WatermarkedBatch } from '../triggers/watermark.js';
+import { poolQueryPort } from './pg-connection.js';
+import pg from 'pg';
 import { durationSchema, parseDuration } from '../sql/duration.js';
 import { formatLsn, parseLsn } from './pg-lsn.js';
 import { checkWalLevel, defaultSlotName, describeTable, ensurePublication, ensureSlot, quoteIdent, quoteTable, replicaIdentityProblems, SLOT_NAME_RE, tableRef, type TableRef } from './pg-setup.js';
 import { decodePgOutput, pgTimeToMs, type RelationMessage, type TupleValue } from './pgoutput-decoder.js';
-import { textParserFor, type TextParser } from './pg-types-map.js';
+import { pgDocTypes, textParserFor, type TextParser } from './pg-types-map.js';
 import { ReplicationConnection } from './replication-connection.js';
 
 export const pgLogicalOptionsSchema = z.strictObject({
@@ -69,6 +71,8 @@ interface Txn {
   events: PendingEvent[];
   /** End LSN of the commit; -1 for the leading part of a transaction too big for one batch. */
   endLsn: bigint;
+  /** Backfill watermark written in this transaction (pg_logical_emit_message). */
+  watermark?: string;
 }
 
 interface KnownColumns {
@@ -87,7 +91,10 @@ export interface PgLogicalSourceInit {
 }
 
 /** See the module comment. */
-export class PgLogicalSource implements Source {
+/** Prefix of the logical decoding messages that carry backfill watermarks. */
+export const WATERMARK_PREFIX = 'hms-sync-watermark';
+
+export class PgLogicalSource implements BackfillCapable {
   readonly options: z.output<typeof pgLogicalOptionsSchema>;
   readonly table: TableRef;
   readonly slot: string;
@@ -103,6 +110,26 @@ export class PgLogicalSource implements Source {
   private pendingChange: SchemaChange | null = null;
   /** Batches read so far (for tests and status). */
   batches = 0;
+  private watermarks = false;
+
+  /** Report backfill watermarks in the stream (see src/engine/backfill.ts). */
+  enableWatermarks(): void {
+    this.watermarks = true;
+  }
+
+  /** A query port on the source database and a watermark writer (a transactional logical message). */
+  async openBackfill(): Promise<BackfillSupport> {
+    const pool = new pg.Pool({ ...this.init.connection, max: 2, types: pgDocTypes } as pg.PoolConfig);
+    pool.on('error', () => {});
+    const port = poolQueryPort(pool);
+    return {
+      port,
+      writeWatermark: async (id: string) => {
+        await pool.query('SELECT pg_logical_emit_message(true, $1, $2)', [WATERMARK_PREFIX, id]);
+      },
+      close: () => port.close(),
+    };
+  }
 
   constructor(private readonly init: PgLogicalSourceInit) {
     this.ctx = init.ctx;
@@ -170,7 +197,7 @@ export class PgLogicalSource implements Source {
     }
   }
 
-  async *stream(signal: AbortSignal): AsyncGenerator<SourceBatch> {
+  async *stream(signal: AbortSignal): AsyncGenerator<WatermarkedBatch> {
     this.loadKnown();
     const start = await this.prepare();
     if (signal.aborted) return;
@@ -192,7 +219,7 @@ export class PgLogicalSource implements Source {
       await repl.connect().catch((err: unknown) => {
         throw new NotConnectedError(`cannot open a replication connection to PostgreSQL ${this.init.server}: ${errorMessage(err)}`, { cause: err });
       });
-      await repl.start(this.slot, start, { proto_version: '1', publication_names: this.publication }, {
+      await repl.start(this.slot, start, { proto_version: '1', publication_names: this.publication, ...(this.watermarks ? { messages: 'true' } : {}) }, {
         onData: (_walStart, _walEnd, payload) => {
           const msg = decodePgOutput(payload);
           switch (msg.tag) {
@@ -246,6 +273,9 @@ export class PgLogicalSource implements Source {
               if (mine) this.ctx.logger.error({ table: this.tableName }, `TRUNCATE of ${this.tableName} was captured; it cannot be turned into per-row deletes: run a backfill to resynchronise the target`);
               return;
             }
+            case 'message':
+              if (this.watermarks && msg.prefix === WATERMARK_PREFIX && open) open.watermark = msg.content.toString('utf8');
+              return;
             default:
               return;
           }
@@ -274,7 +304,9 @@ export class PgLogicalSource implements Source {
           const t = ready.shift()!;
           take.push(t);
           n += t.events.length;
+          if (t.watermark !== undefined) break; // a batch ends at a watermark
         }
+        const watermark = take[take.length - 1]!.watermark;
         queued -= n;
         if (paused && queued < highWater / 2) {
           paused = false;
@@ -283,7 +315,7 @@ export class PgLogicalSource implements Source {
         const complete = take.filter((t) => t.endLsn >= 0n);
         const lsn = complete.length ? complete[complete.length - 1]!.endLsn : -1n;
         const pending = take.flatMap((t) => t.events);
-        if (pending.length === 0 && lsn >= 0n) {
+        if (pending.length === 0 && lsn >= 0n && watermark === undefined) {
           // transactions without changes of this table: nothing to commit, just move on
           if (lsn > this.confirmed) this.confirmed = lsn;
           continue;
@@ -295,6 +327,7 @@ export class PgLogicalSource implements Source {
         yield {
           events: pending.map((p) => p.event),
           ...(lsn >= 0n ? { position: formatLsn(lsn) } : {}),
+          ...(watermark !== undefined ? { watermark } : {}),
           ack: async () => {
             awaitingAck = false;
             if (lsn < 0n) return;
