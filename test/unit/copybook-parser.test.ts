@@ -36,6 +36,7 @@ describe('copybook picture', () => {
     assert.throws(() => parsePicture('9(x)'), /"X" in PICTURE "9\(x\)" is not a positive integer/);
     assert.throws(() => parsePicture('9V9V9'), /more than one decimal point/);
     assert.throws(() => parsePicture('Q(3)'), /PICTURE "Q\(3\)" is not valid/);
+    assert.throws(() => parsePicture('X(999999999)'), /repetition count 999999999 in PICTURE "X\(999999999\)" is larger than 134217727/);
   });
 });
 

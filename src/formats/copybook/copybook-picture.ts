@@ -7,6 +7,9 @@ import type { Picture } from './copybook-types.js';
 /** Thrown for a picture string the parser cannot read; the parser adds file and line. */
 export class PictureError extends Error {}
 
+/** IBM Enterprise COBOL's largest elementary item (134,217,727 bytes); larger counts are typos. */
+const MAX_REPEAT = 134_217_727;
+
 const EDIT_SYMBOLS = /[Z*+\-$,B0/]|CR|DB/;
 
 /** Expand `X(3)9(2)` to `XXX99`; upper-cases the text. */
@@ -20,6 +23,7 @@ export function expandPicture(text: string): string {
       if (close < 0) throw new PictureError(`unclosed "(" in PICTURE "${text}"`);
       const count = Number(src.slice(i + 1, close).trim());
       if (!Number.isInteger(count) || count < 1) throw new PictureError(`repetition count "${src.slice(i + 1, close)}" in PICTURE "${text}" is not a positive integer`);
+      if (count > MAX_REPEAT) throw new PictureError(`repetition count ${count} in PICTURE "${text}" is larger than ${MAX_REPEAT}, the largest item COBOL allows`);
       const prev = out[out.length - 1];
       if (prev === undefined) throw new PictureError(`PICTURE "${text}" starts with a repetition count`);
       out += prev.repeat(count - 1);
