@@ -136,7 +136,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('--json', 'print the layout as JSON')
     .action((file: string, flags: CodecFlags & { json?: boolean }) => {
       const codec = loadCodec(file, flags);
-      if (!flags.json) { process.stdout.write(codec.layoutReport()); return; }
+      if (!flags.json) { process.stdout.write(codec.layoutReport({ types: true })); return; }
       const fields = codec.layout().nodes.map((n) => ({
         path: n.path, level: n.level, offset: n.offset, size: n.size, type: describeType(n),
         ...(n.occurs ? { occurs: { min: n.occurs.min, max: n.occurs.max, dependingOn: n.occurs.dependingOn?.path } } : {}),

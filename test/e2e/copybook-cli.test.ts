@@ -40,8 +40,10 @@ describe('hms-sync copybook', () => {
     const [r, j] = await Promise.all([run(['copybook', 'layout', cpy]), run(['copybook', 'layout', cpy, '--json'])]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.toString().split('\n');
-    assert.match(lines[2]!, /^1 PERMIT\s+1\s+1\s+20\s+20$/);
-    assert.match(lines[4]!, /^ {2}5 OWNER\s+3\s+5\s+14\s+10$/);
+    assert.match(lines[0]!, /LENGTH {2}TYPE$/);
+    assert.match(lines[2]!, /^1 PERMIT\s+1\s+1\s+20\s+20 {2}group$/);
+    assert.match(lines[4]!, /^ {2}5 OWNER\s+3\s+5\s+14\s+10 {2}X\(10\)$/);
+    assert.ok(lines.some((l) => / {2}S9\(5\)V99 COMP-3$/.test(l)), 'the COMP-3 field shows its PICTURE and USAGE');
     const parsed = JSON.parse(j.stdout.toString()) as { recordSize: number; fields: Array<{ path: string; offset: number; size: number; type: string }> };
     assert.equal(parsed.recordSize, 20);
     assert.deepEqual(parsed.fields.find((f) => f.path === 'PERMIT.FEE'), { path: 'PERMIT.FEE', level: 5, offset: 14, size: 4, type: 'S9(5)V99 COMP-3' });

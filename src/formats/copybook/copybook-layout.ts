@@ -214,17 +214,20 @@ export function describeType(node: LayoutNode): string {
 /**
  * The layout report in cobrix's format: level and name indented by depth, attributes
  * (R = REDEFINES, r = redefined, [] = OCCURS, D = DEPENDING ON counter), field number, start,
- * end (1-based, inclusive) and length.
+ * end (1-based, inclusive) and length. With `types`, a last column gives each field's
+ * PICTURE and USAGE ({@link describeType}), which cobrix's report does not show.
  */
-export function layoutReport(layout: Layout): string {
-  const lines = ['-------- FIELD LEVEL/NAME --------- --ATTRIBS--    FLD  START     END  LENGTH', ''];
+export function layoutReport(layout: Layout, opts: { types?: boolean } = {}): string {
+  const lines = [`-------- FIELD LEVEL/NAME --------- --ATTRIBS--    FLD  START     END  LENGTH${opts.types ? '  TYPE' : ''}`, ''];
+  // One space between columns even when a number outgrows cobrix's 6-character width.
+  const col = (v: number) => ` ${String(v).padStart(6)}`;
   let fld = 0;
   const walk = (n: LayoutNode, depth: number) => {
     fld++;
     const attrs = `${n.redefines ? 'R' : ''}${n.redefinedBy.length ? 'r' : ''}${n.occurs ? '[]' : ''}${n.isOdoCounter ? 'D' : ''}`;
     const label = `${' '.repeat(depth * 2)}${n.level} ${n.name}`;
     const len = n.size * (n.occurs ? n.occurs.max : 1);
-    lines.push(`${label.padEnd(36)}${attrs.padEnd(12)}${String(fld).padStart(7)}${String(n.offset + 1).padStart(7)}${String(n.offset + len).padStart(7)}${String(len).padStart(7)}`);
+    lines.push(`${label.padEnd(36)}${attrs.padEnd(12)}${col(fld)}${col(n.offset + 1)}${col(n.offset + len)}${col(len)}${opts.types ? `  ${describeType(n)}` : ''}`);
     for (const c of n.children) walk(c, depth + 1);
   };
   for (const r of layout.roots) walk(r, 0);

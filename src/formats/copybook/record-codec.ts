@@ -78,7 +78,7 @@ export interface RecordCodec {
   /** The computed layout. */
   layout(): Layout;
   /** The layout report (cobrix format). */
-  layoutReport(): string;
+  layoutReport(opts?: { types?: boolean }): string;
   /** Bytes of a record (ODO arrays at their maximum). */
   readonly recordSize: number;
   /** True when records vary in size (variableSizeOccurs with OCCURS DEPENDING ON). */
@@ -460,7 +460,7 @@ export function createCodec(copybook: Copybook, options: CodecOptions = {}): Rec
       return variable ? buf.subarray(0, end) : buf;
     },
     layout: () => layout,
-    layoutReport: () => layoutReport(layout),
+    layoutReport: (opts) => layoutReport(layout, opts),
   };
   return codec;
 }
