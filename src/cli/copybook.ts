@@ -5,7 +5,7 @@
  *   hms-sync copybook decode customer.cpy data.bin --code-page cp037 --record-format F > out.jsonl
  *   hms-sync copybook encode customer.cpy in.jsonl --record-format V > data.bin
  */
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { FormatError, UsageError } from '../core/errors.js';
@@ -109,6 +109,13 @@ function recordFormat(codec: RecordCodec, f: CodecFlags): RecordFormatOptions | 
   }
 }
 
+/** A directory opens fine and fails at the first read: refuse it up front (pipes and devices pass). */
+function refuseDirectory(file: string, what: string): void {
+  let dir = false;
+  try { dir = statSync(file).isDirectory(); } catch { /* a missing file is reported when it is opened */ }
+  if (dir) throw new UsageError(`${what} ${file} is a directory; give the path of a file`);
+}
+
 let stdoutClosed = false;
 let watching = false;
 /** Writes to stdout with backpressure; returns false once the reader went away (`| head`). */
@@ -150,6 +157,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .action(async (file: string, dataFile: string, flags: CodecFlags & { onError: 'fail' | 'skip' }) => {
       const codec = loadCodec(file, flags);
       let failed = 0;
+      refuseDirectory(dataFile, 'data file');
       const source = createReadStream(dataFile);
       const opened = new Promise<void>((resolve, reject) => { source.once('open', () => resolve()); source.once('error', reject); });
       try { await opened; } catch (err) { throw new UsageError(`cannot read data file ${dataFile}: ${(err as Error).message}`); }
@@ -168,6 +176,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
   codecOptions(cb.command('encode').description('encode JSON lines into records on stdout').argument('<copybook>', 'copybook file').argument('<jsonl-file>', 'JSON lines file, one record per line'))
     .action(async (file: string, jsonl: string, flags: CodecFlags) => {
       const codec = loadCodec(file, flags);
+      refuseDirectory(jsonl, 'JSON lines file');
       const input = createReadStream(jsonl);
       try { await new Promise<void>((resolve, reject) => { input.once('open', () => resolve()); input.once('error', reject); }); } catch (err) { throw new UsageError(`cannot read ${jsonl}: ${(err as Error).message}`); }
       async function* docs(): AsyncGenerator<Record<string, unknown>> {

@@ -110,9 +110,10 @@ describe('hms-sync copybook', () => {
   it('reports a copybook error with file:line and bad arguments with exit code 2', async () => {
     const badCpy = path.join(tmp.dir, 'bad.cpy');
     writeFileSync(badCpy, '       01  R.\n           05  A  PIC X(3) COMP-9.\n');
-    const [r, usage, choice, help] = await Promise.all([
+    const [r, usage, dir, choice, help] = await Promise.all([
       run(['copybook', 'layout', badCpy]),
       run(['copybook', 'decode', cpy, path.join(tmp.dir, 'missing.bin')]),
+      run(['copybook', 'decode', cpy, tmp.dir]),
       run(['copybook', 'decode', cpy, cpy, '--record-format', 'X']),
       run(['copybook', 'decode', '--help']),
     ]);
@@ -120,6 +121,8 @@ describe('hms-sync copybook', () => {
     assert.match(r.stderr, /bad\.cpy:2: expected a clause .* found "COMP-9"/);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /cannot read data file .*missing\.bin/);
+    assert.equal(dir.code, 2);
+    assert.match(dir.stderr, /data file .* is a directory; give the path of a file/);
     assert.equal(choice.code, 2);
     assert.equal(help.code, 0);
     assert.match(help.stdout.toString(), /--code-page <name>/);
