@@ -48,6 +48,10 @@ test('HTTP statuses and bodies are classified', () => {
   assert.ok(busy instanceof RetryableError && busy.retryAfterMs === 7000);
   assert.ok(responseError(res(502, '<!DOCTYPE html><html/>'), [], 'w') instanceof RetryableError, 'proxy error page');
   assert.ok(responseError(res(200, '<!DOCTYPE x [<!ENTITY a "b">]><a>&a;</a>'), [], 'w') instanceof FormatError);
+  const notFound = responseError(res(404, '<!DOCTYPE html><html><body>Not Found</body></html>'), [], 'w');
+  assert.ok(notFound instanceof FormatError, 'a 4xx HTML page is dead-lettered unparsed');
+  assert.match(notFound.message, /^HTTP 404 from w with a non-SOAP body \(DOCTYPE, not parsed\): <!DOCTYPE html>.*Not Found.*check the endpoint URL$/);
+  assert.match(responseError(res(401, '<!DOCTYPE html><p>login</p>'), [], 'w')!.message, /HTTP 401 from w: authentication or authorisation failed/);
   assert.match(responseError(res(401, ''), [], 'w')!.message, /authentication/);
   assert.ok(responseError(res(404, 'nope'), [], 'w') instanceof PermanentError);
   const garbled = responseError(res(200, '<a><b></a>'), [], 'w');

@@ -120,6 +120,9 @@ export function responseError(res: RawResponse, rules: readonly FaultRule[], whe
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
     // A proxy's HTML error page (<!DOCTYPE html>) on a 5xx is an outage, not an attack.
     if (status >= 500 || status === 429) return new RetryableError(`HTTP ${status} from ${where} with a non-SOAP body: ${snippet(text)}`, { retryAfterMs: retryAfterMs(res.headers) });
+    if (status === 401 || status === 403) return new PermanentError(`HTTP ${status} from ${where}: authentication or authorisation failed; check basicAuth / wsSecurity / tls of the system`);
+    // A 4xx HTML page (wrong URL, gateway refusal) is not parsed either; say what it is, not "attack".
+    if (!ok) return new FormatError(`HTTP ${status} from ${where} with a non-SOAP body (DOCTYPE, not parsed): ${snippet(text)}; check the endpoint URL`, { details: { status } });
     try {
       assertNoDoctype(text, `response from ${where}`);
     } catch (e) {
