@@ -30,6 +30,7 @@ export const binlogOptionsSchema = z.strictObject({
   batchSize: z.number().int().min(1).max(100_000).default(1000).describe('Row changes per batch at most; a transaction is never split (default 1000).'),
   maxBuffered: z.number().int().min(100).max(1_000_000).default(20_000).describe('Row changes held in memory before the replication stream is paused (default 20000).'),
   idle: durationSchema.default('200ms').describe('How long to wait for more changes when none are buffered (default 200ms).'),
+  positionEvery: durationSchema.default('5s').describe('While only other tables change, record the log position this often (default 5s).'),
 });
 
 export type BinlogOptions = z.input<typeof binlogOptionsSchema>;
@@ -60,6 +61,9 @@ export class BinlogSource implements BackfillCapable {
   private readonly table: { schema: string; name: string };
   private jsonCols = new Set<string>();
   private colTypes = new Map<string, string>();
+  /** Position after the last transaction of other tables, while none of ours is queued. */
+  private idlePosition: BinlogPosition | null = null;
+  private lastYield = 0;
 
   constructor(private readonly ctx: SourceContext<MariadbSystem, BinlogOptions>) {
     this.opts = binlogOptionsSchema.parse(ctx.options);
@@ -181,9 +185,14 @@ export class BinlogSource implements BackfillCapable {
       return;
     }
     if (name === 'xid' || (name === 'query' && /^\s*COMMIT/i.test(String(evt.query)))) {
-      if (this.current.length === 0 && this.currentWatermark === undefined) return;
       const z = this.zongji;
       const position: BinlogPosition = { ...(z?.gtidSet ? { gtid: z.gtidSet } : {}), file: this.file ?? z?.options.filename, pos: Number(evt.nextPosition) };
+      if (this.current.length === 0 && this.currentWatermark === undefined) {
+        // another table's transaction: remember how far the log has gone (committed when idle)
+        if (this.queue.length === 0) this.idlePosition = position;
+        return;
+      }
+      this.idlePosition = null;
       this.queue.push({ events: this.current, position, ...(this.currentWatermark !== undefined ? { watermark: this.currentWatermark } : {}) });
       this.buffered += this.current.length;
       this.current = [];
@@ -229,9 +238,19 @@ export class BinlogSource implements BackfillCapable {
     const onAbort = () => this.notify();
     signal.addEventListener('abort', onAbort);
     const idleMs = parseDuration(this.opts.idle, 'idle');
+    const positionEveryMs = parseDuration(this.opts.positionEvery, 'positionEvery');
     try {
       while (!signal.aborted) {
         if (this.failure) throw this.failure;
+        if (this.queue.length === 0 && this.idlePosition && Date.now() - this.lastYield >= positionEveryMs) {
+          // keep the committed position moving while only other tables change, so a restart
+          // does not re-read (or find purged) a long stretch of log
+          const position = this.idlePosition;
+          this.idlePosition = null;
+          this.lastYield = Date.now();
+          yield { events: [], position: JSON.stringify(position) };
+          continue;
+        }
         if (this.queue.length === 0) {
           await new Promise<void>((resolve) => {
             const done = () => {
@@ -261,6 +280,7 @@ export class BinlogSource implements BackfillCapable {
           this.paused = false;
           (this.zongji as unknown as { connection?: { resume?(): void } })?.connection?.resume?.();
         }
+        this.lastYield = Date.now();
         yield { events, position: JSON.stringify(position), ...(watermark !== undefined ? { watermark } : {}) };
       }
     } finally {
@@ -276,6 +296,7 @@ export class BinlogSource implements BackfillCapable {
     this.current = [];
     this.buffered = 0;
     this.paused = false;
+    this.idlePosition = null;
     try { z?.stop(); } catch {}
   }
 
