@@ -196,7 +196,13 @@ function wsdl_for(string $endpoint, bool $soap12): string {
     $xml = str_replace('LOCATION', htmlspecialchars($endpoint, ENT_XML1), $xml);
     if ($soap12) $xml = str_replace('http://schemas.xmlsoap.org/wsdl/soap/', 'http://schemas.xmlsoap.org/wsdl/soap12/', $xml);
     $file = $dataDir . '/permits' . ($soap12 ? '12' : '') . '.wsdl';
-    file_put_contents($file, $xml);
+    // several PHP workers serve requests at once: write a temporary file and rename it, so a
+    // reader never sees a half-written WSDL
+    if (@file_get_contents($file) !== $xml) {
+        $tmp = $file . '.' . getmypid() . '.tmp';
+        file_put_contents($tmp, $xml);
+        rename($tmp, $file);
+    }
     return $file;
 }
 
