@@ -175,7 +175,7 @@ async function post(url: string, body: string, headers: Record<string, string>, 
 test('webhook source: refuses missing, bad and stale signatures and bad JSON; answers 200 only after the commit; dedupes by webhook-id', async () => {
   const scope = 'webhook:permits';
   const { store, state } = await storeState(scope);
-  const src = (await httpConnector.createSource!({ system: 'county', systemConfig: { signingSecret: secret }, collection: 'permits', options: { listen: { host: '127.0.0.1', port: 0 }, path: '/hooks/permits', dataField: 'data', ackTimeout: '2s' }, keyFields: ['permitNumber'], state, logger: silentLogger(), workDir: '.' })) as WebhookSource;
+  const src = (await httpConnector.createSource!({ system: 'county', systemConfig: { signingSecret: secret }, collection: 'permits', options: { listen: { host: '127.0.0.1', port: 0 }, path: '/hooks/permits', dataField: 'data', ackTimeout: '60s' }, keyFields: ['permitNumber'], state, logger: silentLogger(), workDir: '.' })) as WebhookSource;
   let release!: () => void;
   let gateOpen = false;
   const c = consume(src, store, scope, () => (gateOpen ? Promise.resolve() : new Promise<void>((r) => { release = r; })));
@@ -198,7 +198,8 @@ test('webhook source: refuses missing, bad and stale signatures and bad JSON; an
   r = await post(`http://127.0.0.1:${port}/elsewhere`, body, webhookHeaders({ id: 'm1', body, secret }));
   assert.equal(r.status, 404);
 
-  // a good request waits until the (gated) commit happened
+  // a good request waits until the (gated) commit happened (ackTimeout is long, so a slow
+  // machine cannot turn this into a 503; the 503 path has its own test below)
   let answered: { status: number } | null = null;
   const pending = post(url, body, webhookHeaders({ id: 'm1', body, secret })).then((x) => (answered = x));
   await waitFor(() => c.batches.length === 1, { what: 'batch yielded' });
