@@ -216,12 +216,13 @@ pipelines:
         await Promise.race([sleep(1000), loadDone.catch(() => {})]);
         if (!running) break;
         const now = Date.now();
+        const lagMs = newestCommitAt ? now - newestCommitAt : null; // before any await: arrivals keep coming
         const c = await committed();
         const s = {
           t: Math.round((now - tA) / 100) / 10,
           commitsPerSec: c - last,
           behind: c - maxDelivered,
-          lagMs: newestCommitAt ? now - newestCommitAt : null,
+          lagMs,
           slotLagKB: Math.round(((await slotLag(slot)) ?? 0) / 1024),
           recvlogicalLagKB: recv ? Math.round(((await slotLag(recvSlot)) ?? 0) / 1024) : null,
         };

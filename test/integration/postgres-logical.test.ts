@@ -23,14 +23,23 @@ before(async () => {
   await admin.query(`CREATE SCHEMA ${schema}`);
 });
 
+async function dropSlot(s: string): Promise<void> {
+  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [s])).rowCount === 0, { what: `slot ${s} inactive` });
+  await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [s]);
+  await admin.query(`DROP PUBLICATION IF EXISTS ${s}`);
+}
+
+/** Stops the test's sources and drops its slot at once (slots are a scarce server resource). */
+async function finish(slot: string): Promise<void> {
+  for (const stop of running.splice(0)) await stop();
+  await dropSlot(slot);
+  slots.splice(slots.indexOf(slot), 1);
+}
+
 after(async () => {
   if (skip) return;
   for (const stop of running) await stop().catch(() => {});
-  for (const s of slots) {
-    await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [s])).rowCount === 0, { what: `slot ${s} inactive` });
-    await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [s]);
-    await admin.query(`DROP PUBLICATION IF EXISTS ${s}`);
-  }
+  for (const s of slots) await dropSlot(s).catch(() => {});
   await admin.query(`DROP SCHEMA ${schema} CASCADE`);
   await admin.end();
   tmp.cleanup();
@@ -135,6 +144,7 @@ test('creates publication and slot; insert/update/delete with exact types; trans
   await waitFor(async () => (await admin.query('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, txBatch.position])).rows[0]?.ok === true, { what: 'slot confirmed at the batch position' });
   await r.stop();
   assert.equal(r.error(), null);
+  await finish(slot);
 });
 
 test('the slot advances only on ack: un-acked changes come again after a restart', { skip }, async () => {
@@ -167,6 +177,7 @@ test('the slot advances only on ack: un-acked changes come again after a restart
   assert.equal(again.events[0]!.op, 'update');
   assert.equal(again.events[0]!.after!.v, 2);
   await again.stop();
+  await finish(slot);
 });
 
 test('unchanged TOASTed columns are fetched (DEFAULT) or taken from the old tuple (FULL); schema changes are reported', { skip }, async () => {
@@ -200,6 +211,7 @@ test('unchanged TOASTed columns are fetched (DEFAULT) or taken from the old tupl
   assert.equal(ev.after!.extra, 'e');
   assert.ok(cap.lines.some((l) => l.level === 40 && /schema change of .*added extra; dropped n/.test(String(l.msg))), 'a warning is logged');
   await r.stop();
+  await finish(slot);
 });
 
 test('a key change becomes a delete of the old key and an insert of the new one', { skip }, async () => {
@@ -216,6 +228,7 @@ test('a key change becomes a delete of the old key and an insert of the new one'
   assert.deepEqual(r.events.map((e) => [e.op, e.key]), [['delete', '1'], ['insert', '2']]);
   assert.deepEqual(r.events[1]!.after, { id: 2, v: 'a' });
   await r.stop();
+  await finish(slot);
 });
 
 test('an idle slot does not pin WAL: writes to other tables move its confirmed LSN', { skip }, async () => {
@@ -234,6 +247,7 @@ test('an idle slot does not pin WAL: writes to other tables move its confirmed L
     { timeoutMs: 15_000, what: `confirmed LSN of the idle slot to pass ${walNow} (was ${before})` });
   assert.equal(r.events.length, 0);
   await r.stop();
+  await finish(slot);
 });
 
 test('a transaction bigger than maxTransactionEvents comes in several batches; only its last carries the position', { skip }, async () => {
@@ -249,6 +263,7 @@ test('a transaction bigger than maxTransactionEvents comes in several batches; o
   assert.deepEqual(r.batches.map((b) => [b.events.length, b.position !== undefined]), [[1000, false], [1000, false], [500, true]]);
   assert.deepEqual(r.events.map((e) => e.key), Array.from({ length: 2500 }, (_, i) => String(i + 1)));
   await r.stop();
+  await finish(slot);
 });
 
 test('a dropped replication connection fails the stream as retryable; the next stream resumes without loss', { skip }, async () => {
@@ -274,4 +289,5 @@ test('a dropped replication connection fails the stream as retryable; the next s
   assert.deepEqual(again.events.map((e) => [e.op, e.key]), [['insert', '2']]);
   await again.stop();
   await first.stop();
+  await finish(slot);
 });
