@@ -128,7 +128,7 @@ test('sink: a hanging receiver times out and a refused connection is retryable',
   const e = errOf(hung!);
   assert.ok(e instanceof RetryableError);
   assert.match(e.message, /timed out after 200 ms/);
-  assert.ok(Date.now() - t0 < 5000);
+  assert.ok(Date.now() - t0 < 20_000, 'the call was abandoned at the deadline (generous bound for a loaded machine)');
 
   const dead = http.createServer();
   await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));

@@ -138,11 +138,11 @@ describe('soap sink against the PHP county permit system', { skip }, () => {
 
   test('a hanging endpoint times out (retryable); a closed port is retryable', async () => {
     const s = await sink({ wsdl: `${php.baseUrl}/permits?wsdl`, url: `${php.baseUrl}/slow`, timeout: '300ms' }, { operations: WSDL_OPS });
-    const started = Date.now();
     const err = failure(await writeOne(s, item('update', '007', { Status: 'SLOW' })));
     assert.ok(err instanceof RetryableError, String(err));
     assert.match(err.message, /within 300 ms \(timeout\)/);
-    assert.ok(Date.now() - started < 4000, 'the call was abandoned at the deadline');
+    // /slow answers successfully after 5 s, so the timeout error itself proves the deadline cut
+    // the call; no wall-clock bound (on a loaded machine a tight one fails spuriously).
 
     const dead = await sink({ wsdl: `${php.baseUrl}/permits?wsdl`, url: 'http://127.0.0.1:9/permits' }, { operations: WSDL_OPS });
     const refused = failure(await writeOne(dead, item('update', '007', { Status: 'X' })));
