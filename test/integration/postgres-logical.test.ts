@@ -291,3 +291,21 @@ test('a dropped replication connection fails the stream as retryable; the next s
   await first.stop();
   await finish(slot);
 });
+
+test('a partitioned table is published through its root: changes in any partition carry the table name', { skip }, async () => {
+  const t = `${schema}.parted`;
+  await admin.query(`CREATE TABLE ${t} (id int, region text, v int, PRIMARY KEY (id, region)) PARTITION BY LIST (region)`);
+  await admin.query(`CREATE TABLE ${schema}.parted_n PARTITION OF ${t} FOR VALUES IN ('n')`);
+  await admin.query(`CREATE TABLE ${schema}.parted_s PARTITION OF ${t} FOR VALUES IN ('s')`);
+  const slot = uniqueName('hms_t8');
+  const cap: Captured = { lines: [] };
+  const state = new MemState('s');
+  const r = run(source('parted', slot, state, cap, {}, ['id', 'region']), state);
+  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await admin.query(`INSERT INTO ${t} VALUES (1, 'n', 1), (2, 's', 2)`);
+  await admin.query(`DELETE FROM ${t} WHERE id = 2`);
+  await waitFor(() => r.events.length === 3, { what: 'three events' });
+  assert.deepEqual(r.events.map((e) => [e.op, e.key]), [['insert', '[1,"n"]'], ['insert', '[2,"s"]'], ['delete', '[2,"s"]']]);
+  await r.stop();
+  await finish(slot);
+});

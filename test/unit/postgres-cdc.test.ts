@@ -23,7 +23,7 @@ test('LSN text <-> bigint', () => {
 test('slot names and replica identity checks', () => {
   assert.equal(defaultSlotName('Legacy-DB', { schema: 'public', name: 'Permits' }), 'hms_legacy_db_permits');
   assert.equal(defaultSlotName('x', { schema: 'app', name: 't' }), 'hms_x_app_t');
-  const facts = { oid: 1, replicaIdentity: 'd', columns: ['id', 'code'], identityColumns: ['id'] };
+  const facts = { oid: 1, partitioned: false, replicaIdentity: 'd', columns: ['id', 'code'], identityColumns: ['id'] };
   assert.deepEqual(replicaIdentityProblems({ schema: 'public', name: 't' }, facts, ['id']), []);
   assert.match(replicaIdentityProblems({ schema: 'public', name: 't' }, facts, ['code'])[0]!, /key field\(s\) "code" of "public"."t" are not in its replica identity \(id\).*REPLICA IDENTITY FULL/);
 });

@@ -154,7 +154,7 @@ export class PgLogicalSource implements BackfillCapable {
       await checkWalLevel(client, this.init.server);
       const facts = await describeTable(client, this.table);
       for (const p of replicaIdentityProblems(this.table, facts, this.ctx.keyFields)) this.ctx.logger.warn({ system: this.ctx.system, table: this.tableName }, p);
-      const pub = await ensurePublication(client, this.publication, this.table, this.options.createPublication);
+      const pub = await ensurePublication(client, this.publication, this.table, this.options.createPublication, facts.partitioned);
       if (pub !== 'ok') this.ctx.logger.info({ publication: this.publication, table: this.tableName }, `publication ${pub}`);
       const slot = await ensureSlot(client, this.slot);
       if (slot.created) this.ctx.logger.info({ slot: this.slot, lsn: slot.confirmedLsn === null ? null : formatLsn(slot.confirmedLsn) }, `replication slot ${this.slot} created; changes committed from now on are captured`);

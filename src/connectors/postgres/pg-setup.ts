@@ -56,6 +56,8 @@ export async function checkWalLevel(client: pg.ClientBase, server?: string): Pro
 
 export interface TableFacts {
   oid: number;
+  /** A partitioned table (its rows live in partitions). */
+  partitioned: boolean;
   /** d default (primary key), n nothing, f full, i index. */
   replicaIdentity: string;
   columns: string[];
@@ -65,8 +67,8 @@ export interface TableFacts {
 
 /** Look the table up; throws a clear error when it does not exist. */
 export async function describeTable(client: pg.ClientBase, t: TableRef): Promise<TableFacts> {
-  const r = await client.query<{ oid: number; relreplident: string }>(
-    'SELECT c.oid::int AS oid, c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN (\'r\', \'p\')', [t.schema, t.name]);
+  const r = await client.query<{ oid: number; relreplident: string; relkind: string }>(
+    'SELECT c.oid::int AS oid, c.relreplident, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN (\'r\', \'p\')', [t.schema, t.name]);
   const row = r.rows[0];
   if (!row) throw new PermanentError(`table ${quoteTable(t)} does not exist (schema ${JSON.stringify(t.schema)}, table ${JSON.stringify(t.name)}); check the pipeline's collection and the system's schema`, { details: { table: `${t.schema}.${t.name}` } });
   const cols = await client.query<{ attname: string }>('SELECT attname FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum', [row.oid]);
@@ -79,7 +81,7 @@ export async function describeTable(client: pg.ClientBase, t: TableRef): Promise
        WHERE i.indrelid = $1 AND ${row.relreplident === 'd' ? 'i.indisprimary' : 'i.indisreplident'}`, [row.oid]);
     identityColumns = idx.rows.map((c) => c.attname);
   }
-  return { oid: row.oid, replicaIdentity: row.relreplident, columns, identityColumns };
+  return { oid: row.oid, partitioned: row.relkind === 'p', replicaIdentity: row.relreplident, columns, identityColumns };
 }
 
 /**
@@ -98,20 +100,25 @@ export function replicaIdentityProblems(t: TableRef, facts: TableFacts, keyField
   return out;
 }
 
-/** Create the publication for the table, or check (and extend) an existing one. */
-export async function ensurePublication(client: pg.ClientBase, publication: string, t: TableRef, create: boolean): Promise<'created' | 'extended' | 'ok'> {
-  const pub = await client.query<{ puballtables: boolean; pubinsert: boolean; pubupdate: boolean; pubdelete: boolean }>('SELECT puballtables, pubinsert, pubupdate, pubdelete FROM pg_publication WHERE pubname = $1', [publication]);
+/**
+ * Create the publication for the table, or check (and extend) an existing one. A partitioned
+ * table is published through its root (`publish_via_partition_root`), so changes carry its name.
+ */
+export async function ensurePublication(client: pg.ClientBase, publication: string, t: TableRef, create: boolean, partitioned = false): Promise<'created' | 'extended' | 'ok'> {
+  const pub = await client.query<{ puballtables: boolean; pubinsert: boolean; pubupdate: boolean; pubdelete: boolean; pubviaroot: boolean }>('SELECT puballtables, pubinsert, pubupdate, pubdelete, pubviaroot FROM pg_publication WHERE pubname = $1', [publication]);
   const row = pub.rows[0];
+  const via = partitioned ? ' WITH (publish_via_partition_root = true)' : '';
   if (!row) {
-    if (!create) throw new PermanentError(`publication ${JSON.stringify(publication)} does not exist; create it with CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${quoteTable(t)}; or set createPublication: true`, { details: { publication } });
+    if (!create) throw new PermanentError(`publication ${JSON.stringify(publication)} does not exist; create it with CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${quoteTable(t)}${via}; or set createPublication: true`, { details: { publication } });
     try {
-      await client.query(`CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${quoteTable(t)}`);
+      await client.query(`CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${quoteTable(t)}${via}`);
       return 'created';
     } catch (err) {
       if ((err as { code?: string }).code !== '42710') throw err; // created concurrently
-      return ensurePublication(client, publication, t, create);
+      return ensurePublication(client, publication, t, create, partitioned);
     }
   }
+  if (partitioned && !row.pubviaroot) throw new PermanentError(`table ${quoteTable(t)} is partitioned but publication ${JSON.stringify(publication)} publishes changes under the partitions' names; run ALTER PUBLICATION ${quoteIdent(publication)} SET (publish_via_partition_root = true)`, { details: { publication } });
   const ops = (['insert', 'update', 'delete'] as const).filter((op) => !row[`pub${op}`]);
   if (ops.length) throw new PermanentError(`publication ${JSON.stringify(publication)} does not publish ${ops.join(', ')}; run ALTER PUBLICATION ${quoteIdent(publication)} SET (publish = 'insert, update, delete')`, { details: { publication } });
   if (row.puballtables) return 'ok';
