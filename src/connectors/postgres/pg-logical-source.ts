@@ -231,9 +231,10 @@ export class PgLogicalSource implements BackfillCapable {
               open = null;
               t.endLsn = msg.endLsn;
               const ts = pgTimeToMs(msg.commitTime);
+              const position = formatLsn(msg.endLsn);
               for (const e of t.events) {
                 e.event.ts = ts;
-                e.event.position = formatLsn(msg.endLsn);
+                e.event.position = position;
               }
               ready.push(t);
               queued += t.events.length;
