@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { FormatError, PermanentError, RetryableError } from '../../src/core/errors.js';
 import { extractFault, faultToError, patternMatches, responseError } from '../../src/connectors/soap/soap-faults.js';
 import { faultRuleSchema } from '../../src/connectors/soap/soap-options.js';
+import { decodeBody } from '../../src/connectors/soap/soap-transport.js';
 import { assertNoDoctype, escapeXml, wellFormedProblem } from '../../src/connectors/soap/xml-safety.js';
 
 const F11 = (code: string, text: string) => `<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:${code}</faultcode><faultstring>${text}</faultstring><detail><e>d&amp;1</e></detail></s:Fault></s:Body></s:Envelope>`;
@@ -66,4 +67,15 @@ test('XML safety helpers', () => {
   assert.match(wellFormedProblem('<a>&lol;</a>')!, /undeclared entity reference "&lol;"/);
   assert.equal(wellFormedProblem('<a>&amp;&#65;&#x42;<![CDATA[& raw]]></a>'), null);
   assert.equal(escapeXml('007', 'k'), '007');
+});
+
+test('response bodies are read in the charset they declare (header, XML declaration, BOM), UTF-8 otherwise', () => {
+  const latin1 = Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><R>Jos\u00e9 M\u00fcller</R>', 'latin1');
+  assert.match(decodeBody(latin1, 'text/xml; charset=ISO-8859-1', 'w'), /<R>José Müller<\/R>/);
+  assert.match(decodeBody(latin1, 'text/xml', 'w'), /<R>José Müller<\/R>/, 'from the XML declaration');
+  assert.match(decodeBody(Buffer.from([0x3c, 0x52, 0x3e, 0x80, 0x3c, 0x2f, 0x52, 0x3e]), 'text/xml; charset="windows-1252"', 'w'), /<R>€<\/R>/);
+  assert.equal(decodeBody(Buffer.from('<R>é</R>', 'utf8'), 'application/soap+xml; charset=utf-8; action="x"', 'w'), '<R>é</R>');
+  assert.equal(decodeBody(Buffer.from('<R>é</R>', 'utf8'), undefined, 'w'), '<R>é</R>');
+  assert.equal(decodeBody(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<R>é</R>', 'utf16le')]), undefined, 'w'), '<R>é</R>');
+  assert.throws(() => decodeBody(Buffer.from('<R/>'), 'text/xml; charset=x-klingon', 'GetPermits at http://c/p'), (e: unknown) => e instanceof FormatError && /GetPermits at http:\/\/c\/p declares charset "x-klingon"/.test(e.message));
 });

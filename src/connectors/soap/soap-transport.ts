@@ -4,6 +4,7 @@
  * RetryableError; the body is returned raw for the XML safety checks and fault parsing.
  */
 import { readFileSync } from 'node:fs';
+import iconv from 'iconv-lite';
 import { Agent, request, type Dispatcher } from 'undici';
 import { ConfigError, FormatError, RetryableError, errorMessage } from '../../core/errors.js';
 import type { RawResponse } from './soap-faults.js';
@@ -71,7 +72,7 @@ export function createSoapTransport(cfg: Pick<SoapSystemConfig, 'timeout' | 'max
         }
         chunks.push(chunk as Buffer);
       }
-      return { status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') };
+      return { status: res.statusCode, headers: res.headers, text: decodeBody(Buffer.concat(chunks), res.headers['content-type'], req.what) };
     } catch (e) {
       if (e instanceof FormatError) throw e;
       if (deadline.aborted) throw new RetryableError(`no answer from ${req.what} within ${cfg.timeout} ms (timeout)`, { cause: e });
@@ -89,4 +90,25 @@ export function createSoapTransport(cfg: Pick<SoapSystemConfig, 'timeout' | 'max
 
 function tooLarge(what: string, got: string, max: number): FormatError {
   return new FormatError(`response from ${what} is too large (${got}); the limit is maxResponseBytes = ${max}; raise it or ask for smaller pages`, { details: { maxResponseBytes: max } });
+}
+
+/**
+ * The response text in the charset it declares: the Content-Type charset, else the XML
+ * declaration's encoding, else a UTF-16 byte order mark, else UTF-8. Legacy services often
+ * answer in ISO-8859-1 or windows-1252; reading those as UTF-8 would turn every accented
+ * letter into U+FFFD without a word. An unknown charset is a FormatError naming it.
+ */
+export function decodeBody(buf: Buffer, contentType: string | string[] | undefined, what: string): string {
+  const ct = Array.isArray(contentType) ? contentType[0] : contentType;
+  let charset = ct ? /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(ct)?.[1] : undefined;
+  if (!charset) {
+    if (buf[0] === 0xfe && buf[1] === 0xff) charset = 'utf-16be';
+    else if (buf[0] === 0xff && buf[1] === 0xfe) charset = 'utf-16le';
+    else charset = /^(?:\uFEFF)?<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']/.exec(buf.subarray(0, 200).toString('latin1'))?.[1];
+  }
+  if (!charset || /^utf-?8$/i.test(charset)) return buf.toString('utf8');
+  if (!iconv.encodingExists(charset)) {
+    throw new FormatError(`response from ${what} declares charset "${charset}", which hms-sync cannot decode; expected UTF-8, ISO-8859-x, windows-125x or UTF-16`, { details: { charset } });
+  }
+  return iconv.decode(buf, charset);
 }
