@@ -73,6 +73,8 @@ interface Txn {
   endLsn: bigint;
   /** Backfill watermark written in this transaction (pg_logical_emit_message). */
   watermark?: string;
+  /** The known columns (JSON) as of this commit, when a Relation message changed them. */
+  known?: string;
 }
 
 interface KnownColumns {
@@ -186,11 +188,12 @@ export class PgLogicalSource implements BackfillCapable {
     }
   }
 
-  private saveKnown(): void {
+  /** Persist the known columns (as of an acked commit), so a restart compares against them. */
+  private saveKnown(json = JSON.stringify(this.known)): void {
     try {
       mkdirSync(this.ctx.workDir, { recursive: true });
       const tmp = `${this.knownFile()}.tmp`;
-      writeFileSync(tmp, JSON.stringify(this.known));
+      writeFileSync(tmp, json);
       renameSync(tmp, this.knownFile());
     } catch (err) {
       this.ctx.logger.warn({ err: errorMessage(err) }, 'cannot save the known columns of the captured table');
@@ -235,6 +238,10 @@ export class PgLogicalSource implements BackfillCapable {
               for (const e of t.events) {
                 e.event.ts = ts;
                 e.event.position = position;
+              }
+              if (this.knownDirty) {
+                t.known = JSON.stringify(this.known);
+                this.knownDirty = false;
               }
               ready.push(t);
               queued += t.events.length;
@@ -319,11 +326,13 @@ export class PgLogicalSource implements BackfillCapable {
         if (pending.length === 0 && lsn >= 0n && watermark === undefined) {
           // transactions without changes of this table: nothing to commit, just move on
           if (lsn > this.confirmed) this.confirmed = lsn;
+          const k = take.reduce<string | undefined>((acc, t) => t.known ?? acc, undefined);
+          if (k !== undefined) this.saveKnown(k);
           continue;
         }
         awaitingAck = true; // from here the keepalive must not confirm past this batch
         await this.resolveToast(pending);
-        const known = JSON.stringify(this.known);
+        const known = take.reduce<string | undefined>((k, t) => t.known ?? k, undefined);
         this.batches++;
         yield {
           events: pending.map((p) => p.event),
@@ -334,10 +343,7 @@ export class PgLogicalSource implements BackfillCapable {
             if (lsn < 0n) return;
             if (lsn > this.confirmed) this.confirmed = lsn;
             repl.sendStatus(this.confirmed);
-            if (known !== this.lastSavedKnown) {
-              this.lastSavedKnown = known;
-              this.saveKnown();
-            }
+            if (known !== undefined) this.saveKnown(known);
           },
         };
       }
@@ -349,7 +355,8 @@ export class PgLogicalSource implements BackfillCapable {
     }
   }
 
-  private lastSavedKnown = '';
+  /** A Relation message changed the known columns since the last commit. */
+  private knownDirty = false;
 
   private isMine(oid: number): boolean {
     const r = this.relations.get(oid);
@@ -363,6 +370,7 @@ export class PgLogicalSource implements BackfillCapable {
     const now = msg.columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
     const before = this.known[this.tableName];
     this.known[this.tableName] = now;
+    if (JSON.stringify(before) !== JSON.stringify(now)) this.knownDirty = true;
     if (!before) return;
     const was = new Map(before.map((c) => [c.name, c.typeOid]));
     const is = new Map(now.map((c) => [c.name, c.typeOid]));
