@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/core/log.js';
 import type { Delta } from '../../src/core/types.js';
 import type { Sink, SinkItem, SinkResult, Source, SourceBatch, SourceState } from '../../src/connectors/contract.js';
 import { httpConnector, webhookHeaders, type WebhookSource, type RestPollSource } from '../../src/connectors/http/index.js';
+import { httpCall } from '../../src/connectors/http/http-client.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
 import { tempDir, waitFor } from '../helpers/services.js';
@@ -140,6 +141,20 @@ test('sink: a hanging receiver times out and a refused connection is retryable',
   assert.ok(e2 instanceof RetryableError);
   assert.match(e2.message, /ECONNREFUSED/);
   await assert.rejects(httpConnector.testConnection({ url: `http://127.0.0.1:${port}` }, { logger: silentLogger(), system: 'dashboard' }), /system "dashboard" cannot be reached: .*ECONNREFUSED/);
+});
+
+test('httpCall reads at most maxResponseBytes of a body and says it truncated; a successful delivery with a huge answer is still ok', async () => {
+  const big = 'x'.repeat(3 * 1024 * 1024);
+  const rx = await receiver((_g, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(big));
+  const res = await httpCall({ method: 'GET', url: `${rx.url}/huge`, headers: {}, timeoutMs: 10_000, maxResponseBytes: 1000 });
+  assert.equal(res.status, 200);
+  assert.equal(res.text.length, 1000);
+  assert.equal(res.truncated, true);
+  const small = await httpCall({ method: 'GET', url: `${rx.url}/huge`, headers: {}, timeoutMs: 10_000 });
+  assert.equal(small.text.length, big.length);
+  assert.equal(small.truncated, undefined);
+  const s = await sink({ url: rx.url });
+  assert.deepEqual(await s.write([item({ op: 'insert', key: '1', state: { bridgeId: '1' } })], signal), [{ ok: true }]);
 });
 
 /** Source state in the real store; batches are committed (and acked) as the engine does. */

@@ -13,7 +13,12 @@ export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
+  /** The body was longer than `maxResponseBytes`; `text` holds only its beginning. */
+  truncated?: boolean;
 }
+
+/** Bodies are read up to this many bytes by default (a runaway or hostile server cannot exhaust memory). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 export interface HttpCall {
   method: string;
@@ -24,6 +29,8 @@ export interface HttpCall {
   /** Engine shutdown. */
   signal?: AbortSignal;
   dispatcher?: Agent;
+  /** Read at most this many body bytes (default {@link DEFAULT_MAX_RESPONSE_BYTES}); the rest is discarded and `truncated` set. */
+  maxResponseBytes?: number;
 }
 
 /** A keep-alive connection pool for one system. */
@@ -69,8 +76,21 @@ export async function httpCall(call: HttpCall): Promise<HttpResponse> {
   const where = `${call.method} ${redactUrl(call.url)}`;
   try {
     const res = await request(call.url, { method: call.method as 'POST', headers: call.headers, body: call.body, signal, dispatcher: call.dispatcher });
-    const text = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, text };
+    const max = call.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      if (size + chunk.length > max) {
+        chunks.push(chunk.subarray(0, max - size));
+        truncated = true;
+        break; // ends the iteration, which destroys the body stream
+      }
+      chunks.push(chunk);
+      size += chunk.length;
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    return { status: res.statusCode, headers: res.headers, text, ...(truncated ? { truncated } : {}) };
   } catch (err) {
     if (timeout.aborted) throw new RetryableError(`${where} timed out after ${call.timeoutMs} ms`, { cause: err });
     if (call.signal?.aborted) throw new RetryableError(`${where} was aborted by shutdown`, { cause: err });

@@ -9,7 +9,7 @@ import type { Source, SourceBatch, SourceContext } from '../contract.js';
 import { parseDuration, sleep } from '../sql/duration.js';
 import { FailureLog } from '../sql/failure-log.js';
 import type { Agent } from 'undici';
-import { baseHeaders, classifyResponse, createAgent, httpCall, joinUrl, secretsOf } from './http-client.js';
+import { baseHeaders, classifyResponse, createAgent, DEFAULT_MAX_RESPONSE_BYTES, httpCall, joinUrl, secretsOf } from './http-client.js';
 import { getPath, opFromValue, restPollSourceSchema, type HttpSystem, type RestPollSourceOptions } from './http-schemas.js';
 import { diffRecords, keyFieldsOf, type RecordIn } from './record-diff.js';
 import type { Doc } from '../../core/types.js';
@@ -48,6 +48,7 @@ export class RestPollSource implements Source {
           const res = await httpCall({ method: 'GET', url, headers, timeoutMs: this.timeoutMs, signal, dispatcher: this.agent });
           const bad = classifyResponse('GET', url, res, secretsOf(this.ctx.systemConfig));
           if (bad) throw bad;
+          if (res.truncated) throw new FormatError(`GET ${this.options.path} returned more than ${DEFAULT_MAX_RESPONSE_BYTES} bytes; ask the service for smaller pages`);
           let body: unknown;
           try {
             body = JSON.parse(res.text);
