@@ -144,7 +144,7 @@ async function main(): Promise<void> {
     BEGIN
       WHILE clock_timestamp() - t0 < interval '${seconds} seconds' LOOP
         due := ${rate > 0 ? `floor(extract(epoch FROM clock_timestamp() - t0) * ${rate})` : 'n + 100'};
-        WHILE n < due LOOP
+        WHILE n < due AND clock_timestamp() - t0 < interval '${seconds} seconds' LOOP
           i := nextval('${schema}.seq');
           UPDATE ${schema}.items SET seq = i, at = clock_timestamp() WHERE id = (i % ${KEYS}) + 1;
           COMMIT;
