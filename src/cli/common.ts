@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { userInfo } from 'node:os';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, errorMessage, HmsError, NotConnectedError, NotFoundError } from '../core/errors.js';
+import { redactUrl } from '../core/log.js';
 import { loadConfig } from '../config/load-config.js';
 import type { ResolvedConfig } from '../config/schema.js';
-import { openStore } from '../store/open-store.js';
+import { openStore, parseStoreUrl } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
+import { EXIT } from './exit-codes.js';
 import { loadPluginsFromFile } from './plugins.js';
 
 export const DEFAULT_CONFIG_FILES = ['hms-sync.yaml', 'hms-sync.yml'];
@@ -15,7 +17,7 @@ export function resolveConfigFile(arg?: string): string {
   if (arg) return path.resolve(arg);
   if (process.env.HMS_SYNC_CONFIG) return path.resolve(process.env.HMS_SYNC_CONFIG);
   for (const f of DEFAULT_CONFIG_FILES) if (existsSync(f)) return path.resolve(f);
-  throw new ConfigError(`no configuration file given and none found (looked for ${DEFAULT_CONFIG_FILES.join(', ')} in ${process.cwd()}); pass one, e.g. \`hms-sync run examples/bridge/hms-sync.yaml\`, or try \`hms-sync demo\``);
+  throw new ConfigError(`no configuration file given and none found (looked for ${DEFAULT_CONFIG_FILES.join(', ')} in ${process.cwd()}); pass one, e.g. \`hms-sync run my-config.yaml\`, set $HMS_SYNC_CONFIG, or try \`hms-sync demo\` (it writes a config to .hms-sync/demo/demo.yaml)`);
 }
 
 /** Load plug-ins named by the config, then the config itself (strictly validated). */
@@ -31,9 +33,39 @@ export async function loadConfigArg(arg?: string): Promise<ResolvedConfig> {
  */
 export async function openStoreFor(opts: { store?: string; config?: string }): Promise<Store> {
   const url = opts.store ?? (await loadConfigArg(opts.config)).store;
-  const store = await openStore(url);
-  await store.migrate();
-  return store;
+  const where = opts.store ? '--store' : 'the config\'s `store:`';
+  const parsed = parseStoreUrl(url);
+  // Reading commands never create a store: a mistyped path would otherwise report an empty queue.
+  if (parsed.dialect === 'sqlite' && parsed.file !== ':memory:' && !existsSync(parsed.file)) {
+    throw new NotFoundError(`no state store at ${path.resolve(parsed.file)}: nothing has run with it yet (check ${where}; \`hms-sync run\` creates it)`);
+  }
+  try {
+    return await openStore(url);
+  } catch (err) {
+    if (err instanceof HmsError) throw err;
+    throw new NotConnectedError(`cannot open the state store ${redactUrl(url)} (from ${where}): ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Run an operator command on the store; a store that cannot be reached is reported in one line
+ * with exit code 4 (not as an internal error).
+ */
+export async function withStore<T>(opts: { store?: string; config?: string }, setCode: (code: number) => void, fn: (store: Store) => Promise<T>): Promise<T | undefined> {
+  let store: Store;
+  try {
+    store = await openStoreFor(opts);
+  } catch (err) {
+    if (!(err instanceof NotConnectedError)) throw err;
+    process.stderr.write(`hms-sync: ${err.message}\n`);
+    setCode(EXIT.UNREACHABLE);
+    return undefined;
+  }
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
 }
 
 export function actor(): string {

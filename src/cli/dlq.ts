@@ -7,19 +7,9 @@ import { fingerprint } from '../core/delta.js';
 import { NotFoundError, UsageError, ValidationError } from '../core/errors.js';
 import type { Delta, Job } from '../core/types.js';
 import type { Store } from '../store/store.js';
-import { actor, openStoreFor, printJson, printTable } from './common.js';
-import { EXIT } from './exit-codes.js';
+import { actor, printJson, printTable, withStore } from './common.js';
 
 interface StoreOpts { store?: string; config?: string; json?: boolean }
-
-async function withStore<T>(opts: StoreOpts, fn: (s: Store) => Promise<T>): Promise<T> {
-  const store = await openStoreFor({ store: opts.store, config: opts.config });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 async function deadJob(store: Store, id: string): Promise<Job> {
   const job = await store.getJob(id);
@@ -27,14 +17,22 @@ async function deadJob(store: Store, id: string): Promise<Job> {
   return job;
 }
 
+/** `--limit` as a positive integer (commander passes text). */
+export function parseLimit(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--limit "${text}" is not valid; give a positive whole number, e.g. --limit 20`);
+  return n;
+}
+
 /** Apply `--set field=value` edits to the payload's state (values parsed as JSON when they parse). */
 export function applySets(payload: Delta, sets: string[]): Delta {
   if (!sets.length) return payload;
+  if (payload.op === 'delete') throw new UsageError(`--set edits fields of the new state, but this job is a delete (it has none); use --payload or --edit to change the whole delta`);
   const state = { ...(payload.state ?? {}) };
   const changed = { ...payload.changed };
   for (const s of sets) {
     const eq = s.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--set "${s}" is not field=value`);
+    if (eq <= 0) throw new UsageError(`--set "${s}" is not field=value (e.g. --set status=APPROVED)`);
     const field = s.slice(0, eq);
     const raw = s.slice(eq + 1);
     let value: unknown = raw;
@@ -63,6 +61,14 @@ function editInEditor(payload: Delta): Delta {
   }
 }
 
+function readPayloadFile(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--payload ${file}: cannot read it (${(err as Error).message}); give a JSON file with the delta, or - for stdin`, { cause: err });
+  }
+}
+
 function parsePayload(text: string, where: string): Delta {
   let v: unknown;
   try {
@@ -83,8 +89,8 @@ export function register(program: Command, setCode: (code: number) => void): voi
 
   common(dlq.command('list').description('List dead letters').option('-p, --pipeline <name>', 'only this pipeline').option('-n, --limit <n>', 'at most n', '100'))
     .action(async (opts: StoreOpts & { pipeline?: string; limit: string }) => {
-      await withStore(opts, async (store) => {
-        const jobs = await store.listJobs({ state: 'dead', pipeline: opts.pipeline, limit: Number(opts.limit) });
+      await withStore(opts, setCode, async (store) => {
+        const jobs = await store.listJobs({ state: 'dead', pipeline: opts.pipeline, limit: parseLimit(opts.limit) });
         if (opts.json) printJson(jobs);
         else if (!jobs.length) process.stdout.write('no dead letters\n');
         else printTable(jobs.map((j) => ({ id: j.id, pipeline: j.pipeline, target: j.target, key: j.key, op: j.payload.op, attempts: j.attempts, updated: new Date(j.updatedAt).toISOString(), lastError: (j.lastError ?? '').slice(0, 80) })), ['id', 'pipeline', 'target', 'key', 'op', 'attempts', 'updated', 'lastError']);
@@ -93,7 +99,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
 
   common(dlq.command('show').description('Show one job with its payload and last error').argument('<id>', 'job id'))
     .action(async (id: string, opts: StoreOpts) => {
-      await withStore(opts, async (store) => {
+      await withStore(opts, setCode, async (store) => {
         const job = await deadJob(store, id);
         if (opts.json) printJson(job);
         else {
@@ -107,10 +113,10 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('--payload <file>', 'replace the payload with this JSON file (- for stdin)')
     .option('--edit', 'edit the payload in $EDITOR first'))
     .action(async (id: string, opts: StoreOpts & { set: string[]; payload?: string; edit?: boolean }) => {
-      await withStore(opts, async (store) => {
+      await withStore(opts, setCode, async (store) => {
         const job = await deadJob(store, id);
         let payload: Delta | undefined;
-        if (opts.payload) payload = parsePayload(readFileSync(opts.payload === '-' ? 0 : opts.payload, 'utf8'), opts.payload);
+        if (opts.payload) payload = parsePayload(readPayloadFile(opts.payload), opts.payload);
         if (opts.edit) payload = editInEditor(payload ?? job.payload);
         if (opts.set.length) payload = applySets(payload ?? job.payload, opts.set);
         const replayed = await store.replay(id, { actor: actor(), payload });
@@ -121,7 +127,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
 
   common(dlq.command('discard').description('Remove a dead letter for good').argument('<id>', 'job id').option('--reason <text>', 'why (kept in the audit log)'))
     .action(async (id: string, opts: StoreOpts & { reason?: string }) => {
-      await withStore(opts, async (store) => {
+      await withStore(opts, setCode, async (store) => {
         await deadJob(store, id);
         await store.discard(id, { actor: actor(), reason: opts.reason });
         if (opts.json) printJson({ id, discarded: true });
@@ -131,12 +137,10 @@ export function register(program: Command, setCode: (code: number) => void): voi
 
   common(dlq.command('audit').description('Show the audit log of operator actions').option('-n, --limit <n>', 'at most n', '50'))
     .action(async (opts: StoreOpts & { limit: string }) => {
-      await withStore(opts, async (store) => {
-        const entries = await store.listAudit(Number(opts.limit));
+      await withStore(opts, setCode, async (store) => {
+        const entries = await store.listAudit(parseLimit(opts.limit));
         if (opts.json) printJson(entries);
         else printTable(entries.map((e) => ({ at: new Date(e.at).toISOString(), actor: e.actor, action: e.action, job: e.jobId, details: e.details })), ['at', 'actor', 'action', 'job', 'details']);
       });
     });
-  void setCode;
-  void EXIT;
 }

@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { LOG_LEVELS } from '../config/schema.js';
 import { createEngine } from '../engine/engine.js';
 import { createLogger } from '../core/log.js';
 import { loadConfigArg } from './common.js';
@@ -12,11 +13,11 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('-p, --pipeline <name...>', 'run only these pipelines')
     .option('--no-capture', 'do not run sources (delivery workers only: scale out workers on PostgreSQL)')
     .option('--no-deliver', 'do not run delivery workers (capture only)')
-    .option('--log-level <level>', 'trace, debug, info, warn, error, silent')
+    .addOption(new Option('--log-level <level>', 'log level (default: $HMS_LOG_LEVEL, else the config\'s log.level)').choices(LOG_LEVELS))
     .addHelpText('after', '\nExamples:\n  hms-sync run hms-sync.yaml\n  hms-sync run prod.yaml --pipeline bridge-schedule --no-capture   # an extra worker process\n')
     .action(async (configArg: string | undefined, opts: { pipeline?: string[]; capture: boolean; deliver: boolean; logLevel?: string }) => {
       const config = await loadConfigArg(configArg);
-      const logger = createLogger({ level: opts.logLevel ?? config.logLevel });
+      const logger = createLogger({ level: opts.logLevel ?? (process.env.HMS_LOG_LEVEL ? undefined : config.logLevel) });
       const engine = createEngine({ config, logger, pipelines: opts.pipeline, capture: opts.capture, deliver: opts.deliver });
       await engine.start();
       await new Promise<void>((resolve) => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatAge, openStoreFor, printJson, printTable } from './common.js';
+import { formatAge, printJson, printTable, withStore } from './common.js';
 import { EXIT } from './exit-codes.js';
 
 export function register(program: Command, setCode: (code: number) => void): void {
@@ -9,17 +9,14 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .argument('[config]', 'configuration file (default: ./hms-sync.yaml or $HMS_SYNC_CONFIG)')
     .option('--store <url>', 'state store URL instead of the config\'s (sqlite:./.hms-sync/state.db, postgres://...)')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExit codes: 0 nothing dead, 1 some jobs are dead-lettered (see `hms-sync dlq list`).\n')
+    .addHelpText('after', '\nExit codes: 0 nothing dead, 1 some jobs are dead-lettered (see `hms-sync dlq list`) or the store does not exist, 4 the store could not be reached.\n')
     .action(async (configArg: string | undefined, opts: { store?: string; json?: boolean }) => {
-      const store = await openStoreFor({ store: opts.store, config: configArg });
-      try {
+      await withStore({ store: opts.store, config: configArg }, setCode, async (store) => {
         const stats = await store.stats();
         if (opts.json) printJson(stats);
         else if (!stats.length) process.stdout.write('queue is empty: no jobs recorded yet\n');
         else printTable(stats.map((s) => ({ ...s, oldest: formatAge(s.oldestPendingAgeMs), lastError: s.lastError ? s.lastError.slice(0, 80) : null })), ['pipeline', 'target', 'pending', 'running', 'retrying', 'dead', 'done', 'oldest', 'lastError']);
         setCode(stats.some((s) => s.dead > 0) ? EXIT.FAILURE : EXIT.OK);
-      } finally {
-        await store.close();
-      }
+      });
     });
 }

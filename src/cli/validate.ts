@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { parseConfig } from '../config/load-config.js';
 import { getConnector } from '../connectors/registry.js';
-import { errorMessage } from '../core/errors.js';
+import { ConfigError, errorMessage } from '../core/errors.js';
 import { silentLogger } from '../core/log.js';
 import { printJson, resolveConfigFile } from './common.js';
 import { EXIT } from './exit-codes.js';
@@ -20,7 +20,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .action(async (configArg: string | undefined, opts: { connect: boolean; json?: boolean }) => {
       const file = resolveConfigFile(configArg);
       await loadPluginsFromFile(file);
-      const { config, issues } = parseConfig(readFileSync(file, 'utf8'), { file, env: process.env });
+      const { config, issues } = parseConfig(readConfigText(file), { file, env: process.env });
       const systems: Array<{ name: string; driver: string; ok: boolean; error?: string }> = [];
       if (config && opts.connect) {
         for (const s of Object.values(config.systems)) {
@@ -43,4 +43,14 @@ export function register(program: Command, setCode: (code: number) => void): voi
       }
       setCode(!valid ? EXIT.CONFIG : !reachable ? EXIT.UNREACHABLE : EXIT.OK);
     });
+}
+
+/** The config file's text; a missing or unreadable file is a ConfigError (exit 3), not a crash. */
+function readConfigText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new ConfigError(code === 'ENOENT' ? `config file ${file} not found` : `cannot read config file ${file}: ${(e as Error).message}`, { file, cause: e });
+  }
 }

@@ -1,4 +1,7 @@
 import { pino, type Logger as PinoLogger, type LoggerOptions } from 'pino';
+import { ConfigError } from './errors.js';
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The logger shape the engine needs (pino's). */
 export type Logger = PinoLogger;
@@ -15,9 +18,13 @@ export const REDACT_PATHS = [
  * `url` fields are redacted because connection URLs carry passwords; log `redactUrl(url)` instead.
  */
 export function createLogger(opts: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+  const level = opts.level ?? process.env.HMS_LOG_LEVEL ?? 'info';
+  if (!(LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(`log level ${JSON.stringify(level)}${opts.level === undefined ? ' (from $HMS_LOG_LEVEL)' : ''} is not valid; use one of ${LEVELS.join(', ')}`);
+  }
   const options: LoggerOptions = {
     name: opts.name ?? 'hms-sync',
-    level: opts.level ?? process.env.HMS_LOG_LEVEL ?? 'info',
+    level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   };
   return pino(options, (opts.destination ?? pino.destination({ fd: 2, sync: false })) as never);

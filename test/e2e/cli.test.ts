@@ -10,6 +10,7 @@ import { tempDir, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';
 import { engineFromYaml } from '../helpers/engine-harness.js';
 import { main } from '../../src/cli/main.js';
+import { openStore } from '../../src/store/open-store.js';
 
 test('demo --once: initial sync, two edits in the debounce window arrive as one delta, nothing lost during an outage', async () => {
   const tmp = tempDir();
@@ -180,6 +181,48 @@ pipelines:
     await engine.stop();
     db.close();
     await receiver.stop();
+    tmp.cleanup();
+  }
+});
+
+test('bad arguments and missing files are one-line errors with meaningful exit codes, never internal errors', async () => {
+  const tmp = tempDir();
+  try {
+    const missingConfig = await runCli(['validate', path.join(tmp.dir, 'nope.yaml')]);
+    assert.equal(missingConfig.code, 3, missingConfig.stderr);
+    assert.match(missingConfig.stderr, /config file .*nope\.yaml not found/);
+
+    const badLevel = await runCli(['run', path.join(tmp.dir, 'nope.yaml'), '--log-level', 'loud']);
+    assert.equal(badLevel.code, 2, badLevel.stderr);
+    assert.match(badLevel.stderr, /loud.*Allowed choices are fatal, error, warn, info, debug, trace, silent/s);
+
+    const missingStore = path.join(tmp.dir, 'typo', 'state.db');
+    const status = await runCli(['status', '--store', `sqlite:${missingStore}`]);
+    assert.equal(status.code, 1, status.stderr);
+    assert.match(status.stderr, /no state store at .*typo.*state\.db/);
+    assert.equal(existsSync(path.dirname(missingStore)), false, 'a reading command does not create a store');
+
+    const unreachable = await runCli(['status', '--store', 'postgres://postgres@127.0.0.1:1/test']);
+    assert.equal(unreachable.code, 4, unreachable.stderr);
+    assert.match(unreachable.stderr, /^hms-sync: cannot open the state store postgres:\/\/postgres@127\.0\.0\.1:1\/test .*ECONNREFUSED/);
+    assert.doesNotMatch(unreachable.stderr, /internal error|\n\s+at /);
+
+    const store = `sqlite:${path.join(tmp.dir, 'state.db')}`;
+    await (await openStore(store)).close();
+    const limit = await runCli(['dlq', 'list', '--store', store, '--limit', 'ten']);
+    assert.equal(limit.code, 2, limit.stderr);
+    assert.match(limit.stderr, /--limit "ten" is not valid; give a positive whole number/);
+
+    const empty = await runCli(['status', '--store', store, '--json']);
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.deepEqual(JSON.parse(empty.stdout), []);
+
+    const config = path.join(tmp.dir, 'ok.yaml');
+    writeFileSync(config, `store: ${store}\n`);
+    const badEnvLevel = await runCli(['run', config], { env: { HMS_LOG_LEVEL: 'chatty' } });
+    assert.equal(badEnvLevel.code, 3, badEnvLevel.stderr);
+    assert.match(badEnvLevel.stderr, /log level "chatty" \(from \$HMS_LOG_LEVEL\) is not valid/);
+  } finally {
     tmp.cleanup();
   }
 });
