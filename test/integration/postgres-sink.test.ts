@@ -171,3 +171,10 @@ test('poll mode: the shared SQL polling source on PostgreSQL sees inserts, updat
     await src.close();
   }
 });
+
+test('checkWalLevel against a real server: passes at logical, otherwise says exactly what to change', { skip }, async () => {
+  const { checkWalLevel } = await import('../../src/connectors/postgres/pg-setup.js');
+  const level = (await admin.query<{ wal_level: string }>('SHOW wal_level')).rows[0]!.wal_level;
+  if (level === 'logical') await checkWalLevel(admin, '127.0.0.1:5432/test');
+  else await assert.rejects(checkWalLevel(admin, '127.0.0.1:5432/test'), new RegExp(`runs with wal_level = ${level}, but logical replication needs wal_level = logical.*ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL`));
+});
