@@ -167,13 +167,13 @@ function zonedCodec(type: FieldType, size: number, env: FieldEnv): FieldCodec {
     else if (/[+-]$/.test(body)) { neg = body.endsWith('-'); body = body.slice(0, -1).trimEnd(); }
     const punch = (ch: string, position: string): string => {
       const o = asciiOverpunch(ch.charCodeAt(0));
-      if (!o) throw new FieldError(`"${text}" is not a valid zoned decimal: "${ch}" is neither a digit nor an overpunched sign; expected digits with the sign in the ${position} position`);
+      if (!o) throw new FieldError(`"${text}" ${describeBytes(buf, off, size)} is not a valid zoned decimal: "${ch}" is neither a digit nor an overpunched sign; expected digits with the sign in the ${position} position`);
       if (o[1]) neg = true;
       return String(o[0]);
     };
     if (body.length && !/\d/.test(body[body.length - 1]!) && body[body.length - 1] !== '.') body = body.slice(0, -1) + punch(body[body.length - 1]!, 'last');
     if (body.length && !/\d/.test(body[0]!) && body[0] !== '.') body = punch(body[0]!, 'first') + body.slice(1);
-    if (!/^\d*\.?\d*$/.test(body) || !/\d/.test(body)) throw new FieldError(`"${text}" is not a valid zoned decimal for PIC ${type.picture?.text}; expected ${digits} digit(s)`);
+    if (!/^\d*\.?\d*$/.test(body) || !/\d/.test(body)) throw new FieldError(`"${text}" ${describeBytes(buf, off, size)} is not a valid zoned decimal for PIC ${type.picture?.text}; expected ${digits} digit(s)`);
     body = body.replace('.', '');
     const v = BigInt(body);
     return neg ? -v : v;
