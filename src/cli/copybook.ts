@@ -41,6 +41,7 @@ interface CodecFlags {
   recordFormat?: 'F' | 'V' | 'VB' | 'D';
   recordLength?: string;
   rdw?: 'zos' | 'gnucobol';
+  rdwByteOrder?: 'big' | 'little';
 }
 
 function codecOptions(cmd: Command): Command {
@@ -67,7 +68,8 @@ function codecOptions(cmd: Command): Command {
     .option('--nel-as-lf', 'EBCDIC 0x15 decodes as LF')
     .addOption(new Option('--record-format <format>', 'F fixed, V RDW, VB BDW+RDW, D line sequential').choices(['F', 'V', 'VB', 'D']))
     .option('--record-length <bytes>', 'record length for format F (default: the copybook size)')
-    .addOption(new Option('--rdw <kind>', 'RDW flavour: zos (length includes the 4 header bytes, big-endian) or gnucobol').choices(['zos', 'gnucobol']).default('zos'));
+    .addOption(new Option('--rdw <kind>', 'RDW flavour: zos (length includes the 4 header bytes, big-endian) or gnucobol').choices(['zos', 'gnucobol']).default('zos'))
+    .addOption(new Option('--rdw-byte-order <order>', 'byte order of the RDW (and BDW) length, overriding the flavour\'s (big-endian)').choices(['big', 'little']));
 }
 
 function loadCodec(copybookFile: string, f: CodecFlags): RecordCodec {
@@ -95,7 +97,8 @@ function loadCodec(copybookFile: string, f: CodecFlags): RecordCodec {
 }
 
 function recordFormat(codec: RecordCodec, f: CodecFlags): RecordFormatOptions | undefined {
-  const rdw = f.rdw === 'gnucobol' ? gnucobolRdw() : undefined;
+  const flavour = f.rdw === 'gnucobol' ? gnucobolRdw() : undefined;
+  const rdw = f.rdwByteOrder ? { ...flavour, byteOrder: f.rdwByteOrder } : flavour;
   switch (f.recordFormat) {
     case undefined: return undefined;
     case 'F': {
@@ -104,7 +107,7 @@ function recordFormat(codec: RecordCodec, f: CodecFlags): RecordFormatOptions | 
       return { format: 'F', recordLength: len };
     }
     case 'V': return { format: 'V', rdw };
-    case 'VB': return { format: 'VB', rdw };
+    case 'VB': return { format: 'VB', rdw, ...(f.rdwByteOrder ? { bdw: { byteOrder: f.rdwByteOrder } } : {}) };
     case 'D': return { format: 'D' };
   }
 }

@@ -49,16 +49,18 @@ describe('hms-sync copybook', () => {
     assert.deepEqual(parsed.fields.find((f) => f.path === 'PERMIT.FEE'), { path: 'PERMIT.FEE', level: 5, offset: 14, size: 4, type: 'S9(5)V99 COMP-3' });
   });
 
-  it('encode then decode round-trips JSON lines through EBCDIC records (F and V)', async () => {
+  it('encode then decode round-trips JSON lines through EBCDIC records (F, V, V and VB little-endian)', async () => {
     const jsonl = path.join(tmp.dir, 'in.jsonl');
     writeFileSync(jsonl, '{"PERMIT_ID":123456,"OWNER":"ADA","FEE":"-12.50","UNITS":-3}\n{"PERMIT_ID":7,"OWNER":"GRACE","FEE":"99999.99","UNITS":12}\n');
-    for (const format of ['F', 'V']) {
-      const enc = await run(['copybook', 'encode', cpy, jsonl, '--record-format', format]);
+    for (const [format, ...extra] of [['F'], ['V'], ['V', '--rdw-byte-order', 'little'], ['VB', '--rdw-byte-order', 'little']] as const) {
+      const enc = await run(['copybook', 'encode', cpy, jsonl, '--record-format', format, ...extra]);
       assert.equal(enc.code, 0, enc.stderr);
-      assert.equal(enc.stdout.length, format === 'F' ? 40 : 48);
-      const data = path.join(tmp.dir, `data.${format}`);
+      assert.equal(enc.stdout.length, { F: 40, V: 48, VB: 52 }[format]);
+      if (format === 'V') assert.deepEqual([...enc.stdout.subarray(0, 4)], extra.length ? [24, 0, 0, 0] : [0, 24, 0, 0], 'RDW length 24 (4 + 20) in the asked byte order');
+      if (format === 'VB') assert.deepEqual([...enc.stdout.subarray(0, 2)], [52, 0], 'little-endian BDW');
+      const data = path.join(tmp.dir, `data.${format}${extra.length}`);
       writeFileSync(data, enc.stdout);
-      const dec = await run(['copybook', 'decode', cpy, data, '--record-format', format]);
+      const dec = await run(['copybook', 'decode', cpy, data, '--record-format', format, ...extra]);
       assert.equal(dec.code, 0, dec.stderr);
       assert.deepEqual(dec.stdout.toString().trim().split('\n').map((l) => JSON.parse(l)), [
         { PERMIT_ID: 123456, OWNER: 'ADA', FEE: '-12.50', UNITS: -3 },
