@@ -42,6 +42,9 @@ test('${system}: values with separators are quoted', () => {
 import { defineConnector, z, PermanentError, RetryableError } from 'hms-sync';
 import { translate } from './translate.mjs';
 
+/** fetch() reports "fetch failed"; the reason (ECONNREFUSED, a timeout...) is in its cause. */
+const why = (err) => err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(err);
+
 const ${fn}Connector = defineConnector({
   driver: '${system}',
   description: '${system} (translator plug-in)',
@@ -50,7 +53,12 @@ const ${fn}Connector = defineConnector({
     timeoutMs: z.number().int().positive().default(10000).describe('Per-request timeout'),
   }).strict(),
   async testConnection(config) {
-    const res = await fetch(config.url, { method: 'HEAD', signal: AbortSignal.timeout(config.timeoutMs) });
+    let res;
+    try {
+      res = await fetch(config.url, { method: 'HEAD', signal: AbortSignal.timeout(config.timeoutMs) });
+    } catch (err) {
+      throw new Error('${system} at ' + config.url + ' is not reachable: ' + why(err));
+    }
     if (res.status >= 500) throw new Error('${system} answered HTTP ' + res.status);
   },
   createSink({ systemConfig }) {
@@ -69,7 +77,8 @@ const ${fn}Connector = defineConnector({
             // 5xx and 429 are worth retrying; other 4xx mean the record itself is wrong.
             return { ok: false, error: res.status >= 500 || res.status === 429 ? new RetryableError(why) : new PermanentError(why) };
           } catch (err) {
-            return { ok: false, error: err }; // network errors are retried
+            // network errors and timeouts are worth retrying
+            return { ok: false, error: new RetryableError('${system} at ' + systemConfig.url + ' did not answer: ' + why(err), { cause: err }) };
           }
         }));
       },
