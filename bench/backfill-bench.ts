@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { loadConfig } from '../src/config/load-config.js';

@@ -5,7 +5,7 @@
 //   node hms.mjs add <permit_no> <status> <address>
 //   node hms.mjs delete <permit_no>
 //   node hms.mjs list
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 
 const db = new Database(process.env.HMS_DB ?? './hms.db');
 const [cmd, ...args] = process.argv.slice(2);

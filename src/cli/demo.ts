@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import type { Command } from 'commander';
 import { configError, parseConfig } from '../config/load-config.js';
 import { UsageError } from '../core/errors.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import { runCli } from '../helpers/cli.js';
 import { tempDir, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/core/log.js';
 import { createEngine } from '../../src/engine/engine.js';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import pg from 'pg';
 import { needService, PG_URL, tempDir, uniqueName, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';

@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import { needService, tempDir, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';
 import { engineFromYaml, STORES, storeUrl } from '../helpers/engine-harness.js';

@@ -13,7 +13,7 @@ import { httpCall } from '../../src/connectors/http/http-client.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
 import { tempDir, waitFor } from '../helpers/services.js';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import { formatConfigIssue, parseConfig } from '../../src/config/load-config.js';
 import { createEngine } from '../../src/engine/engine.js';
 

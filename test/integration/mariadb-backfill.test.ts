@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import mysql from 'mysql2/promise';
 import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/core/log.js';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import { onChange, enqueue, makeDiff, start, stop, Connector } from '../../src/index.js';
 import { tempDir, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import { parseConfig, formatConfigIssue } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/core/log.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';

@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import { PermanentError, RetryableError } from '../../src/core/errors.js';
 import { computeDelta } from '../../src/core/delta.js';
 import { createLogger, silentLogger } from '../../src/core/log.js';

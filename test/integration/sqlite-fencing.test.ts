@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import { computeDelta } from '../../src/core/delta.js';
 import { silentLogger } from '../../src/core/log.js';
 import type { Doc } from '../../src/core/types.js';

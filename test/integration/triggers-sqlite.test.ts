@@ -3,7 +3,7 @@ import path from 'node:path';
 import { openTriggerDb } from '../../src/connectors/triggers/trigger-db.js';
 import { tempDir } from '../helpers/services.js';
 import { triggerScenario } from './triggers-harness.js';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 
 const tmp = tempDir();
 after(() => tmp.cleanup());

@@ -2,7 +2,7 @@
  * better-sqlite3 behind the {@link SqlQueryPort}: statements cached by text, integers read as
  * BigInt (so 64-bit legacy ids stay exact; the poll source turns safe ones back into numbers).
  */
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import type { SqlQueryPort } from '../sql/sql-query-port.js';
 import { quoteIdentAnsi } from '../sql/sql-query-port.js';
 

@@ -5,7 +5,7 @@
  * by key (a missing row is success). Unknown tables and columns are permanent errors naming
  * them; SQLITE_BUSY / SQLITE_LOCKED fail the whole batch as retryable.
  */
-import type Database from 'better-sqlite3';
+import type Database from '#better-sqlite3';
 import { keyValues } from '../../core/delta.js';
 import { errorMessage, PermanentError, RetryableError } from '../../core/errors.js';
 import type { Doc } from '../../core/types.js';

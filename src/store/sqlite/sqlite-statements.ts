@@ -1,5 +1,5 @@
 /** The SQL the SQLite store runs, prepared once per connection (better-sqlite3 caches nothing itself). */
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database, Statement } from '#better-sqlite3';
 
 /**
  * The claim rule: a pending job whose time has come and that is the head of its key (no older

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '#better-sqlite3';
 import { HmsError } from '../../core/errors.js';
 import type { Delta, Job } from '../../core/types.js';
 import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type TailJob } from '../commit-plan.js';
