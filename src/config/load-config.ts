@@ -52,8 +52,10 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): { conf
   const issues: ConfigIssue[] = problems.map((p) => ({ file: opts.file, ...locate(p.offset), path: formatPath(p.path), message: p.message }));
   const raw = (doc.toJS({ maxAliasCount: 100 }) ?? {}) as unknown;
   const isSecret = (p: PathSeg[]) => fromEnv.has(p.join('.'));
+  // a field whose ${env:...} is unset was already reported; its empty value failing the schema is noise
+  const envBad = new Set(issues.map((i) => i.path));
   const add = (list: PlainIssue[]) => {
-    for (const i of list) issues.push({ file: opts.file, ...locate(offsetOf(doc, i.path, i.atKey === true)), path: formatPath(i.path), message: i.message });
+    for (const i of list) if (!envBad.has(formatPath(i.path))) issues.push({ file: opts.file, ...locate(offsetOf(doc, i.path, i.atKey === true)), path: formatPath(i.path), message: i.message });
   };
 
   const parsed = configSchema.safeParse(raw, { reportInput: true });

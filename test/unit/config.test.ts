@@ -213,6 +213,7 @@ test('a missing env variable is an error with its line; env values stay out of m
   const i = findIssue(issues, 'server.port');
   assert.deepEqual([i.line, i.column], [16, 9]);
   assert.equal(i.message, 'environment variable "HMS_PORT" is not set (write ${env:HMS_PORT:-default} to give a default)');
+  assert.equal(issues.filter((x) => x.path === 'server.port').length, 1, 'one error for an unset variable, not a second one for its empty value');
   const secret = issuesOf(`${GOOD}server: { port: \${env:HMS_PORT} }\n`, { HMS_PORT: 'hunter2' });
   assert.match(findIssue(secret, 'server.port').message, /expected a number, got \[redacted\]/);
   assert.ok(!secret.map(formatConfigIssue).join('\n').includes('hunter2'));
