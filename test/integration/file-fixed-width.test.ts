@@ -111,9 +111,10 @@ test('JSON lines source: one object per line, bad lines rejected with their line
   const options = fileSourceSchema.parse({ format: 'jsonl', pattern: '*.jsonl', mode: 'changes', opField: 'op', opValues: { insert: 'insert', update: 'update', delete: 'delete' }, onError: 'skip', pollInterval: 20 });
   const d = drive(await fileConnector.createSource!(sourceContext({ transport: 'local', dir: t.dir }, options, state, path.join(t.dir, '.work'))), state);
   try {
-    writeFileSync(path.join(t.dir, 'a.jsonl'), '{"op":"insert","PERMIT_NO":"P1","fee":"10.50"}\n\n{not json}\n[1]\n{"op":"delete","PERMIT_NO":"P1"}\n');
+    writeFileSync(path.join(t.dir, 'a.jsonl'), '{"op":"insert","PERMIT_NO":"P1","fee":"10.50","parcel":9007199254740993,"units":3}\n\n{not json}\n[1]\n{"op":"delete","PERMIT_NO":"P1"}\n');
     await waitFor(() => d.acks === 1, { what: 'a.jsonl' });
     assert.deepEqual(summary(d.events), ['insert:P1', 'delete:P1']);
+    assert.deepEqual([d.events[0]!.after!.parcel, d.events[0]!.after!.units], ['9007199254740993', 3], 'a number JS cannot hold stays exact (as text); small ones stay numbers');
     const rejects = readFileSync(path.join(t.dir, 'processed', 'a.jsonl.rejects.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(rejects.map((r) => r.record), [2, 3]);
     assert.match(rejects[0].reason, /line 3\): not valid JSON/);

@@ -233,12 +233,13 @@ test('webhook source: refuses missing, bad and stale signatures and bad JSON; an
   assert.equal(c.batches.length, 1);
 
   // an update carries the previous doc as before; DELETE method deletes
-  const b2 = JSON.stringify({ data: { permitNumber: '0123', status: 'REVOKED' } });
+  const b2 = '{"data":{"permitNumber":"0123","status":"REVOKED","parcel":9007199254740993}}';
   assert.equal((await post(url, b2, webhookHeaders({ id: 'm2', body: b2, secret }))).status, 200);
   const b3 = JSON.stringify({ data: { permitNumber: '0123' } });
   assert.equal((await post(url, b3, webhookHeaders({ id: 'm3', body: b3, secret }), 'DELETE')).status, 200);
   const evs = c.events();
   assert.deepEqual(evs.slice(1).map((e) => [e.op, e.before?.status, e.after?.status]), [['update', 'APPROVED', 'REVOKED'], ['delete', 'REVOKED', undefined]]);
+  assert.equal(evs[1]!.after!.parcel, '9007199254740993', 'a number beyond 2^53 is kept exact (as text), not rounded');
   const bad = JSON.stringify({ data: { status: 'no key' } });
   const rb = await post(url, bad, webhookHeaders({ id: 'm4', body: bad, secret }));
   assert.equal(rb.status, 400);

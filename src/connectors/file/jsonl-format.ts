@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import iconv from 'iconv-lite';
 import type { Doc } from '../../core/types.js';
 import { checkEncoding, type ParsedRecord } from './csv-format.js';
+import { parseJsonLossless } from '../../formats/copybook/json-lines.js';
 
 /** Stream the records of a JSON lines file; blank lines are ignored. */
 export async function* readJsonLines(input: Readable, opts: { encoding: string }): AsyncGenerator<ParsedRecord> {
@@ -23,7 +24,7 @@ export async function* readJsonLines(input: Readable, opts: { encoding: string }
     no++;
     let v: unknown;
     try {
-      v = JSON.parse(s);
+      v = parseJsonLossless(s);
     } catch (e) {
       yield { no, error: `not valid JSON (${(e as Error).message})`, where: `line ${line}` };
       continue;

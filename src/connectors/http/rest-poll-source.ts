@@ -13,6 +13,7 @@ import { baseHeaders, classifyResponse, createAgent, DEFAULT_MAX_RESPONSE_BYTES,
 import { getPath, opFromValue, restPollSourceSchema, type HttpSystem, type RestPollSourceOptions } from './http-schemas.js';
 import { diffRecords, keyFieldsOf, type RecordIn } from './record-diff.js';
 import type { Doc } from '../../core/types.js';
+import { parseJsonLossless } from '../../formats/copybook/json-lines.js';
 
 export class RestPollSource implements Source {
   readonly options: ReturnType<typeof restPollSourceSchema.parse>;
@@ -51,7 +52,7 @@ export class RestPollSource implements Source {
           if (res.truncated) throw new FormatError(`GET ${this.options.path} returned more than ${DEFAULT_MAX_RESPONSE_BYTES} bytes; ask the service for smaller pages`);
           let body: unknown;
           try {
-            body = JSON.parse(res.text);
+            body = parseJsonLossless(res.text);
           } catch (err) {
             throw new FormatError(`GET ${this.options.path} returned a body that is not JSON: ${errorMessage(err)}`, { cause: err });
           }

@@ -18,6 +18,7 @@ import { parseDuration } from '../sql/duration.js';
 import { getPath, opFromValue, webhookSourceSchema, type HttpSystem, type WebhookSourceOptions } from './http-schemas.js';
 import { diffRecords, keyFieldsOf, type RecordIn } from './record-diff.js';
 import { decodeSigningSecret, verifyWebhook } from './webhook-signature.js';
+import { parseJsonLossless } from '../../formats/copybook/json-lines.js';
 
 const MAX_QUEUED = 1000;
 const ID_PREFIX = '#webhook-id:';
@@ -243,7 +244,7 @@ export class WebhookSource implements Source {
       }
       let body: unknown;
       try {
-        body = JSON.parse(raw.toString('utf8'));
+        body = parseJsonLossless(raw.toString('utf8'));
       } catch (err) {
         return respond(res, 400, { error: `body is not valid JSON: ${errorMessage(err)}` });
       }
