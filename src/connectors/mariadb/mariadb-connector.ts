@@ -24,10 +24,11 @@ import { jsonColumnsOf, withJsonColumns } from './mariadb-json.js';
 import { binlogOptionsSchema, createBinlogSource, type BinlogOptions } from './binlog-source.js';
 
 export const mariadbPollOptionsSchema = sqlPollOptionsSchema.extend({
-  mode: z.literal('poll').optional().describe('Capture by polling with per-row fingerprints (default; needs only SELECT).'),
-});
+  // every mode is listed here so a misspelt mode is reported against all three
+  mode: z.enum(['poll', 'binlog', 'triggers']).optional().describe('poll (default): per-row fingerprints, needs only SELECT; binlog: the binary log (ROW); triggers: the change-log filled by triggers.'),
+}).refine((o) => o.mode === undefined || o.mode === 'poll', { message: 'not a polling source' });
 
-export const mariadbSourceSchema = z.union([triggerSourceOptionsSchema, binlogOptionsSchema, mariadbPollOptionsSchema]);
+export const mariadbSourceSchema = z.union([mariadbPollOptionsSchema, binlogOptionsSchema, triggerSourceOptionsSchema]);
 
 export type MariadbSourceOptions = TriggerSourceOptions | BinlogOptions | (SqlPollOptions & { mode?: 'poll' });
 
