@@ -12,6 +12,7 @@ import { register as registerRun } from './run.js';
 import { register as registerValidate } from './validate.js';
 import { register as registerStatus } from './status.js';
 import { register as registerDlq } from './dlq.js';
+import { register as registerJobs } from './jobs.js';
 import { register as registerNew } from './new.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerTriggers } from './triggers.js';
@@ -26,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)');
   let code: number = EXIT.OK;
   const setCode = (c: number) => { code = c; };
-  for (const register of [registerDemo, registerRun, registerValidate, registerStatus, registerDlq, registerNew, registerCopybook, registerTriggers, registerBackfill]) register(program, setCode);
+  for (const register of [registerDemo, registerRun, registerValidate, registerStatus, registerJobs, registerDlq, registerNew, registerCopybook, registerTriggers, registerBackfill]) register(program, setCode);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

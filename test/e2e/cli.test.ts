@@ -45,7 +45,7 @@ async function mainInProcess(args: string[]): Promise<{ code: number; out: strin
 }
 
 test('every command has --help and exits 0; an unknown command exits 2', async () => {
-  const commands = [[], ['demo'], ['demo', 'edit'], ['run'], ['validate'], ['status'], ['dlq'], ['dlq', 'list'], ['dlq', 'show'], ['dlq', 'replay'], ['dlq', 'discard'], ['dlq', 'audit'], ['new'], ['copybook'], ['copybook', 'layout'], ['copybook', 'decode'], ['copybook', 'encode']];
+  const commands = [[], ['demo'], ['demo', 'edit'], ['run'], ['validate'], ['status'], ['jobs'], ['dlq'], ['dlq', 'list'], ['dlq', 'show'], ['dlq', 'replay'], ['dlq', 'discard'], ['dlq', 'audit'], ['new'], ['copybook'], ['copybook', 'layout'], ['copybook', 'decode'], ['copybook', 'encode']];
   for (const c of commands) {
     const r = await mainInProcess([...c, '--help']);
     assert.equal(r.code, 0, `${c.join(' ')} --help: ${r.out}`);
@@ -158,6 +158,12 @@ pipelines:
     const s = JSON.parse(status.stdout).find((x: { pipeline: string }) => x.pipeline === 'permits');
     assert.equal(s.dead, 2);
     assert.match(s.lastError, /422/);
+    const jobs = JSON.parse((await runCli(['jobs', config, '--state', 'dead', '--json'])).stdout) as Array<{ attempts: number; lastError: string; runAt: number }>;
+    assert.equal(jobs.length, 2);
+    assert.ok(jobs.every((j) => j.attempts === 1 && /422/.test(j.lastError) && typeof j.runAt === 'number'), 'attempts, last error and next run are visible');
+    const badState = await runCli(['jobs', config, '--state', 'sleeping']);
+    assert.equal(badState.code, 2);
+    assert.match(badState.stderr, /valid states are pending, running, done, dead/);
     const list = JSON.parse((await runCli(['dlq', 'list', '--config', config, '--json'])).stdout);
     assert.equal(list.length, 2);
     const id1 = list.find((j: { key: string }) => j.key === '1').id;
