@@ -138,6 +138,31 @@ for (const dialect of STORES) {
       }
     });
 
+    test('a transient error is retried with backoff and dead-lettered after maxAttempts, with the attempts and the error', async () => {
+      const src = path.join(tmp.dir, `m-${dialect}.db`);
+      const db = legacyDb(src);
+      const st = storeUrl(dialect, tmp.dir);
+      receiver.requests.length = 0;
+      receiver.respond = (r) => (r.url.endsWith('/M-1') ? 503 : 200);
+      db.prepare('INSERT INTO INSPECTIONS VALUES (?, ?, ?)').run('M-1', '20261201', 'A');
+      const engine = engineFromYaml(bridgeYaml({ store: st.url, dir: tmp.dir, src, url: receiver.url, maxAttempts: 3 }));
+      await engine.start();
+      try {
+        const dead = await waitFor(async () => (await engine.store.listJobs({ state: 'dead' })).find((j) => j.key === 'M-1'), { what: 'M-1 dead-lettered' });
+        assert.equal(dead.attempts, 3);
+        assert.equal(dead.maxAttempts, 3);
+        assert.match(dead.lastError ?? '', /^gave up after 3 attempts: .*HTTP 503/);
+        const tries = receiver.requests.filter((r) => r.url.endsWith('/M-1'));
+        assert.equal(tries.length, 3, 'one request per attempt');
+        for (let i = 1; i < tries.length; i++) assert.ok(tries[i]!.at > tries[i - 1]!.at, 'attempts are spaced by the backoff');
+        assert.equal(new Set(tries.map((r) => r.headers['idempotency-key'])).size, 1, 'every retry of one job version carries the same idempotency key');
+      } finally {
+        await engine.stop();
+        db.close();
+        await st.cleanup();
+      }
+    });
+
     test('bidirectional link: our own writes are not echoed back, but a chained pipeline still relays them', async () => {
       const a = path.join(tmp.dir, `echo-a-${dialect}.db`);
       const b = path.join(tmp.dir, `echo-b-${dialect}.db`);
