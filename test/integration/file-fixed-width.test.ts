@@ -11,6 +11,7 @@ import { tempDir, waitFor } from '../helpers/services.js';
 import { fileConnector } from '../../src/connectors/file/file-connector.js';
 import { fileSinkSchema, fileSourceSchema } from '../../src/connectors/file/file-options.js';
 import { createCodec, parseCopybook, readRecords } from '../../src/formats/copybook/index.js';
+import { pino } from 'pino';
 import { silentLogger } from '../../src/core/log.js';
 import type { Delta, Doc } from '../../src/core/types.js';
 import type { SinkItem } from '../../src/connectors/contract.js';
@@ -37,6 +38,26 @@ function item(op: Delta['op'], key: string, state: Doc | null, before: Doc | nul
   return { jobId: `j${n}`, version: 1, idempotencyKey: `k${n}`, pipeline: 'p', collection: 'PERMITS', keyFields: ['PERMIT_NO'], delta: { op, key, changed: state ?? {}, state, before, base: null, fingerprint: '', sourceTs: 0 } };
 }
 const permit = (no: string, owner: string, status: string, fee: string): Doc => ({ PERMIT_NO: no, OWNER_NAME: owner, STATUS_CODE: status, FEE_AMOUNT: fee, ISSUED_DATE: 20260115, INSPECTIONS: 2 });
+
+test('fixed-width sink: a document field that is not in the copybook (a map typo) is warned about once, not silently dropped', async () => {
+  const t = tempDir();
+  const cpy = path.join(t.dir, 'PERMIT.cpy');
+  writeFileSync(cpy, COPYBOOK);
+  const warnings: Array<{ field: string; msg: string }> = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(JSON.parse(line) as { field: string; msg: string }); } });
+  const options = fileSinkSchema.parse({ format: 'fixed', copybook: cpy, codePage: 'cp037', fileName: 'PERMITS.DAT', opField: 'ACTION' });
+  const s = await fileConnector.createSink!({ system: 'mainframe', systemConfig: { transport: 'local', dir: path.join(t.dir, 'out') }, collection: 'PERMITS', options, keyFields: ['PERMIT_NO'], logger, workDir: path.join(t.dir, 'work') });
+  try {
+    const typo = (no: string): Doc => ({ PERMIT_NO: no, 'OWNER-NAME': 'Rosa', STATUS_CODE: 'P', FEE_AMOUNT: '1.00' });
+    const results = await s.write([item('insert', 'P-1', typo('P-1')), item('insert', 'P-2', typo('P-2'))], signal);
+    assert.deepEqual(results.map((r) => r.ok), [true, true]);
+  } finally {
+    await s.close();
+    t.cleanup();
+  }
+  assert.deepEqual(warnings.map((w) => w.field), ['OWNER-NAME'], 'one warning for the unknown field, none for known ones');
+  assert.match(warnings[0]!.msg, /field "OWNER-NAME" is not in the record layout, so it is not written; check the pipeline's map targets/);
+});
 
 test('fixed-width sink: EBCDIC records per copybook, op field for deletes, rotation; they decode back exactly', async () => {
   const t = tempDir();

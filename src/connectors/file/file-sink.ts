@@ -30,6 +30,8 @@ export interface FileEncoder {
   record(doc: Doc): Buffer;
   /** Bytes of a batch of already-encoded records (VB blocking); default: concatenation. */
   frame?(records: Buffer[]): Buffer;
+  /** Top-level fields of a document the format has no place for (they are not written). */
+  unknownFields?(doc: Doc): string[];
 }
 
 export interface FileSinkOptions {
@@ -193,6 +195,7 @@ export function createFileSink(opts: {
     await saveState();
   }
 
+  const warnedUnknown = new Set<string>();
   return {
     write(items, signal) {
       return locked(async () => {
@@ -208,6 +211,11 @@ export function createFileSink(opts: {
           try {
             doc = recordOf(item);
             buf = encoder.record(doc);
+            for (const field of encoder.unknownFields?.(doc) ?? []) {
+              if (warnedUnknown.has(field)) continue;
+              warnedUnknown.add(field);
+              logger.warn({ field, key: item.delta.key }, `field "${field}" is not in the record layout, so it is not written; check the pipeline's map targets (copybook names, with - written as _)`);
+            }
           } catch (e) {
             results.push({ ok: false, error: e instanceof PermanentError ? e : new PermanentError(`key ${JSON.stringify(item.delta.key)}: ${errorMessage(e)}`, { cause: e }) });
             continue;

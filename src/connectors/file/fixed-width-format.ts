@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import { createCodec, createRecordWriter, decodeStream, frameRecord, parseCopybook, type CodecOptions, type RecordCodec, type RecordFormatOptions, type SkippedRecord } from '../../formats/copybook/index.js';
+import type { Doc } from '../../core/types.js';
 import type { ParsedRecord } from './csv-format.js';
 import type { RecordDecoder } from './drop-dir-source.js';
 import type { FileEncoder } from './file-sink.js';
@@ -69,6 +70,9 @@ export async function createFixedDecoder(o: FixedFormatOptions): Promise<RecordD
 export async function createFixedEncoder(o: FixedFormatOptions): Promise<FileEncoder> {
   const codec = await loadCodec(o);
   const fmt = recordFormatOf(o, codec) ?? { format: 'F', recordLength: codec.recordSize };
+  // Any field name of the layout, at any depth: a document key matching none is surely a typo.
+  const names = new Set(codec.layout().nodes.map((n) => n.name));
+  const unknownFields = (doc: Doc) => Object.keys(doc).filter((k) => !names.has(k));
   if (fmt.format === 'VB') {
     // Blocks end with each write() batch so every batch is durable on its own.
     return {
@@ -78,10 +82,11 @@ export async function createFixedEncoder(o: FixedFormatOptions): Promise<FileEnc
         const w = createRecordWriter(fmt);
         return Buffer.concat([...records.flatMap((r) => w.write(r)), ...w.end()]);
       },
+      unknownFields,
     };
   }
   if (fmt.format === 'F' && codec.variableSize) {
-    return { header: () => Buffer.alloc(0), record: (doc) => codec.encode(doc) };
+    return { header: () => Buffer.alloc(0), record: (doc) => codec.encode(doc), unknownFields };
   }
-  return { header: () => Buffer.alloc(0), record: (doc) => frameRecord(codec.encode(doc), fmt) };
+  return { header: () => Buffer.alloc(0), record: (doc) => frameRecord(codec.encode(doc), fmt), unknownFields };
 }
