@@ -228,6 +228,9 @@ test('bad arguments and missing files are one-line errors with meaningful exit c
     const badEnvLevel = await runCli(['run', config], { env: { HMS_LOG_LEVEL: 'chatty' } });
     assert.equal(badEnvLevel.code, 3, badEnvLevel.stderr);
     assert.match(badEnvLevel.stderr, /log level "chatty" \(from \$HMS_LOG_LEVEL\) is not valid/);
+    const nothing = await runCli(['run', config], { timeoutMs: 20_000 });
+    assert.equal(nothing.code, 3, 'a config without pipelines does not sit idle forever');
+    assert.match(nothing.stderr, /ok\.yaml has no pipelines: nothing to run/);
   } finally {
     tmp.cleanup();
   }
