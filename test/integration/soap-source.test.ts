@@ -155,6 +155,20 @@ describe('soap source polling the PHP county permit system', { skip }, () => {
     }
   });
 
+  test('a full scan whose response lacks the list element (a rowsPath typo) is an error, not "everything deleted"', async () => {
+    const typo = await source({ ...FULL_SCAN, rowsPath: 'Permitz.Permit' });
+    const ac = new AbortController();
+    try {
+      await assert.rejects(async () => {
+        for await (const batch of typo.stream(ac.signal)) assert.equal(batch.events.filter((e) => e.op === 'delete').length, 0, 'no deletes');
+      }, /answered without the element Permitz .*check rowsPath/);
+    } finally {
+      ac.abort();
+      await typo.close();
+    }
+    assert.ok((await store.getShadow(SOURCE_ID, ['001'])).size === 1, 'the known records are still known');
+  });
+
   test('a service that is down at start: the source is created and its first poll fails retryably (the engine restarts it)', async () => {
     const src = await createSoapSource({
       system: 'county', systemConfig: soapSystemSchema.parse({ wsdl: 'http://127.0.0.1:9/permits?wsdl', timeout: '2s' }), collection: 'permits',

@@ -100,6 +100,7 @@ export const soapSourceSchema = z.object({
   operation: z.string().describe('The WSDL operation that lists records, e.g. GetPermits'),
   input: inputSchema.default({}).describe('Its input; {{position}} is the last position ("" on a full scan), {{page}} the page'),
   rowsPath: z.string().describe('Dotted path of the records in the response, e.g. Permits.Permit'),
+  emptyListMayBeMissing: z.boolean().default(false).describe('Read a full-scan response that lacks the list element (e.g. no Permits at all) as an empty list, deleting every known record. Default false: such a response is an error when records are known, so a typo in rowsPath or a glitch never deletes everything'),
   nextPagePath: z.string().optional().describe('Dotted path of the next page value in the response; absent or empty ends the scan'),
   firstPage: z.string().default('1').describe('Value of {{page}} for the first page'),
   positionField: z.string().optional().describe('Record field whose highest value becomes the next {{position}} (e.g. Seq); without it every poll is a full scan'),

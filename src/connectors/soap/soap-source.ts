@@ -33,6 +33,11 @@ export function comparePositions(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+async function hasAnyShadow(state: { listShadow(): AsyncIterable<unknown> }): Promise<boolean> {
+  for await (const _ of state.listShadow()) return true;
+  return false;
+}
+
 function asRows(v: unknown): unknown[] {
   if (v === undefined || v === null || v === '') return [];
   return Array.isArray(v) ? v : [v];
@@ -92,7 +97,17 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
       if (n > o.maxPages) throw new FormatError(`${o.operation} of system "${ctx.system}" still had a next page after maxPages = ${o.maxPages} pages; check nextPagePath or raise maxPages`);
       const args = input({ position: full ? undefined : position ?? undefined, page, collection: ctx.collection });
       const { result } = await (await ready()).call(o.operation, args, { signal });
-      const rows = asRows(lookup(result, dotted(o.rowsPath)));
+      const rowsPath = dotted(o.rowsPath);
+      const rows = asRows(lookup(result, rowsPath));
+      if (full && rows.length === 0 && !o.emptyListMayBeMissing) {
+        // A full scan that finds nothing turns every known row into a delete: only believe it when
+        // the response really holds the (empty) list, not when the list element is missing
+        // (a typo in rowsPath, or a glitch answered with an empty body).
+        const container = rowsPath.length > 1 ? lookup(result, rowsPath.slice(0, -1)) : result;
+        if ((container === undefined || container === null) && (await hasAnyShadow(ctx.state))) {
+          throw new FormatError(`${o.operation} of system "${ctx.system}" answered without ${rowsPath.length > 1 ? `the element ${rowsPath.slice(0, -1).join('.')}` : 'a body'} (rowsPath "${o.rowsPath}"); a full scan refuses to read that as "every record deleted": check rowsPath, or set emptyListMayBeMissing: true if the service leaves out an empty list`);
+        }
+      }
       const byKey = new Map<string, Doc>();
       rows.forEach((row, i) => {
         if (row === null || typeof row !== 'object' || Array.isArray(row)) {
