@@ -31,19 +31,29 @@ function split(table: string): { schema: string | null; name: string } {
   return i < 0 ? { schema: null, name: table } : { schema: table.slice(0, i), name: table.slice(i + 1) };
 }
 
-/** Column names of a table, in table order; throws a clear error when it does not exist. */
-export async function tableColumns(db: TriggerDb, table: string): Promise<string[]> {
+/** Columns of a table (name and lower-case type), in table order; a clear error when it does not exist. */
+export async function tableColumnTypes(db: TriggerDb, table: string): Promise<Array<{ name: string; type: string }>> {
   const { schema, name } = split(table);
   let rows: Record<string, unknown>[];
-  if (db.dialect === 'sqlite') rows = await db.query('SELECT name AS c FROM pragma_table_info(?) ORDER BY cid', [name]);
+  if (db.dialect === 'sqlite') rows = await db.query('SELECT name AS c, type AS t FROM pragma_table_info(?) ORDER BY cid', [name]);
   else if (db.dialect === 'postgres') {
-    rows = await db.query(`SELECT column_name AS c FROM information_schema.columns WHERE table_name = $1 AND table_schema = ${schema ? '$2' : 'current_schema()'} ORDER BY ordinal_position`, schema ? [name, schema] : [name]);
+    rows = await db.query(`SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = $1 AND table_schema = ${schema ? '$2' : 'current_schema()'} ORDER BY ordinal_position`, schema ? [name, schema] : [name]);
   } else {
-    rows = await db.query(`SELECT column_name AS c FROM information_schema.columns WHERE table_name = ? AND table_schema = ${schema ? '?' : 'DATABASE()'} ORDER BY ordinal_position`, schema ? [name, schema] : [name]);
+    rows = await db.query(`SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = ? AND table_schema = ${schema ? '?' : 'DATABASE()'} ORDER BY ordinal_position`, schema ? [name, schema] : [name]);
   }
-  const cols = rows.map((r) => String(r.c ?? r.C ?? r.COLUMN_NAME));
+  const cols = rows.map((r) => ({ name: String(r.c ?? r.C ?? r.COLUMN_NAME), type: String(r.t ?? r.T ?? r.DATA_TYPE ?? '').toLowerCase() }));
   if (cols.length === 0) throw new ConfigError(`table ${JSON.stringify(table)} does not exist in the ${db.dialect} database (or has no columns); create it before installing triggers`);
   return cols;
+}
+
+/** Column names of a table, in table order. */
+export async function tableColumns(db: TriggerDb, table: string): Promise<string[]> {
+  return (await tableColumnTypes(db, table)).map((c) => c.name);
+}
+
+/** DECIMAL/NUMERIC columns travel as text in the row images, exactly as the other modes carry them. */
+function isExactDecimal(type: string): boolean {
+  return /^(decimal|numeric)/.test(type);
 }
 
 function changelogDdl(db: TriggerDb): string[] {
@@ -63,10 +73,14 @@ function changelogDdl(db: TriggerDb): string[] {
   ];
 }
 
-/** `json_object('a', NEW."a", ...)` / `JSON_OBJECT(...)` for MariaDB and SQLite. */
-function jsonObject(db: TriggerDb, rowRef: 'NEW' | 'OLD', cols: string[]): string {
+/** `json_object('a', NEW."a", ...)` / `JSON_OBJECT(...)` for MariaDB and SQLite (DECIMAL as text on MariaDB). */
+function jsonObject(db: TriggerDb, rowRef: 'NEW' | 'OLD', cols: Array<{ name: string; type: string }>): string {
   const fn = db.dialect === 'mariadb' ? 'JSON_OBJECT' : 'json_object';
-  return `${fn}(${cols.map((c) => `${lit(db.dialect, c)}, ${rowRef}.${db.quoteIdent(c)}`).join(', ')})`;
+  const val = (c: { name: string; type: string }) => {
+    const ref = `${rowRef}.${db.quoteIdent(c.name)}`;
+    return db.dialect === 'mariadb' && isExactDecimal(c.type) ? `CAST(${ref} AS CHAR)` : ref;
+  };
+  return `${fn}(${cols.map((c) => `${lit(db.dialect, c.name)}, ${val(c)}`).join(', ')})`;
 }
 
 export interface TriggerPlan {
@@ -76,7 +90,8 @@ export interface TriggerPlan {
 
 /** The statements that install and uninstall capture for `table` with key `keyFields`. */
 export async function planTriggers(db: TriggerDb, table: string, keyFields: string[]): Promise<TriggerPlan> {
-  const cols = await tableColumns(db, table);
+  const typed = await tableColumnTypes(db, table);
+  const cols = typed.map((c) => c.name);
   for (const k of keyFields) {
     if (!cols.includes(k)) throw new ConfigError(`key field "${k}" is not a column of table ${JSON.stringify(table)}; its columns are: ${cols.join(', ')}`);
   }
@@ -88,17 +103,24 @@ export async function planTriggers(db: TriggerDb, table: string, keyFields: stri
     const fn = db.quoteIdent(`${base}_fn`);
     const trg = db.quoteIdent(`${base}_trg`);
     const pk = (ref: string) => `jsonb_build_object(${keyFields.map((k) => `${lit('postgres', k)}, ${ref}.${db.quoteIdent(k)}`).join(', ')})`;
+    // numeric columns as text (as the other modes carry them); at most 50 per jsonb_build_object
+    const numeric = typed.filter((c) => isExactDecimal(c.type));
+    const img = (ref: string) => {
+      let out = `to_jsonb(${ref})`;
+      for (let i = 0; i < numeric.length; i += 50) out += ` || jsonb_build_object(${numeric.slice(i, i + 50).map((c) => `${lit('postgres', c.name)}, ${ref}.${db.quoteIdent(c.name)}::text`).join(', ')})`;
+      return out;
+    };
     return {
       install: [
         ...changelogDdl(db),
         `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $hms$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO ${cl} (tbl, op, pk, row_data) VALUES (${tl}, 'I', ${pk('NEW')}, to_jsonb(NEW));
+    INSERT INTO ${cl} (tbl, op, pk, row_data) VALUES (${tl}, 'I', ${pk('NEW')}, ${img('NEW')});
   ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO ${cl} (tbl, op, pk, row_data, old_data) VALUES (${tl}, 'U', ${pk('NEW')}, to_jsonb(NEW), to_jsonb(OLD));
+    INSERT INTO ${cl} (tbl, op, pk, row_data, old_data) VALUES (${tl}, 'U', ${pk('NEW')}, ${img('NEW')}, ${img('OLD')});
   ELSE
-    INSERT INTO ${cl} (tbl, op, pk, old_data) VALUES (${tl}, 'D', ${pk('OLD')}, to_jsonb(OLD));
+    INSERT INTO ${cl} (tbl, op, pk, old_data) VALUES (${tl}, 'D', ${pk('OLD')}, ${img('OLD')});
   END IF;
   RETURN NULL;
 END
@@ -112,12 +134,12 @@ $hms$`,
       ],
     };
   }
-  const pk = (ref: 'NEW' | 'OLD') => jsonObject(db, ref, keyFields);
+  const pk = (ref: 'NEW' | 'OLD') => jsonObject(db, ref, keyFields.map((k) => typed.find((c) => c.name === k)!));
   const names = { I: db.quoteIdent(`${base}_ai`), U: db.quoteIdent(`${base}_au`), D: db.quoteIdent(`${base}_ad`) };
   const body = {
-    I: `INSERT INTO ${cl} (tbl, op, pk, row_data) VALUES (${tl}, 'I', ${pk('NEW')}, ${jsonObject(db, 'NEW', cols)})`,
-    U: `INSERT INTO ${cl} (tbl, op, pk, row_data, old_data) VALUES (${tl}, 'U', ${pk('NEW')}, ${jsonObject(db, 'NEW', cols)}, ${jsonObject(db, 'OLD', cols)})`,
-    D: `INSERT INTO ${cl} (tbl, op, pk, old_data) VALUES (${tl}, 'D', ${pk('OLD')}, ${jsonObject(db, 'OLD', cols)})`,
+    I: `INSERT INTO ${cl} (tbl, op, pk, row_data) VALUES (${tl}, 'I', ${pk('NEW')}, ${jsonObject(db, 'NEW', typed)})`,
+    U: `INSERT INTO ${cl} (tbl, op, pk, row_data, old_data) VALUES (${tl}, 'U', ${pk('NEW')}, ${jsonObject(db, 'NEW', typed)}, ${jsonObject(db, 'OLD', typed)})`,
+    D: `INSERT INTO ${cl} (tbl, op, pk, old_data) VALUES (${tl}, 'D', ${pk('OLD')}, ${jsonObject(db, 'OLD', typed)})`,
   };
   const event = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' } as const;
   const drops = (['I', 'U', 'D'] as const).map((o) => `DROP TRIGGER IF EXISTS ${names[o]}`);
