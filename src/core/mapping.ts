@@ -62,6 +62,12 @@ export interface MappingIssue {
 const RULE_KEYS = ['from', 'convert', 'values', 'unknown', 'default', 'expr', 'required', 'omitIfNull'] as const;
 const POLICIES: UnknownCodePolicy[] = ['error', 'pass', 'default'];
 const MAX_LISTED_CODES = 20;
+/**
+ * Guardrails per evaluation of one record: a runaway expression (endless recursion, which JSONata
+ * turns into an endless loop by tail-call optimisation) would otherwise never settle and starve
+ * the whole process, signals included. Past them it is a MappingError for that record only.
+ */
+export const EXPR_LIMITS = { timeout: 1000, stack: 10_000 } as const;
 
 interface Compiled {
   target: string;
@@ -183,7 +189,7 @@ function compileRules(spec: MappingSpec): { compiled: Compiled[]; issues: Mappin
       if (typeof rule.expr !== 'string') issue(`expr must be a JSONata expression as text, got ${JSON.stringify(rule.expr)}`, 'expr');
       else {
         try {
-          c.expr = jsonata(rule.expr);
+          c.expr = jsonata(rule.expr, EXPR_LIMITS);
           c.exprText = rule.expr;
           c.expr.registerFunction('convert', (v: unknown, s: string) => convertValue(v, s), '<xs:x>');
         } catch (e) {

@@ -121,6 +121,14 @@ test('JSONata expressions see the whole source record', async () => {
   assert.equal(m.targetFieldFor('NAME'), undefined, 'expressions do not count as renames');
 });
 
+test('a runaway expression is stopped: endless tail recursion by a time limit, deep recursion by a depth limit', async () => {
+  const loop = compileMapping({ loop: { expr: '($f := function($x){ $f($x) }; $f(1))' } });
+  await mappingError(loop.apply({}), 'loop', /Evaluation timeout after 1000 milliseconds/);
+  const deep = compileMapping({ deep: { expr: '($f := function($x){ $x > 0 ? 1 + $f($x - 1) : 0 }; $f(X))' } });
+  assert.deepEqual(await deep.apply({ X: 1000 }), { deep: 1000 }, 'ordinary recursion still works');
+  await mappingError(deep.apply({ X: 1_000_000 }), 'deep', /Stack overflow/);
+});
+
 test('a failing expression is a MappingError naming the field', async () => {
   const m = compileMapping({ n: { expr: '$number(X)' } });
   await mappingError(m.apply({ X: 'abc' }), 'n', /^mapping of field "n": expression "\$number\(X\)" failed: /);
