@@ -30,7 +30,7 @@ export async function changelogCount(db: TriggerDb, table: string): Promise<numb
 }
 
 /**
- * Runs the scenario on `db` where `table` exists as (id INT PK, name text, amount DECIMAL(20,4)).
+ * Runs the scenario on `db` where `table` exists as (id INT PK, name text, amount DECIMAL(20,4), at date-time).
  * `driver` and `systemConfig` open the source as a connector would.
  */
 export async function triggerScenario(opts: { db: TriggerDb; driver: string; systemConfig: Record<string, unknown>; table: string; dir: string }): Promise<void> {
@@ -57,7 +57,7 @@ export async function triggerScenario(opts: { db: TriggerDb; driver: string; sys
     }
   })();
   try {
-    await db.exec(sql(db, `INSERT INTO ${table} (id, name, amount) VALUES (?, ?, ?)`), [1, "O'Brien", '12345678901234.5678']);
+    await db.exec(sql(db, `INSERT INTO ${table} (id, name, amount, at) VALUES (?, ?, ?, ?)`), [1, "O'Brien", '12345678901234.5678', db.dialect === 'mariadb' ? '2026-01-02 03:04:05.678' : '2026-01-02T03:04:05.678Z']);
     await db.exec(sql(db, `INSERT INTO ${table} (id, name, amount) VALUES (?, ?, ?)`), [2, 'b', '1.5000']);
     await db.exec(sql(db, `UPDATE ${table} SET name = ? WHERE id = ?`), ['b2', 2]);
     await db.exec(sql(db, `DELETE FROM ${table} WHERE id = ?`), [1]);
@@ -68,6 +68,7 @@ export async function triggerScenario(opts: { db: TriggerDb; driver: string; sys
     assert.equal(events[0]!.after!.name, "O'Brien");
     assert.equal(String(events[0]!.after!.amount).replace(/0+$/, ''), '12345678901234.5678', 'decimal kept exact');
     if (db.dialect !== 'sqlite') assert.equal(events[1]!.after!.amount, '1.5000', 'DECIMAL as text with its scale');
+    assert.equal(events[0]!.after!.at, '2026-01-02T03:04:05.678Z', 'date-time as ISO-8601 UTC');
     assert.equal(events[2]!.before!.name, 'b');
     assert.equal(events[2]!.after!.name, 'b2');
     assert.equal(events[3]!.before!.name, "O'Brien");

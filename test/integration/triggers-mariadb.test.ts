@@ -16,7 +16,7 @@ after(async () => {
 test('MariaDB trigger capture: install twice, drain in order with exact images, prune on ack, uninstall', { skip: await needService('mariadb') }, async () => {
   const c = await mysql.createConnection(MARIADB_URL);
   await c.query(`CREATE DATABASE \`${database}\``);
-  await c.query(`CREATE TABLE \`${database}\`.items (id INT PRIMARY KEY, name VARCHAR(100), amount DECIMAL(20,4))`);
+  await c.query(`CREATE TABLE \`${database}\`.items (id INT PRIMARY KEY, name VARCHAR(100), amount DECIMAL(20,4), at DATETIME(3))`);
   await c.end();
   const u = new URL(MARIADB_URL);
   u.pathname = `/${database}`;

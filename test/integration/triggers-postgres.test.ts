@@ -18,7 +18,7 @@ test('PostgreSQL trigger capture: install twice, drain in order with exact image
   const c = new pg.Client({ connectionString: PG_URL });
   await c.connect();
   await c.query(`CREATE SCHEMA ${schema}`);
-  await c.query(`CREATE TABLE ${schema}.items (id int PRIMARY KEY, name text, amount numeric(20,4))`);
+  await c.query(`CREATE TABLE ${schema}.items (id int PRIMARY KEY, name text, amount numeric(20,4), at timestamptz)`);
   await c.end();
   const url = `${PG_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
   const db = openTriggerDb('postgres', { url });

@@ -12,7 +12,7 @@ test('SQLite trigger capture: install twice, drain in order with exact images, p
   const file = path.join(tmp.dir, 'legacy.db');
   const setup = new Database(file);
   setup.pragma('journal_mode = WAL');
-  setup.exec('CREATE TABLE "ITEMS" (id INTEGER PRIMARY KEY, name TEXT, amount TEXT)');
+  setup.exec('CREATE TABLE "ITEMS" (id INTEGER PRIMARY KEY, name TEXT, amount TEXT, at TEXT)');
   setup.close();
   const db = openTriggerDb('sqlite', { path: file });
   try {

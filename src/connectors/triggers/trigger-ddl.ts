@@ -78,7 +78,11 @@ function jsonObject(db: TriggerDb, rowRef: 'NEW' | 'OLD', cols: Array<{ name: st
   const fn = db.dialect === 'mariadb' ? 'JSON_OBJECT' : 'json_object';
   const val = (c: { name: string; type: string }) => {
     const ref = `${rowRef}.${db.quoteIdent(c.name)}`;
-    return db.dialect === 'mariadb' && isExactDecimal(c.type) ? `CAST(${ref} AS CHAR)` : ref;
+    if (db.dialect !== 'mariadb') return ref;
+    if (isExactDecimal(c.type)) return `CAST(${ref} AS CHAR)`;
+    // TIMESTAMP reads in the writing session's time zone: record it in UTC
+    if (c.type === 'timestamp') return `CONVERT_TZ(${ref}, @@session.time_zone, '+00:00')`;
+    return ref;
   };
   return `${fn}(${cols.map((c) => `${lit(db.dialect, c.name)}, ${val(c)}`).join(', ')})`;
 }

@@ -15,7 +15,9 @@ import { ConfigError, errorMessage } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
 import type { SourceContext } from '../contract.js';
 import { durationSchema, parseDuration, sleep } from '../sql/duration.js';
-import { CHANGELOG_TABLE, changelogExists } from './trigger-ddl.js';
+import { CHANGELOG_TABLE, changelogExists, tableColumnTypes } from './trigger-ddl.js';
+import { timestampToIso, timestamptzToIso } from '../postgres/pg-types-map.js';
+import { mariadbDateTimeToIso } from '../mariadb/mariadb-port.js';
 import { parseJsonExact } from './exact-json.js';
 import { openTriggerDb, type TriggerDb } from './trigger-db.js';
 import type { BackfillCapable, BackfillSupport, WatermarkedBatch } from './watermark.js';
@@ -58,6 +60,7 @@ function tsOf(v: unknown): number {
 export class TriggerSource implements BackfillCapable {
   private db: TriggerDb | null = null;
   private watermarks = false;
+  private converters: Map<string, (v: string) => unknown> | null = null;
   private readonly pollMs: number;
   private readonly batchSize: number;
   /** Drains completed (for tests). */
@@ -91,8 +94,30 @@ export class TriggerSource implements BackfillCapable {
   }
 
   private conn(): TriggerDb {
-    if (!this.db) this.db = this.openDb();
+    if (!this.db) {
+      this.db = this.openDb();
+      this.converters = null;
+    }
     return this.db;
+  }
+
+  /** Per-column converters so date-times read as the other modes read them (ISO-8601). */
+  private async loadConverters(db: TriggerDb): Promise<void> {
+    const map = new Map<string, (v: string) => unknown>();
+    try {
+      for (const c of await tableColumnTypes(db, this.ctx.collection)) {
+        if (db.dialect === 'postgres' && c.type === 'timestamp with time zone') map.set(c.name, timestamptzToIso);
+        else if (db.dialect === 'postgres' && c.type === 'timestamp without time zone') map.set(c.name, timestampToIso);
+        else if (db.dialect === 'mariadb' && (c.type === 'datetime' || c.type === 'timestamp')) map.set(c.name, mariadbDateTimeToIso);
+      }
+    } catch {}
+    this.converters = map;
+  }
+
+  private convert(doc: Doc | null): Doc | null {
+    if (!doc || !this.converters?.size) return doc;
+    for (const [k, f] of this.converters) if (typeof doc[k] === 'string') doc[k] = f(doc[k] as string);
+    return doc;
   }
 
   private selectSql(db: TriggerDb): string {
@@ -117,6 +142,7 @@ export class TriggerSource implements BackfillCapable {
         continue;
       }
       this.drains++;
+      if (rows.length && !this.converters) await this.loadConverters(db);
       if (rows.length === 0) {
         await sleep(this.pollMs, signal);
         continue;
@@ -159,8 +185,8 @@ export class TriggerSource implements BackfillCapable {
   }
 
   private toEvents(op: string, r: Record<string, unknown>): ChangeEvent[] {
-    const after = parseImage(r.row_data);
-    const before = parseImage(r.old_data);
+    const after = this.convert(parseImage(r.row_data));
+    const before = this.convert(parseImage(r.old_data));
     const base = { system: this.ctx.system, collection: this.ctx.collection, ts: tsOf(r.ts), position: JSON.stringify({ id: Number(r.id) }) };
     const key = (d: Doc) => canonicalKey(d, this.ctx.keyFields);
     if (op === 'I') return [{ ...base, key: key(after!), op: 'insert', before: null, after }];
