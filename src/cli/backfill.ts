@@ -50,7 +50,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
   program
     .command('backfill')
     .description('Snapshot a pipeline\'s source table into its target, interleaved with the live change stream (DBLog watermarks); resumable')
-    .argument('<pipeline>', 'pipeline to backfill (its source must use mode: triggers or mode: binlog)')
+    .argument('<pipeline>', 'pipeline to backfill (its source must use mode: triggers, binlog or logical)')
     .argument('[config]', 'configuration file (default: ./hms-sync.yaml or $HMS_SYNC_CONFIG)')
     .option('--chunk-size <rows>', 'rows per chunk (memory is bounded by it)', '1000')
     .option('--restart', 'start over instead of resuming an interrupted or finished backfill')

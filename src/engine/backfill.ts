@@ -136,7 +136,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
   });
   if (!isBackfillCapable(source)) {
     await source.close();
-    throw new ConfigError(`pipeline "${p.name}" reads ${p.from.system} (driver ${fromSys.driver}) in a mode whose change stream cannot see watermarks; backfill needs \`mode: triggers\` (postgres, mariadb, sqlite) or \`mode: binlog\` (mariadb)`);
+    throw new ConfigError(`pipeline "${p.name}" reads ${p.from.system} (driver ${fromSys.driver}) in a mode whose change stream cannot see watermarks; backfill needs \`mode: triggers\` (postgres, mariadb, sqlite), \`mode: binlog\` (mariadb) or \`mode: logical\` (postgres)`);
   }
   source.enableWatermarks();
   const support = await source.openBackfill();
