@@ -61,8 +61,14 @@ export async function start(config: string | ResolvedConfig = 'hms-sync.yaml', o
   let resolved: ResolvedConfig;
   if (typeof config === 'string') {
     const file = path.resolve(config);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read the configuration file ${file}: ${(err as Error).message}`, { file, cause: err });
+    }
     await loadPluginsFromFile(file);
-    const r = parseConfig(readFileSync(file, 'utf8'), { file, env: process.env });
+    const r = parseConfig(text, { file, env: process.env });
     if (!r.config) throw configError(r.issues);
     resolved = r.config;
   } else resolved = config;
@@ -125,7 +131,12 @@ export class Connector {
     const { table, key = 'id', ...sourceOpts } = opts;
     const d = getConnector(this.driver);
     if (!d.createSource) throw new ValidationError(`driver "${this.driver}" cannot be a source`);
-    const options = d.sourceSchema ? d.sourceSchema.parse(sourceOpts) : sourceOpts;
+    let options: unknown = sourceOpts;
+    if (d.sourceSchema) {
+      const parsed = d.sourceSchema.safeParse(sourceOpts);
+      if (!parsed.success) throw new ConfigError(`${this.name}.stream(${table}): ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
+      options = parsed.data;
+    }
     const scope = `connector:${this.name}:${table}`;
     const store = this.store;
     const ac = new AbortController();

@@ -175,8 +175,14 @@ export async function runDemo(opts: { dir: string; port: number; once: boolean; 
     await until('the queued change to arrive after the outage', () => receiver.received.length > beforeOutage, 30_000);
     out('   -> nothing lost: the change made during the outage arrived once the dashboard was back.');
 
-    const stats = await engine.store.stats();
-    const s = stats.find((x) => x.pipeline === 'bridge-schedule');
+    // the receiver has the request before the job is marked done: wait for the ack
+    let s: Awaited<ReturnType<typeof engine.store.stats>>[number] | undefined;
+    const deadline = Date.now() + 10_000;
+    do {
+      s = (await engine.store.stats()).find((x) => x.pipeline === 'bridge-schedule');
+      if (s && s.running === 0 && s.pending === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    } while (Date.now() < deadline);
     out(`\nQueue: ${s?.done ?? 0} delivered, ${s?.pending ?? 0} pending, ${s?.dead ?? 0} dead.`);
     if (opts.once) return;
     out(`\n4) Your turn. In another terminal, edit the legacy table and watch it arrive here:`);

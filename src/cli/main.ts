@@ -13,6 +13,7 @@ import { register as registerValidate } from './validate.js';
 import { register as registerStatus } from './status.js';
 import { register as registerDlq } from './dlq.js';
 import { register as registerJobs } from './jobs.js';
+import { register as registerPrune } from './prune.js';
 import { register as registerNew } from './new.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerTriggers } from './triggers.js';
@@ -27,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)');
   let code: number = EXIT.OK;
   const setCode = (c: number) => { code = c; };
-  for (const register of [registerDemo, registerRun, registerValidate, registerStatus, registerJobs, registerDlq, registerNew, registerCopybook, registerTriggers, registerBackfill]) register(program, setCode);
+  for (const register of [registerDemo, registerRun, registerValidate, registerStatus, registerJobs, registerDlq, registerPrune, registerNew, registerCopybook, registerTriggers, registerBackfill]) register(program, setCode);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
@@ -38,7 +39,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof HmsError) {
       process.stderr.write(`hms-sync: ${err.message}\n`);
-      return err.code === 'HMS_ERR_CONFIG' ? EXIT.CONFIG : err.code === 'HMS_ERR_USAGE' ? EXIT.USAGE : err.code === 'HMS_ERR_NOT_FOUND' ? EXIT.FAILURE : EXIT.FAILURE;
+      const byCode: Partial<Record<string, number>> = { HMS_ERR_CONFIG: EXIT.CONFIG, HMS_ERR_USAGE: EXIT.USAGE, HMS_ERR_NOT_CONNECTED: EXIT.UNREACHABLE };
+      return byCode[err.code] ?? EXIT.FAILURE;
     }
     process.stderr.write(`hms-sync: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
     return EXIT.INTERNAL;

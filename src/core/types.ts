@@ -78,7 +78,11 @@ export interface Job {
   lockedBy: string | null;
 }
 
-/** The idempotency key a sink sends with a job: stable across redeliveries of the same version. */
-export function idempotencyKey(job: Pick<Job, 'id' | 'version' | 'pipeline'>): string {
-  return `${job.pipeline}:${job.id}:${job.version}`;
+/**
+ * The idempotency key a sink sends with a job: the same for every redelivery of one job version,
+ * different for every other. The creation time is part of it, so a reset store (job ids counting
+ * from 1 again) never reuses a key a receiver has already seen.
+ */
+export function idempotencyKey(job: Pick<Job, 'id' | 'version' | 'pipeline' | 'createdAt'>): string {
+  return `${job.pipeline}:${job.id}.${job.version}:${job.createdAt.toString(36)}`;
 }

@@ -3,7 +3,7 @@
  * map them, hand them to the sink, then ack, retry with backoff, or dead-letter.
  */
 import { classifyError, errorMessage, MappingError } from '../core/errors.js';
-import { computeBackoff } from '../core/backoff.js';
+import { computeBackoff, DEFAULT_BACKOFF } from '../core/backoff.js';
 import type { Job } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { SinkItem, SinkResult } from '../connectors/contract.js';
@@ -46,11 +46,13 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
   const done: CompleteInput[] = [];
   const failures: FailInput[] = [];
   const failed: Array<{ job: Job; error: string; retryAt: number | null }> = [];
+  const policy = route?.delivery.backoff ?? DEFAULT_BACKOFF;
   const fail = (job: Job, err: unknown) => {
     const c = classifyError(err);
-    const retryAt = c.retryable && job.attempts < job.maxAttempts
-      ? now + (c.retryAfterMs ?? computeBackoff(job.attempts, route?.delivery.backoff ?? { initialMs: 1000, maxMs: 600_000, factor: 2 }))
-      : null;
+    // measured from the failure, not from the claim (a sink call may have taken its whole timeout);
+    // a peer's Retry-After is honoured up to the policy's cap
+    const waitMs = c.retryAfterMs !== undefined ? Math.min(c.retryAfterMs, policy.maxMs) : computeBackoff(job.attempts, policy);
+    const retryAt = c.retryable && job.attempts < job.maxAttempts ? Date.now() + waitMs : null;
     const error = c.retryable && retryAt === null ? `gave up after ${job.attempts} attempts: ${c.message}` : c.message;
     failures.push({ id: job.id, version: job.version, error, retryAt, workerId: deps.workerId });
     failed.push({ job, error, retryAt });
@@ -152,7 +154,15 @@ export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions,
         continue;
       }
       if (jobs.length) {
-        await deliverJobs(deps, jobs, sinkSignal);
+        try {
+          await deliverJobs(deps, jobs, sinkSignal);
+        } catch (err) {
+          // the store failed while recording results (locked, connection lost): the claimed jobs
+          // stay running until their lease expires and are delivered again then
+          deps.logger.error({ err, pipelines: opts.pipelines }, 'recording delivery results failed; the jobs will be retried when their lease expires');
+          deps.events.emit('worker:error', { pipeline: opts.pipelines.join(','), error: err instanceof Error ? err : new Error(errorMessage(err)) });
+          await sleep(1000, signal);
+        }
         continue;
       }
       if (woken) continue;

@@ -134,20 +134,29 @@ export class Engine extends TypedEmitter<EngineEvents> {
     // PostgreSQL: LISTEN is in place before the first job can be committed, so no wake-up is missed
     await this.store.wakeReady?.();
     const deps = { store: this.store, logger: this.logger, events: this };
-    for (const c of this.captures) this.loops.push(runCapture(c, deps, this.captureAbort.signal));
+    for (const c of this.captures) this.loops.push(this.guard(runCapture(c, deps, this.captureAbort.signal), c.name));
     if (this.opts.deliver !== false) this.startWorkers(pipelines);
     this.logger.info({ pipelines: pipelines.map((p) => p.name), store: this.store.dialect, workerId: this.workerId }, 'engine started');
     this.emit('engine:started');
+  }
+
+  /** A background loop never rejects into the void: a failure is logged and reported as an event. */
+  private guard(loop: Promise<void>, pipeline: string): Promise<void> {
+    return loop.catch((err: unknown) => {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.logger.error({ err: error, pipeline }, 'a pipeline loop stopped unexpectedly');
+      this.emit('worker:error', { pipeline, error });
+    });
   }
 
   private startWorkers(pipelines: ResolvedPipeline[]): void {
     const deps: DeliveryDeps = { store: this.store, logger: this.logger, events: this, routes: this.routes, workerId: this.workerId };
     for (const p of pipelines) {
       for (let i = 0; i < p.delivery.concurrency; i++) {
-        this.loops.push(runDelivery(deps, {
+        this.loops.push(this.guard(runDelivery(deps, {
           pipelines: [p.name], batchSize: p.delivery.batchSize,
           leaseMs: Math.max(p.delivery.leaseMs, p.delivery.timeoutMs * 2), idlePollMs: this.opts.idlePollMs ?? 1000,
-        }, this.deliveryAbort.signal, this.sinkAbort.signal));
+        }, this.deliveryAbort.signal, this.sinkAbort.signal), p.name));
       }
     }
   }

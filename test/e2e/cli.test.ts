@@ -45,7 +45,7 @@ async function mainInProcess(args: string[]): Promise<{ code: number; out: strin
 }
 
 test('every command has --help and exits 0; an unknown command exits 2', async () => {
-  const commands = [[], ['demo'], ['demo', 'edit'], ['run'], ['validate'], ['status'], ['jobs'], ['dlq'], ['dlq', 'list'], ['dlq', 'show'], ['dlq', 'replay'], ['dlq', 'discard'], ['dlq', 'audit'], ['new'], ['copybook'], ['copybook', 'layout'], ['copybook', 'decode'], ['copybook', 'encode']];
+  const commands = [[], ['demo'], ['demo', 'edit'], ['run'], ['validate'], ['status'], ['jobs'], ['prune'], ['dlq'], ['dlq', 'list'], ['dlq', 'show'], ['dlq', 'replay'], ['dlq', 'discard'], ['dlq', 'audit'], ['new'], ['copybook'], ['copybook', 'layout'], ['copybook', 'decode'], ['copybook', 'encode']];
   for (const c of commands) {
     const r = await mainInProcess([...c, '--help']);
     assert.equal(r.code, 0, `${c.join(' ')} --help: ${r.out}`);
@@ -180,6 +180,12 @@ pipelines:
     const missing = await runCli(['dlq', 'show', '999999', '--config', config]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /job 999999 does not exist/);
+    await waitFor(async () => (await engine.store.stats()).some((x) => x.done >= 1), { what: 'a done job' });
+    const pruneNone = JSON.parse((await runCli(['prune', config, '--older-than', '1h', '--json'])).stdout);
+    assert.equal(pruneNone.deleted, 0, 'nothing is an hour old');
+    const pruned = JSON.parse((await runCli(['prune', config, '--older-than', '0ms', '--json'])).stdout);
+    assert.ok(pruned.deleted >= 1, 'done jobs are pruned');
+    assert.equal((await engine.store.listJobs({ state: 'dead' })).length, 0, 'no dead letters remain (one replayed, one discarded)');
     const audit = JSON.parse((await runCli(['dlq', 'audit', '--config', config, '--json'])).stdout) as Array<{ actor: string; action: string; jobId: string }>;
     assert.ok(audit.some((a) => a.actor === 'rosa' && a.action === 'replay' && a.jobId === id1), JSON.stringify(audit));
     assert.ok(audit.some((a) => a.actor === 'rosa' && a.action === 'discard' && a.jobId === id2), JSON.stringify(audit));
