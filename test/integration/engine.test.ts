@@ -218,3 +218,48 @@ pipelines:
     });
   });
 }
+
+test('a locked state store while results are recorded does not stop the engine: the job is delivered again after its lease', async () => {
+  const tmp = tempDir();
+  const receiver = new Receiver();
+  await receiver.start();
+  const stateFile = path.join(tmp.dir, 'state.db');
+  const src = path.join(tmp.dir, 'legacy.db');
+  const db = legacyDb(src);
+  db.prepare('INSERT INTO INSPECTIONS VALUES (?, ?, ?)').run('B-9', '20261201', 'A');
+  const { openStore } = await import('../../src/store/open-store.js');
+  const store = await openStore(`sqlite:${stateFile}`, { busyTimeoutMs: 100 });
+  const { parseConfig } = await import('../../src/config/load-config.js');
+  const { createEngine } = await import('../../src/engine/engine.js');
+  const { silentLogger } = await import('../../src/core/log.js');
+  const { config } = parseConfig(bridgeYaml({ store: `sqlite:${stateFile}`, dir: tmp.dir, src, url: receiver.url }).replace('timeout: 2s }', 'timeout: 300ms, lease: 600ms }'), { env: process.env });
+  const engine = createEngine({ config: config!, store, logger: silentLogger(), idlePollMs: 50 });
+  const locker = new Database(stateFile);
+  let locked = false;
+  receiver.respond = () => {
+    if (!locked) {
+      // another process takes the store's write lock just as the delivery succeeds
+      locked = true;
+      locker.exec('BEGIN EXCLUSIVE');
+      setTimeout(() => locker.exec('COMMIT'), 700);
+    }
+    return 200;
+  };
+  let workerErrors = 0;
+  engine.on('worker:error', () => workerErrors++);
+  await engine.start();
+  try {
+    await waitFor(() => workerErrors >= 1, { what: 'the failed ack to be reported' });
+    await waitFor(async () => (await engine.store.stats()).some((s) => s.done === 1), { what: 'the job to be delivered again and acked' });
+    assert.ok(receiver.requests.length >= 2, 'delivered again after the lease expired');
+    const keys = new Set(receiver.requests.map((r) => r.headers['idempotency-key']));
+    assert.equal(keys.size, 1, 'the redelivery carries the same idempotency key');
+  } finally {
+    await engine.stop();
+    await store.close();
+    locker.close();
+    db.close();
+    await receiver.stop();
+    tmp.cleanup();
+  }
+});
