@@ -96,10 +96,10 @@ export const configSchema = z.strictObject({
     level: z.enum(LOG_LEVELS).default('info').describe('Log level.'),
   }).prefault({}).describe('Logging.'),
   server: z.strictObject({
-    enabled: z.boolean().default(false).describe('Serve the HTTP API and dashboard.'),
+    enabled: z.boolean().default(false).describe('Reserved for the HTTP API and dashboard, which are not built yet: `true` only logs a warning.'),
     host: z.string().default('127.0.0.1').describe('Interface to listen on.'),
     port: z.number().int().min(0).max(65_535).default(8750).describe('TCP port.'),
-  }).prefault({}).describe('HTTP API and dashboard.'),
+  }).prefault({}).describe('HTTP API and dashboard (planned; not built yet).'),
   systems: z.record(name, systemSchema).default({}).describe('Named external systems: `<name>: { driver, ...driver keys }`.'),
   pipelines: z.record(name, pipelineSchema).default({}).describe('Named pipelines: `<name>: { from, to, key, map, ... }`.'),
 }).describe('hms-sync configuration.');

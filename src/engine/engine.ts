@@ -94,6 +94,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
       this.ownsStore = true;
     }
     await this.store.migrate();
+    if (this.config.server?.enabled) this.logger.warn('server.enabled is set, but the HTTP API and dashboard are not built yet: nothing is served');
     const pipelines = this.selected();
     // links: pipelines whose source is another pipeline's target and whose target is its source
     // (in the whole config: the reverse direction may run in another process)
