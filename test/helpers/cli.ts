@@ -1,5 +1,5 @@
 /** Runs the CLI from source in a child process and captures its output. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
@@ -25,5 +25,20 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
       resolve({ code, stdout, stderr });
     });
     child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Starts `hms-sync run <config>` from source as a child process (for crash tests). */
+export function startRun(config: string, opts: { logLevel?: string; stderr?: 'pipe' | 'ignore' } = {}): ChildProcess {
+  const cli = path.resolve('test/helpers/run-cli.ts');
+  return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), cli, 'run', config, '--log-level', opts.logLevel ?? 'silent'], { stdio: ['ignore', 'ignore', opts.stderr ?? 'pipe'] });
+}
+
+/** SIGKILLs a child (no clean-up of any kind runs) and resolves once it is gone. */
+export function sigkill(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
   });
 }

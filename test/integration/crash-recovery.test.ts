@@ -7,12 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from '#better-sqlite3';
 import pg from 'pg';
 import { needService, PG_URL, tempDir, uniqueName, waitFor } from '../helpers/services.js';
+import { sigkill, startRun } from '../helpers/cli.js';
 import { Receiver } from '../helpers/receiver.js';
 
 const KILLS = Number(process.env.HMS_CRASH_KILLS ?? 8);
@@ -20,18 +21,7 @@ const CHANGES = Number(process.env.HMS_CRASH_CHANGES ?? 3000);
 const KEYS = 150;
 const stores = (process.env.HMS_TEST_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
 
-function startChild(config: string): ChildProcess {
-  const cli = path.resolve('test/helpers/run-cli.ts');
-  return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), cli, 'run', config, '--log-level', 'silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
-}
 
-function killed(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
 
 for (const dialect of stores) {
   test(`SIGKILL ${KILLS} times during ${CHANGES} changes loses nothing (${dialect} store)`, { timeout: 180_000, skip: dialect === 'postgres' ? await needService('postgres') : false }, async () => {
@@ -58,7 +48,7 @@ pipelines:
     key: ID
     delivery: { maxAttempts: 1000, backoff: "exponential 20ms..300ms", lease: 1s, timeout: 400ms, batchSize: 50 }
 `);
-    let child = startChild(config);
+    let child = startRun(config);
     let stderr = '';
     const capture = (c: ChildProcess) => c.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
     capture(child);
@@ -76,18 +66,18 @@ pipelines:
         else upsert.run(id, seq, `name ${seq}`);
         if (i % 10 === 9) await new Promise((r) => setTimeout(r, 20));
         if (Date.now() >= nextKillAt && kills < KILLS) {
-          await killed(child);
+          await sigkill(child);
           kills++;
-          child = startChild(config);
+          child = startRun(config);
           capture(child);
           nextKillAt = Date.now() + 300 + Math.random() * 900;
         }
       }
       while (kills < KILLS) {
         await new Promise((r) => setTimeout(r, 300 + Math.random() * 600));
-        await killed(child);
+        await sigkill(child);
         kills++;
-        child = startChild(config);
+        child = startRun(config);
         capture(child);
       }
       const rows = src.prepare('SELECT ID, SEQ FROM ITEMS').all() as Array<{ ID: string; SEQ: number }>;
@@ -141,7 +131,7 @@ pipelines:
       assert.equal(await exit, 0, `hms-sync run exits 0 after SIGTERM (stderr: ${stderr})`);
       void redeliveries;
     } finally {
-      await killed(child);
+      await sigkill(child);
       src.close();
       await receiver.stop();
       if (dialect === 'postgres') {

@@ -7,7 +7,6 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
@@ -18,6 +17,7 @@ import { MARIADB_URL, needService, tempDir, uniqueName, waitFor } from '../helpe
 import { needMariadbBinaries, startBinlogServer } from '../helpers/mariadb-binlog.js';
 
 // decided before any test starts (the binlog server's setup blocks the event loop for a while)
+import { sigkill, startRun } from '../helpers/cli.js';
 const skipMariadb = await needService('mariadb');
 const skipBinlog = needMariadbBinaries() || skipMariadb;
 const KILLS = Number(process.env.HMS_CRASH_KILLS ?? 4);
@@ -36,17 +36,7 @@ function withDb(url: string, db: string): string {
   return u.toString();
 }
 
-function startChild(config: string): ChildProcess {
-  return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.resolve('test/helpers/run-cli.ts'), 'run', config, '--log-level', 'silent'], { stdio: 'ignore' });
-}
 
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
 
 async function scenario(sourceServer: string, mode: 'binlog' | 'triggers'): Promise<void> {
   const srcDb = uniqueName(`crash_src_${mode}`);
@@ -84,7 +74,7 @@ pipelines:
     delivery: { maxAttempts: 1000, backoff: "exponential 20ms..200ms", lease: 1s, timeout: 2s, batchSize: 100 }
 `);
   // the binlog reader starts at the current position: start it before the first row
-  let child = startChild(config);
+  let child = startRun(config, { stderr: 'ignore' });
   const w = await mysql.createConnection(srcUrl);
   const highest = new Map<number, number>();
   let backwards = '';
@@ -117,9 +107,9 @@ pipelines:
         await sample();
       }
       if (Date.now() >= nextKill && kills < KILLS) {
-        await kill(child);
+        await sigkill(child);
         kills++;
-        child = startChild(config);
+        child = startRun(config, { stderr: 'ignore' });
         nextKill = Date.now() + 400 + Math.random() * 800;
       }
     }
@@ -132,7 +122,7 @@ pipelines:
     }, { timeoutMs: 60_000, intervalMs: 200, what: `${mode}: target identical to source after ${KILLS} SIGKILLs` });
     assert.equal(backwards, '', 'no row moved backwards');
   } finally {
-    await kill(child);
+    await sigkill(child);
     await w.end();
   }
 }

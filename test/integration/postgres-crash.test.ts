@@ -8,30 +8,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { needLogicalPg } from '../helpers/pg-logical.js';
 import { tempDir, uniqueName, waitFor } from '../helpers/services.js';
 
+import { sigkill, startRun } from '../helpers/cli.js';
 const KILLS = Number(process.env.HMS_CRASH_KILLS ?? 8);
 const CHANGES = Number(process.env.HMS_CRASH_CHANGES ?? 4000);
 const KEYS = 200;
 const { url, skip } = await needLogicalPg();
 
-function startChild(config: string): ChildProcess {
-  const cli = path.resolve('test/helpers/run-cli.ts');
-  return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), cli, 'run', config, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] });
-}
 
-function killed(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
 
 test(`logical replication -> PostgreSQL sink: SIGKILL ${KILLS} times during ${CHANGES} changes loses nothing and never moves a row backwards`, { skip, timeout: 240_000 }, async () => {
   const tmp = tempDir();
@@ -60,7 +50,7 @@ pipelines:
     key: id
     delivery: { maxAttempts: 1000, backoff: "exponential 20ms..300ms", lease: 1s, timeout: 2s, batchSize: 200 }
 `);
-  let child = startChild(config);
+  let child = startRun(config, { logLevel: 'error' });
   let stderr = '';
   const capture = (c: ChildProcess) => c.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   capture(child);
@@ -85,18 +75,18 @@ pipelines:
       }
       await db.query('COMMIT');
       if (Date.now() >= nextKillAt && kills < KILLS) {
-        await killed(child);
+        await sigkill(child);
         kills++;
-        child = startChild(config);
+        child = startRun(config, { logLevel: 'error' });
         capture(child);
         nextKillAt = Date.now() + 200 + Math.random() * 800;
       }
     }
     while (kills < KILLS) {
       await new Promise((r) => setTimeout(r, 200 + Math.random() * 500));
-      await killed(child);
+      await sigkill(child);
       kills++;
-      child = startChild(config);
+      child = startRun(config, { logLevel: 'error' });
       capture(child);
     }
     const diff = async () => (await db.query(
@@ -115,7 +105,7 @@ pipelines:
     child.kill('SIGTERM');
     assert.equal(await exit, 0, `hms-sync run exits 0 after SIGTERM (stderr: ${stderr})`);
   } finally {
-    await killed(child);
+    await sigkill(child);
     await waitFor(async () => (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 0, { timeoutMs: 20_000, what: 'slot inactive' }).catch(() => {});
     await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]).catch(() => {});
     await db.query(`DROP PUBLICATION IF EXISTS ${slot}`);
