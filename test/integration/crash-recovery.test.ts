@@ -48,9 +48,17 @@ pipelines:
     key: ID
     delivery: { maxAttempts: 1000, backoff: "exponential 20ms..300ms", lease: 1s, timeout: 400ms, batchSize: 50 }
 `);
-    let child = startRun(config);
+    let child = startRun(config, { logLevel: 'info' });
     let stderr = '';
-    const capture = (c: ChildProcess) => c.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+    let started = false;
+    const capture = (c: ChildProcess) => {
+      started = false;
+      c.stderr?.on('data', (d: Buffer) => {
+        const text = d.toString();
+        if (c === child && text.includes('"msg":"engine started"')) started = true;
+        stderr = (stderr + text).slice(-4000);
+      });
+    };
     capture(child);
     try {
       // the writer: inserts, updates and deletes; SEQ grows with every change so states are unique and ordered
@@ -68,7 +76,7 @@ pipelines:
         if (Date.now() >= nextKillAt && kills < KILLS) {
           await sigkill(child);
           kills++;
-          child = startRun(config);
+          child = startRun(config, { logLevel: 'info' });
           capture(child);
           nextKillAt = Date.now() + 300 + Math.random() * 900;
         }
@@ -77,7 +85,7 @@ pipelines:
         await new Promise((r) => setTimeout(r, 300 + Math.random() * 600));
         await sigkill(child);
         kills++;
-        child = startRun(config);
+        child = startRun(config, { logLevel: 'info' });
         capture(child);
       }
       const rows = src.prepare('SELECT ID, SEQ FROM ITEMS').all() as Array<{ ID: string; SEQ: number }>;
@@ -125,7 +133,9 @@ pipelines:
         }
       }
       assert.ok(receiver.requests.length >= expected.size, 'every live key was delivered at least once');
-      // a clean shutdown on SIGTERM
+      // a clean shutdown on SIGTERM (once the last restarted process is up: a signal during start-up
+      // ends a process the default way, before any handler exists)
+      await waitFor(() => started, { what: 'the last hms-sync run to start' });
       const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       child.kill('SIGTERM');
       assert.equal(await exit, 0, `hms-sync run exits 0 after SIGTERM (stderr: ${stderr})`);
