@@ -50,9 +50,17 @@ pipelines:
     key: id
     delivery: { maxAttempts: 1000, backoff: "exponential 20ms..300ms", lease: 1s, timeout: 2s, batchSize: 200 }
 `);
-  let child = startRun(config, { logLevel: 'error' });
+  let child = startRun(config, { logLevel: 'info' });
   let stderr = '';
-  const capture = (c: ChildProcess) => c.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  let started = false;
+  const capture = (c: ChildProcess) => {
+    started = false;
+    c.stderr?.on('data', (d: Buffer) => {
+      const text = d.toString();
+      if (c === child && text.includes('"msg":"engine started"')) started = true;
+      stderr = (stderr + text).slice(-4000);
+    });
+  };
   capture(child);
   try {
     // the slot exists once the first child is streaming; changes before that are not captured
@@ -77,7 +85,7 @@ pipelines:
       if (Date.now() >= nextKillAt && kills < KILLS) {
         await sigkill(child);
         kills++;
-        child = startRun(config, { logLevel: 'error' });
+        child = startRun(config, { logLevel: 'info' });
         capture(child);
         nextKillAt = Date.now() + 200 + Math.random() * 800;
       }
@@ -86,7 +94,7 @@ pipelines:
       await new Promise((r) => setTimeout(r, 200 + Math.random() * 500));
       await sigkill(child);
       kills++;
-      child = startRun(config, { logLevel: 'error' });
+      child = startRun(config, { logLevel: 'info' });
       capture(child);
     }
     const diff = async () => (await db.query(
@@ -100,7 +108,8 @@ pipelines:
     assert.ok(src > KEYS / 2, `the source has rows (${src})`);
     const back = (await db.query(`SELECT * FROM ${schema}.backwards`)).rows;
     assert.deepEqual(back, [], 'no row of the target ever went backwards');
-    // clean shutdown on SIGTERM, then the slot is idle and has confirmed what was delivered
+    // clean shutdown on SIGTERM (once the last restarted process is up), then the slot is idle
+    await waitFor(() => started, { what: 'the last hms-sync run to start' });
     const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     assert.equal(await exit, 0, `hms-sync run exits 0 after SIGTERM (stderr: ${stderr})`);
