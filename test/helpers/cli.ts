@@ -42,3 +42,47 @@ export function sigkill(child: ChildProcess): Promise<void> {
     child.kill('SIGKILL');
   });
 }
+
+/**
+ * A `hms-sync run` child that crash tests kill and restart: keeps the tail of its stderr and
+ * knows when the current process has started (a signal during start-up ends a process the default
+ * way, before any handler exists).
+ */
+export class RunChild {
+  child!: ChildProcess;
+  stderr = '';
+  started = false;
+  constructor(private readonly config: string) {
+    this.spawn();
+  }
+
+  private spawn(): void {
+    const c = startRun(this.config, { logLevel: 'info' });
+    this.child = c;
+    this.started = false;
+    c.stderr?.on('data', (d: Buffer) => {
+      const text = d.toString();
+      if (c === this.child && text.includes('"msg":"engine started"')) this.started = true;
+      this.stderr = (this.stderr + text).slice(-4000);
+    });
+  }
+
+  /** SIGKILL the current process and start a new one. */
+  async restart(): Promise<void> {
+    await sigkill(this.child);
+    this.spawn();
+  }
+
+  /** SIGTERM once started; resolves with the exit code (0 for a clean shutdown). */
+  async terminate(timeoutMs = 30_000): Promise<number | null> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.started && this.child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const exit = new Promise<number | null>((resolve) => this.child.once('exit', (code) => resolve(code)));
+    this.child.kill('SIGTERM');
+    return exit;
+  }
+
+  kill(): Promise<void> {
+    return sigkill(this.child);
+  }
+}

@@ -7,13 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from '#better-sqlite3';
 import pg from 'pg';
 import { needService, PG_URL, tempDir, uniqueName, waitFor } from '../helpers/services.js';
-import { sigkill, startRun } from '../helpers/cli.js';
+import { RunChild } from '../helpers/cli.js';
 import { Receiver } from '../helpers/receiver.js';
 
 const KILLS = Number(process.env.HMS_CRASH_KILLS ?? 8);
@@ -48,18 +47,7 @@ pipelines:
     key: ID
     delivery: { maxAttempts: 1000, backoff: "exponential 20ms..300ms", lease: 1s, timeout: 400ms, batchSize: 50 }
 `);
-    let child = startRun(config, { logLevel: 'info' });
-    let stderr = '';
-    let started = false;
-    const capture = (c: ChildProcess) => {
-      started = false;
-      c.stderr?.on('data', (d: Buffer) => {
-        const text = d.toString();
-        if (c === child && text.includes('"msg":"engine started"')) started = true;
-        stderr = (stderr + text).slice(-4000);
-      });
-    };
-    capture(child);
+    const run = new RunChild(config);
     try {
       // the writer: inserts, updates and deletes; SEQ grows with every change so states are unique and ordered
       let seq = 0;
@@ -74,19 +62,15 @@ pipelines:
         else upsert.run(id, seq, `name ${seq}`);
         if (i % 10 === 9) await new Promise((r) => setTimeout(r, 20));
         if (Date.now() >= nextKillAt && kills < KILLS) {
-          await sigkill(child);
           kills++;
-          child = startRun(config, { logLevel: 'info' });
-          capture(child);
+          await run.restart();
           nextKillAt = Date.now() + 300 + Math.random() * 900;
         }
       }
       while (kills < KILLS) {
         await new Promise((r) => setTimeout(r, 300 + Math.random() * 600));
-        await sigkill(child);
         kills++;
-        child = startRun(config, { logLevel: 'info' });
-        capture(child);
+        await run.restart();
       }
       const rows = src.prepare('SELECT ID, SEQ FROM ITEMS').all() as Array<{ ID: string; SEQ: number }>;
       const expected = new Map(rows.map((r) => [r.ID, r.SEQ]));
@@ -104,7 +88,7 @@ pipelines:
         for (const [k, s] of expected) if (last.get(k)?.seq !== s) return false;
         for (const [k, v] of last) if (!expected.has(k) && v.method !== 'DELETE') return false;
         return true;
-      }, { timeoutMs: 60_000, intervalMs: 100, what: `target to converge (child stderr: ${stderr})` });
+      }, { timeoutMs: 60_000, intervalMs: 100, what: `target to converge (child stderr: ${run.stderr})` });
       assert.equal(kills, KILLS);
 
       // per-key order: the states a key receives never go backwards
@@ -135,13 +119,10 @@ pipelines:
       assert.ok(receiver.requests.length >= expected.size, 'every live key was delivered at least once');
       // a clean shutdown on SIGTERM (once the last restarted process is up: a signal during start-up
       // ends a process the default way, before any handler exists)
-      await waitFor(() => started, { what: 'the last hms-sync run to start' });
-      const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      assert.equal(await exit, 0, `hms-sync run exits 0 after SIGTERM (stderr: ${stderr})`);
+      assert.equal(await run.terminate(), 0, `hms-sync run exits 0 after SIGTERM (stderr: ${run.stderr})`);
       void redeliveries;
     } finally {
-      await sigkill(child);
+      await run.kill();
       src.close();
       await receiver.stop();
       if (dialect === 'postgres') {

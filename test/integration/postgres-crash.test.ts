@@ -8,14 +8,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { needLogicalPg } from '../helpers/pg-logical.js';
 import { tempDir, uniqueName, waitFor } from '../helpers/services.js';
 
-import { sigkill, startRun } from '../helpers/cli.js';
+import { RunChild } from '../helpers/cli.js';
 const KILLS = Number(process.env.HMS_CRASH_KILLS ?? 8);
 const CHANGES = Number(process.env.HMS_CRASH_CHANGES ?? 4000);
 const KEYS = 200;
@@ -50,21 +49,10 @@ pipelines:
     key: id
     delivery: { maxAttempts: 1000, backoff: "exponential 20ms..300ms", lease: 1s, timeout: 2s, batchSize: 200 }
 `);
-  let child = startRun(config, { logLevel: 'info' });
-  let stderr = '';
-  let started = false;
-  const capture = (c: ChildProcess) => {
-    started = false;
-    c.stderr?.on('data', (d: Buffer) => {
-      const text = d.toString();
-      if (c === child && text.includes('"msg":"engine started"')) started = true;
-      stderr = (stderr + text).slice(-4000);
-    });
-  };
-  capture(child);
+  const run = new RunChild(config);
   try {
     // the slot exists once the first child is streaming; changes before that are not captured
-    await waitFor(async () => (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { timeoutMs: 30_000, what: `the slot to be active (stderr: ${stderr})` });
+    await waitFor(async () => (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { timeoutMs: 30_000, what: `the slot to be active (stderr: ${run.stderr})` });
     let seq = 0;
     let kills = 0;
     let nextKillAt = Date.now() + 200 + Math.random() * 800;
@@ -83,24 +71,20 @@ pipelines:
       }
       await db.query('COMMIT');
       if (Date.now() >= nextKillAt && kills < KILLS) {
-        await sigkill(child);
         kills++;
-        child = startRun(config, { logLevel: 'info' });
-        capture(child);
+        await run.restart();
         nextKillAt = Date.now() + 200 + Math.random() * 800;
       }
     }
     while (kills < KILLS) {
       await new Promise((r) => setTimeout(r, 200 + Math.random() * 500));
-      await sigkill(child);
       kills++;
-      child = startRun(config, { logLevel: 'info' });
-      capture(child);
+      await run.restart();
     }
     const diff = async () => (await db.query(
       `SELECT coalesce(s.id, t.id) AS id, s.seq AS src, t.seq AS dst FROM ${schema}.items s FULL JOIN ${schema}.items_copy t ON s.id = t.id
        WHERE s.id IS NULL OR t.id IS NULL OR s.seq <> t.seq OR s.name <> t.name OR s.amount IS DISTINCT FROM t.amount`)).rows;
-    await waitFor(async () => (await diff()).length === 0, { timeoutMs: 90_000, intervalMs: 200, what: `the target to equal the source (stderr: ${stderr})` }).catch(async (err: Error) => {
+    await waitFor(async () => (await diff()).length === 0, { timeoutMs: 90_000, intervalMs: 200, what: `the target to equal the source (stderr: ${run.stderr})` }).catch(async (err: Error) => {
       throw new Error(`${err.message}; differing rows: ${JSON.stringify((await diff()).slice(0, 10))}`);
     });
     assert.equal(kills, KILLS);
@@ -109,12 +93,9 @@ pipelines:
     const back = (await db.query(`SELECT * FROM ${schema}.backwards`)).rows;
     assert.deepEqual(back, [], 'no row of the target ever went backwards');
     // clean shutdown on SIGTERM (once the last restarted process is up), then the slot is idle
-    await waitFor(() => started, { what: 'the last hms-sync run to start' });
-    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    assert.equal(await exit, 0, `hms-sync run exits 0 after SIGTERM (stderr: ${stderr})`);
+    assert.equal(await run.terminate(), 0, `hms-sync run exits 0 after SIGTERM (stderr: ${run.stderr})`);
   } finally {
-    await sigkill(child);
+    await run.kill();
     await waitFor(async () => (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 0, { timeoutMs: 20_000, what: 'slot inactive' }).catch(() => {});
     await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]).catch(() => {});
     await db.query(`DROP PUBLICATION IF EXISTS ${slot}`);
