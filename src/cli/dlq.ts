@@ -44,7 +44,9 @@ export function applySets(payload: Delta, sets: string[]): Delta {
     state[field] = value;
     changed[field] = value;
   }
-  return { ...payload, state, changed, fingerprint: fingerprint(state) };
+  const edited: Delta = { ...payload, state, changed, fingerprint: fingerprint(state) };
+  delete edited.rejected; // the operator fixed the record the source could not read
+  return edited;
 }
 
 function editInEditor(payload: Delta): Delta {
@@ -80,7 +82,9 @@ function parsePayload(text: string, where: string): Delta {
   if (!d || typeof d !== 'object' || !['insert', 'update', 'delete'].includes(d.op as string) || typeof d.key !== 'string' || typeof d.changed !== 'object') {
     throw new ValidationError(`${where} must be a delta object with op (insert, update or delete), key (string), changed (object) and state (object or null)`);
   }
-  return { base: null, fingerprint: fingerprint(d.state ?? null), sourceTs: Date.now(), state: null, ...d } as Delta;
+  const delta = { base: null, fingerprint: fingerprint(d.state ?? null), sourceTs: Date.now(), state: null, ...d } as Delta;
+  delete delta.rejected; // an edited payload is the operator's fix of a record the source could not read
+  return delta;
 }
 
 export function register(program: Command, setCode: (code: number) => void): void {

@@ -45,6 +45,12 @@ export interface SourceBatch {
   position?: string;
   /** Shadow rows (fingerprints) to store atomically with the jobs of this batch. */
   shadow?: Array<ShadowRow | ShadowDelete>;
+  /**
+   * Records the source could not read, to dead-letter (policy `onError: dead-letter`): each becomes
+   * a dead job in the same commit, with its error, for an operator to fix and replay. `key` must be
+   * unique per record (e.g. `file#record`).
+   */
+  rejected?: Array<{ key: string; record: Record<string, unknown>; error: string }>;
   /** Called after the batch is durably committed (e.g. confirm an LSN, move a file to processed/). */
   ack?(): Promise<void>;
 }

@@ -46,6 +46,11 @@ export interface Delta {
    * onChange hook), not the full record. Merges overlay a partial state on the other one.
    */
   partial?: boolean;
+  /**
+   * Set on a record the source could not read (policy dead-letter): the job is dead-lettered at its
+   * first claim with this error, without calling the sink. Editing the payload on replay clears it.
+   */
+  rejected?: string;
   /** Fingerprint of the state this delta was computed against (null when unknown or insert). */
   base: string | null;
   /** Fingerprint of `state` (of null for a delete). */

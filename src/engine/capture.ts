@@ -94,6 +94,18 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
     }
     jobs.push(...hookJobs);
   }
+  for (const bad of batch.rejected ?? []) {
+    jobs.push({
+      pipeline: p.name,
+      target: p.target,
+      key: bad.key,
+      payload: { op: 'insert', key: bad.key, changed: bad.record, state: bad.record, before: null, base: null, fingerprint: '', sourceTs: now, rejected: bad.error },
+      runAt: now,
+      maxRunAt: now,
+      maxAttempts: p.maxAttempts,
+      coalesce: false,
+    });
+  }
   const r = await deps.store.commit({
     jobs,
     shadow,

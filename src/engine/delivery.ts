@@ -2,7 +2,7 @@
  * The delivery loop: claim a batch of runnable jobs (per-key order is the store's claim rule),
  * map them, hand them to the sink, then ack, retry with backoff, or dead-letter.
  */
-import { classifyError, errorMessage, MappingError } from '../core/errors.js';
+import { classifyError, errorMessage, MappingError, ValidationError } from '../core/errors.js';
 import { computeBackoff, DEFAULT_BACKOFF } from '../core/backoff.js';
 import type { Job } from '../core/types.js';
 import type { Logger } from '../core/log.js';
@@ -64,6 +64,10 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
     const itemJobs: Job[] = [];
     const skipped: Job[] = [];
     for (const job of jobs) {
+      if (job.payload.rejected) {
+        fail(job, new ValidationError(`the source could not read this record: ${job.payload.rejected}; fix the payload and replay it (hms-sync dlq replay ${job.id} --edit)`));
+        continue;
+      }
       try {
         const item = await toSinkItem(route, job);
         if (item) {

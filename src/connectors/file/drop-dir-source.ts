@@ -25,7 +25,7 @@ export interface DropDirOptions extends RecordRules {
   stableChecks: number;
   pollMs: number;
   batchSize: number;
-  onError: 'fail' | 'skip';
+  onError: 'fail' | 'skip' | 'dead-letter';
   /** Snapshot mode: fail a file that would delete more keys than this. */
   maxDeletes?: number;
   processedDir: string;
@@ -167,12 +167,18 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
     await rm(rejectsFile, { force: true });
     let rejectsPath: string | null = null;
     let chunk: ValidRecord[] = [];
+    // bad records under onError: dead-letter, committed with the next batch as dead jobs
+    const rejected: NonNullable<SourceBatch['rejected']> = [];
     let last = 0;
     const ts = Date.now();
     for await (const r of records(file, seen)) {
       if (signal.aborted) return;
       last = r.no;
       if ('error' in r) {
+        if (opts.onError === 'dead-letter') {
+          if (r.no > resumeAfter) rejected.push({ key: `${file.name}#${r.no}`, record: { file: file.name, record: r.no }, error: r.error });
+          continue;
+        }
         if (!rejectsPath) {
           await mkdir(path.dirname(rejectsFile), { recursive: true });
           rejectsPath = rejectsFile;
@@ -185,7 +191,7 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
       if (chunk.length >= opts.batchSize) {
         const b = await buildChangeBatch(chunk, ctx, ts);
         chunk = [];
-        yield { ...b, position: posOf(last) };
+        yield { ...b, rejected: rejected.splice(0), position: posOf(last) };
       }
     }
     const tail = await buildChangeBatch(chunk, ctx, ts);
@@ -193,7 +199,7 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
     if (seen) {
       if (tail.events.length) {
         // Commit the tail first so the shadow listing below sees it.
-        yield { ...tail, position: posOf(last) };
+        yield { ...tail, rejected: rejected.splice(0), position: posOf(last) };
         tail.events = [];
         tail.shadow = [];
       }
@@ -204,7 +210,7 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
     for (let i = 0; i < gone.length || i === 0; i += opts.batchSize) {
       const del = await buildDeleteBatch(gone.slice(i, i + opts.batchSize), ctx, ts);
       const final = i + opts.batchSize >= gone.length;
-      const batch: SourceBatch = { events: [...tail.events, ...del.events], shadow: [...tail.shadow, ...del.shadow], position: posOf(last) };
+      const batch: SourceBatch = { events: [...tail.events, ...del.events], shadow: [...tail.shadow, ...del.shadow], rejected: rejected.splice(0), position: posOf(last) };
       tail.events = [];
       tail.shadow = [];
       if (final) batch.ack = () => moveDone(file, rejectsPath).finally(() => inFlight.delete(file.name));

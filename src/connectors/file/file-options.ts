@@ -79,7 +79,7 @@ const sourceCommon = {
   pollInterval: duration.optional().describe('How often the directory is scanned (default 1s local, 5s sftp).'),
   maxDeletes: z.number().int().min(0).optional().describe('snapshot mode: a file that would delete more keys than this fails (to failed/) before anything is applied, a guard against truncated or empty extracts.'),
   batchSize: z.number().int().min(1).default(1000).describe('Records per batch handed to the engine (default 1000).'),
-  onError: z.enum(['fail', 'skip']).default('fail').describe('A record that cannot be decoded: fail moves the whole file to failed/ (nothing applied); skip applies the rest and reports it in <file>.rejects.jsonl.'),
+  onError: z.enum(['fail', 'skip', 'dead-letter']).default('fail').describe('A record that cannot be decoded: fail moves the whole file to failed/ (nothing applied); skip applies the rest and reports it in <file>.rejects.jsonl; dead-letter applies the rest and turns each bad record into a dead letter (hms-sync dlq) with its error, to fix and replay.'),
   processedDir: z.string().default('processed').describe('Sub-directory for files read successfully (default processed).'),
   failedDir: z.string().default('failed').describe('Sub-directory for files that failed (default failed).'),
 };
