@@ -35,7 +35,8 @@ test('schemas: defaults, strict keys and clear refusals', () => {
   assert.equal(src.mode, 'changes');
   assert.equal(src.onError, 'fail');
   assert.equal(src.delimiter, ',');
-  assert.equal(fileSourceSchema.safeParse({ format: 'csv', onError: 'dead-letter' }).success, false);
+  assert.equal(fileSourceSchema.safeParse({ format: 'csv', onError: 'dead-letter' }).success, true);
+  assert.equal(fileSourceSchema.safeParse({ format: 'csv', onError: 'ignore' }).success, false);
   assert.equal(fileSourceSchema.safeParse({ format: 'csv', colums: ['a'] }).success, false, 'unknown keys are errors');
   assert.equal(fileSourceSchema.safeParse({ format: 'xml' }).success, false);
   const fixed = fileSinkSchema.parse({ format: 'fixed', copybook: 'A.cpy' });
