@@ -82,14 +82,17 @@ function startReceiver(): Promise<Server> {
       lastArrival = arrived;
       requests++;
       try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { seq?: unknown; at?: unknown };
-        const seq = Number(body.seq);
-        const at = Date.parse(String(body.at));
-        if (Number.isFinite(seq) && Number.isFinite(at)) {
-          if (!latencyBySeq.has(seq)) latencyBySeq.set(seq, arrived - at);
-          if (seq > maxDelivered) {
-            maxDelivered = seq;
-            newestCommitAt = at;
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { seq?: unknown; at?: unknown; items?: Array<{ state?: { seq?: unknown; at?: unknown } }> };
+        // per-request mode: the body is the row; batch mode: { items: [{ id, op, key, state }] }
+        for (const row of body.items ? body.items.map((i) => i.state ?? {}) : [body]) {
+          const seq = Number(row.seq);
+          const at = Date.parse(String(row.at));
+          if (Number.isFinite(seq) && Number.isFinite(at)) {
+            if (!latencyBySeq.has(seq)) latencyBySeq.set(seq, arrived - at);
+            if (seq > maxDelivered) {
+              maxDelivered = seq;
+              newestCommitAt = at;
+            }
           }
         }
       } catch {}
@@ -182,15 +185,15 @@ systems:
 pipelines:
   items:
     from: { system: db, collection: items, mode: logical, slot: ${slot}, publication: ${pub} }
-    to: { system: target, collection: items, path: "/items/{key}", body: state, concurrency: 32 }
+    to: { system: target, collection: items, ${process.env.HMS_BENCH_SINK === 'batch' ? 'path: "/items", body: state, concurrency: 4, batch: { maxItems: 500 }' : 'path: "/items/{key}", body: state, concurrency: 32'} }
     key: id
     delivery: { batchSize: 500, concurrency: 4, lease: 10s, timeout: 5s }
 `);
     const cli = path.resolve('test/helpers/run-cli.ts');
-    child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), cli, 'run', config, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child = spawn(process.execPath, [...(process.env.HMS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', import.meta.resolve('tsx'), cli, 'run', config, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
     for (let i = 0; i < 300 && !(await slotActive(slot)); i++) await sleep(100);
     if (!(await slotActive(slot))) throw new Error('hms-sync did not start streaming within 30 s');
-    if (recvBin) {
+    if (recvBin && !process.env.HMS_BENCH_NO_RECV) {
       await admin.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [recvSlot]);
       recv = spawn(recvBin, [...recvArgs(recvSlot), '-s', '1', '-F', '1'], { stdio: ['ignore', 'ignore', 'inherit'] });
       for (let i = 0; i < 100 && !(await slotActive(recvSlot)); i++) await sleep(100);

@@ -228,6 +228,7 @@ function resolve(data: ConfigParsed, sem: Semantics, baseDir: string, file: stri
       map: (p.map ?? null) as MappingSpec | null,
       debounceMs,
       maxWaitMs: p.maxWait !== undefined ? parseDuration(p.maxWait) : debounceMs * 10,
+      lingerMs: parseDuration(p.linger),
       delivery: {
         maxAttempts: p.delivery.maxAttempts,
         backoff: parseBackoff(p.delivery.backoff as BackoffInput),

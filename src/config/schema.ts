@@ -80,6 +80,7 @@ export const pipelineSchema = z.strictObject({
   map: mappingSchema.nullable().optional().describe('Target field -> source field name or rule (docs/mapping.md). Leave out to copy every field as it is.'),
   debounce: durationSchema.default(0).describe('Trailing debounce window: edits to one key within it are delivered as one delta.'),
   maxWait: durationSchema.optional().describe('Cap of the trailing debounce for a key that keeps changing (default 10 x debounce).'),
+  linger: durationSchema.default('5ms').describe('Under load, commits of source batches and claims of jobs are spaced at least this far apart, so each carries more changes (fewer store transactions and sink requests per change); a change arriving after a quiet spell is not delayed. 0 turns it off (default 5ms).'),
   delivery: deliverySchema.prefault({}),
 }).describe('One direction: a source collection to a target collection.');
 
@@ -158,6 +159,8 @@ export interface ResolvedPipeline {
   map: MappingSpec | null;
   debounceMs: number;
   maxWaitMs: number;
+  /** Least spacing of capture commits and of claims under load (ms). */
+  lingerMs: number;
   delivery: ResolvedDelivery;
 }
 

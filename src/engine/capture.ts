@@ -21,6 +21,8 @@ export interface CapturePipeline {
   source: Source;
   debounceMs: number;
   maxWaitMs: number;
+  /** Least time between the starts of two commits (adaptive batching under load; 0 = none). */
+  lingerMs?: number;
   maxAttempts: number;
   /** Scope of the states the engine wrote into this source's collection (reverse pipeline), if any. */
   echoScope: string | null;
@@ -121,9 +123,14 @@ export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: 
   while (!signal.aborted) {
     try {
       for await (const batch of p.source.stream(signal)) {
+        const started = Date.now();
         await commitBatch(p, deps, batch);
         failures = 0;
         if (signal.aborted) break;
+        // linger: while we wait, the source gathers what arrives into the next batch; after a
+        // quiet spell longer than the linger the next change is committed at once
+        const rest = started + (p.lingerMs ?? 0) - Date.now();
+        if (rest > 0) await sleep(rest, signal);
       }
     } catch (err) {
       if (signal.aborted) break;

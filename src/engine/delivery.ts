@@ -27,6 +27,8 @@ export interface DeliveryLoopOptions {
   leaseMs: number;
   /** Longest sleep when idle: several processes sharing a SQLite file see each other's jobs this fast. */
   idlePollMs: number;
+  /** Least time between two claims of the pipeline's loops, unless a claim came back full (0 = none). */
+  lingerMs?: number;
 }
 
 /** Deliver one claimed batch. Exported for tests and for `hms-sync run --once`. */
@@ -137,19 +139,86 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(t));
 }
 
-/** Claims and delivers until the signal aborts; finishes the batch in hand before returning. */
-export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions, signal: AbortSignal, sinkSignal: AbortSignal): Promise<void> {
-  let woken = false;
-  let wake: (() => void) | null = null;
-  const unsubscribe = deps.store.onWake(() => {
-    woken = true;
-    wake?.();
-  });
+/**
+ * The delivery loops of one pipeline share one subscription to the store's wake-ups and wake ONE
+ * idle loop per wake-up (a loop that claims a full batch brings in the next), so a commit of a
+ * few jobs costs one claim, not one per loop (most of them empty).
+ */
+export class WakeGroup {
+  private readonly idle: Array<() => void> = [];
+  private missed = false;
+  private nextClaimAt = 0;
+  private readonly unsubscribe: () => void;
+
+  constructor(store: Pick<Store, 'onWake'>) {
+    this.unsubscribe = store.onWake(() => this.wakeOne());
+  }
+
+  /** Wake one idle loop, or remember the wake-up for the next loop that looks. */
+  wakeOne(): void {
+    const w = this.idle.shift();
+    if (w) w();
+    else this.missed = true;
+  }
+
+  /** Whether a wake-up arrived while no loop was idle (and forget it: the caller is about to claim). */
+  takeMissed(): boolean {
+    const m = this.missed;
+    this.missed = false;
+    return m;
+  }
+
+  /** Wait until woken, `ms` passed or the signal aborted. */
+  park(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        const i = this.idle.indexOf(done);
+        if (i >= 0) this.idle.splice(i, 1);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.idle.push(done);
+    });
+  }
+
+  /**
+   * Reserve the next claim slot: claims of the group are at least `lingerMs` apart, so under load
+   * each takes more jobs; returns how long to wait for the slot (0 after a quiet spell).
+   */
+  reserveClaim(lingerMs: number): number {
+    const now = Date.now();
+    const at = Math.max(now, this.nextClaimAt);
+    this.nextClaimAt = at + lingerMs;
+    return at - now;
+  }
+
+  close(): void {
+    this.unsubscribe();
+    for (const w of this.idle.splice(0)) w();
+  }
+}
+
+/**
+ * Claims and delivers until the signal aborts; finishes the batch in hand before returning.
+ * Loops of the same pipeline should share a {@link WakeGroup} (`group`); without one the loop
+ * has its own.
+ */
+export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions & { group?: WakeGroup }, signal: AbortSignal, sinkSignal: AbortSignal): Promise<void> {
+  const group = opts.group ?? new WakeGroup(deps.store);
+  let lastFull = false;
   try {
     while (!signal.aborted) {
       let jobs: Job[];
+      if (opts.lingerMs && !lastFull) {
+        const wait = group.reserveClaim(opts.lingerMs);
+        if (wait > 0) await sleep(wait, signal);
+        if (signal.aborted) break;
+      }
       try {
-        woken = false;
+        group.takeMissed(); // this claim sees everything committed before it
         jobs = await deps.store.claim({ workerId: deps.workerId, limit: opts.batchSize, leaseMs: opts.leaseMs, pipelines: opts.pipelines });
       } catch (err) {
         deps.logger.error({ err, pipelines: opts.pipelines }, 'claim failed; retrying');
@@ -157,6 +226,9 @@ export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions,
         await sleep(1000, signal);
         continue;
       }
+      const full = jobs.length >= opts.batchSize;
+      lastFull = full;
+      if (full) group.wakeOne(); // more may be waiting: bring another loop in
       if (jobs.length) {
         try {
           await deliverJobs(deps, jobs, sinkSignal);
@@ -166,27 +238,19 @@ export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions,
           deps.logger.error({ err, pipelines: opts.pipelines }, 'recording delivery results failed; the jobs will be retried when their lease expires');
           deps.events.emit('worker:error', { pipeline: opts.pipelines.join(','), error: err instanceof Error ? err : new Error(errorMessage(err)) });
           await sleep(1000, signal);
+          continue;
         }
-        continue;
+        if (full) continue;
       }
-      if (woken) continue;
+      if (group.takeMissed()) continue;
+      // nothing announced: the next job's time (a retry, a debounce, or the next job of a key
+      // whose head was just completed) decides how long to wait
       const next = await deps.store.nextRunAt(opts.pipelines).catch(() => null);
       const waitMs = next === null ? opts.idlePollMs : Math.min(opts.idlePollMs, Math.max(0, next - Date.now()));
-      if (waitMs <= 0) continue;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(t);
-          signal.removeEventListener('abort', done);
-          wake = null;
-          resolve();
-        };
-        const t = setTimeout(done, waitMs);
-        signal.addEventListener('abort', done, { once: true });
-        wake = done;
-        if (woken) done();
-      });
+      if (waitMs <= 0 || group.takeMissed()) continue;
+      await group.park(waitMs, signal);
     }
   } finally {
-    unsubscribe();
+    if (!opts.group) group.close();
   }
 }

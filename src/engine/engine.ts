@@ -18,7 +18,7 @@ import type { Sink, Source, SourceState } from '../connectors/contract.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
 import { type CapturePipeline, currentBatchJobs, runCapture } from './capture.js';
-import { runDelivery, type DeliveryDeps } from './delivery.js';
+import { runDelivery, WakeGroup, type DeliveryDeps } from './delivery.js';
 import { type EngineEvents, TypedEmitter } from './events.js';
 import { identityMapping, type Route } from './route.js';
 
@@ -126,7 +126,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
         this.sources.push(source);
         this.captures.push({
           name: p.name, target: p.to.system, sourceId, source,
-          debounceMs: p.debounceMs, maxWaitMs: p.maxWaitMs, maxAttempts: p.delivery.maxAttempts,
+          debounceMs: p.debounceMs, maxWaitMs: p.maxWaitMs, lingerMs: p.lingerMs, maxAttempts: p.delivery.maxAttempts,
           echoScope: directions.has(linkId(p.to, p.from)) ? writtenScope(p.from, p.to) : null,
           hooks: this.hooksFor(p.from.system, p.from.collection),
         });
@@ -153,12 +153,15 @@ export class Engine extends TypedEmitter<EngineEvents> {
   private startWorkers(pipelines: ResolvedPipeline[]): void {
     const deps: DeliveryDeps = { store: this.store, logger: this.logger, events: this, routes: this.routes, workerId: this.workerId };
     for (const p of pipelines) {
+      const group = new WakeGroup(this.store);
+      const loops: Array<Promise<void>> = [];
       for (let i = 0; i < p.delivery.concurrency; i++) {
-        this.loops.push(this.guard(runDelivery(deps, {
+        loops.push(this.guard(runDelivery(deps, {
           pipelines: [p.name], batchSize: p.delivery.batchSize,
-          leaseMs: Math.max(p.delivery.leaseMs, p.delivery.timeoutMs * 2), idlePollMs: this.opts.idlePollMs ?? 1000,
+          leaseMs: Math.max(p.delivery.leaseMs, p.delivery.timeoutMs * 2), idlePollMs: this.opts.idlePollMs ?? 1000, lingerMs: p.lingerMs, group,
         }, this.deliveryAbort.signal, this.sinkAbort.signal), p.name));
       }
+      this.loops.push(Promise.all(loops).then(() => group.close()));
     }
   }
 

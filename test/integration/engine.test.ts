@@ -83,6 +83,64 @@ for (const dialect of STORES) {
       }
     });
 
+    test('four delivery loops with a linger and a batching HTTP sink: bursts after idle spells all arrive, in order per key', async () => {
+      const src = path.join(tmp.dir, `loops-${dialect}.db`);
+      const db = new Database(src);
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE ITEMS (ID INTEGER PRIMARY KEY, ROUND INTEGER)');
+      const st = storeUrl(dialect, tmp.dir);
+      receiver.requests.length = 0;
+      receiver.respond = () => 200;
+      const KEYS = 200;
+      const setRound = db.transaction((round: number) => {
+        const up = db.prepare('INSERT INTO ITEMS VALUES (?, ?) ON CONFLICT (ID) DO UPDATE SET ROUND = excluded.ROUND');
+        for (let k = 1; k <= KEYS; k++) up.run(k, round);
+      });
+      const engine = engineFromYaml(`store: ${st.url}
+stateDir: ${tmp.dir}
+systems:
+  legacy: { driver: sqlite, path: ${src} }
+  web: { driver: http, url: ${receiver.url} }
+pipelines:
+  items:
+    from: { system: legacy, collection: ITEMS, poll: 20ms }
+    to: { system: web, collection: items, path: /items/batch, body: state, batch: { maxItems: 10 } }
+    key: ID
+    linger: 10ms
+    delivery: { concurrency: 4, batchSize: 25, timeout: 2s }
+`);
+      const seen = new Map<number, number[]>();
+      const collect = () => {
+        seen.clear();
+        for (const r of receiver.requests) for (const it of r.body.items as Array<{ key: string; state: { ID: number; ROUND: number } }>) {
+          const list = seen.get(it.state.ID) ?? [];
+          list.push(it.state.ROUND);
+          seen.set(it.state.ID, list);
+        }
+      };
+      await engine.start();
+      try {
+        for (const round of [1, 2, 3]) {
+          setRound(round);
+          await waitFor(() => {
+            collect();
+            return seen.size === KEYS && [...seen.values()].every((l) => l.at(-1) === round);
+          }, { what: `round ${round} delivered for all ${KEYS} keys`, timeoutMs: 20_000 });
+          await new Promise((r) => setTimeout(r, 300)); // an idle spell: every loop parks
+        }
+        collect();
+        for (const [id, rounds] of seen) assert.deepEqual(rounds, [...rounds].sort((a, b) => a - b), `key ${id} received rounds out of order: ${rounds.join(',')}`);
+        assert.ok(receiver.requests.every((r) => r.url === '/items/batch' && r.body.items.length <= 10));
+        assert.ok(receiver.requests.length < KEYS * 3, 'batched: fewer requests than changes');
+        const stats = await engine.store.stats();
+        assert.equal(stats.reduce((n, s) => n + s.pending + s.running + s.retrying + s.dead, 0), 0, 'nothing left pending, running, retrying or dead');
+      } finally {
+        await engine.stop();
+        db.close();
+        await st.cleanup();
+      }
+    });
+
     test('a failing key blocks only itself; a permanent error and a mapping error dead-letter at once', async () => {
       const src = path.join(tmp.dir, `b-${dialect}.db`);
       const db = legacyDb(src);

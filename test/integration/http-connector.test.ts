@@ -121,6 +121,97 @@ test('sink: status classification — 404 on DELETE ok, 400 permanent with snipp
   assert.equal(rx.got.find((g) => g.url === '/b/gone')!.raw, '', 'a delete in state mode has no body');
 });
 
+test('sink batch mode: many items per signed request, split by maxItems and maxBytes, per-item ids', async () => {
+  const rx = await receiver((_g, res) => res.writeHead(200).end('{"received":true}'));
+  const s = await sink({ url: `${rx.url}/api`, signingSecret: secret }, { path: '/{collection}/batch', body: 'state', batch: { maxItems: 3, maxBytes: 4096 } });
+  const items = Array.from({ length: 7 }, (_, i) => item({ op: i === 6 ? 'delete' : 'update', key: `k${i}`, changed: { n: i }, state: i === 6 ? null : { bridgeId: `k${i}`, n: i } }));
+  const res = await s.write(items, signal);
+  assert.deepEqual(res, items.map(() => ({ ok: true })));
+  assert.equal(rx.got.length, 3, '7 items at 3 per request');
+  const bodies = rx.got.map((g) => JSON.parse(g.raw) as { items: Array<{ id: string; op: string; key: string; state: unknown }> });
+  assert.deepEqual(bodies.map((b) => b.items.length).sort(), [1, 3, 3]);
+  const all = bodies.flatMap((b) => b.items).sort((a, b) => a.key.localeCompare(b.key));
+  assert.deepEqual(all[0], { id: 'bridges:job-k0:1', op: 'update', key: 'k0', state: { bridgeId: 'k0', n: 0 } });
+  assert.deepEqual(all[6], { id: 'bridges:job-k6:1', op: 'delete', key: 'k6', state: null });
+  for (const g of rx.got) {
+    assert.equal(g.method, 'POST');
+    assert.equal(g.url, '/api/bridges/batch');
+    assert.match(String(g.headers['idempotency-key']), /^batch_[0-9a-f]{32}$/);
+    const ts = Number(g.headers['webhook-timestamp']);
+    const expected = createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update(`${g.headers['webhook-id']}.${ts}.${g.raw}`).digest('base64');
+    assert.equal(g.headers['webhook-signature'], `v1,${expected}`);
+  }
+  // the same items again carry the same batch id (a receiver can drop a redelivered batch)
+  const before = rx.got.map((g) => g.headers['idempotency-key']).sort();
+  await s.write(items, signal);
+  assert.deepEqual(rx.got.slice(3).map((g) => g.headers['idempotency-key']).sort(), before);
+  // maxBytes: elements of ~300 bytes, 1 KiB per request => at most 3 per request
+  const big = Array.from({ length: 6 }, (_, i) => item({ op: 'update', key: `b${i}`, state: { bridgeId: `b${i}`, pad: 'x'.repeat(280) } }));
+  const s2 = await sink({ url: rx.url }, { body: 'state', batch: { maxItems: 100, maxBytes: 1024 } });
+  const n0 = rx.got.length;
+  assert.deepEqual(await s2.write(big, signal), big.map(() => ({ ok: true })));
+  const sent = rx.got.slice(n0);
+  assert.ok(sent.length >= 2, `1 KiB per request must split 6 x 300 bytes, got ${sent.length} request(s)`);
+  for (const g of sent) assert.ok(Buffer.byteLength(g.raw) <= 1024, `body of ${Buffer.byteLength(g.raw)} bytes exceeds maxBytes`);
+});
+
+test('sink batch mode: per-item results (status or ok/retryable), whole-batch failures, bad results answered clearly', async () => {
+  let mode = 'per-item';
+  const rx = await receiver((g, res) => {
+    const body = JSON.parse(g.raw) as { items: Array<{ key: string; op: string }> };
+    if (mode === 'per-item') {
+      const results = body.items.map((it) => {
+        if (it.key === 'bad') return { status: 422, error: 'status must be one of ok, closed' };
+        if (it.key === 'busy') return { status: 503 };
+        if (it.key === 'gone') return { status: 404 };
+        if (it.key === 'missing') return { status: 404 };
+        if (it.key === 'flaky') return { ok: false, error: 'lock timeout', retryable: true };
+        if (it.key === 'nope') return { ok: false, error: 'unknown district' };
+        return { ok: true };
+      });
+      return res.writeHead(207, { 'content-type': 'application/json' }).end(JSON.stringify({ results }));
+    }
+    if (mode === '503') return res.writeHead(503, { 'retry-after': '7' }).end();
+    if (mode === '400') return res.writeHead(400).end('{"error":"items[0].state.status is required"}');
+    if (mode === 'short') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"ok":true}]}');
+    if (mode === '207-empty') return res.writeHead(207).end('');
+    res.writeHead(200).end();
+  });
+  const s = await sink({ url: rx.url }, { path: '/sync', body: 'delta', batch: {} });
+  const keys = ['fine', 'bad', 'busy', 'gone', 'missing', 'flaky', 'nope'];
+  const items = keys.map((k) => item({ op: k === 'gone' ? 'delete' : 'update', key: k, changed: { x: 1 }, state: k === 'gone' ? null : { bridgeId: k } }));
+  const r = await s.write(items, signal);
+  assert.equal(rx.got.length, 1, 'default maxItems 100: one request');
+  const by = Object.fromEntries(keys.map((k, i) => [k, r[i]!]));
+  assert.deepEqual(by.fine, { ok: true });
+  assert.deepEqual(by.gone, { ok: true }, '404 for a delete item means already gone');
+  const e422 = errOf(by.bad!);
+  assert.ok(e422 instanceof PermanentError);
+  assert.match(e422.message, /POST http:\/\/127\.0\.0\.1:\d+\/sync item 1 \(key "bad"\) answered HTTP 422: status must be one of ok, closed/);
+  assert.ok(errOf(by.busy!) instanceof RetryableError);
+  assert.ok(errOf(by.missing!) instanceof PermanentError, '404 for an update item is permanent');
+  assert.ok(errOf(by.flaky!) instanceof RetryableError);
+  assert.match(errOf(by.flaky!).message, /item 5 \(key "flaky"\) failed: lock timeout/);
+  assert.ok(errOf(by.nope!) instanceof PermanentError);
+
+  mode = '503';
+  const r503 = await s.write(items.slice(0, 2), signal);
+  for (const x of r503) assert.equal((errOf(x) as RetryableError).retryAfterMs, 7000);
+  mode = '400';
+  for (const x of await s.write(items.slice(0, 2), signal)) {
+    assert.ok(errOf(x) instanceof PermanentError);
+    assert.match(errOf(x).message, /answered HTTP 400: \{"error":"items\[0\]\.state\.status is required"\}/);
+  }
+  mode = 'short';
+  for (const x of await s.write(items.slice(0, 2), signal)) assert.match(errOf(x).message, /"results" with 1 entries for 2 items/);
+  mode = '207-empty';
+  for (const x of await s.write(items.slice(0, 2), signal)) assert.match(errOf(x).message, /207 without a JSON "results" array/);
+});
+
+test('sink batch mode: a path naming a per-item field is refused at start', async () => {
+  await assert.rejects(() => sink({ url: 'http://127.0.0.1:9' }, { path: '/b/{key}', batch: {} }), /with batch, one request carries many items, so path "\/b\/\{key\}" may use \{collection\} only, not \{key\}/);
+});
+
 test('sink: a hanging receiver times out and a refused connection is retryable', async () => {
   const rx = await receiver(() => { /* never answers */ });
   const s = await sink({ url: rx.url, timeout: '200ms' });

@@ -85,6 +85,7 @@ test('a valid config resolves with every default filled in', () => {
   assert.deepEqual(p.targetKey, ['bridgeId'], 'the target key is the mapped name of the key field');
   assert.equal(p.debounceMs, 3000);
   assert.equal(p.maxWaitMs, 30_000, 'maxWait defaults to 10 x debounce');
+  assert.equal(p.lingerMs, 5, 'linger defaults to 5 ms');
   assert.deepEqual(p.delivery, { maxAttempts: 20, backoff: { initialMs: 1000, maxMs: 600_000, factor: 2 }, batchSize: 100, leaseMs: 30_000, timeoutMs: 30_000, concurrency: 1 });
   assert.deepEqual(Object.keys(p.map!), ['bridgeId', 'nextDate', 'status']);
 });
@@ -136,7 +137,7 @@ test('unknown top-level key: file, line, column, path and the valid keys', () =>
 test('unknown pipeline key', () => {
   const i = findIssue(issuesOf(GOOD.replace('    debounce: 3s', '    debounce: 3s\n    retries: 5')), 'pipelines.bridge-schedule.retries');
   assert.deepEqual([i.line, i.column], [15, 5]);
-  assert.match(i.message, /unknown key "retries"; valid keys are description, enabled, from, to, key, targetKey, map, debounce, maxWait, delivery/);
+  assert.match(i.message, /unknown key "retries"; valid keys are description, enabled, from, to, key, targetKey, map, debounce, maxWait, linger, delivery/);
 });
 
 test('wrong types quote the value and say what is expected', () => {

@@ -71,8 +71,17 @@ export function snippet(text: string, secrets: string[] = [], max = 200): string
  * returned (see {@link classifyResponse}).
  */
 export async function httpCall(call: HttpCall): Promise<HttpResponse> {
-  const timeout = AbortSignal.timeout(call.timeoutMs);
-  const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
+  // one controller and one timer per request (AbortSignal.any + AbortSignal.timeout cost more per call)
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort();
+  }, call.timeoutMs);
+  const onShutdown = () => ac.abort();
+  if (call.signal?.aborted) ac.abort();
+  else call.signal?.addEventListener('abort', onShutdown, { once: true });
+  const signal = ac.signal;
   const where = `${call.method} ${redactUrl(call.url)}`;
   try {
     const res = await request(call.url, { method: call.method as 'POST', headers: call.headers, body: call.body, signal, dispatcher: call.dispatcher });
@@ -92,10 +101,13 @@ export async function httpCall(call: HttpCall): Promise<HttpResponse> {
     const text = Buffer.concat(chunks).toString('utf8');
     return { status: res.statusCode, headers: res.headers, text, ...(truncated ? { truncated } : {}) };
   } catch (err) {
-    if (timeout.aborted) throw new RetryableError(`${where} timed out after ${call.timeoutMs} ms`, { cause: err });
+    if (timedOut) throw new RetryableError(`${where} timed out after ${call.timeoutMs} ms`, { cause: err });
     if (call.signal?.aborted) throw new RetryableError(`${where} was aborted by shutdown`, { cause: err });
     const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
     throw new RetryableError(`${where} failed: ${code && !errorMessage(err).includes(code) ? `${code} ` : ''}${errorMessage(err)}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+    call.signal?.removeEventListener('abort', onShutdown);
   }
 }
 

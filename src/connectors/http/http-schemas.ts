@@ -25,6 +25,11 @@ export const httpSinkSchema = z.strictObject({
   }).partial().default({}).describe('HTTP method per operation (default POST / PUT / DELETE).'),
   body: z.enum(['state', 'delta', 'envelope']).default('envelope').describe('state: the full new record; delta: { op, key, changed, state }; envelope (default): { id, type, timestamp, data: delta }.'),
   concurrency: z.number().int().min(1).max(64).default(8).describe('Requests in flight per batch (distinct keys only; default 8).'),
+  batch: z.strictObject({
+    maxItems: z.number().int().min(1).max(10_000).default(100).describe('Most items in one request (default 100).'),
+    maxBytes: z.number().int().min(1024).max(64 * 1_048_576).default(1_048_576).describe('Largest request body in bytes (default 1 MiB); an item alone larger than this still goes, alone.'),
+    method: methodSchema.default('POST').describe('Method of the batch request (default POST).'),
+  }).optional().describe('Send many items per request: one JSON body { "items": [...] } to `path` (which may use {collection} only); see docs/connectors/http.md for per-item results.'),
 });
 export type HttpSinkOptions = z.input<typeof httpSinkSchema>;
 
