@@ -2,17 +2,20 @@
  * Change-capture benchmark (PostgreSQL logical replication -> hms-sync -> HTTP sink on loopback).
  *   npm run bench:cdc [-- --quick] [-- --json]
  *
- * (A) Keep-up: one client (one connection running a server-side loop, so no round trips limit
+ * (A0) Ceiling: one client (one connection running a server-side loop, so no round trips limit
  *     it) commits single-row UPDATEs as fast as PostgreSQL allows (default synchronous_commit=on:
- *     with it off, WAL reaches the walsender only at wal_writer_delay, ~100 ms later) while a child `hms-sync run` captures the table by logical replication and
- *     delivers every change to a local HTTP receiver. Every second: commits/s, changes not yet
- *     delivered, delivery lag (now - commit time of the newest delivered change) and the WAL
- *     bytes behind the slot's confirmed LSN, for our slot and for `pg_recvlogical` decoding the
- *     same load into /dev/null on its own slot (the ceiling: decoding with no work at all).
+ *     with it off, WAL reaches the walsender only at wal_writer_delay, ~100 ms later) while only
+ *     `pg_recvlogical` decodes them into /dev/null on its own slot: commits/s and its slot lag.
+ * (A) Keep-up: the same load while a child `hms-sync run` captures the table by logical
+ *     replication and delivers every change to a local HTTP receiver (sink in batch mode); then
+ *     paced at the issue's 7,000 commits/s. Every second: commits/s, changes not yet delivered,
+ *     delivery lag (now - commit time of the newest delivered change) and the WAL bytes behind the
+ *     slot's confirmed LSN.
  * (B) Latency: paced loads of 1,000 and 5,000 changes/s (4 sessions at a quarter of the rate each,
  *     synchronous commits: one session alone cannot fsync 5,000 commits/s while hms-sync also
- *     writes its state store); commit-to-delivery p50/p99 (from the
- *     row's `at = clock_timestamp()` set just before its COMMIT to the request's arrival).
+ *     writes its state store); commit-to-delivery p50/p99 (from the row's `at = clock_timestamp()`
+ *     set just before its COMMIT to the request's arrival), with the HTTP sink in batch mode and
+ *     then with one request per change.
  * (A') Decoding ceiling on a backlog: pg_recvlogical vs the hms-sync logical source alone.
  * (C) Backfill rows/s: a hook for the backfill command (issue 4's other half): set
  *     HMS_BENCH_BACKFILL_MODULE to a module exporting `backfillBench({ url, schema, quick })`
@@ -177,7 +180,10 @@ async function main(): Promise<void> {
     server = await startReceiver();
     const port = (server.address() as AddressInfo).port;
     const config = path.join(tmp, 'hms-sync.yaml');
-    writeFileSync(config, `store: sqlite:${path.join(tmp, 'state.db')}
+    const cli = path.resolve('test/helpers/run-cli.ts');
+    /** Start `hms-sync run` on the slot with the HTTP sink in batch mode (one request per up to 500 changes) or one request per change. */
+    const startHms = async (sink: 'batch' | 'request') => {
+      writeFileSync(config, `store: sqlite:${path.join(tmp, 'state.db')}
 stateDir: ${tmp}
 systems:
   db: { driver: postgres, url: "${url}", schema: ${schema} }
@@ -185,29 +191,25 @@ systems:
 pipelines:
   items:
     from: { system: db, collection: items, mode: logical, slot: ${slot}, publication: ${pub} }
-    to: { system: target, collection: items, ${process.env.HMS_BENCH_SINK === 'batch' ? 'path: "/items", body: state, concurrency: 4, batch: { maxItems: 500 }' : 'path: "/items/{key}", body: state, concurrency: 32'} }
+    to: { system: target, collection: items, ${sink === 'batch' ? 'path: "/items", body: state, concurrency: 4, batch: { maxItems: 500 }' : 'path: "/items/{key}", body: state, concurrency: 32'} }
     key: id
     delivery: { batchSize: 500, concurrency: 4, lease: 10s, timeout: 5s }
 `);
-    const cli = path.resolve('test/helpers/run-cli.ts');
-    child = spawn(process.execPath, [...(process.env.HMS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', import.meta.resolve('tsx'), cli, 'run', config, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    for (let i = 0; i < 300 && !(await slotActive(slot)); i++) await sleep(100);
-    if (!(await slotActive(slot))) throw new Error('hms-sync did not start streaming within 30 s');
-    if (recvBin && !process.env.HMS_BENCH_NO_RECV) {
-      await admin.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [recvSlot]);
-      recv = spawn(recvBin, [...recvArgs(recvSlot), '-s', '1', '-F', '1'], { stdio: ['ignore', 'ignore', 'inherit'] });
-      for (let i = 0; i < 100 && !(await slotActive(recvSlot)); i++) await sleep(100);
-    } else log('pg_recvlogical not found (install postgresql-client): the ceiling is not measured');
+      child = spawn(process.execPath, [...(process.env.HMS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', import.meta.resolve('tsx'), cli, 'run', config, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      for (let i = 0; i < 300 && !(await slotActive(slot)); i++) await sleep(100);
+      if (!(await slotActive(slot))) throw new Error('hms-sync did not start streaming within 30 s');
+      // warm-up
+      await drive(1, 500);
+      await drain(await committed(), 30_000);
+    };
+    const stopHms = async () => {
+      await stopChild(child);
+      child = null;
+      for (let i = 0; i < 100 && (await slotActive(slot)); i++) await sleep(100);
+    };
 
-    // warm-up
-    await drive(1, 500);
-    await drain(await committed(), 30_000);
-
-    // (A) keep-up: at the highest single-client rate, then paced at the issue's target rate
-    const keepUps: Array<Record<string, unknown>> = [];
-    for (const rate of [0, TARGETS.commitsPerSec]) {
-      const what = rate ? `${rate} single-row UPDATE commits/s` : 'single-row UPDATEs as fast as PostgreSQL allows';
-      log(`(A) keep-up: one client commits ${what} for ${DUR.keepUp} s; hms-sync captures them by logical replication into an HTTP receiver`);
+    /** One keep-up run: the load for DUR.keepUp seconds, sampled every second. */
+    const keepUp = async (rate: number, who: 'hms-sync' | 'pg_recvlogical') => {
       const samples: Array<Record<string, number | null>> = [];
       const startSeq = await committed();
       const tA = Date.now();
@@ -215,63 +217,92 @@ pipelines:
       let running = true;
       void loadDone.finally(() => { running = false; });
       let last = startSeq;
+      const watched = who === 'hms-sync' ? slot : recvSlot;
       while (running) {
         await Promise.race([sleep(1000), loadDone.catch(() => {})]);
         if (!running) break;
         const now = Date.now();
-        const lagMs = newestCommitAt ? now - newestCommitAt : null; // before any await: arrivals keep coming
+        const lagMs = who === 'hms-sync' && newestCommitAt ? now - newestCommitAt : null; // before any await: arrivals keep coming
         const c = await committed();
-        const s = {
-          t: Math.round((now - tA) / 100) / 10,
-          commitsPerSec: c - last,
-          behind: c - maxDelivered,
-          lagMs,
-          slotLagKB: Math.round(((await slotLag(slot)) ?? 0) / 1024),
-          recvlogicalLagKB: recv ? Math.round(((await slotLag(recvSlot)) ?? 0) / 1024) : null,
-        };
+        const s = { t: Math.round((now - tA) / 100) / 10, commitsPerSec: c - last, behind: who === 'hms-sync' ? c - maxDelivered : null, lagMs, slotLagKB: Math.round(((await slotLag(watched)) ?? 0) / 1024) };
         last = c;
         samples.push(s);
-        log(`  t=${String(s.t).padStart(4)}s  commits/s=${String(s.commitsPerSec).padStart(5)}  not yet delivered=${String(s.behind).padStart(6)}  delivery lag=${String(s.lagMs).padStart(5)} ms  slot lag=${String(s.slotLagKB).padStart(6)} KB  pg_recvlogical slot lag=${String(s.recvlogicalLagKB).padStart(6)} KB`);
+        log(`  t=${String(s.t).padStart(4)}s  commits/s=${String(s.commitsPerSec).padStart(5)}  slot lag=${String(s.slotLagKB).padStart(6)} KB${who === 'hms-sync' ? `  not yet delivered=${String(s.behind).padStart(6)}  delivery lag=${String(s.lagMs).padStart(5)} ms` : ''}`);
       }
       await loadDone;
       const endSeq = await committed();
-      const elapsedA = (Date.now() - tA) / 1000;
-      const rateA = (endSeq - startSeq) / elapsedA;
-      const drainMs = await drain(endSeq, 300_000);
-      const lagSlope = slope(samples.map((s) => Number(s.t)), samples.map((s) => Number(s.lagMs ?? 0)));
-      const keptUp = drainMs !== null && drainMs < 2000 && lagSlope < 100;
-      // capture alone (decode + commit of the jobs to the store, i.e. the slot's confirmed LSN)
-      const slotSlope = slope(samples.map((s) => Number(s.t)), samples.map((s) => Number(s.slotLagKB ?? 0)));
-      const recvSlope = slope(samples.map((s) => Number(s.t)), samples.map((s) => Number(s.recvlogicalLagKB ?? 0)));
+      const elapsed = (Date.now() - tA) / 1000;
+      const rateA = (endSeq - startSeq) / elapsed;
+      const ts = samples.map((x) => Number(x.t));
+      const slotSlope = slope(ts, samples.map((x) => Number(x.slotLagKB ?? 0)));
       const captureKeptUp = slotSlope < 256; // KB/s of growing WAL backlog behind the slot
-      const latA: number[] = [];
-      for (let q = startSeq + 1; q <= endSeq; q++) { const l = latencyBySeq.get(q); if (l !== undefined) latA.push(l); }
-      latA.sort((x, y) => x - y);
-      keepUps.push({ targetRate: rate || 'max', seconds: elapsedA, commitsPerSec: Math.round(rateA), samples, drainMsAfterLoad: drainMs, lagSlopeMsPerSec: Math.round(lagSlope), keptUp, slotLagSlopeKBPerSec: Math.round(slotSlope), recvlogicalLagSlopeKBPerSec: Math.round(recvSlope), captureKeptUp, p50Ms: pct(latA, 50), p99Ms: pct(latA, 99) });
-      log(`  => ${Math.round(rateA)} commits/s. Capture (slot confirmed after the store commit): slot lag trend ${Math.round(slotSlope)} KB/s (pg_recvlogical ${Math.round(recvSlope)} KB/s): ${captureKeptUp ? 'KEPT UP' : 'FELL BEHIND'}.`);
-      log(`     End to end (delivered to the HTTP receiver): lag trend ${Math.round(lagSlope)} ms/s, last change arrived ${drainMs ?? '>300000'} ms after the load stopped, commit-to-delivery p50 ${pct(latA, 50)} ms, p99 ${pct(latA, 99)} ms: ${keptUp ? 'KEPT UP (flat lag)' : 'FELL BEHIND'}.`);
+      const row: Record<string, unknown> = { consumer: who, targetRate: rate || 'max', seconds: elapsed, commitsPerSec: Math.round(rateA), samples, slotLagSlopeKBPerSec: Math.round(slotSlope), captureKeptUp };
+      if (who === 'hms-sync') {
+        const drainMs = await drain(endSeq, 300_000);
+        const lagSlope = slope(ts, samples.map((x) => Number(x.lagMs ?? 0)));
+        const keptUp = drainMs !== null && drainMs < 2000 && lagSlope < 100;
+        const lat: number[] = [];
+        for (let q = startSeq + 1; q <= endSeq; q++) { const l = latencyBySeq.get(q); if (l !== undefined) lat.push(l); }
+        lat.sort((x, y) => x - y);
+        Object.assign(row, { drainMsAfterLoad: drainMs, lagSlopeMsPerSec: Math.round(lagSlope), keptUp, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99) });
+        log(`  => ${Math.round(rateA)} commits/s. Capture (slot confirmed after the store commit): slot lag trend ${Math.round(slotSlope)} KB/s: ${captureKeptUp ? 'KEPT UP' : 'FELL BEHIND'}.`);
+        log(`     End to end (delivered to the HTTP receiver): lag trend ${Math.round(lagSlope)} ms/s, last change arrived ${drainMs ?? '>300000'} ms after the load stopped, commit-to-delivery p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms: ${keptUp ? 'KEPT UP (flat lag)' : 'FELL BEHIND'}.`);
+      } else {
+        log(`  => ${Math.round(rateA)} commits/s with pg_recvlogical consuming; its slot lag trend ${Math.round(slotSlope)} KB/s: ${captureKeptUp ? 'KEPT UP' : 'FELL BEHIND'}.`);
+      }
+      return row;
+    };
+
+    /** Commit-to-delivery latency at paced rates (4 sessions at a quarter of the rate each). */
+    const paced = async (sink: string) => {
+      const rows: Array<Record<string, unknown>> = [];
+      for (const rate of RATES) {
+        log(`(B) commit-to-delivery latency at ${rate} changes/s for ${DUR.paced} s, HTTP sink ${sink === 'batch' ? 'in batch mode' : 'with one request per change'}`);
+        const first = (await committed()) + 1;
+        const t0 = Date.now();
+        await Promise.all([load, ...extra].map((c) => drive(DUR.paced, rate / PACED_CLIENTS, c)));
+        const lastSeq = await committed();
+        const achieved = (lastSeq - first + 1) / ((Date.now() - t0) / 1000);
+        await drain(lastSeq, 120_000);
+        const lat: number[] = [];
+        for (let q = first; q <= lastSeq; q++) { const l = latencyBySeq.get(q); if (l !== undefined) lat.push(l); }
+        lat.sort((x, y) => x - y);
+        const row = { sink, targetRate: rate, achievedRate: Math.round(achieved), delivered: lat.length, changes: lastSeq - first + 1, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? NaN };
+        rows.push(row);
+        log(`  => achieved ${row.achievedRate}/s, delivered ${row.delivered}/${row.changes}, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms${rate === 5000 ? ` (target < ${TARGETS.p99Ms} ms)` : ''}, max ${row.maxMs} ms`);
+      }
+      return rows;
+    };
+
+    const keepUps: Array<Record<string, unknown>> = [];
+    // (A0) the ceiling: pg_recvlogical alone consuming the same load on its own slot
+    if (recvBin) {
+      await admin.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [recvSlot]);
+      recv = spawn(recvBin, [...recvArgs(recvSlot), '-s', '1', '-F', '1'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      for (let i = 0; i < 100 && !(await slotActive(recvSlot)); i++) await sleep(100);
+      log(`(A0) ceiling: one client commits single-row UPDATEs as fast as PostgreSQL allows for ${DUR.keepUp} s while only pg_recvlogical decodes them`);
+      keepUps.push(await keepUp(0, 'pg_recvlogical'));
+      await stopChild(recv);
+      recv = null;
+      for (let i = 0; i < 50 && (await slotActive(recvSlot)); i++) await sleep(100);
+      await admin.query('SELECT pg_drop_replication_slot($1)', [recvSlot]);
+    } else log('pg_recvlogical not found (install postgresql-client): the ceiling is not measured');
+
+    // (A) keep-up with hms-sync consuming (HTTP sink in batch mode): as fast as possible, then paced at the issue's target rate
+    await startHms('batch');
+    for (const rate of [0, TARGETS.commitsPerSec]) {
+      log(`(A) keep-up: one client commits ${rate ? `${rate} single-row UPDATE commits/s` : 'single-row UPDATEs as fast as PostgreSQL allows'} for ${DUR.keepUp} s; hms-sync captures them by logical replication into an HTTP receiver (batch mode)`);
+      keepUps.push(await keepUp(rate, 'hms-sync'));
     }
     result.keepUp = keepUps;
 
-    // (B) paced latency
-    const latency: Array<Record<string, number>> = [];
-    for (const rate of RATES) {
-      log(`(B) commit-to-delivery latency at ${rate} changes/s for ${DUR.paced} s`);
-      const first = (await committed()) + 1;
-      const t0 = Date.now();
-      await Promise.all([load, ...extra].map((c) => drive(DUR.paced, rate / PACED_CLIENTS, c)));
-      const lastSeq = await committed();
-      const achieved = (lastSeq - first + 1) / ((Date.now() - t0) / 1000);
-      await drain(lastSeq, 120_000);
-      const lat: number[] = [];
-      for (let q = first; q <= lastSeq; q++) { const l = latencyBySeq.get(q); if (l !== undefined) lat.push(l); }
-      lat.sort((a, b) => a - b);
-      const row = { targetRate: rate, achievedRate: Math.round(achieved), delivered: lat.length, changes: lastSeq - first + 1, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? NaN };
-      latency.push(row);
-      log(`  => achieved ${row.achievedRate}/s, delivered ${row.delivered}/${row.changes}, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms (target < ${TARGETS.p99Ms} ms at 5,000/s), max ${row.maxMs} ms`);
-    }
+    // (B) paced latency, batch mode then one request per change
+    const latency = await paced('batch');
+    await stopHms();
+    await startHms('request');
+    latency.push(...(await paced('request')));
     result.latency = latency;
-    await stopChild(child);
+    await stopHms();
     await stopChild(recv);
 
     // (A') decoding ceiling on a backlog: pg_recvlogical vs the hms-sync source alone (no engine)

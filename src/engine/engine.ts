@@ -4,6 +4,7 @@
  * batches in hand finish, then sinks and the store close.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { hostname } from 'node:os';
@@ -52,9 +53,9 @@ export class Engine extends TypedEmitter<EngineEvents> {
   private readonly sources: Source[] = [];
   private readonly sinks: Sink[] = [];
   private readonly hooks = new Map<string, ChangeHook[]>();
-  private captureAbort = new AbortController();
-  private deliveryAbort = new AbortController();
-  private sinkAbort = new AbortController();
+  private captureAbort = unboundedAbort();
+  private deliveryAbort = unboundedAbort();
+  private sinkAbort = unboundedAbort();
   private loops: Promise<void>[] = [];
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
 
@@ -263,4 +264,11 @@ function isDelta(x: Doc | Delta): x is Delta {
 /** Create (not start) an engine. */
 export function createEngine(opts: EngineOptions): Engine {
   return new Engine(opts);
+}
+
+/** An AbortController whose signal many loops and in-flight requests listen to at once (no MaxListeners warning). */
+function unboundedAbort(): AbortController {
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal);
+  return ac;
 }
