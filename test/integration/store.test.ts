@@ -178,6 +178,72 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await store.enqueue([job('m', { v: 4 }, { coalesce: false })]), { inserted: 1, merged: 0 });
     });
 
+    t('a large commit (a backfill chunk) coalesces exactly as small ones do: pending tails merge, running/dead/done ones do not', async (store) => {
+      // Tails in place before the big commit.
+      await store.enqueue([job('pend', { v: 1 }), job('7', { v: 1 }), job('q"uote', { v: 1 }), job('run', { v: 1 }), job('dead', { v: 1 }), job('done', { v: 1 })]);
+      await store.enqueue([{ ...job('pend', { v: 1 }), pipeline: 'p2' }]);
+      const claimed = await claimAll(store);
+      const byKey = new Map(claimed.map((c) => [`${c.pipeline}/${c.key}`, c]));
+      await store.fail([{ id: byKey.get('p1/dead')!.id, version: byKey.get('p1/dead')!.version, error: 'boom', retryAt: null }]);
+      await store.complete([{ id: byKey.get('p1/done')!.id, version: byKey.get('p1/done')!.version }]);
+      // Everything but 'run' back to pending so those tails are pending again.
+      for (const k of ['p1/pend', 'p1/7', 'p1/q"uote', 'p2/pend']) await store.fail([{ id: byKey.get(k)!.id, version: byKey.get(k)!.version, error: 'retry', retryAt: Date.now() - 1 }]);
+      const before = await store.listJobs({ limit: 1000 });
+      const maxIdBefore = Math.max(...before.map((x) => Number(x.id)));
+
+      const fresh = Array.from({ length: 150 }, (_, i) => job(`f${i}`, { i }));
+      const batch: EnqueueInput[] = [
+        ...fresh.slice(0, 50),
+        job('pend', { v: 2 }), // merges into the pending tail
+        job('007', { v: 2 }), // a key nobody has ('7' has a pending job): new
+        job('7', { v: 2 }), // merges
+        job('q"uote', { v: 2 }), // merges
+        job('run', { v: 2 }), // queued behind the running job
+        job('run', { v: 3 }), // ... and merges into that new job
+        job('dead', { v: 2 }), // dead tails do not count: new
+        job('done', { v: 2 }), // nor done ones: new
+        { ...job('pend', { v: 9 }), target: 't2' }, // another target never merges: new
+        { ...job('pend', { v: 3 }), pipeline: 'p2' }, // the other pipeline's pending tail
+        job('nc', { v: 1 }, { coalesce: false }),
+        job('nc', { v: 2 }, { coalesce: false }),
+        ...fresh.slice(50),
+        job('f3', { i: 'again' }), // merges into the job inserted earlier in this commit
+      ];
+      const r = await store.commit({ jobs: batch, position: { source: 'backfill:p1', position: 'c1' } });
+      // inserted: 150 fresh + 007 + run + dead + done + pend@t2 + 2 x nc = 157; merged: pend, 7, q"uote, run#2, p2/pend, f3 = 6
+      assert.deepEqual(r, { inserted: 157, merged: 6 });
+      assert.equal(await store.getPosition('backfill:p1'), 'c1');
+
+      const after = await store.listJobs({ limit: 1000 });
+      const unfinished = (pipeline: string, key: string) => after.filter((x) => x.pipeline === pipeline && x.key === key && (x.state === 'pending' || x.state === 'running'));
+      for (const [k, v] of [['pend', 2], ['7', 2], ['q"uote', 2]] as const) {
+        const [only, ...rest] = unfinished('p1', k).filter((x) => x.target === 't1');
+        assert.equal(rest.length, 0, `${k}: one unfinished job`);
+        assert.ok(Number(only!.id) <= maxIdBefore, `${k}: merged into the existing job`);
+        assert.deepEqual(only!.payload.state, { v }, k);
+        assert.equal(only!.version, byKey.get(`p1/${k}`)!.version + 1, `${k}: version + 1 for the merge`);
+      }
+      assert.deepEqual(unfinished('p2', 'pend').map((x) => x.payload.state), [{ v: 3 }]);
+      const run = unfinished('p1', 'run');
+      assert.deepEqual(run.map((x) => [x.state, x.payload.state]), [['running', { v: 1 }], ['pending', { v: 3 }]]);
+      assert.equal(unfinished('p1', '007').length, 1);
+      assert.deepEqual(unfinished('p1', 'dead').map((x) => x.payload.state), [{ v: 2 }]);
+      assert.deepEqual(unfinished('p1', 'done').map((x) => x.payload.state), [{ v: 2 }]);
+      assert.deepEqual(unfinished('p1', 'pend').filter((x) => x.target === 't2').map((x) => x.payload.state), [{ v: 9 }]);
+      assert.deepEqual(unfinished('p1', 'nc').map((x) => x.payload.state), [{ v: 1 }, { v: 2 }]);
+      assert.deepEqual(unfinished('p1', 'f3').map((x) => x.payload.state), [{ i: 'again' }]);
+      // New jobs got ids in input order.
+      const freshIds = fresh.map((f) => Number(unfinished('p1', f.key)[0]!.id));
+      assert.deepEqual(freshIds, [...freshIds].sort((a, b) => a - b));
+      assert.ok(freshIds[0]! > maxIdBefore);
+      const newIds = after.filter((x) => Number(x.id) > maxIdBefore).sort((a, b) => Number(a.id) - Number(b.id)).map((x) => `${x.pipeline}/${x.key}/${x.target}`);
+      assert.deepEqual(newIds, [
+        ...fresh.slice(0, 50).map((f) => `p1/${f.key}/t1`),
+        'p1/007/t1', 'p1/run/t1', 'p1/dead/t1', 'p1/done/t1', 'p1/pend/t2', 'p1/nc/t1', 'p1/nc/t1',
+        ...fresh.slice(50).map((f) => `p1/${f.key}/t1`),
+      ]);
+    });
+
     t('a delta for a key whose job is running queues a new job behind it', async (store) => {
       await store.enqueue([job('k', { v: 1 })]);
       const [c] = await claimAll(store);

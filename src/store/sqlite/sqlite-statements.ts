@@ -33,12 +33,28 @@ SELECT min(t) AS t FROM (
     AND (@pipelines IS NULL OR pipeline IN (SELECT value FROM json_each(@pipelines)))
 )`;
 
+/** Positional parameters of one row of `insertJob(s)`: pipeline, target, key, payload, max_attempts, run_at, max_run_at, created_at, updated_at. */
+const INSERT_ROW = "(?, ?, ?, 1, 'pending', ?, 0, ?, ?, ?, ?, ?)";
+/** Parameters per row of {@link INSERT_ROW}. */
+export const INSERT_PARAMS = 9;
+/**
+ * Rows per multi-row INSERT (`insertJobs`): one statement step per 64 jobs instead of one per
+ * job (64 x 9 = 576 parameters, far below SQLite's limit). Rows are inserted in VALUES order,
+ * so ids follow input order.
+ */
+export const INSERT_BATCH = 64;
+
 /** Every statement of the SQLite store, by name. */
 const SQL = {
   tail: `SELECT id, target, state, version, payload, attempts, run_at, max_run_at FROM jobs
     WHERE pipeline = ? AND key = ? AND state IN ('pending', 'running') ORDER BY id DESC LIMIT 1`,
+  /** Which of the keys (a JSON array) of one pipeline have an unfinished job: one statement, an index probe per key. */
+  unfinishedKeys: `SELECT k.value AS key FROM json_each(?) k
+    WHERE EXISTS (SELECT 1 FROM jobs x WHERE x.pipeline = ? AND x.key = k.value AND x.state IN ('pending', 'running'))`,
   insertJob: `INSERT INTO jobs (pipeline, target, key, version, state, payload, attempts, max_attempts, run_at, max_run_at, created_at, updated_at)
-    VALUES (@pipeline, @target, @key, 1, 'pending', @payload, 0, @maxAttempts, @runAt, @maxRunAt, @now, @now)`,
+    VALUES ${INSERT_ROW}`,
+  insertJobs: `INSERT INTO jobs (pipeline, target, key, version, state, payload, attempts, max_attempts, run_at, max_run_at, created_at, updated_at)
+    VALUES ${Array.from({ length: INSERT_BATCH }, () => INSERT_ROW).join(', ')}`,
   mergeJob: `UPDATE jobs SET payload = @payload, version = @version, run_at = @runAt, updated_at = @now
     WHERE id = @id AND version = @fromVersion AND state = 'pending'`,
   upsertShadow: `INSERT INTO shadow (scope, key, fingerprint, doc, updated_at) VALUES (@scope, @key, @fingerprint, @doc, @updatedAt)

@@ -9,13 +9,16 @@ import path from 'node:path';
 import Database from '#better-sqlite3';
 import { HmsError } from '../../core/errors.js';
 import type { Delta, Job } from '../../core/types.js';
-import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type TailJob } from '../commit-plan.js';
+import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type PlannedInsert, type TailJob } from '../commit-plan.js';
 import { auditFromRow, jobFromRow, shadowFromRow, type AuditRowLike, type JobRowLike, type ShadowRowLike } from '../job-row.js';
 import { latestVersion } from '../migrations/migration.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite-migrations.js';
 import { checkJobId, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type StatsRow } from '../store-common.js';
 import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
-import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
+import { INSERT_BATCH, INSERT_PARAMS, prepareStatements, type SqliteStatements } from './sqlite-statements.js';
+
+/** From this many keys of one pipeline in a commit on, tails are found with one probing statement instead of a lookup per key. */
+const PROBE_MIN_KEYS = 16;
 
 export interface SqliteStoreOptions {
   /** Database file, or `:memory:`. Default `./.hms-sync/state.db` (its folder is created). */
@@ -110,17 +113,8 @@ export class SqliteStore implements Store {
     const s = this.s;
     const now = Date.now();
     const result = this.tx(() => {
-      const tails = new Map<string, TailJob>();
-      for (const j of jobs) {
-        const k = tailKey(j.pipeline, j.key);
-        if (tails.has(k) || j.coalesce === false) continue;
-        const r = s.tail.get(j.pipeline, j.key) as (JobRowLike & { max_run_at: number }) | undefined;
-        if (r) tails.set(k, { id: String(r.id), target: r.target, state: r.state as TailJob['state'], version: Number(r.version), payload: JSON.parse(r.payload as string) as Delta, attempts: Number(r.attempts), runAt: Number(r.run_at), maxRunAt: Number(r.max_run_at) });
-      }
-      const plan = planCommit(jobs, tails);
-      for (const ins of plan.inserts) {
-        s.insertJob.run({ pipeline: ins.pipeline, target: ins.target, key: ins.key, payload: JSON.stringify(ins.payload), maxAttempts: ins.maxAttempts, runAt: ins.runAt, maxRunAt: ins.maxRunAt, now });
-      }
+      const plan = planCommit(jobs, this.readTails(jobs));
+      this.insertJobs(plan.inserts, now);
       for (const u of plan.updates) {
         // Inside BEGIN IMMEDIATE nobody else can have claimed the job since we read it.
         s.mergeJob.run({ id: u.id, fromVersion: u.fromVersion, version: u.version, payload: JSON.stringify(u.payload), runAt: u.runAt, now });
@@ -137,6 +131,66 @@ export class SqliteStore implements Store {
     });
     if (result.inserted + result.merged > 0) this.wake();
     return result;
+  }
+
+  /**
+   * The newest unfinished job of every (pipeline, key) the coalescing inputs touch (call inside
+   * the write transaction). A large commit first asks, in one statement per pipeline, which of its
+   * keys have an unfinished job at all (an index probe each, no row read), and reads the tails of
+   * those keys only: a backfill chunk of fresh keys costs one statement instead of a lookup per job.
+   */
+  private readTails(jobs: readonly EnqueueInput[]): Map<string, TailJob> {
+    const s = this.s;
+    const tails = new Map<string, TailJob>();
+    const byPipeline = new Map<string, Set<string>>();
+    for (const j of jobs) {
+      if (j.coalesce === false) continue;
+      let keys = byPipeline.get(j.pipeline);
+      if (!keys) byPipeline.set(j.pipeline, (keys = new Set()));
+      keys.add(j.key);
+    }
+    const readTail = (pipeline: string, key: string) => {
+      const r = s.tail.get(pipeline, key) as (JobRowLike & { max_run_at: number }) | undefined;
+      if (r) tails.set(tailKey(pipeline, key), { id: String(r.id), target: r.target, state: r.state as TailJob['state'], version: Number(r.version), payload: JSON.parse(r.payload as string) as Delta, attempts: Number(r.attempts), runAt: Number(r.run_at), maxRunAt: Number(r.max_run_at) });
+    };
+    for (const [pipeline, keys] of byPipeline) {
+      if (keys.size < PROBE_MIN_KEYS) {
+        for (const key of keys) readTail(pipeline, key);
+        continue;
+      }
+      const found = s.unfinishedKeys.all(JSON.stringify([...keys]), pipeline) as Array<{ key: string }>;
+      for (const r of found) readTail(pipeline, r.key);
+    }
+    return tails;
+  }
+
+  /** Insert planned jobs in order (ids follow the order), {@link INSERT_BATCH} rows per statement. */
+  private insertJobs(inserts: readonly PlannedInsert[], now: number): void {
+    const s = this.s;
+    const row = (ins: PlannedInsert, out: unknown[], at: number): void => {
+      out[at] = ins.pipeline;
+      out[at + 1] = ins.target;
+      out[at + 2] = ins.key;
+      out[at + 3] = JSON.stringify(ins.payload);
+      out[at + 4] = ins.maxAttempts;
+      out[at + 5] = ins.runAt;
+      out[at + 6] = ins.maxRunAt;
+      out[at + 7] = now;
+      out[at + 8] = now;
+    };
+    let i = 0;
+    if (inserts.length >= INSERT_BATCH) {
+      const args: unknown[] = new Array(INSERT_BATCH * INSERT_PARAMS);
+      for (; i + INSERT_BATCH <= inserts.length; i += INSERT_BATCH) {
+        for (let r = 0; r < INSERT_BATCH; r++) row(inserts[i + r]!, args, r * INSERT_PARAMS);
+        s.insertJobs.run(args);
+      }
+    }
+    const one: unknown[] = new Array(INSERT_PARAMS);
+    for (; i < inserts.length; i++) {
+      row(inserts[i]!, one, 0);
+      s.insertJob.run(one);
+    }
   }
 
   enqueue(jobs: EnqueueInput[]): Promise<{ inserted: number; merged: number }> {
