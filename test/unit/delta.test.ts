@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalKey, computeDelta, fingerprint, keyValues, makeDiff, mergeDeltas } from '../../src/core/delta.js';
+import { canonicalKey, computeDelta, fingerprint, keyValues, makeDiff, mergeDeltas, stableStringify } from '../../src/core/delta.js';
 
 test('makeDiff keeps only changed fields, deep, and reports removed fields as null', () => {
   assert.deepEqual(makeDiff({ status: 'P', n: 1, tags: ['a'] }, { status: 'A', n: 1, tags: ['a'] }), { status: 'A' });
@@ -13,6 +13,19 @@ test('fingerprint ignores key order and distinguishes values', () => {
   assert.equal(fingerprint({ a: 1, b: 'x' }), fingerprint({ b: 'x', a: 1 }));
   assert.notEqual(fingerprint({ a: 1 }), fingerprint({ a: '1' }));
   assert.equal(fingerprint(null), '');
+});
+
+test('fingerprints stay exactly what earlier versions stored (shadow rows compare them)', () => {
+  // Values computed by the original filter/map/join stableStringify with createHash: a change
+  // here would make every poll source see every row as changed after an upgrade.
+  const docs: Array<[Record<string, unknown>, string]> = [
+    [{ id: 1, v: 2, amount: '3.1400', note: 'n "q" \\ é \u2028', at: '2024-05-01T10:00:00.123456Z', ok: true, none: null, gone: undefined }, 'iNOuSI6bo3BrmqnwghaHdbH4YxA'],
+    [{ '10': 'a', '9': 'b', b: { z: [1, { y: 2, x: undefined }], a: {} }, a: [], big: 12345678901234567890n, d: new Date(0), buf: Buffer.from('hi'), nan: NaN }, 'NPJUqIUVvOJCiBiDgy8UzfvitCA'],
+    [{}, 'vyGp6PvFo4RvsFtPoIWeCReyIC8'],
+    [{ '': 1, é: 2, e: 3 }, '7XqLQ3h_z9UKexlVhDam-yUsPig'],
+  ];
+  for (const [doc, fp] of docs) assert.equal(fingerprint(doc), fp, JSON.stringify(Object.keys(doc)));
+  assert.equal(stableStringify({ b: { z: [1, { y: 2, x: undefined }], a: {} }, '10': 'a', '9': null }), '{"10":"a","9":null,"b":{"a":{},"z":[1,{"y":2}]}}');
 });
 
 test('canonicalKey for one and compound keys, and its inverse', () => {
