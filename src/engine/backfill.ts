@@ -27,16 +27,15 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { ResolvedConfig } from '../config/schema.js';
-import { canonicalKey } from '../core/delta.js';
+import { canonicalKey, computeDelta } from '../core/delta.js';
 import { ConfigError, NotFoundError, RetryableError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { ChangeEvent } from '../core/types.js';
 import { getConnector } from '../connectors/registry.js';
 import type { SourceState } from '../connectors/contract.js';
 import { buildPageQuery } from '../connectors/sql/poll-query-builder.js';
 import { normalizeSqlRow, normalizeSqlValue, quoteQualified } from '../connectors/sql/sql-query-port.js';
 import { isBackfillCapable, type WatermarkedBatch } from '../connectors/triggers/watermark.js';
-import type { Store } from '../store/store.js';
+import type { EnqueueInput, Store } from '../store/store.js';
 import { commitBatch, type CapturePipeline } from './capture.js';
 import { type EngineEvents, TypedEmitter } from './events.js';
 
@@ -145,7 +144,19 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
     name: p.name, target: p.to.system, source, debounceMs: p.debounceMs, maxWaitMs: p.maxWaitMs, maxAttempts: p.delivery.maxAttempts, echoScope: null, hooks: () => [],
   };
   const streamPipe: CapturePipeline = { ...base, sourceId };
-  const chunkPipe: CapturePipeline = { ...base, sourceId: bfId };
+  /**
+   * The jobs of a chunk's rows: what commitBatch makes of an insert event without an old image
+   * (no hooks, no echo scope in a backfill), built directly to spare a million events.
+   */
+  const chunkJobs = (chunk: Map<string, Record<string, unknown>>, now: number): EnqueueInput[] => {
+    const jobs: EnqueueInput[] = [];
+    const runAt = now + p.debounceMs;
+    const maxRunAt = now + Math.max(p.debounceMs, p.maxWaitMs);
+    for (const [key, doc] of chunk) {
+      jobs.push({ pipeline: p.name, target: p.to.system, key, payload: computeDelta(key, null, doc, now)!, runAt, maxRunAt, maxAttempts: p.delivery.maxAttempts });
+    }
+    return jobs;
+  };
   const ac = new AbortController();
   const onAbort = () => ac.abort();
   opts.signal?.addEventListener('abort', onAbort);
@@ -188,18 +199,35 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
         if (r.value.watermark !== undefined && syncIds.has(r.value.watermark)) synced = true;
       }
     }
-    const readChunk = async (after: unknown[] | null): Promise<{ wid: string; rows: Record<string, unknown>[] }> => {
-      const wid = randomUUID();
-      await support.writeWatermark(`lw:${wid}`);
-      const q = buildPageQuery(port, { table: p.from.collection, keyFields: p.key, where, limit: chunkSize, afterKey: after });
-      const rows = await port.query(q.sql, q.params);
-      await opts.onChunkRead?.(rows);
-      await support.writeWatermark(`hw:${wid}`);
-      return { wid, rows };
+    /**
+     * Steps 1-3 for the chunk after `after`. `sent` settles once the low watermark is written and
+     * the select is on its way to the database: the caller waits for that before a commit (which
+     * keeps this thread busy), so the database runs the select meanwhile.
+     */
+    const readChunk = (after: unknown[] | null): { sent: Promise<void>; rows: Promise<{ wid: string; rows: Record<string, unknown>[] }> } => {
+      let onSent!: () => void;
+      const sent = new Promise<void>((resolve) => { onSent = resolve; });
+      const rows = (async () => {
+        try {
+          const wid = randomUUID();
+          await support.writeWatermark(`lw:${wid}`);
+          const q = buildPageQuery(port, { table: p.from.collection, keyFields: p.key, where, limit: chunkSize, afterKey: after });
+          const selected = port.query(q.sql, q.params);
+          onSent();
+          const rows = await selected;
+          await opts.onChunkRead?.(rows);
+          await support.writeWatermark(`hw:${wid}`);
+          return { wid, rows };
+        } finally {
+          onSent();
+        }
+      })();
+      rows.catch(() => {}); // awaited (and rethrown) at the top of the loop
+      return { sent, rows };
     };
     let read = readChunk(cursor.after);
     while (!ac.signal.aborted) {
-      const { wid, rows } = await read;
+      const { wid, rows } = await read.rows;
       const chunk = new Map<string, Record<string, unknown>>();
       let lastRaw: Record<string, unknown> | null = null;
       for (const r of rows) {
@@ -217,8 +245,6 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
         await commitStream(batch);
         if (batch.watermark === `hw:${wid}`) break;
       }
-      const now = Date.now();
-      const events: ChangeEvent[] = [...chunk].map(([key, after]) => ({ system: p.from.system, collection: p.from.collection, key, op: 'insert', before: null, after, ts: now }));
       const next: BackfillCursor = {
         after: lastRaw ? p.key.map((k) => normalizeSqlValue(lastRaw![k])) : cursor.after,
         rows: cursor.rows + rows.length,
@@ -230,9 +256,9 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
       // nothing is drained from the stream until this commit is done, so the rule holds.
       if (!next.done) {
         read = readChunk(next.after);
-        read.catch(() => {}); // awaited (and rethrown) at the top of the loop
+        await read.sent;
       }
-      await commitBatch(chunkPipe, deps, { events, position: JSON.stringify(next) });
+      await store.commit({ jobs: chunkJobs(chunk, Date.now()), position: { source: bfId, position: JSON.stringify(next) } });
       cursor = next;
       prog.rows = cursor.rows;
       prog.chunks = cursor.chunks;
