@@ -13,6 +13,8 @@ import { changelogExists, CHANGELOG_TABLE, installTriggers, listCaptureTriggers,
 import type { TriggerDb } from '../../src/connectors/triggers/trigger-db.js';
 import { createTriggerSource } from '../../src/connectors/triggers/trigger-source.js';
 import { waitFor } from '../helpers/services.js';
+import { getConnector } from '../../src/connectors/registry.js';
+import type { Source } from '../../src/connectors/contract.js';
 
 export function stateOf(store: Store, scope: string): SourceState {
   return { scope, getPosition: () => store.getPosition(scope), getShadow: (k) => store.getShadow(scope, k), listShadow: () => store.listShadow(scope) };
@@ -88,4 +90,54 @@ export async function triggerScenario(opts: { db: TriggerDb; driver: string; sys
   assert.deepEqual(await listCaptureTriggers(db), []);
   assert.equal(await changelogExists(db), false);
   await db.exec(sql(db, `INSERT INTO ${table} (id, name, amount) VALUES (?, ?, ?)`), [9, 'after uninstall', '0']); // no trigger left to fail
+}
+
+/** The first batch's events of a source (its stream aborted right after). */
+async function firstEvents(source: { stream(signal: AbortSignal): AsyncIterable<{ events: ChangeEvent[]; ack?: () => Promise<void> }>; close(): Promise<void> }, wanted: number): Promise<ChangeEvent[]> {
+  const ac = new AbortController();
+  const out: ChangeEvent[] = [];
+  const timer = setTimeout(() => ac.abort(), 15_000);
+  try {
+    for await (const b of source.stream(ac.signal)) {
+      out.push(...b.events);
+      await b.ack?.();
+      if (out.length >= wanted) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    await source.close();
+  }
+  assert.ok(out.length >= wanted, `${wanted} events (got ${out.length})`);
+  return out;
+}
+
+/**
+ * Trigger capture must never break the application's own writes, whatever the column types
+ * (bytes, numeric arrays...) and whichever connection writes (another search_path on
+ * PostgreSQL), and its row images must equal what the polling source reads for the same row.
+ * `write` runs on the APPLICATION's connection, not hms-sync's.
+ */
+export async function triggerImagesMatchPolling(opts: {
+  db: TriggerDb; driver: string; systemConfig: Record<string, unknown>; table: string; dir: string;
+  write: (sql: string, params: unknown[]) => Promise<void>;
+  /** INSERT of row id 1 and an UPDATE of it, in the application's terms. */
+  insert: [string, unknown[]];
+  update: [string, unknown[]];
+}): Promise<void> {
+  const { db, table } = opts;
+  await installTriggers(db, table, ['id']);
+  try {
+    await opts.write(...opts.insert);
+    await opts.write(...opts.update);
+    const ctx = { system: 'legacy', systemConfig: opts.systemConfig, collection: table, keyFields: ['id'], logger: silentLogger(), workDir: opts.dir };
+    const state: SourceState = { scope: 's', getPosition: async () => null, getShadow: async () => new Map(), async *listShadow() {} };
+    const trig = await firstEvents(createTriggerSource(opts.driver, { ...ctx, state, options: { mode: 'triggers', poll: '20ms' } }), 2);
+    assert.deepEqual(trig.map((e) => e.op), ['insert', 'update']);
+    const poll = await firstEvents(await getConnector(opts.driver).createSource!({ ...ctx, state, options: { poll: '20ms' } }) as Source, 1);
+    assert.deepEqual(trig[1]!.after, poll[0]!.after, 'the trigger image of the updated row equals what the polling source reads');
+    const before = { ...trig[1]!.before };
+    for (const [k, v] of Object.entries(trig[0]!.after!)) assert.deepEqual(before[k], v, `the update's before image of ${k} equals the inserted value`);
+  } finally {
+    await uninstallTriggers(db, table);
+  }
 }

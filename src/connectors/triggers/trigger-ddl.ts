@@ -31,13 +31,17 @@ function split(table: string): { schema: string | null; name: string } {
   return i < 0 ? { schema: null, name: table } : { schema: table.slice(0, i), name: table.slice(i + 1) };
 }
 
-/** Columns of a table (name and lower-case type), in table order; a clear error when it does not exist. */
+/**
+ * Columns of a table (name and lower-case type), in table order; a clear error when it does
+ * not exist. PostgreSQL arrays are typed by their udt_name (`_numeric`, `_text`...).
+ */
 export async function tableColumnTypes(db: TriggerDb, table: string): Promise<Array<{ name: string; type: string }>> {
   const { schema, name } = split(table);
   let rows: Record<string, unknown>[];
   if (db.dialect === 'sqlite') rows = await db.query('SELECT name AS c, type AS t FROM pragma_table_info(?) ORDER BY cid', [name]);
   else if (db.dialect === 'postgres') {
-    rows = await db.query(`SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = $1 AND table_schema = ${schema ? '$2' : 'current_schema()'} ORDER BY ordinal_position`, schema ? [name, schema] : [name]);
+    // arrays by their element type (`_numeric`, `_int4`...), other columns by data_type
+    rows = await db.query(`SELECT column_name AS c, CASE WHEN data_type = 'ARRAY' THEN udt_name ELSE data_type END AS t FROM information_schema.columns WHERE table_name = $1 AND table_schema = ${schema ? '$2' : 'current_schema()'} ORDER BY ordinal_position`, schema ? [name, schema] : [name]);
   } else {
     rows = await db.query(`SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = ? AND table_schema = ${schema ? '?' : 'DATABASE()'} ORDER BY ordinal_position`, schema ? [name, schema] : [name]);
   }
@@ -54,6 +58,11 @@ export async function tableColumns(db: TriggerDb, table: string): Promise<string
 /** DECIMAL/NUMERIC columns travel as text in the row images, exactly as the other modes carry them. */
 function isExactDecimal(type: string): boolean {
   return /^(decimal|numeric)/.test(type);
+}
+
+/** PostgreSQL numeric arrays: to_jsonb would turn `{1.10}` into `[1.1]`; they travel as their text form. */
+function isNumericArray(type: string): boolean {
+  return type === '_numeric';
 }
 
 function changelogDdl(db: TriggerDb): string[] {
@@ -100,15 +109,21 @@ export async function planTriggers(db: TriggerDb, table: string, keyFields: stri
     if (!cols.includes(k)) throw new ConfigError(`key field "${k}" is not a column of table ${JSON.stringify(table)}; its columns are: ${cols.join(', ')}`);
   }
   const base = triggerBaseName(table);
-  const cl = db.quoteIdent(CHANGELOG_TABLE);
+  let cl = db.quoteIdent(CHANGELOG_TABLE);
   const qt = table.split('.').map((p) => db.quoteIdent(p)).join('.');
   const tl = lit(db.dialect, table);
   if (db.dialect === 'postgres') {
+    // The function runs with the search_path of whoever writes the table (the legacy
+    // application), so it names the change-log by the schema it is created in.
+    const cs = await db.query('SELECT current_schema() AS s', []);
+    const schema = cs[0]?.s;
+    if (typeof schema !== 'string' || !schema) throw new ConfigError('the PostgreSQL connection has no current schema (empty search_path); set the system\'s schema option');
+    cl = `${db.quoteIdent(schema)}.${cl}`;
     const fn = db.quoteIdent(`${base}_fn`);
     const trg = db.quoteIdent(`${base}_trg`);
     const pk = (ref: string) => `jsonb_build_object(${keyFields.map((k) => `${lit('postgres', k)}, ${ref}.${db.quoteIdent(k)}`).join(', ')})`;
-    // numeric columns as text (as the other modes carry them); at most 50 per jsonb_build_object
-    const numeric = typed.filter((c) => isExactDecimal(c.type));
+    // numeric columns and numeric arrays as text (as the other modes carry them); at most 50 per jsonb_build_object
+    const numeric = typed.filter((c) => isExactDecimal(c.type) || isNumericArray(c.type));
     const img = (ref: string) => {
       let out = `to_jsonb(${ref})`;
       for (let i = 0; i < numeric.length; i += 50) out += ` || jsonb_build_object(${numeric.slice(i, i + 50).map((c) => `${lit('postgres', c.name)}, ${ref}.${db.quoteIdent(c.name)}::text`).join(', ')})`;
@@ -153,12 +168,13 @@ $hms$`,
   return { install: [...changelogDdl(db), ...drops, ...creates], uninstall: drops };
 }
 
-/** Names of the hms-sync capture triggers present in the database (any table). */
+/** Names of the hms-sync capture triggers that write to this database's (PostgreSQL: this schema's) change-log. */
 export async function listCaptureTriggers(db: TriggerDb): Promise<string[]> {
   let rows: Record<string, unknown>[];
   const like = `${TRIGGER_PREFIX}%`;
   if (db.dialect === 'sqlite') rows = await db.query("SELECT name AS n FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?", [like]);
-  else if (db.dialect === 'postgres') rows = await db.query('SELECT tgname AS n FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE $1', [like]);
+  // those writing to this schema's change-log: their functions live in the current schema
+  else if (db.dialect === 'postgres') rows = await db.query('SELECT t.tgname AS n FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal AND t.tgname LIKE $1 AND p.pronamespace = current_schema()::regnamespace', [like]);
   else rows = await db.query('SELECT trigger_name AS n FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND trigger_name LIKE ?', [like]);
   return rows.map((r) => String(r.n));
 }

@@ -16,7 +16,7 @@ import type { ChangeEvent, Doc } from '../../core/types.js';
 import type { SourceContext } from '../contract.js';
 import { durationSchema, parseDuration, sleep } from '../sql/duration.js';
 import { CHANGELOG_TABLE, changelogExists, tableColumnTypes } from './trigger-ddl.js';
-import { timestampToIso, timestamptzToIso } from '../postgres/pg-types-map.js';
+import { textParserFor, timestampToIso, timestamptzToIso } from '../postgres/pg-types-map.js';
 import { mariadbDateTimeToIso } from '../mariadb/mariadb-port.js';
 import { parseJsonExact } from './exact-json.js';
 import { openTriggerDb, type TriggerDb } from './trigger-db.js';
@@ -101,13 +101,19 @@ export class TriggerSource implements BackfillCapable {
     return this.db;
   }
 
-  /** Per-column converters so date-times read as the other modes read them (ISO-8601). */
+  /**
+   * Per-column converters so values read as the other modes read them: date-times as
+   * ISO-8601; on PostgreSQL bytea (`\\x00ff` in to_jsonb) as base64 and numeric arrays (their
+   * text form in the image) as arrays of exact decimal strings.
+   */
   private async loadConverters(db: TriggerDb): Promise<void> {
     const map = new Map<string, (v: string) => unknown>();
     try {
       for (const c of await tableColumnTypes(db, this.ctx.collection)) {
         if (db.dialect === 'postgres' && c.type === 'timestamp with time zone') map.set(c.name, timestamptzToIso);
         else if (db.dialect === 'postgres' && c.type === 'timestamp without time zone') map.set(c.name, timestampToIso);
+        else if (db.dialect === 'postgres' && c.type === 'bytea') map.set(c.name, textParserFor(17));
+        else if (db.dialect === 'postgres' && c.type === '_numeric') map.set(c.name, textParserFor(1231));
         else if (db.dialect === 'mariadb' && (c.type === 'datetime' || c.type === 'timestamp')) map.set(c.name, mariadbDateTimeToIso);
       }
     } catch {}
