@@ -65,6 +65,18 @@ function isNumericArray(type: string): boolean {
   return type === '_numeric';
 }
 
+/**
+ * MariaDB columns whose values are bytes: JSON_OBJECT cannot hold them (the row image would not
+ * be valid utf8mb4 and the application's own write would fail), so they travel as base64, as
+ * the polling and binlog modes carry them.
+ */
+export function isMariadbBinary(type: string): boolean {
+  return /^(tinyblob|blob|mediumblob|longblob|binary|varbinary|bit|geometry|point|linestring|polygon|multipoint|multilinestring|multipolygon|geometrycollection)$/.test(type);
+}
+
+/** Marker object of a SQLite BLOB in a row image (`json_object` refuses BLOBs): hex digits. */
+export const SQLITE_BLOB_MARKER = '$hms_blob';
+
 function changelogDdl(db: TriggerDb): string[] {
   const t = db.quoteIdent(CHANGELOG_TABLE);
   if (db.dialect === 'postgres') {
@@ -82,13 +94,18 @@ function changelogDdl(db: TriggerDb): string[] {
   ];
 }
 
-/** `json_object('a', NEW."a", ...)` / `JSON_OBJECT(...)` for MariaDB and SQLite (DECIMAL as text on MariaDB). */
+/**
+ * `json_object('a', NEW."a", ...)` / `JSON_OBJECT(...)` for MariaDB and SQLite: DECIMAL as text
+ * and bytes as base64 on MariaDB; on SQLite a BLOB value (any column may hold one) as
+ * `{"$hms_blob": "<hex>"}`, turned into base64 when drained.
+ */
 function jsonObject(db: TriggerDb, rowRef: 'NEW' | 'OLD', cols: Array<{ name: string; type: string }>): string {
   const fn = db.dialect === 'mariadb' ? 'JSON_OBJECT' : 'json_object';
   const val = (c: { name: string; type: string }) => {
     const ref = `${rowRef}.${db.quoteIdent(c.name)}`;
-    if (db.dialect !== 'mariadb') return ref;
+    if (db.dialect === 'sqlite') return `CASE WHEN typeof(${ref}) = 'blob' THEN json_object('${SQLITE_BLOB_MARKER}', hex(${ref})) ELSE ${ref} END`;
     if (isExactDecimal(c.type)) return `CAST(${ref} AS CHAR)`;
+    if (isMariadbBinary(c.type)) return `TO_BASE64(${ref})`; // its line breaks (every 76) are removed when drained
     // TIMESTAMP reads in the writing session's time zone: record it in UTC
     if (c.type === 'timestamp') return `CONVERT_TZ(${ref}, @@session.time_zone, '+00:00')`;
     return ref;

@@ -15,7 +15,7 @@ import { ConfigError, errorMessage } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
 import type { SourceContext } from '../contract.js';
 import { durationSchema, parseDuration, sleep } from '../sql/duration.js';
-import { CHANGELOG_TABLE, changelogExists, tableColumnTypes } from './trigger-ddl.js';
+import { CHANGELOG_TABLE, changelogExists, isMariadbBinary, SQLITE_BLOB_MARKER, tableColumnTypes } from './trigger-ddl.js';
 import { textParserFor, timestampToIso, timestamptzToIso } from '../postgres/pg-types-map.js';
 import { mariadbDateTimeToIso } from '../mariadb/mariadb-port.js';
 import { parseJsonExact } from './exact-json.js';
@@ -103,7 +103,7 @@ export class TriggerSource implements BackfillCapable {
 
   /**
    * Per-column converters so values read as the other modes read them: date-times as
-   * ISO-8601; on PostgreSQL bytea (`\\x00ff` in to_jsonb) as base64 and numeric arrays (their
+   * ISO-8601; MariaDB bytes as one-line base64; on PostgreSQL bytea (`\\x00ff` in to_jsonb) as base64 and numeric arrays (their
    * text form in the image) as arrays of exact decimal strings.
    */
   private async loadConverters(db: TriggerDb): Promise<void> {
@@ -115,15 +115,30 @@ export class TriggerSource implements BackfillCapable {
         else if (db.dialect === 'postgres' && c.type === 'bytea') map.set(c.name, textParserFor(17));
         else if (db.dialect === 'postgres' && c.type === '_numeric') map.set(c.name, textParserFor(1231));
         else if (db.dialect === 'mariadb' && (c.type === 'datetime' || c.type === 'timestamp')) map.set(c.name, mariadbDateTimeToIso);
+        else if (db.dialect === 'mariadb' && isMariadbBinary(c.type)) map.set(c.name, (v) => v.replace(/\s+/g, '')); // TO_BASE64 line breaks
       }
     } catch {}
     this.converters = map;
   }
 
   private convert(doc: Doc | null): Doc | null {
-    if (!doc || !this.converters?.size) return doc;
+    if (!doc) return doc;
+    if (this.blobs) {
+      // SQLite images carry a BLOB as {"$hms_blob": "<hex>"}: base64, as the polling source gives it
+      for (const [k, v] of Object.entries(doc)) {
+        if (v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as Record<string, unknown>)[SQLITE_BLOB_MARKER] === 'string' && Object.keys(v).length === 1) {
+          doc[k] = Buffer.from((v as Record<string, string>)[SQLITE_BLOB_MARKER]!, 'hex').toString('base64');
+        }
+      }
+    }
+    if (!this.converters?.size) return doc;
     for (const [k, f] of this.converters) if (typeof doc[k] === 'string') doc[k] = f(doc[k] as string);
     return doc;
+  }
+
+  /** SQLite row images may hold BLOB markers. */
+  private get blobs(): boolean {
+    return this.db?.dialect === 'sqlite';
   }
 
   private selectSql(db: TriggerDb): string {
