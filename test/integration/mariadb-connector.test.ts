@@ -82,6 +82,34 @@ test('sink: batched upsert and delete, version fencing never moves a row backwar
   }
 });
 
+const openSink = (table: string, options: Record<string, unknown> = {}) => mariadbConnector.createSink!({ system: 'm', systemConfig: { url }, collection: table, options, keyFields: ['id'], logger: silentLogger(), workDir: tmp.dir }) as Promise<Sink>;
+
+test('sink: a table without a unique index on the key is reported, not filled with duplicates', { skip }, async () => {
+  await admin.query(`CREATE TABLE \`${database}\`.nokey (id INT, name VARCHAR(20))`);
+  const open = openSink;
+  const ac = new AbortController();
+  const nokey = await open('nokey');
+  try {
+    for (const name of ['a', 'b']) {
+      const r = await nokey.write([item('nokey', upsert('1', { id: 1, name }))], ac.signal);
+      assert.equal(r[0]!.ok, false);
+      const err = (r[0] as { error: Error }).error;
+      assert.ok(err instanceof PermanentError);
+      assert.match(err.message, /table "nokey" of MariaDB .* has no primary key or unique index on \(id\)/);
+    }
+    const [rows] = await admin.query(`SELECT count(*) AS n FROM \`${database}\`.nokey`);
+    assert.equal(Number((rows as Array<{ n: number }>)[0]!.n), 0, 'nothing written, no duplicates');
+  } finally {
+    await nokey.close();
+  }
+  const appendOnly = await open('nokey', { mode: 'insert' });
+  try {
+    assert.deepEqual(await appendOnly.write([item('nokey', upsert('1', { id: 1, name: 'x' }))], ac.signal), [{ ok: true }], 'mode: insert needs no key');
+  } finally {
+    await appendOnly.close();
+  }
+});
+
 test('poll source: exact types (DECIMAL string, BIGINT beyond 2^53, DATETIME ISO, JSON parsed), inserts, updates and deletes', { skip }, async () => {
   await admin.query(`CREATE TABLE \`${database}\`.polled (id BIGINT PRIMARY KEY, amount DECIMAL(30,10), at DATETIME(6), day DATE, doc JSON)`);
   await admin.query(`INSERT INTO \`${database}\`.polled VALUES (9007199254740993, '12345678901234567890.0123456789', '2026-01-02 03:04:05.123456', '2026-05-06', '{"big": 12345678901234567890}')`);

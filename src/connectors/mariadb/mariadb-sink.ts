@@ -62,6 +62,8 @@ export function columnOfError(message: string): string | undefined {
 
 export class MariadbSink implements Sink {
   private readonly columns = new Map<string, Map<string, ColumnInfo>>();
+  /** Table + key fields known to have a unique index within the key. */
+  private readonly keyed = new Set<string>();
   /** Items skipped as stale by version fencing. */
   skipped = 0;
 
@@ -90,6 +92,13 @@ export class MariadbSink implements Sink {
           if (isConnectionError(err)) throw err;
           for (const r of group.rows) results[r.index] = { ok: false, error: err };
           continue;
+        }
+        if (group.kind === 'upsert' && this.opts.mode !== 'insert') {
+          const problem = await this.keyProblem(conn, first.collection, first.keyFields);
+          if (problem) {
+            for (const r of group.rows) results[r.index] = { ok: false, error: problem };
+            continue;
+          }
         }
         await this.runGroup(conn, first.collection, first.keyFields, group, cols, results, items);
       }
@@ -161,6 +170,30 @@ export class MariadbSink implements Sink {
       return new PermanentError(`${what} failed at column "${column}"${info ? ` (${info.type})` : ''} with value ${JSON.stringify(row.values[column])?.slice(0, 80)}: ${msg}`, { cause: err, details: { table, column, key: item.delta.key } });
     }
     return new PermanentError(`${what} failed: ${msg}`, { cause: err, details: { table, key: item.delta.key } });
+  }
+
+  /**
+   * Without a PRIMARY KEY or UNIQUE index within the key columns, `ON DUPLICATE KEY UPDATE`
+   * never fires: every update would silently add another row. That is reported per item,
+   * naming the table and the key columns (checked once per table while it is fine).
+   */
+  private async keyProblem(conn: mysql.PoolConnection, table: string, keyFields: string[]): Promise<PermanentError | null> {
+    const sig = `${table}\u0000${keyFields.join('\u0001')}`;
+    if (this.keyed.has(sig)) return null;
+    const i = table.lastIndexOf('.');
+    const [schema, name] = i < 0 ? [null, table] : [table.slice(0, i), table.slice(i + 1)];
+    const [rows] = await conn.query(
+      `SELECT INDEX_NAME AS i, COLUMN_NAME AS c FROM information_schema.statistics WHERE NON_UNIQUE = 0 AND table_name = ? AND table_schema = ${schema ? '?' : 'DATABASE()'}`,
+      schema ? [name, schema] : [name],
+    );
+    const indexes = new Map<string, string[]>();
+    for (const r of rows as Array<{ i: string; c: string }>) indexes.set(r.i, [...(indexes.get(r.i) ?? []), r.c]);
+    if ([...indexes.values()].some((cols) => cols.every((c) => keyFields.includes(c)))) {
+      this.keyed.add(sig);
+      return null;
+    }
+    const have = [...indexes].map(([n, cols]) => `${n} (${cols.join(', ')})`).join(', ');
+    return new PermanentError(`table "${table}" of MariaDB ${this.label} has no primary key or unique index on (${keyFields.join(', ')}), which an upsert needs: without it ON DUPLICATE KEY UPDATE would add a second row instead of updating; add one (ALTER TABLE ... ADD PRIMARY KEY (${keyFields.join(', ')})), change the pipeline's key, or use mode: insert${have ? `; its unique indexes are: ${have}` : ''}`, { details: { table, columns: keyFields } });
   }
 
   /** Column types of a table (cached; re-read when a field is missing); unknown names are PermanentErrors. */
