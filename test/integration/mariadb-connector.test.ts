@@ -110,6 +110,20 @@ test('sink: a table without a unique index on the key is reported, not filled wi
   }
 });
 
+test('sink: base64 goes into BLOB, VARBINARY and BIT columns as bytes', { skip }, async () => {
+  await admin.query(`CREATE TABLE \`${database}\`.bin (id INT PRIMARY KEY, raw BLOB, vb VARBINARY(10), flags BIT(8), note VARCHAR(10))`);
+  const ac = new AbortController();
+  const bin = await openSink('bin');
+  try {
+    const r = await bin.write([item('bin', upsert('1', { id: 1, raw: Buffer.from([0, 255, 16]).toString('base64'), vb: 'AQI=', flags: 'pQ==', note: 'x' }))], ac.signal);
+    assert.deepEqual(r, [{ ok: true }]);
+    const [rows] = await admin.query(`SELECT hex(raw) AS raw, hex(vb) AS vb, flags + 0 AS flags FROM \`${database}\`.bin`);
+    assert.deepEqual((rows as Array<Record<string, unknown>>).map((x) => [x.raw, x.vb, Number(x.flags)]), [['00FF10', '0102', 0xa5]]);
+  } finally {
+    await bin.close();
+  }
+});
+
 test('poll source: exact types (DECIMAL string, BIGINT beyond 2^53, DATETIME ISO, JSON parsed), inserts, updates and deletes', { skip }, async () => {
   await admin.query(`CREATE TABLE \`${database}\`.polled (id BIGINT PRIMARY KEY, amount DECIMAL(30,10), at DATETIME(6), day DATE, doc JSON)`);
   await admin.query(`INSERT INTO \`${database}\`.polled VALUES (9007199254740993, '12345678901234567890.0123456789', '2026-01-02 03:04:05.123456', '2026-05-06', '{"big": 12345678901234567890}')`);

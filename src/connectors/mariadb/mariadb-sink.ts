@@ -45,11 +45,16 @@ export function isoToMariadbDateTime(v: string): string {
   return m && /Z$/i.test(v) ? `${base}.${m[1]}` : base + (m ? `.${String(t % 1000).padStart(3, '0')}` : '');
 }
 
-/** A doc value as a mysql2 parameter for a column of `dataType`. */
+const BINARY_TYPES = /^(tinyblob|blob|mediumblob|longblob|binary|varbinary|bit)$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** A doc value as a mysql2 parameter for a column of `dataType` (base64 strings to BLOB/BINARY as bytes). */
 export function toMariadbParam(v: unknown, info: ColumnInfo | undefined): unknown {
   if (v === null || v === undefined) return null;
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v === 'string' && info && (info.dataType === 'datetime' || info.dataType === 'timestamp')) return isoToMariadbDateTime(v);
+  // bytes travel as base64 (what every source gives for binary values); other text is written as is
+  if (typeof v === 'string' && info && BINARY_TYPES.test(info.dataType) && BASE64.test(v)) return Buffer.from(v, 'base64');
   if (typeof v === 'object' && !Buffer.isBuffer(v) && !(v instanceof Date)) return JSON.stringify(v);
   return v;
 }
