@@ -302,6 +302,40 @@ test('sink: an unknown column is a permanent error naming column and table, othe
   }
 });
 
+test('sink: key and type mismatches name the column; no unique index on the key is said plainly', async () => {
+  const { dir, cleanup } = tempDir();
+  const file = path.join(dir, 'target.db');
+  const db = new Database(file);
+  db.exec('CREATE TABLE k (id INTEGER PRIMARY KEY, name TEXT NOT NULL, raw BLOB); CREATE TABLE st (id INTEGER PRIMARY KEY, qty INTEGER) STRICT; CREATE TABLE nokey (id INTEGER, name TEXT)');
+  const open = (table: string) => sqliteConnector.createSink!({ system: 'modern', systemConfig: { path: file }, collection: table, options: {}, keyFields: ['id'], logger: silentLogger(), workDir: dir }) as Promise<Sink>;
+  const signal = new AbortController().signal;
+  const k = await open('k');
+  const st = await open('st');
+  const nokey = await open('nokey');
+  const message = (r: Awaited<ReturnType<Sink['write']>>[number]) => {
+    assert.equal(r.ok, false);
+    const e = (r as { error: unknown }).error;
+    assert.ok(e instanceof PermanentError, String(e));
+    return e.message;
+  };
+  try {
+    const res = await k.write([
+      item('k', { op: 'insert', key: 'abc', state: { id: 'abc', name: 'x' } }),
+      item('k', { op: 'insert', key: '2', state: { id: 2, name: null } }),
+    ], signal);
+    assert.match(message(res[0]!), /failed at column "id" \(INTEGER PRIMARY KEY\) with value "abc"/);
+    assert.match(message(res[1]!), /failed at column "name" \(TEXT\) with value null: .*NOT NULL/);
+    assert.match(message((await st.write([item('st', { op: 'insert', key: '1', state: { id: 1, qty: 'many' } })], signal))[0]!), /failed at column "qty" \(INTEGER\) with value "many"/);
+    assert.match(message((await nokey.write([item('nokey', { op: 'insert', key: '1', state: { id: 1, name: 'x' } })], signal))[0]!), /table "nokey" has no primary key or unique index on \(id\), which an upsert needs/);
+  } finally {
+    await k.close();
+    await st.close();
+    await nokey.close();
+    db.close();
+    cleanup();
+  }
+});
+
 test('testConnection names the file when it cannot be opened; a read-only system refuses to be a sink', async () => {
   const { dir, cleanup } = tempDir();
   try {

@@ -22,6 +22,9 @@ export interface SqliteSinkOptions {
 
 const q = quoteIdentAnsi;
 
+/** A column as pragma_table_info gives it: declared type (may be empty) and primary-key position. */
+interface ColumnInfo { type: string; pk: number }
+
 function sqliteCode(err: unknown): string {
   const c = (err as { code?: unknown } | null)?.code;
   return typeof c === 'string' ? c : '';
@@ -43,7 +46,7 @@ export function toSqliteValue(v: unknown): unknown {
 
 /** A {@link Sink} writing deltas into SQLite tables. */
 export class SqliteSink implements Sink {
-  private readonly columns = new Map<string, Set<string>>();
+  private readonly columns = new Map<string, Map<string, ColumnInfo>>();
   private readonly stmts = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Database.Database, private readonly opts: SqliteSinkOptions = {}, private readonly label = 'sqlite') {}
@@ -94,16 +97,33 @@ export class SqliteSink implements Sink {
   private itemError(item: SinkItem, err: unknown): Error {
     if (err instanceof PermanentError || err instanceof RetryableError) return err;
     const code = sqliteCode(err);
-    const what = `${item.delta.op} of key ${JSON.stringify(item.delta.key)} into table "${item.collection}"`;
-    if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN') return new RetryableError(`${what} failed: ${errorMessage(err)}`, { cause: err });
-    return new PermanentError(`${what} failed: ${errorMessage(err)}`, { cause: err, details: { table: item.collection, key: item.delta.key } });
+    const table = item.collection;
+    const what = `${item.delta.op} of key ${JSON.stringify(item.delta.key)} into table "${table}"`;
+    const msg = errorMessage(err);
+    if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN') return new RetryableError(`${what} failed: ${msg}`, { cause: err });
+    if (/ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint/i.test(msg)) {
+      return new PermanentError(`${what} failed: table "${table}" has no primary key or unique index on (${item.keyFields.join(', ')}), which an upsert needs; add one, change the pipeline's key, or use mode: insert (${msg})`, { cause: err, details: { table, columns: item.keyFields } });
+    }
+    const cols = this.tableColumns(table);
+    // the column the error is about: named in NOT NULL / STRICT messages (`t.c`); a datatype
+    // mismatch is the INTEGER PRIMARY KEY (rowid) column getting a value that is not an integer
+    const named = /(?:NOT NULL constraint failed:|column) [^\s.]+\.(\S+)/.exec(msg)?.[1];
+    let column = named && cols.has(named) ? named : undefined;
+    if (!column && code === 'SQLITE_MISMATCH') column = [...cols].find(([, c]) => c.pk > 0 && c.type.toUpperCase() === 'INTEGER')?.[0];
+    if (column) {
+      const info = cols.get(column)!;
+      const row = { ...keyValues(item.delta.key, item.keyFields), ...(item.delta.state ?? item.delta.changed) };
+      const type = `${info.type || 'no type'}${info.pk && info.type.toUpperCase() === 'INTEGER' ? ' PRIMARY KEY' : ''}`;
+      return new PermanentError(`${what} failed at column "${column}" (${type}) with value ${JSON.stringify(row[column] ?? null)?.slice(0, 80)}: ${msg}`, { cause: err, details: { table, column, key: item.delta.key } });
+    }
+    return new PermanentError(`${what} failed: ${msg}`, { cause: err, details: { table, key: item.delta.key } });
   }
 
-  private tableColumns(table: string, refresh = false): Set<string> {
+  private tableColumns(table: string, refresh = false): Map<string, ColumnInfo> {
     let cols = this.columns.get(table);
     if (!cols || refresh) {
-      const rows = this.db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as Array<{ name: string }>;
-      cols = new Set(rows.map((r) => r.name));
+      const rows = this.db.prepare('SELECT name, type, pk FROM pragma_table_info(?)').all(table) as Array<{ name: string; type: string; pk: number }>;
+      cols = new Map(rows.map((r) => [r.name, { type: r.type ?? '', pk: Number(r.pk) }]));
       this.columns.set(table, cols);
     }
     return cols;
@@ -116,7 +136,7 @@ export class SqliteSink implements Sink {
     if (cols.size === 0) throw new PermanentError(`table "${table}" does not exist in SQLite database ${this.label}`, { details: { table } });
     const missing = fields.find((f) => !cols.has(f));
     if (missing !== undefined) {
-      throw new PermanentError(`column "${missing}" does not exist in table "${table}" of SQLite database ${this.label}; its columns are: ${[...cols].join(', ')}`, { details: { table, column: missing } });
+      throw new PermanentError(`column "${missing}" does not exist in table "${table}" of SQLite database ${this.label}; its columns are: ${[...cols.keys()].join(', ')}`, { details: { table, column: missing } });
     }
   }
 
