@@ -302,7 +302,7 @@ test('sink: an unknown column is a permanent error naming column and table, othe
   }
 });
 
-test('sink: key and type mismatches name the column; no unique index on the key is said plainly', async () => {
+test('sink: key and type mismatches name the column; no unique index on the key is said plainly; base64 goes into BLOB columns as bytes', async () => {
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'target.db');
   const db = new Database(file);
@@ -322,9 +322,12 @@ test('sink: key and type mismatches name the column; no unique index on the key 
     const res = await k.write([
       item('k', { op: 'insert', key: 'abc', state: { id: 'abc', name: 'x' } }),
       item('k', { op: 'insert', key: '2', state: { id: 2, name: null } }),
+      item('k', { op: 'insert', key: '3', state: { id: 3, name: 'bytes', raw: Buffer.from([0, 255, 16]).toString('base64') } }),
     ], signal);
     assert.match(message(res[0]!), /failed at column "id" \(INTEGER PRIMARY KEY\) with value "abc"/);
     assert.match(message(res[1]!), /failed at column "name" \(TEXT\) with value null: .*NOT NULL/);
+    assert.deepEqual(res[2], { ok: true });
+    assert.deepEqual(db.prepare('SELECT hex(raw) AS h, typeof(raw) AS t FROM k WHERE id = 3').get(), { h: '00FF10', t: 'blob' });
     assert.match(message((await st.write([item('st', { op: 'insert', key: '1', state: { id: 1, qty: 'many' } })], signal))[0]!), /failed at column "qty" \(INTEGER\) with value "many"/);
     assert.match(message((await nokey.write([item('nokey', { op: 'insert', key: '1', state: { id: 1, name: 'x' } })], signal))[0]!), /table "nokey" has no primary key or unique index on \(id\), which an upsert needs/);
   } finally {

@@ -25,6 +25,8 @@ const q = quoteIdentAnsi;
 /** A column as pragma_table_info gives it: declared type (may be empty) and primary-key position. */
 interface ColumnInfo { type: string; pk: number }
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 function sqliteCode(err: unknown): string {
   const c = (err as { code?: unknown } | null)?.code;
   return typeof c === 'string' ? c : '';
@@ -129,6 +131,12 @@ export class SqliteSink implements Sink {
     return cols;
   }
 
+  /** A doc value for a column: base64 into a BLOB-typed column as bytes, the rest as {@link toSqliteValue}. */
+  private param(table: string, column: string, v: unknown): unknown {
+    if (typeof v === 'string' && BASE64.test(v) && /BLOB/i.test(this.columns.get(table)?.get(column)?.type ?? '')) return Buffer.from(v, 'base64');
+    return toSqliteValue(v);
+  }
+
   private checkColumns(table: string, fields: string[]): void {
     let cols = this.tableColumns(table);
     if (fields.every((f) => cols.has(f))) return;
@@ -183,7 +191,7 @@ export class SqliteSink implements Sink {
     this.checkColumns(table, fields);
     const cols = fields.map(q).join(', ');
     const values = fields.map(() => '?').join(', ');
-    const params = fields.map((f) => toSqliteValue(row[f]));
+    const params = fields.map((f) => this.param(table, f, row[f]));
     if (this.opts.mode === 'insert') {
       this.run(`INSERT INTO ${q(table)} (${cols}) VALUES (${values})`, params);
       return true;
