@@ -209,11 +209,11 @@ pipelines:
     };
 
     /** One keep-up run: the load for DUR.keepUp seconds, sampled every second. */
-    const keepUp = async (rate: number, who: 'hms-sync' | 'pg_recvlogical') => {
+    const keepUp = async (rate: number, who: 'hms-sync' | 'pg_recvlogical', sessions = 1) => {
       const samples: Array<Record<string, number | null>> = [];
       const startSeq = await committed();
       const tA = Date.now();
-      const loadDone = drive(DUR.keepUp, rate);
+      const loadDone = sessions === 1 ? drive(DUR.keepUp, rate) : Promise.all([load, ...extra].slice(0, sessions).map((c) => drive(DUR.keepUp, rate / sessions, c))).then(() => undefined);
       let running = true;
       void loadDone.finally(() => { running = false; });
       let last = startSeq;
@@ -236,7 +236,7 @@ pipelines:
       const ts = samples.map((x) => Number(x.t));
       const slotSlope = slope(ts, samples.map((x) => Number(x.slotLagKB ?? 0)));
       const captureKeptUp = slotSlope < 256; // KB/s of growing WAL backlog behind the slot
-      const row: Record<string, unknown> = { consumer: who, targetRate: rate || 'max', seconds: elapsed, commitsPerSec: Math.round(rateA), samples, slotLagSlopeKBPerSec: Math.round(slotSlope), captureKeptUp };
+      const row: Record<string, unknown> = { consumer: who, sessions, targetRate: rate || 'max', seconds: elapsed, commitsPerSec: Math.round(rateA), samples, slotLagSlopeKBPerSec: Math.round(slotSlope), captureKeptUp };
       if (who === 'hms-sync') {
         const drainMs = await drain(endSeq, 300_000);
         const lagSlope = slope(ts, samples.map((x) => Number(x.lagMs ?? 0)));
@@ -290,9 +290,10 @@ pipelines:
 
     // (A) keep-up with hms-sync consuming (HTTP sink in batch mode): as fast as possible, then paced at the issue's target rate
     await startHms('batch');
-    for (const rate of [0, TARGETS.commitsPerSec]) {
-      log(`(A) keep-up: one client commits ${rate ? `${rate} single-row UPDATE commits/s` : 'single-row UPDATEs as fast as PostgreSQL allows'} for ${DUR.keepUp} s; hms-sync captures them by logical replication into an HTTP receiver (batch mode)`);
-      keepUps.push(await keepUp(rate, 'hms-sync'));
+    for (const [rate, sessions] of [[0, 1], [TARGETS.commitsPerSec, 1], [TARGETS.commitsPerSec, PACED_CLIENTS]] as const) {
+      const who = sessions === 1 ? 'one client commits' : `${sessions} sessions commit`;
+      log(`(A) keep-up: ${who} ${rate ? `${rate} single-row UPDATE commits/s` : 'single-row UPDATEs as fast as PostgreSQL allows'} for ${DUR.keepUp} s; hms-sync captures them by logical replication into an HTTP receiver (batch mode)`);
+      keepUps.push(await keepUp(rate, 'hms-sync', sessions));
     }
     result.keepUp = keepUps;
 
