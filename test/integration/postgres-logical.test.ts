@@ -115,7 +115,7 @@ test('creates publication and slot; insert/update/delete with exact types; trans
   assert.equal(pub.rowCount, 1);
 
   await admin.query(`INSERT INTO ${t} VALUES (1, 12345678901234.123456, 9007199254740993, 7, true, '2024-05-01 12:00:00.123456+02', '2024-05-01 12:00:00.5', '2024-05-01',
-    '{"a": [1, "x"], "b": null}', '{"x","y z",NULL}', '{1.10,2.20}', '\\x00ff10', 1.5, 'hi')`);
+    '{"a": [1, "x"], "b": null, "big": 12345678901234567890}', '{"x","y z",NULL}', '{1.10,2.20}', '\\x00ff10', 1.5, 'hi')`);
   await admin.query('BEGIN');
   await admin.query(`UPDATE ${t} SET qty = 8, note = 'updated' WHERE id = 1`);
   await admin.query(`INSERT INTO ${t} (id, qty) VALUES (2, 1), (3, 1)`);
@@ -127,7 +127,7 @@ test('creates publication and slot; insert/update/delete with exact types; trans
   assert.equal(ins!.key, '1');
   assert.deepEqual(ins!.after, {
     id: 1, price: '12345678901234.123456', big: '9007199254740993', qty: 7, ok: true, at: '2024-05-01T10:00:00.123456Z', local: '2024-05-01T12:00:00.500', day: '2024-05-01',
-    doc: { a: [1, 'x'], b: null }, tags: ['x', 'y z', null], nums: ['1.10', '2.20'], raw: Buffer.from([0, 255, 16]).toString('base64'), f: 1.5, note: 'hi',
+    doc: { a: [1, 'x'], b: null, big: '12345678901234567890' }, tags: ['x', 'y z', null], nums: ['1.10', '2.20'], raw: Buffer.from([0, 255, 16]).toString('base64'), f: 1.5, note: 'hi',
   });
   assert.equal(upd!.op, 'update');
   assert.equal(upd!.after!.qty, 8);

@@ -63,6 +63,7 @@ test('types map exactly: numeric, int8, timestamptz, json, arrays, bytea', () =>
   assert.equal(timestamptzToIso('infinity'), 'infinity');
   assert.equal(textParserFor(1114)('2024-05-01 12:00:00'), '2024-05-01T12:00:00.000');
   assert.deepEqual(textParserFor(3802)('{"a": 1.5}'), { a: 1.5 });
+  assert.deepEqual(textParserFor(114)('{"n": 12345678901234567890, "d": 0.10000000000000000001, "s": [1, 2.5]}'), { n: '12345678901234567890', d: '0.10000000000000000001', s: [1, 2.5] }, 'no float loss inside JSON');
   assert.deepEqual(textParserFor(1007)('{{1,2},{3,NULL}}'), [[1, 2], [3, null]]);
   assert.deepEqual(textParserFor(1009)('{"a,b","c\\"d",NULL,"NULL"}'), ['a,b', 'c"d', null, 'NULL']);
   assert.deepEqual(parseArrayLiteral('[0:1]={7,8}', Number), [7, 8]);

@@ -10,7 +10,7 @@
  * | numeric, money               | string, exactly as stored ("12.3400"), never a float        |
  * | float4, float8               | number ("NaN", "Infinity" stay strings)                      |
  * | bool                         | boolean                                                      |
- * | json, jsonb                  | parsed JSON                                                  |
+ * | json, jsonb                  | parsed JSON; numbers a double cannot hold exactly as strings |
  * | bytea                        | base64 string                                                |
  * | timestamptz                  | ISO 8601 in UTC with Z, microseconds kept ("...T10:00:00.123456Z") |
  * | timestamp                    | ISO 8601 without zone ("2024-05-01T10:00:00.000")            |
@@ -18,6 +18,8 @@
  * | arrays of the above          | arrays (nested for multi-dimensional), NULL elements -> null |
  * | anything else (uuid, enums)  | string                                                       |
  */
+
+import { parseJsonExact } from '../triggers/exact-json.js';
 
 export type TextParser = (text: string) => unknown;
 
@@ -120,8 +122,8 @@ const SCALAR: Record<number, TextParser> = {
   701: parseFloatText,
   1700: identity,
   790: identity,
-  114: (s) => JSON.parse(s) as unknown,
-  3802: (s) => JSON.parse(s) as unknown,
+  114: parseJsonExact,
+  3802: parseJsonExact,
   17: parseBytea,
   1184: timestamptzToIso,
   1114: timestampToIso,
