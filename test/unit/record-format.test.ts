@@ -49,7 +49,7 @@ test('F: fixed records round-trip at every chunk boundary, with offsets', async 
 
 test('F: a trailing partial record is a short record naming index and offset', async () => {
   await assert.rejects(collect(chunks(Buffer.from('AAAABBBBCC'), 1), { format: 'F', recordLength: 4 }),
-    (e: unknown) => e instanceof FormatError && /short record: record index 2 at byte offset 8 has 2 of its 4 bytes/.test(e.message));
+    (e: unknown) => e instanceof FormatError && /short record: record 3 at byte offset 8 has 2 of its 4 bytes/.test(e.message));
   assert.throws(() => frameRecord(Buffer.from('abc'), { format: 'F', recordLength: 4 }), /3 bytes does not match the fixed record length 4/);
 });
 
@@ -83,9 +83,9 @@ test('V: little-endian RDW, both length conventions, and an adjustment', async (
 test('V: truncated header, truncated body, impossible lengths and spanned segments are errors', async () => {
   const v: RecordFormatOptions = { format: 'V' };
   const file = await frame([Buffer.from('abcd'), Buffer.from('efgh')], v);
-  await assert.rejects(collect(chunks(file.subarray(0, file.length - 1), 1), v), /short record: record index 1 at byte offset 12 has 3 of its 4 bytes/);
-  await assert.rejects(collect([file.subarray(0, 10)], v), /short record: record index 1 at byte offset 8 has 2 of its 4 bytes.*RDW/);
-  await assert.rejects(collect([Buffer.from([0, 2, 0, 0])], v), /record index 0 at byte offset 0: header 00020000 gives length 2, smaller than the 4-byte header/);
+  await assert.rejects(collect(chunks(file.subarray(0, file.length - 1), 1), v), /short record: record 2 at byte offset 12 has 3 of its 4 bytes/);
+  await assert.rejects(collect([file.subarray(0, 10)], v), /short record: record 2 at byte offset 8 has 2 of its 4 bytes.*RDW/);
+  await assert.rejects(collect([Buffer.from([0, 2, 0, 0])], v), /record 1 at byte offset 0: header 00020000 gives length 2, smaller than the 4-byte header/);
   await assert.rejects(collect([Buffer.from([0, 5, 1, 0, 0x41])], v), /non-zero bytes after its length \(spanned records are not supported\)/);
   await assert.rejects(collect([Buffer.from([0xff, 0xff, 0, 0])], { format: 'V', maxRecordLength: 1000 }), /exceeds maxRecordLength 1000/);
 });
@@ -116,10 +116,10 @@ test('VB: large blocks use the extended BDW', async () => {
 
 test('VB: a record running past its block, and a truncated block, are errors', async () => {
   const bad = Buffer.from([0, 10, 0, 0, 0, 8, 0, 0, 0x41, 0x42]); // block of 6 data bytes, RDW says 4 more
-  await assert.rejects(collect([bad], { format: 'VB' }), /record index 0 at byte offset 4: RDW length 4 runs past the end of block 0 \(2 bytes left\)/);
+  await assert.rejects(collect([bad], { format: 'VB' }), /record 1 at byte offset 4: RDW length 4 runs past the end of block 1 \(2 bytes left\)/);
   const file = await frame([Buffer.from('abc')], { format: 'VB' });
-  await assert.rejects(collect(chunks(file.subarray(0, file.length - 2), 1), { format: 'VB' }), /short record: record index 0 at byte offset 8 has 1 of its 3 bytes/);
-  await assert.rejects(collect([Buffer.from([0, 20])], { format: 'VB' }), /short record: block index 0 at byte offset 0.*BDW/);
+  await assert.rejects(collect(chunks(file.subarray(0, file.length - 2), 1), { format: 'VB' }), /short record: record 1 at byte offset 8 has 1 of its 3 bytes/);
+  await assert.rejects(collect([Buffer.from([0, 20])], { format: 'VB' }), /short record: block 1 at byte offset 0.*BDW/);
 });
 
 test('D: lines split on LF, CR LF or NEL at every chunk boundary', async () => {
@@ -134,7 +134,7 @@ test('D: lines split on LF, CR LF or NEL at every chunk boundary', async () => {
   // A last line without a line ending is still a record; offsets count line endings.
   const got = await collect(chunks(Buffer.from('ab\r\ncd\nef'), 1), { format: 'D' });
   assert.deepEqual(got.map((r) => [r.record.toString(), r.offset]), [['ab', 0], ['cd', 4], ['ef', 7]]);
-  await assert.rejects(collect([Buffer.from('a\r\nb\n')], { format: 'D', lineEnding: 'crlf' }), /record index 1 at byte offset 3: line ends with LF alone/);
+  await assert.rejects(collect([Buffer.from('a\r\nb\n')], { format: 'D', lineEnding: 'crlf' }), /record 2 at byte offset 3: line ends with LF alone/);
   assert.throws(() => frameRecord(Buffer.from('a\nb'), { format: 'D' }), /line-ending byte at position 1/);
 });
 

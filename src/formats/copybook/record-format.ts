@@ -119,13 +119,13 @@ function readDescriptor(h: Buffer, d: Descriptor, what: string, index: number, o
     value = d.little ? h.readUInt16LE(0) : h.readUInt16BE(0);
     for (let i = 2; i < d.headerLength; i++) {
       if (h[i] !== 0) {
-        throw new FormatError(`${what} index ${index} at byte offset ${offset}: header ${h.toString('hex')} has non-zero bytes after its length (spanned records are not supported); check the record format and byte order`, { details: { index, offset, header: h.toString('hex') } });
+        throw new FormatError(`${what} ${index + 1} at byte offset ${offset}: header ${h.toString('hex')} has non-zero bytes after its length (spanned records are not supported); check the record format and byte order`, { details: { index, offset, header: h.toString('hex') } });
       }
     }
   }
   const len = value + d.adjustment - (d.includesHeader ? d.headerLength : 0);
   if (len < 0) {
-    throw new FormatError(`${what} index ${index} at byte offset ${offset}: header ${h.toString('hex')} gives length ${value}, smaller than the ${d.headerLength}-byte header it includes; check includesHeader, adjustment and byte order`, { details: { index, offset, header: h.toString('hex') } });
+    throw new FormatError(`${what} ${index + 1} at byte offset ${offset}: header ${h.toString('hex')} gives length ${value}, smaller than the ${d.headerLength}-byte header it includes; check includesHeader, adjustment and byte order`, { details: { index, offset, header: h.toString('hex') } });
   }
   return len;
 }
@@ -150,7 +150,7 @@ function writeDescriptor(payload: number, d: Descriptor, what: string): Buffer {
 }
 
 function shortRecord(what: string, index: number, offset: number, have: number, need: number, hint: string): FormatError {
-  return new FormatError(`short record: ${what} index ${index} at byte offset ${offset} has ${have} of its ${need} bytes when the input ends; ${hint}`, { details: { index, offset, have, need } });
+  return new FormatError(`short record: ${what} ${index + 1} at byte offset ${offset} has ${have} of its ${need} bytes when the input ends; ${hint}`, { details: { index, offset, have, need } });
 }
 
 /**
@@ -198,7 +198,7 @@ async function* readVariable(q: ByteQueue, rdw: Descriptor, max: number): AsyncG
     }
     const len = readDescriptor(q.take(rdw.headerLength), rdw, 'record', index, offset);
     offset += rdw.headerLength;
-    if (len > max) throw new FormatError(`record index ${index} at byte offset ${offset - rdw.headerLength}: RDW length ${len} exceeds maxRecordLength ${max}; check the RDW options`, { details: { index, offset } });
+    if (len > max) throw new FormatError(`record ${index + 1} at byte offset ${offset - rdw.headerLength}: RDW length ${len} exceeds maxRecordLength ${max}; check the RDW options`, { details: { index, offset } });
     if (q.length < len && !(await q.fill(len))) throw shortRecord('record', index, offset, q.length, len, 'the input ends inside the record its RDW announced');
     yield { record: q.take(len), index, offset };
     index++;
@@ -220,17 +220,17 @@ async function* readBlocked(q: ByteQueue, rdw: Descriptor, bdw: Descriptor, max:
     offset += bdw.headerLength;
     while (remaining > 0) {
       if (remaining < rdw.headerLength) {
-        throw new FormatError(`block index ${block} at byte offset ${blockStart}: ${remaining} bytes left at byte offset ${offset}, too few for an RDW; the BDW length does not match its records`, { details: { block, offset } });
+        throw new FormatError(`block ${block + 1} at byte offset ${blockStart}: ${remaining} bytes left at byte offset ${offset}, too few for an RDW; the BDW length does not match its records`, { details: { block, offset } });
       }
-      if (q.length < rdw.headerLength && !(await q.fill(rdw.headerLength))) throw shortRecord('record', index, offset, q.length, rdw.headerLength, `the input ends inside block ${block}`);
+      if (q.length < rdw.headerLength && !(await q.fill(rdw.headerLength))) throw shortRecord('record', index, offset, q.length, rdw.headerLength, `the input ends inside block ${block + 1}`);
       const len = readDescriptor(q.take(rdw.headerLength), rdw, 'record', index, offset);
       offset += rdw.headerLength;
       remaining -= rdw.headerLength;
       if (len > remaining) {
-        throw new FormatError(`record index ${index} at byte offset ${offset - rdw.headerLength}: RDW length ${len} runs past the end of block ${block} (${remaining} bytes left); check the RDW and BDW options`, { details: { index, offset, block } });
+        throw new FormatError(`record ${index + 1} at byte offset ${offset - rdw.headerLength}: RDW length ${len} runs past the end of block ${block + 1} (${remaining} bytes left); check the RDW and BDW options`, { details: { index, offset, block } });
       }
-      if (len > max) throw new FormatError(`record index ${index} at byte offset ${offset - rdw.headerLength}: RDW length ${len} exceeds maxRecordLength ${max}`, { details: { index, offset } });
-      if (q.length < len && !(await q.fill(len))) throw shortRecord('record', index, offset, q.length, len, `the input ends inside block ${block}`);
+      if (len > max) throw new FormatError(`record ${index + 1} at byte offset ${offset - rdw.headerLength}: RDW length ${len} exceeds maxRecordLength ${max}`, { details: { index, offset } });
+      if (q.length < len && !(await q.fill(len))) throw shortRecord('record', index, offset, q.length, len, `the input ends inside block ${block + 1}`);
       yield { record: q.take(len), index, offset };
       index++;
       offset += len;
@@ -252,7 +252,7 @@ async function* readLines(q: ByteQueue, opts: LineFormat, max: number): AsyncGen
     const found = q.findBuffered(sep);
     const at = found >= 0 ? found : await q.findByte(sep, max + 2);
     if (at < 0 && q.length > max + 1) {
-      throw new FormatError(`record index ${index} at byte offset ${offset}: no line ending within maxRecordLength ${max} bytes; is this really a line sequential file?`, { details: { index, offset } });
+      throw new FormatError(`record ${index + 1} at byte offset ${offset}: no line ending within maxRecordLength ${max} bytes; is this really a line sequential file?`, { details: { index, offset } });
     }
     if (at < 0 && q.length === 0) return;
     const lineLen = at < 0 ? q.length : at;
@@ -262,9 +262,9 @@ async function* readLines(q: ByteQueue, opts: LineFormat, max: number): AsyncGen
     if (sep === 0x0a && line.length > 0 && line[line.length - 1] === 0x0d) {
       if (mode !== 'lf') line = line.subarray(0, line.length - 1);
     } else if (mode === 'crlf' && at >= 0) {
-      throw new FormatError(`record index ${index} at byte offset ${offset}: line ends with LF alone but lineEnding is "crlf"; use lineEnding "auto"`, { details: { index, offset } });
+      throw new FormatError(`record ${index + 1} at byte offset ${offset}: line ends with LF alone but lineEnding is "crlf"; use lineEnding "auto"`, { details: { index, offset } });
     }
-    if (line.length > max) throw new FormatError(`record index ${index} at byte offset ${offset}: line of ${line.length} bytes exceeds maxRecordLength ${max}`, { details: { index, offset } });
+    if (line.length > max) throw new FormatError(`record ${index + 1} at byte offset ${offset}: line of ${line.length} bytes exceeds maxRecordLength ${max}`, { details: { index, offset } });
     if (padTo > line.length) {
       const padded = Buffer.alloc(padTo, padByte);
       line.copy(padded);
