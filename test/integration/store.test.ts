@@ -11,6 +11,7 @@ import { ConfigError, NotFoundError, ValidationError } from '../../src/core/erro
 import { computeDelta } from '../../src/core/delta.js';
 import type { Delta, Job } from '../../src/core/types.js';
 import { openStore, parseStoreUrl } from '../../src/store/open-store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { EnqueueInput, Store } from '../../src/store/store.js';
 import { needService, PG_URL, tempDir, uniqueName, waitFor } from '../helpers/services.js';
 
@@ -178,8 +179,13 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await store.enqueue([job('m', { v: 4 }, { coalesce: false })]), { inserted: 1, merged: 0 });
     });
 
-    t('a large commit (a backfill chunk) coalesces exactly as small ones do: pending tails merge, running/dead/done ones do not', async (store) => {
-      // Tails in place before the big commit.
+    /**
+     * A large commit (a backfill chunk) against tails of every kind. `fresh` new keys around the
+     * interesting ones; with `pendingInBatch` the batch also touches keys that have a pending job.
+     * On SQLite, 1,000 jobs and more go to the bulk writer thread, which hands a commit with a
+     * pending key back to the store's own connection.
+     */
+    const largeCommit = async (store: Store, fresh: number, pendingInBatch: boolean) => {
       await store.enqueue([job('pend', { v: 1 }), job('7', { v: 1 }), job('q"uote', { v: 1 }), job('run', { v: 1 }), job('dead', { v: 1 }), job('done', { v: 1 })]);
       await store.enqueue([{ ...job('pend', { v: 1 }), pipeline: 'p2' }]);
       const claimed = await claimAll(store);
@@ -188,60 +194,102 @@ for (const dialect of DIALECTS) {
       await store.complete([{ id: byKey.get('p1/done')!.id, version: byKey.get('p1/done')!.version }]);
       // Everything but 'run' back to pending so those tails are pending again.
       for (const k of ['p1/pend', 'p1/7', 'p1/q"uote', 'p2/pend']) await store.fail([{ id: byKey.get(k)!.id, version: byKey.get(k)!.version, error: 'retry', retryAt: Date.now() - 1 }]);
-      const before = await store.listJobs({ limit: 1000 });
+      const before = await store.listJobs({ limit: 10_000 });
       const maxIdBefore = Math.max(...before.map((x) => Number(x.id)));
+      const bulkBefore = store instanceof SqliteStore ? { ...store.bulkStats } : null;
 
-      const fresh = Array.from({ length: 150 }, (_, i) => job(`f${i}`, { i }));
+      const freshJobs = Array.from({ length: fresh }, (_, i) => job(`f${i}`, { i }));
+      const pending: EnqueueInput[] = pendingInBatch
+        ? [
+            job('pend', { v: 2 }), // merges into the pending tail
+            job('7', { v: 2 }), // merges
+            job('q"uote', { v: 2 }), // merges
+            { ...job('pend', { v: 9 }), target: 't2' }, // another target never merges: new
+            { ...job('pend', { v: 3 }), pipeline: 'p2' }, // the other pipeline's pending tail
+          ]
+        : [];
       const batch: EnqueueInput[] = [
-        ...fresh.slice(0, 50),
-        job('pend', { v: 2 }), // merges into the pending tail
+        ...freshJobs.slice(0, 50),
+        ...pending.slice(0, 1),
         job('007', { v: 2 }), // a key nobody has ('7' has a pending job): new
-        job('7', { v: 2 }), // merges
-        job('q"uote', { v: 2 }), // merges
+        ...pending.slice(1),
         job('run', { v: 2 }), // queued behind the running job
         job('run', { v: 3 }), // ... and merges into that new job
         job('dead', { v: 2 }), // dead tails do not count: new
         job('done', { v: 2 }), // nor done ones: new
-        { ...job('pend', { v: 9 }), target: 't2' }, // another target never merges: new
-        { ...job('pend', { v: 3 }), pipeline: 'p2' }, // the other pipeline's pending tail
         job('nc', { v: 1 }, { coalesce: false }),
         job('nc', { v: 2 }, { coalesce: false }),
-        ...fresh.slice(50),
+        ...freshJobs.slice(50),
         job('f3', { i: 'again' }), // merges into the job inserted earlier in this commit
       ];
       const r = await store.commit({ jobs: batch, position: { source: 'backfill:p1', position: 'c1' } });
-      // inserted: 150 fresh + 007 + run + dead + done + pend@t2 + 2 x nc = 157; merged: pend, 7, q"uote, run#2, p2/pend, f3 = 6
-      assert.deepEqual(r, { inserted: 157, merged: 6 });
+      // inserted: fresh + 007 + run + dead + done + 2 x nc (+ pend@t2); merged: run#2, f3 (+ pend, 7, q"uote, p2/pend)
+      assert.deepEqual(r, pendingInBatch ? { inserted: fresh + 7, merged: 6 } : { inserted: fresh + 6, merged: 2 });
       assert.equal(await store.getPosition('backfill:p1'), 'c1');
+      if (store instanceof SqliteStore && bulkBefore) {
+        const big = batch.length >= 1000;
+        assert.deepEqual(store.bulkStats, { committed: bulkBefore.committed + (big && !pendingInBatch ? 1 : 0), handedBack: bulkBefore.handedBack + (big && pendingInBatch ? 1 : 0) });
+      }
 
-      const after = await store.listJobs({ limit: 1000 });
+      const after = await store.listJobs({ limit: 10_000 });
       const unfinished = (pipeline: string, key: string) => after.filter((x) => x.pipeline === pipeline && x.key === key && (x.state === 'pending' || x.state === 'running'));
       for (const [k, v] of [['pend', 2], ['7', 2], ['q"uote', 2]] as const) {
         const [only, ...rest] = unfinished('p1', k).filter((x) => x.target === 't1');
         assert.equal(rest.length, 0, `${k}: one unfinished job`);
-        assert.ok(Number(only!.id) <= maxIdBefore, `${k}: merged into the existing job`);
-        assert.deepEqual(only!.payload.state, { v }, k);
-        assert.equal(only!.version, byKey.get(`p1/${k}`)!.version + 1, `${k}: version + 1 for the merge`);
+        assert.ok(Number(only!.id) <= maxIdBefore, `${k}: the existing job`);
+        assert.deepEqual(only!.payload.state, { v: pendingInBatch ? v : 1 }, k);
+        assert.equal(only!.version, byKey.get(`p1/${k}`)!.version + (pendingInBatch ? 1 : 0), `${k}: version + 1 for the merge`);
       }
-      assert.deepEqual(unfinished('p2', 'pend').map((x) => x.payload.state), [{ v: 3 }]);
+      assert.deepEqual(unfinished('p2', 'pend').map((x) => x.payload.state), [{ v: pendingInBatch ? 3 : 1 }]);
       const run = unfinished('p1', 'run');
       assert.deepEqual(run.map((x) => [x.state, x.payload.state]), [['running', { v: 1 }], ['pending', { v: 3 }]]);
       assert.equal(unfinished('p1', '007').length, 1);
       assert.deepEqual(unfinished('p1', 'dead').map((x) => x.payload.state), [{ v: 2 }]);
       assert.deepEqual(unfinished('p1', 'done').map((x) => x.payload.state), [{ v: 2 }]);
-      assert.deepEqual(unfinished('p1', 'pend').filter((x) => x.target === 't2').map((x) => x.payload.state), [{ v: 9 }]);
+      assert.deepEqual(unfinished('p1', 'pend').filter((x) => x.target === 't2').map((x) => x.payload.state), pendingInBatch ? [{ v: 9 }] : []);
       assert.deepEqual(unfinished('p1', 'nc').map((x) => x.payload.state), [{ v: 1 }, { v: 2 }]);
       assert.deepEqual(unfinished('p1', 'f3').map((x) => x.payload.state), [{ i: 'again' }]);
       // New jobs got ids in input order.
-      const freshIds = fresh.map((f) => Number(unfinished('p1', f.key)[0]!.id));
-      assert.deepEqual(freshIds, [...freshIds].sort((a, b) => a - b));
-      assert.ok(freshIds[0]! > maxIdBefore);
       const newIds = after.filter((x) => Number(x.id) > maxIdBefore).sort((a, b) => Number(a.id) - Number(b.id)).map((x) => `${x.pipeline}/${x.key}/${x.target}`);
       assert.deepEqual(newIds, [
-        ...fresh.slice(0, 50).map((f) => `p1/${f.key}/t1`),
-        'p1/007/t1', 'p1/run/t1', 'p1/dead/t1', 'p1/done/t1', 'p1/pend/t2', 'p1/nc/t1', 'p1/nc/t1',
-        ...fresh.slice(50).map((f) => `p1/${f.key}/t1`),
+        ...freshJobs.slice(0, 50).map((f) => `p1/${f.key}/t1`),
+        'p1/007/t1', ...(pendingInBatch ? ['p1/pend/t2'] : []), 'p1/run/t1', 'p1/dead/t1', 'p1/done/t1', 'p1/nc/t1', 'p1/nc/t1',
+        ...freshJobs.slice(50).map((f) => `p1/${f.key}/t1`),
       ]);
+      // ... and are claimed in that order, behind the running job of their key.
+      const heads = await store.claim({ workerId: 'w9', limit: 10_000, leaseMs: 30_000 });
+      assert.ok(!heads.some((x) => x.key === 'run'), 'the queued job of a running key waits');
+      assert.ok(heads.some((x) => x.key === 'f3'));
+    };
+
+    t('a large commit (a backfill chunk) coalesces exactly as small ones do: pending tails merge, running/dead/done ones do not', async (store) => {
+      await largeCommit(store, 150, true);
+    });
+
+    t('a commit of thousands of jobs whose keys have a pending job merges into them (SQLite: handed back by the bulk writer)', async (store) => {
+      await largeCommit(store, 1500, true);
+    });
+
+    t('a commit of thousands of jobs without pending keys (SQLite: on the bulk writer thread): order, in-commit merges, running tails', async (store) => {
+      await largeCommit(store, 1500, false);
+    });
+
+    // SQLite commits (one connection) run in call order; a bulk commit on the worker thread must
+    // keep that. (PostgreSQL commits of one store run concurrently on a pool; callers await them.)
+    if (dialect === 'sqlite') t('commits stay in call order while a large commit is on the bulk writer thread', async (store) => {
+      const big = Array.from({ length: 2000 }, (_, i) => job(`b${i}`, { i }));
+      const p1 = store.commit({ jobs: big, position: { source: 's', position: '1' } });
+      const p2 = store.commit({ jobs: [job('b7', { i: 'later' }), job('after', { v: 1 })], position: { source: 's', position: '2' } });
+      const p3 = store.enqueue([job('b8', { i: 'later' })]);
+      assert.deepEqual(await p1, { inserted: 2000, merged: 0 });
+      assert.deepEqual(await p2, { inserted: 1, merged: 1 }, 'the second commit merged into a job of the first');
+      assert.deepEqual(await p3, { inserted: 0, merged: 1 });
+      assert.equal(await store.getPosition('s'), '2');
+      const jobs = await store.listJobs({ limit: 10_000 });
+      assert.equal(jobs.length, 2001);
+      assert.deepEqual(jobs.find((x) => x.key === 'b7')!.payload.state, { i: 'later' });
+      assert.deepEqual(jobs.find((x) => x.key === 'b8')!.payload.state, { i: 'later' });
+      assert.equal(jobs[jobs.length - 1]!.key, 'after');
     });
 
     t('a delta for a key whose job is running queues a new job behind it', async (store) => {

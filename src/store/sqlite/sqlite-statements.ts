@@ -45,12 +45,19 @@ export const INSERT_PARAMS = 9;
 export const INSERT_BATCH = 64;
 
 /** Every statement of the SQLite store, by name. */
-const SQL = {
+export const SQL = {
   tail: `SELECT id, target, state, version, payload, attempts, run_at, max_run_at FROM jobs
     WHERE pipeline = ? AND key = ? AND state IN ('pending', 'running') ORDER BY id DESC LIMIT 1`,
   /** Which of the keys (a JSON array) of one pipeline have an unfinished job: one statement, an index probe per key. */
   unfinishedKeys: `SELECT k.value AS key FROM json_each(?) k
     WHERE EXISTS (SELECT 1 FROM jobs x WHERE x.pipeline = ? AND x.key = k.value AND x.state IN ('pending', 'running'))`,
+  /**
+   * Whether any of the keys (a JSON array) of one pipeline has a pending job (the bulk writer's
+   * fast-path check). The IN term lets the partial index jobs_key_unfinished serve the probe.
+   */
+  pendingKey: `SELECT 1 AS blocked FROM json_each(?) k
+    WHERE EXISTS (SELECT 1 FROM jobs x WHERE x.pipeline = ? AND x.key = k.value AND x.state IN ('pending', 'running') AND x.state = 'pending')
+    LIMIT 1`,
   insertJob: `INSERT INTO jobs (pipeline, target, key, version, state, payload, attempts, max_attempts, run_at, max_run_at, created_at, updated_at)
     VALUES ${INSERT_ROW}`,
   insertJobs: `INSERT INTO jobs (pipeline, target, key, version, state, payload, attempts, max_attempts, run_at, max_run_at, created_at, updated_at)

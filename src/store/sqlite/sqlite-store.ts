@@ -15,10 +15,14 @@ import { latestVersion } from '../migrations/migration.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite-migrations.js';
 import { checkJobId, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type StatsRow } from '../store-common.js';
 import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
+import { SqliteBulkWriter } from './sqlite-bulk-writer.js';
 import { INSERT_BATCH, INSERT_PARAMS, prepareStatements, type SqliteStatements } from './sqlite-statements.js';
 
 /** From this many keys of one pipeline in a commit on, tails are found with one probing statement instead of a lookup per key. */
 const PROBE_MIN_KEYS = 16;
+
+/** From this many jobs on (and no shadow rows), a commit of a file store runs on the bulk writer thread. */
+const BULK_MIN_JOBS = 1000;
 
 export interface SqliteStoreOptions {
   /** Database file, or `:memory:`. Default `./.hms-sync/state.db` (its folder is created). */
@@ -33,6 +37,19 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
+/** The INSERT_PARAMS positional values of one job row of `insertJob(s)`, written into `out` at `at`. */
+function insertRow(ins: PlannedInsert, out: unknown[], at: number, now: number): void {
+  out[at] = ins.pipeline;
+  out[at + 1] = ins.target;
+  out[at + 2] = ins.key;
+  out[at + 3] = JSON.stringify(ins.payload);
+  out[at + 4] = ins.maxAttempts;
+  out[at + 5] = ins.runAt;
+  out[at + 6] = ins.maxRunAt;
+  out[at + 7] = now;
+  out[at + 8] = now;
+}
+
 /** Wake-up emitters per database file, shared by every open store instance of this process (with a count of users). */
 const wakers = new Map<string, { emitter: EventEmitter; users: number }>();
 
@@ -45,6 +62,12 @@ export class SqliteStore implements Store {
   private readonly waker: EventEmitter;
   private readonly wakeKey: string;
   private closed = false;
+  /** Large commits on a second connection in a worker thread (file stores only). */
+  private readonly bulk: SqliteBulkWriter | null;
+  /** Settles when the bulk commit in flight is done; every write of this store waits for it (commits keep their call order). */
+  private inflight: Promise<void> | null = null;
+  /** Commits done by the bulk writer, and large commits it handed back because a key had a pending job (for tests). */
+  readonly bulkStats = { committed: 0, handedBack: 0 };
 
   constructor(opts: SqliteStoreOptions = {}) {
     const file = opts.file ?? path.join('.hms-sync', 'state.db');
@@ -63,6 +86,7 @@ export class SqliteStore implements Store {
     // holds tens of thousands of jobs and halves claim/ack throughput.
     this.db.pragma('cache_size = -65536');
     this.db.pragma('temp_store = MEMORY');
+    this.bulk = file === ':memory:' ? null : new SqliteBulkWriter({ file: path.resolve(file), synchronous: opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL', busyTimeoutMs: Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000)) });
     this.wakeKey = file === ':memory:' ? `:memory:${Math.random()}` : path.resolve(file);
     let w = wakers.get(this.wakeKey);
     if (!w) {
@@ -110,6 +134,18 @@ export class SqliteStore implements Store {
   async commit(input: CommitInput): Promise<{ inserted: number; merged: number }> {
     const jobs = input.jobs ?? [];
     jobs.forEach(checkEnqueueInput);
+    if (this.inflight) await this.settle();
+    if (jobs.length >= BULK_MIN_JOBS && !input.shadow?.length && this.bulk?.usable) return this.commitOnBulkWriter(jobs, input);
+    return this.commitHere(jobs, input);
+  }
+
+  /** Wait until no bulk commit is in flight (a loop: another may have started in between). */
+  private async settle(): Promise<void> {
+    while (this.inflight) await this.inflight;
+  }
+
+  /** Commit on this connection: tails read, merges planned, everything in one BEGIN IMMEDIATE. */
+  private commitHere(jobs: readonly EnqueueInput[], input: CommitInput): { inserted: number; merged: number } {
     const s = this.s;
     const now = Date.now();
     const result = this.tx(() => {
@@ -131,6 +167,45 @@ export class SqliteStore implements Store {
     });
     if (result.inserted + result.merged > 0) this.wake();
     return result;
+  }
+
+  /**
+   * A large commit planned as if no key had a pending job (merges within the commit still
+   * happen) and written by the bulk writer thread, unless one of its coalescing keys has a
+   * pending job: then it is committed here with the full planning. Holds `inflight` throughout,
+   * so later writes of this store wait and commits stay in call order.
+   */
+  private async commitOnBulkWriter(jobs: readonly EnqueueInput[], input: CommitInput): Promise<{ inserted: number; merged: number }> {
+    let release!: () => void;
+    this.inflight = new Promise<void>((resolve) => { release = resolve; });
+    try {
+      const now = Date.now();
+      const plan = planCommit(jobs, new Map());
+      const rows: unknown[] = new Array(plan.inserts.length * INSERT_PARAMS);
+      const probeKeys = new Map<string, string[]>();
+      plan.inserts.forEach((ins, i) => {
+        insertRow(ins, rows, i * INSERT_PARAMS, now);
+        if (!ins.coalesce) return;
+        let keys = probeKeys.get(ins.pipeline);
+        if (!keys) probeKeys.set(ins.pipeline, (keys = []));
+        keys.push(ins.key);
+      });
+      const r = await this.bulk!.commit({
+        rows,
+        probes: [...probeKeys].map(([pipeline, keys]) => [pipeline, JSON.stringify(keys)]),
+        position: input.position ? [input.position.source, input.position.position, now] : null,
+      });
+      if (r.blocked) {
+        this.bulkStats.handedBack++;
+        return this.commitHere(jobs, input);
+      }
+      this.bulkStats.committed++;
+      if (plan.inserted + plan.merged > 0) this.wake();
+      return { inserted: plan.inserted, merged: plan.merged };
+    } finally {
+      this.inflight = null;
+      release();
+    }
   }
 
   /**
@@ -167,28 +242,17 @@ export class SqliteStore implements Store {
   /** Insert planned jobs in order (ids follow the order), {@link INSERT_BATCH} rows per statement. */
   private insertJobs(inserts: readonly PlannedInsert[], now: number): void {
     const s = this.s;
-    const row = (ins: PlannedInsert, out: unknown[], at: number): void => {
-      out[at] = ins.pipeline;
-      out[at + 1] = ins.target;
-      out[at + 2] = ins.key;
-      out[at + 3] = JSON.stringify(ins.payload);
-      out[at + 4] = ins.maxAttempts;
-      out[at + 5] = ins.runAt;
-      out[at + 6] = ins.maxRunAt;
-      out[at + 7] = now;
-      out[at + 8] = now;
-    };
     let i = 0;
     if (inserts.length >= INSERT_BATCH) {
       const args: unknown[] = new Array(INSERT_BATCH * INSERT_PARAMS);
       for (; i + INSERT_BATCH <= inserts.length; i += INSERT_BATCH) {
-        for (let r = 0; r < INSERT_BATCH; r++) row(inserts[i + r]!, args, r * INSERT_PARAMS);
+        for (let r = 0; r < INSERT_BATCH; r++) insertRow(inserts[i + r]!, args, r * INSERT_PARAMS, now);
         s.insertJobs.run(args);
       }
     }
     const one: unknown[] = new Array(INSERT_PARAMS);
     for (; i < inserts.length; i++) {
-      row(inserts[i]!, one, 0);
+      insertRow(inserts[i]!, one, 0, now);
       s.insertJob.run(one);
     }
   }
@@ -198,6 +262,7 @@ export class SqliteStore implements Store {
   }
 
   async claim(opts: ClaimOptions): Promise<Job[]> {
+    if (this.inflight) await this.settle();
     const s = this.s;
     const now = Date.now();
     const limit = Math.max(0, Math.trunc(opts.limit));
@@ -212,6 +277,7 @@ export class SqliteStore implements Store {
 
   async complete(done: CompleteInput[]): Promise<void> {
     if (!done.length) return;
+    if (this.inflight) await this.settle();
     const s = this.s;
     const now = Date.now();
     this.tx(() => {
@@ -221,6 +287,7 @@ export class SqliteStore implements Store {
 
   async fail(failures: FailInput[]): Promise<void> {
     if (!failures.length) return;
+    if (this.inflight) await this.settle();
     const s = this.s;
     const now = Date.now();
     this.tx(() => {
@@ -234,6 +301,7 @@ export class SqliteStore implements Store {
 
   async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void> {
     if (!ids.length) return;
+    if (this.inflight) await this.settle();
     const s = this.s;
     const now = Date.now();
     this.tx(() => {
@@ -305,6 +373,7 @@ export class SqliteStore implements Store {
   async replay(id: string, opts: { actor: string; payload?: Delta }): Promise<Job> {
     checkJobId(id);
     if (opts.payload !== undefined) checkDelta(opts.payload, `replacement payload for job ${id}`);
+    if (this.inflight) await this.settle();
     const s = this.s;
     const job = this.tx(() => {
       const before = requireDead(this.getJobSync(id), id, 'replay');
@@ -319,6 +388,7 @@ export class SqliteStore implements Store {
 
   async discard(id: string, opts: { actor: string; reason?: string }): Promise<void> {
     checkJobId(id);
+    if (this.inflight) await this.settle();
     const s = this.s;
     this.tx(() => {
       const before = requireDead(this.getJobSync(id), id, 'discard');
@@ -333,6 +403,7 @@ export class SqliteStore implements Store {
   }
 
   async audit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void> {
+    if (this.inflight) await this.settle();
     this.s.audit.run(Date.now(), entry.actor, entry.action, entry.jobId, JSON.stringify(entry.details ?? {}));
   }
 
@@ -341,12 +412,16 @@ export class SqliteStore implements Store {
   }
 
   async prune(olderThanMs: number): Promise<number> {
+    if (this.inflight) await this.settle();
     return this.s.prune.run(Date.now() - olderThanMs).changes;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.inflight) await this.settle();
+    if (this.closed) return;
     this.closed = true;
+    await this.bulk?.close();
     this.stmts = null;
     this.db.close();
     const w = wakers.get(this.wakeKey);
