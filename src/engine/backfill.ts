@@ -145,15 +145,19 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
   };
   const streamPipe: CapturePipeline = { ...base, sourceId };
   /**
-   * The jobs of a chunk's rows: what commitBatch makes of an insert event without an old image
-   * (no hooks, no echo scope in a backfill), built directly to spare a million events.
+   * The jobs of a chunk's rows by key: what commitBatch makes of an insert event without an old
+   * image (no hooks and no echo scope in a backfill), built directly to spare a million events.
+   * A row without its key fields is skipped.
    */
-  const chunkJobs = (chunk: Map<string, Record<string, unknown>>, now: number): EnqueueInput[] => {
-    const jobs: EnqueueInput[] = [];
+  const chunkJobs = (rows: Record<string, unknown>[], now: number): Map<string, EnqueueInput> => {
+    const jobs = new Map<string, EnqueueInput>();
     const runAt = now + p.debounceMs;
     const maxRunAt = now + Math.max(p.debounceMs, p.maxWaitMs);
-    for (const [key, doc] of chunk) {
-      jobs.push({ pipeline: p.name, target: p.to.system, key, payload: computeDelta(key, null, doc, now)!, runAt, maxRunAt, maxAttempts: p.delivery.maxAttempts });
+    for (const r of rows) {
+      const doc = normalizeSqlRow(r);
+      let key: string;
+      try { key = canonicalKey(doc, p.key); } catch { continue; }
+      jobs.set(key, { pipeline: p.name, target: p.to.system, key, payload: computeDelta(key, null, doc, now)!, runAt, maxRunAt, maxAttempts: p.delivery.maxAttempts });
     }
     return jobs;
   };
@@ -199,15 +203,18 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
         if (r.value.watermark !== undefined && syncIds.has(r.value.watermark)) synced = true;
       }
     }
+    /** A chunk read (steps 1-3) and turned into jobs, by key. */
+    interface Chunk { wid: string; rows: number; after: unknown[] | null; jobs: Map<string, EnqueueInput> }
     /**
-     * Steps 1-3 for the chunk after `after`. `sent` settles once the low watermark is written and
-     * the select is on its way to the database: the caller waits for that before a commit (which
-     * keeps this thread busy), so the database runs the select meanwhile.
+     * Steps 1-3 for the chunk after `after`, then its rows turned into jobs. `sent` settles once
+     * the low watermark is written and the select is on its way: the caller waits for that before
+     * committing the previous chunk, so the database runs the select meanwhile, and the rows are
+     * parsed and turned into jobs while the commit is in flight.
      */
-    const readChunk = (after: unknown[] | null): { sent: Promise<void>; rows: Promise<{ wid: string; rows: Record<string, unknown>[] }> } => {
+    const readChunk = (after: unknown[] | null): { sent: Promise<void>; chunk: Promise<Chunk> } => {
       let onSent!: () => void;
       const sent = new Promise<void>((resolve) => { onSent = resolve; });
-      const rows = (async () => {
+      const chunk = (async (): Promise<Chunk> => {
         try {
           const wid = randomUUID();
           await support.writeWatermark(`lw:${wid}`);
@@ -217,39 +224,33 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
           const rows = await selected;
           await opts.onChunkRead?.(rows);
           await support.writeWatermark(`hw:${wid}`);
-          return { wid, rows };
+          const last = rows[rows.length - 1];
+          return { wid, rows: rows.length, after: last ? p.key.map((k) => normalizeSqlValue(last[k])) : after, jobs: chunkJobs(rows, Date.now()) };
         } finally {
           onSent();
         }
       })();
-      rows.catch(() => {}); // awaited (and rethrown) at the top of the loop
-      return { sent, rows };
+      chunk.catch(() => {}); // awaited (and rethrown) at the top of the loop
+      return { sent, chunk };
     };
     let read = readChunk(cursor.after);
     while (!ac.signal.aborted) {
-      const { wid, rows } = await read.rows;
-      const chunk = new Map<string, Record<string, unknown>>();
-      let lastRaw: Record<string, unknown> | null = null;
-      for (const r of rows) {
-        lastRaw = r;
-        const doc = normalizeSqlRow(r);
-        try { chunk.set(canonicalKey(doc, p.key), doc); } catch {}
-      }
+      const { wid, rows, after, jobs } = await read.chunk;
       // drain the stream until it reports our high watermark
       const deadline = Date.now() + watermarkTimeoutMs;
       for (;;) {
         const next = await withDeadline(it.next() as Promise<IteratorResult<WatermarkedBatch>>, deadline, () => new RetryableError(`the high watermark of chunk ${(cursor?.chunks ?? 0) + 1} did not come back through the change stream of pipeline "${p.name}" within ${Math.round(watermarkTimeoutMs / 1000)} s; is another process (hms-sync run) capturing this pipeline? Stop its capture (run --no-capture) and run the backfill again: it resumes`));
         if (next.done) throw new Error('the change stream ended before the high watermark was seen');
         const batch = next.value as WatermarkedBatch;
-        for (const ev of batch.events) if (chunk.delete(ev.key)) prog.superseded++;
+        for (const ev of batch.events) if (jobs.delete(ev.key)) prog.superseded++;
         await commitStream(batch);
         if (batch.watermark === `hw:${wid}`) break;
       }
       const next: BackfillCursor = {
-        after: lastRaw ? p.key.map((k) => normalizeSqlValue(lastRaw![k])) : cursor.after,
-        rows: cursor.rows + rows.length,
+        after,
+        rows: cursor.rows + rows,
         chunks: cursor.chunks + 1,
-        done: rows.length < chunkSize,
+        done: rows < chunkSize,
         startedAt: cursor.startedAt,
       };
       // Read the next chunk while this one commits: its window opens at its low watermark and
@@ -258,7 +259,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
         read = readChunk(next.after);
         await read.sent;
       }
-      await store.commit({ jobs: chunkJobs(chunk, Date.now()), position: { source: bfId, position: JSON.stringify(next) } });
+      await store.commit({ jobs: [...jobs.values()], position: { source: bfId, position: JSON.stringify(next) } });
       cursor = next;
       prog.rows = cursor.rows;
       prog.chunks = cursor.chunks;

@@ -11,6 +11,7 @@ import { backfillSourceId, runBackfill } from '../../src/engine/backfill.js';
 import { installTriggers } from '../../src/connectors/triggers/trigger-ddl.js';
 import { openTriggerDb } from '../../src/connectors/triggers/trigger-db.js';
 import { openStore } from '../../src/store/open-store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { tempDir, waitFor } from '../helpers/services.js';
 
 const tmp = tempDir();
@@ -79,12 +80,14 @@ pipelines:
       writing = false;
       await writer;
       // 2) resume in-process to the end; between each chunk's select and its high watermark,
-      // change two rows of the chunk: the chunk's stale copies must lose to these changes
+      // change two rows of the chunk: the chunk's stale copies must lose to these changes.
+      // Chunks of 1,200 rows: commits of 1,000 jobs and more go through the store's bulk writer
+      // thread (handed back to the store's connection when a key of the chunk has a pending job).
       const config = await loadConfig(cfgFile);
       const race = s.prepare("UPDATE items SET v = v + 1000, note = 'raced' WHERE id = ?");
       let raced = 0;
       const sum = await runBackfill({
-        config, pipeline: 'items', store, logger: silentLogger(), chunkSize: 500,
+        config, pipeline: 'items', store, logger: silentLogger(), chunkSize: 1200,
         onChunkRead: (rows) => {
           for (const r of [rows[0], rows[rows.length - 1]]) if (r) raced += race.run(r.id as number).changes;
         },
@@ -94,6 +97,7 @@ pipelines:
       assert.equal(sum.resumed, true);
       assert.ok(sum.rows >= ROWS, `all rows read (${sum.rows})`);
       assert.ok(sum.streamEvents > 0, 'live changes were committed during the backfill');
+      assert.ok(store instanceof SqliteStore && store.bulkStats.committed + store.bulkStats.handedBack >= 1, `large chunks went to the bulk writer (${JSON.stringify((store as SqliteStore).bulkStats)})`);
     } finally {
       await store.close();
     }
