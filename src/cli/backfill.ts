@@ -14,20 +14,31 @@ import { EXIT } from './exit-codes.js';
 
 interface Opts { chunkSize: string; restart?: boolean; json?: boolean; logLevel?: string }
 
+/** Seconds left at the current rate, as `42s` / `3m05s` / `1h02m`; `?` before there is a rate. */
+export function etaText(rows: number, total: number | null, rate: number): string {
+  if (total === null || rate <= 0) return '?';
+  const s = Math.max(0, Math.round((total - rows) / rate));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
 function reporter(json: boolean): { update(p: BackfillProgress): void; stop(): void } {
   const started = Date.now();
   if (process.stderr.isTTY && !json) {
     const bar = new cliProgress.SingleBar({
-      format: 'backfill [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_formatted} | superseded {superseded}',
+      // our own ETA: cli-progress prints "NFs" until it has a rate
+      format: 'backfill [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {etaText} | superseded {superseded}',
       stream: process.stderr, hideCursor: true, etaBuffer: 20,
     }, cliProgress.Presets.shades_classic);
     let startedBar = false;
     return {
       update(p) {
         const rate = Math.round((p.rows * 1000) / Math.max(1, Date.now() - started));
-        if (!startedBar) { bar.start(p.total ?? p.rows, p.rows, { rate, superseded: p.superseded }); startedBar = true; }
+        const eta = p.rows === 0 ? '?' : etaText(p.rows, p.total, rate);
+        if (!startedBar) { bar.start(p.total ?? p.rows, p.rows, { rate, superseded: p.superseded, etaText: eta }); startedBar = true; }
         if (p.total !== null && p.rows > p.total) bar.setTotal(p.rows);
-        bar.update(p.rows, { rate, superseded: p.superseded });
+        bar.update(p.rows, { rate, superseded: p.superseded, etaText: eta });
       },
       stop() { if (startedBar) bar.stop(); },
     };
@@ -39,7 +50,7 @@ function reporter(json: boolean): { update(p: BackfillProgress): void; stop(): v
       if (now - last < 1000 && !(p.total !== null && p.rows >= p.total)) return;
       last = now;
       const rate = Math.round((p.rows * 1000) / Math.max(1, now - started));
-      const eta = p.total && rate > 0 ? `${Math.max(0, Math.round((p.total - p.rows) / rate))}s` : '?';
+      const eta = etaText(p.rows, p.total, rate);
       process.stderr.write(`backfill: ${p.rows}${p.total !== null ? `/${p.total}` : ''} rows, ${rate} rows/s, ETA ${eta}, ${p.chunks} chunks, ${p.superseded} superseded by live changes\n`);
     },
     stop() {},
