@@ -1,0 +1,76 @@
+/**
+ * On a real server at wal_level = replica, a logical-replication pipeline stops with a message
+ * naming the setting, its value and what to run, both from the source and from the CLI.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { PermanentError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/log.js';
+import type { Source } from '../../src/connectors/contract.js';
+import { postgresConnector } from '../../src/connectors/postgres/postgres-connector.js';
+import { runCli } from '../helpers/cli.js';
+import { startReplicaCluster, type ReplicaCluster } from '../helpers/pg-replica.js';
+import { tempDir } from '../helpers/services.js';
+
+const started = await startReplicaCluster();
+const skip = started.skip;
+const cluster: ReplicaCluster | null = started.cluster;
+const tmp = tempDir();
+const WANTED = /PostgreSQL at 127\.0\.0\.1:\d+\/test runs with wal_level = replica, but logical replication needs wal_level = logical\. As a superuser run: ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL .*max_replication_slots \(now 3\) and max_wal_senders \(now 3\).*or use mode: poll/;
+
+before(async () => {
+  if (!cluster) return;
+  const c = new pg.Client({ connectionString: cluster.url });
+  await c.connect();
+  await c.query('CREATE TABLE permit (id int PRIMARY KEY, v text)');
+  await c.end();
+});
+after(async () => {
+  await cluster?.stop();
+  tmp.cleanup();
+});
+
+test('wal_level = replica: the logical source stops with the setting to change and how', { skip }, async () => {
+  const src = postgresConnector.createSource!({
+    system: 'legacy', systemConfig: { url: cluster!.url }, collection: 'permit', keyFields: ['id'],
+    state: { scope: 's', getPosition: async () => null, getShadow: async () => new Map(), async *listShadow() {} },
+    options: { mode: 'logical' }, logger: silentLogger(), workDir: tmp.dir,
+  }) as Source;
+  try {
+    await assert.rejects(async () => { for await (const _ of src.stream(new AbortController().signal)) break; }, (err: Error) => {
+      assert.ok(err instanceof PermanentError, String(err));
+      assert.match(err.message, WANTED);
+      return true;
+    });
+  } finally {
+    await src.close();
+  }
+  // nothing was created on the server
+  const c = new pg.Client({ connectionString: cluster!.url });
+  await c.connect();
+  try {
+    assert.equal((await c.query('SELECT 1 FROM pg_publication')).rowCount, 0);
+  } finally {
+    await c.end();
+  }
+});
+
+test('wal_level = replica: hms-sync backfill of a logical pipeline prints the same message', { skip }, async () => {
+  const cfg = path.join(tmp.dir, 'hms-sync.yaml');
+  writeFileSync(cfg, `store: sqlite:${path.join(tmp.dir, 'state.db')}
+stateDir: ${path.join(tmp.dir, 'state')}
+systems:
+  legacy: { driver: postgres, url: "${cluster!.url}" }
+pipelines:
+  permits:
+    from: { system: legacy, collection: permit, mode: logical }
+    to: { system: legacy, collection: permit }
+    key: id
+`);
+  const r = await runCli(['backfill', 'permits', cfg]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, WANTED);
+});
