@@ -36,18 +36,20 @@ function run(url: string) {
   });
   const ac = new AbortController();
   const events: ChangeEvent[] = [];
+  const batchOf = new Map<ChangeEvent, number>();
   let batches = 0;
   const done = (async () => {
     for await (const b of source.stream(ac.signal)) {
       await store.commit({ jobs: [], position: b.position ? { source: 'pipeline:orders', position: b.position } : undefined });
       events.push(...b.events);
+      for (const e of b.events) batchOf.set(e, batches);
       batches++;
     }
   })();
-  return { events, batches: () => batches, stop: async () => { ac.abort(); await done; await source.close(); } };
+  return { events, batchOf, batches: () => batches, stop: async () => { ac.abort(); await done; await source.close(); } };
 }
 
-test('binlog source: exact types, transactions together, resume from the committed GTID position without loss', { skip }, async () => {
+test('binlog source: exact types, transactions together, resume from the committed GTID position, or from file + position, without loss', { skip }, async () => {
   const url = server!.url;
   const c = await mysql.createConnection(url);
   await c.query("SET time_zone = '+00:00'");
@@ -67,6 +69,7 @@ test('binlog source: exact types, transactions together, resume from the committ
     assert.equal(a!.after!.placed, '2026-01-02T03:04:05.678Z', 'DATETIME as ISO');
     assert.deepEqual(a!.after!.doc, { n: '12345678901234567890', a: [1, 2] }, 'JSON parsed exactly');
     assert.equal(b!.op, 'insert');
+    assert.equal(r1.batchOf.get(a!), r1.batchOf.get(b!), "the transaction's two inserts came in one batch");
     assert.equal(u!.op, 'update');
     assert.equal(u!.before!.note, 'y');
     assert.equal(u!.after!.note, 'y2');
@@ -89,6 +92,24 @@ test('binlog source: exact types, transactions together, resume from the committ
     assert.equal(r2.events.length, 2, 'no events for other tables');
   } finally {
     await r2.stop();
+  }
+  // resume from a file + position alone (a server without GTIDs, e.g. MySQL with gtid_mode=OFF)
+  const saved = JSON.parse((await store.getPosition('pipeline:orders'))!) as { gtid?: string; file: string; pos: number };
+  await store.commit({ jobs: [], position: { source: 'pipeline:orders', position: JSON.stringify({ file: saved.file, pos: saved.pos }) } });
+  await c.query('FLUSH BINARY LOGS'); // the changes land in the next file: the reader must follow the rotation
+  await c.query("INSERT INTO orders VALUES (5, '5.5', NULL, NULL, 'after-flush')");
+  await c.query("UPDATE orders SET note = 'y3' WHERE id = 2");
+  const r3 = run(url);
+  try {
+    await waitFor(() => r3.events.length === 2, { what: `2 events after a file+position resume (got ${r3.events.length})` });
+    assert.deepEqual(r3.events.map((e) => `${e.op}:${e.key}`), ['insert:5', 'update:2']);
+    assert.equal(r3.events[1]!.before!.note, 'while-down');
+    await waitFor(async () => {
+      const p = JSON.parse((await store.getPosition('pipeline:orders'))!) as { file: string; pos: number };
+      return p.file !== saved.file;
+    }, { what: 'the committed position follows into the next binlog file' });
+  } finally {
+    await r3.stop();
     await c.end();
   }
 });
