@@ -111,6 +111,8 @@ test('type and key mismatches fail only their item, as permanent errors naming t
   assert.match(e2.message, /column "nope" does not exist in table "permit"/);
   const ids = (await admin.query(`SELECT id FROM ${schema}.permit WHERE id >= 20 ORDER BY id`)).rows.map((r: { id: number }) => r.id);
   assert.deepEqual(ids, [20, 23]);
+  const badKey = await s.write([item(null, { id: 'abc', status: 'x' })], new AbortController().signal);
+  assert.match(String((badKey[0] as { error: unknown }).error), /failed at column "id" \(integer\) with value "abc"/, 'a key of the wrong type names the key column');
   const noKey = await sink().write([item(null, { id: 1, status: 'x' }, 'nokey')], new AbortController().signal);
   assert.match(String((noKey[0] as { error: unknown }).error), /has no primary key or unique index on \(id\)/);
 });
