@@ -7,6 +7,10 @@ import type { ChangeEvent } from '../../src/core/types.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createBinlogSource } from '../../src/connectors/mariadb/binlog-source.js';
+import { computeDelta } from '../../src/core/delta.js';
+import { PermanentError } from '../../src/core/errors.js';
+import type { Sink } from '../../src/connectors/contract.js';
+import { mariadbConnector } from '../../src/connectors/mariadb/mariadb-connector.js';
 import { tempDir, waitFor } from '../helpers/services.js';
 import { needMariadbBinaries, startBinlogServer, type BinlogServer } from '../helpers/mariadb-binlog.js';
 import { stateOf } from './triggers-harness.js';
@@ -110,6 +114,28 @@ test('binlog source: exact types, transactions together, resume from the committ
     }, { what: 'the committed position follows into the next binlog file' });
   } finally {
     await r3.stop();
+    await c.end();
+  }
+});
+
+// this file owns a private server, so its global settings can be made as lax as an old one's
+test('sink on a server in another time zone with a lax sql_mode: TIMESTAMPs land in UTC, a bad value is an error naming the column', { skip }, async () => {
+  const c = await mysql.createConnection(server!.url);
+  await c.query("SET GLOBAL time_zone = '+02:00', GLOBAL sql_mode = ''");
+  const sink = await mariadbConnector.createSink!({ system: 'm', systemConfig: { url: server!.url }, collection: 'lax', options: {}, keyFields: ['id'], logger: silentLogger(), workDir: tmp.dir }) as Sink;
+  try {
+    await c.query('CREATE TABLE lax (id INT PRIMARY KEY, qty INT, at TIMESTAMP(3) NULL)');
+    const item = (key: string, after: Record<string, unknown>) => ({ jobId: key, version: 1, idempotencyKey: `k${key}`, pipeline: 'p', collection: 'lax', keyFields: ['id'], delta: computeDelta(key, null, after)! });
+    const r = await sink.write([item('1', { id: 1, qty: 5, at: '2026-01-02T03:04:05.678Z' }), item('2', { id: 2, qty: 'not a number', at: null })], new AbortController().signal);
+    assert.deepEqual(r[0], { ok: true });
+    const err = (r[1] as { error: Error }).error;
+    assert.ok(err instanceof PermanentError, String(err));
+    assert.match(err.message, /failed at column "qty" \(int\(11\)\) with value "not a number"/);
+    const [rows] = await c.query('SELECT id, UNIX_TIMESTAMP(at) AS epoch FROM lax ORDER BY id');
+    assert.deepEqual((rows as Array<{ id: number; epoch: string }>).map((x) => [x.id, Number(x.epoch)]), [[1, Date.UTC(2026, 0, 2, 3, 4, 5, 678) / 1000]]);
+  } finally {
+    await sink.close();
+    await c.query("SET GLOBAL time_zone = 'SYSTEM', GLOBAL sql_mode = DEFAULT");
     await c.end();
   }
 });

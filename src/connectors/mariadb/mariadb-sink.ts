@@ -65,6 +65,14 @@ export function columnOfError(message: string): string | undefined {
   return m?.[1];
 }
 
+/**
+ * Every sink connection runs in UTC (TIMESTAMP values are written as the UTC wall-clock time
+ * the ISO strings carry, whatever the server's time zone) and in strict mode (a value that
+ * does not fit its column is an error naming the column, never silently truncated or zeroed
+ * because the server runs with a lax sql_mode).
+ */
+export const SINK_SESSION_SQL = "SET time_zone = '+00:00', sql_mode = CONCAT_WS(',', NULLIF(@@session.sql_mode, ''), 'STRICT_ALL_TABLES')";
+
 export class MariadbSink implements Sink {
   private readonly columns = new Map<string, Map<string, ColumnInfo>>();
   /** Table + key fields known to have a unique index within the key. */
@@ -72,7 +80,13 @@ export class MariadbSink implements Sink {
   /** Items skipped as stale by version fencing. */
   skipped = 0;
 
-  constructor(private readonly pool: mysql.Pool, private readonly opts: MariadbSinkOptions = {}, private readonly label = 'mariadb') {}
+  constructor(private readonly pool: mysql.Pool, private readonly opts: MariadbSinkOptions = {}, private readonly label = 'mariadb') {
+    pool.on('connection', (conn) => {
+      // queued before the connection's first query; a failure there surfaces on that query
+      const r = (conn as unknown as { query(sql: string): unknown }).query(SINK_SESSION_SQL);
+      if (r instanceof Promise) r.catch(() => {});
+    });
+  }
 
   async write(items: SinkItem[], _signal: AbortSignal): Promise<SinkResult[]> {
     if (items.length === 0) return [];
