@@ -118,6 +118,41 @@ test('binlog source: exact types, transactions together, resume from the committ
   }
 });
 
+test('binlog TIMESTAMP values are UTC ISO strings whatever the time zone of the hms-sync process', { skip }, async () => {
+  const c = await mysql.createConnection(server!.url);
+  const tz = process.env.TZ;
+  process.env.TZ = 'Asia/Kolkata'; // +05:30
+  const source = createBinlogSource({
+    system: 'shop', systemConfig: { url: server!.url, serverId: 4243 }, collection: 'stamps', options: { mode: 'binlog', idle: '20ms' },
+    keyFields: ['id'], state: stateOf(store, 'pipeline:stamps'), logger: silentLogger(), workDir: tmp.dir,
+  });
+  const ac = new AbortController();
+  const events: ChangeEvent[] = [];
+  try {
+    await c.query("SET time_zone = '+00:00'");
+    await c.query('CREATE TABLE stamps (id INT PRIMARY KEY, at TIMESTAMP(3) NULL, day DATETIME NULL)');
+    const done = (async () => {
+      for await (const b of source.stream(ac.signal)) {
+        await store.commit({ jobs: [], position: b.position ? { source: 'pipeline:stamps', position: b.position } : undefined });
+        events.push(...b.events);
+      }
+    })();
+    await waitFor(async () => (await store.getPosition('pipeline:stamps')) !== null, { what: 'start position recorded' });
+    await c.query("INSERT INTO stamps VALUES (1, '2026-01-02 03:04:05.678', '2026-01-02 03:04:05')");
+    await waitFor(() => events.length === 1, { what: 'the insert' });
+    ac.abort();
+    await done;
+    assert.equal(events[0]!.after!.at, '2026-01-02T03:04:05.678Z');
+    assert.equal(events[0]!.after!.day, '2026-01-02T03:04:05Z');
+  } finally {
+    ac.abort();
+    await source.close();
+    if (tz === undefined) delete process.env.TZ;
+    else process.env.TZ = tz;
+    await c.end();
+  }
+});
+
 // this file owns a private server, so its global settings can be made as lax as an old one's
 test('sink on a server in another time zone with a lax sql_mode: TIMESTAMPs land in UTC, a bad value is an error naming the column', { skip }, async () => {
   const c = await mysql.createConnection(server!.url);

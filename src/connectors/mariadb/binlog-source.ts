@@ -208,7 +208,8 @@ export class BinlogSource implements BackfillCapable {
   private async connect(start: BinlogPosition): Promise<void> {
     await this.loadColumns();
     const c = connectionOptions(this.ctx.systemConfig);
-    const z = new ZongJi({ ...c, dateStrings: true, supportBigNumbers: true, bigNumberStrings: false } as never);
+    // timezone 'Z': TIMESTAMP values (epoch seconds in the binlog) render in UTC, not in this process's time zone
+    const z = new ZongJi({ ...c, dateStrings: true, timezone: 'Z', supportBigNumbers: true, bigNumberStrings: false } as never);
     this.zongji = z;
     this.file = start.file;
     z.on('binlog', (evt: unknown) => {
