@@ -2,7 +2,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { silentLogger } from '../../src/core/log.js';
+import { Writable } from 'node:stream';
+import { createLogger, silentLogger } from '../../src/core/log.js';
 import type { ChangeEvent } from '../../src/core/types.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
@@ -118,13 +119,15 @@ test('binlog source: exact types, transactions together, resume from the committ
   }
 });
 
-test('binlog TIMESTAMP values are UTC ISO strings whatever the time zone of the hms-sync process', { skip }, async () => {
+test('binlog TIMESTAMP values are UTC ISO strings whatever the time zone of the hms-sync process; a column added later is converted by its type and reported', { skip }, async () => {
   const c = await mysql.createConnection(server!.url);
   const tz = process.env.TZ;
   process.env.TZ = 'Asia/Kolkata'; // +05:30
+  const logged: Array<{ level: number; msg: string }> = [];
+  const logger = createLogger({ level: 'info', destination: new Writable({ write(chunk, _e, cb) { for (const l of String(chunk).split('\n')) if (l) logged.push(JSON.parse(l) as { level: number; msg: string }); cb(); } }) });
   const source = createBinlogSource({
     system: 'shop', systemConfig: { url: server!.url, serverId: 4243 }, collection: 'stamps', options: { mode: 'binlog', idle: '20ms' },
-    keyFields: ['id'], state: stateOf(store, 'pipeline:stamps'), logger: silentLogger(), workDir: tmp.dir,
+    keyFields: ['id'], state: stateOf(store, 'pipeline:stamps'), logger, workDir: tmp.dir,
   });
   const ac = new AbortController();
   const events: ChangeEvent[] = [];
@@ -140,10 +143,15 @@ test('binlog TIMESTAMP values are UTC ISO strings whatever the time zone of the 
     await waitFor(async () => (await store.getPosition('pipeline:stamps')) !== null, { what: 'start position recorded' });
     await c.query("INSERT INTO stamps VALUES (1, '2026-01-02 03:04:05.678', '2026-01-02 03:04:05')");
     await waitFor(() => events.length === 1, { what: 'the insert' });
+    await c.query('ALTER TABLE stamps ADD COLUMN later DATETIME(3) NULL');
+    await c.query("INSERT INTO stamps VALUES (2, NULL, NULL, '2026-03-04 05:06:07.890')");
+    await waitFor(() => events.length === 2, { what: 'the insert after ALTER TABLE' });
     ac.abort();
     await done;
     assert.equal(events[0]!.after!.at, '2026-01-02T03:04:05.678Z');
     assert.equal(events[0]!.after!.day, '2026-01-02T03:04:05Z');
+    assert.equal(events[1]!.after!.later, '2026-03-04T05:06:07.890Z', 'the new DATETIME column is converted too');
+    assert.ok(logged.some((l) => l.level === 40 && /schema change of test\.stamps: added later/.test(l.msg)), `a warning names the added column (${JSON.stringify(logged.map((l) => l.msg))})`);
   } finally {
     ac.abort();
     await source.close();

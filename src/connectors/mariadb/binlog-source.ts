@@ -61,6 +61,8 @@ export class BinlogSource implements BackfillCapable {
   private readonly table: { schema: string; name: string };
   private jsonCols = new Set<string>();
   private colTypes = new Map<string, string>();
+  /** Column types from the latest table map of the captured table. */
+  private mapTypes: { schemas: unknown; types: Map<string, string> } | null = null;
   /** Position after the last transaction of other tables, while none of ours is queued. */
   private idlePosition: BinlogPosition | null = null;
   private lastYield = 0;
@@ -129,10 +131,30 @@ export class BinlogSource implements BackfillCapable {
     }
   }
 
-  private doc(row: Record<string, unknown>): Doc {
+  private doc(row: Record<string, unknown>, types: Map<string, string>): Doc {
     const out: Doc = {};
-    for (const [k, v] of Object.entries(row)) out[k] = docValue(v, this.colTypes.get(k), this.jsonCols.has(k));
+    for (const [k, v] of Object.entries(row)) out[k] = docValue(v, types.get(k), this.jsonCols.has(k));
     return out;
+  }
+
+  /**
+   * Column types as of this row event: zongji reads the table's columns again after a schema
+   * change (its table map), so a column added later is converted by its own type too. A change
+   * of the column set is reported once, as a warning naming the added and dropped columns.
+   */
+  private typesOf(map: { columnSchemas?: Array<{ COLUMN_NAME: string; COLUMN_TYPE: string }> }): Map<string, string> {
+    const schemas = map.columnSchemas;
+    if (!schemas?.length) return this.colTypes;
+    if (this.mapTypes?.schemas === schemas) return this.mapTypes.types;
+    const types = new Map(schemas.map((c) => [String(c.COLUMN_NAME), String(c.COLUMN_TYPE).toLowerCase()]));
+    const before = this.mapTypes?.types ?? this.colTypes;
+    const added = [...types.keys()].filter((c) => !before.has(c));
+    const dropped = [...before.keys()].filter((c) => !types.has(c));
+    if (before.size && (added.length || dropped.length)) {
+      this.ctx.logger.warn({ system: this.ctx.system, table: `${this.table.schema}.${this.table.name}`, added, dropped }, `schema change of ${this.table.schema}.${this.table.name}: ${[added.length ? `added ${added.join(', ')}` : '', dropped.length ? `dropped ${dropped.join(', ')}` : ''].filter(Boolean).join('; ')}; check the pipeline's mapping`);
+    }
+    this.mapTypes = { schemas, types };
+    return types;
   }
 
   private notify(): void {
@@ -148,7 +170,7 @@ export class BinlogSource implements BackfillCapable {
       return;
     }
     if (name === 'writerows' || name === 'updaterows' || name === 'deleterows') {
-      const map = (evt.tableMap as Record<number, { parentSchema: string; tableName: string }>)[evt.tableId as number];
+      const map = (evt.tableMap as Record<number, { parentSchema: string; tableName: string; columnSchemas?: Array<{ COLUMN_NAME: string; COLUMN_TYPE: string }> }>)[evt.tableId as number];
       if (!map) return;
       const rows = evt.rows as Array<Record<string, unknown>>;
       if (map.tableName === WATERMARK_TABLE) {
@@ -162,17 +184,18 @@ export class BinlogSource implements BackfillCapable {
       const ts = Number(evt.timestamp) || Date.now();
       const base = { system: this.ctx.system, collection: this.ctx.collection, ts };
       const key = (d: Doc) => canonicalKey(d, this.ctx.keyFields);
+      const types = this.typesOf(map);
       for (const r of rows) {
         try {
           if (name === 'writerows') {
-            const after = this.doc(r);
+            const after = this.doc(r, types);
             this.current.push({ ...base, key: key(after), op: 'insert', before: null, after });
           } else if (name === 'deleterows') {
-            const before = this.doc(r);
+            const before = this.doc(r, types);
             this.current.push({ ...base, key: key(before), op: 'delete', before, after: null });
           } else {
-            const before = this.doc(r.before as Record<string, unknown>);
-            const after = this.doc(r.after as Record<string, unknown>);
+            const before = this.doc(r.before as Record<string, unknown>, types);
+            const after = this.doc(r.after as Record<string, unknown>, types);
             const k = key(after);
             const old = key(before);
             if (k !== old) this.current.push({ ...base, key: old, op: 'delete', before, after: null }, { ...base, key: k, op: 'insert', before: null, after });
