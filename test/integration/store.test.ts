@@ -198,7 +198,8 @@ for (const dialect of DIALECTS) {
       const maxIdBefore = Math.max(...before.map((x) => Number(x.id)));
       const bulkBefore = store instanceof SqliteStore ? { ...store.bulkStats } : null;
 
-      const freshJobs = Array.from({ length: fresh }, (_, i) => job(`f${i}`, { i }));
+      // (one key and state with quotes, a backslash and characters beyond ASCII: batches travel as JSON)
+      const freshJobs = Array.from({ length: fresh }, (_, i) => (i === 7 ? job('f7 \\ "é🙂"', { i, s: 'a"b\\c\u0001é🙂' }) : job(`f${i}`, { i })));
       const pending: EnqueueInput[] = pendingInBatch
         ? [
             job('pend', { v: 2 }), // merges into the pending tail
@@ -249,6 +250,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(unfinished('p1', 'pend').filter((x) => x.target === 't2').map((x) => x.payload.state), pendingInBatch ? [{ v: 9 }] : []);
       assert.deepEqual(unfinished('p1', 'nc').map((x) => x.payload.state), [{ v: 1 }, { v: 2 }]);
       assert.deepEqual(unfinished('p1', 'f3').map((x) => x.payload.state), [{ i: 'again' }]);
+      assert.deepEqual(unfinished('p1', 'f7 \\ "é🙂"').map((x) => x.payload.state), [{ i: 7, s: 'a"b\\c\u0001é🙂' }]);
       // New jobs got ids in input order.
       const newIds = after.filter((x) => Number(x.id) > maxIdBefore).sort((a, b) => Number(a.id) - Number(b.id)).map((x) => `${x.pipeline}/${x.key}/${x.target}`);
       assert.deepEqual(newIds, [

@@ -17,6 +17,11 @@ import { postgresSql, type PostgresSql } from './postgres-sql.js';
 
 type TailRow = JobRowLike & { max_run_at: string };
 
+/** `$1` of insertJobs / insertUnlessPending: the planned jobs as one JSON array (see postgres-sql.ts). */
+function insertJson(inserts: readonly PlannedInsert[]): string {
+  return JSON.stringify(inserts.map((x) => [x.pipeline, x.target, x.key, x.payload, x.maxAttempts, x.runAt, x.maxRunAt, x.coalesce]));
+}
+
 /** Session settings of the worker pool (see the constructor). */
 const WORK_SESSION_OPTIONS = '-c synchronous_commit=off -c enable_sort=off -c enable_bitmapscan=off -c enable_seqscan=off';
 
@@ -129,37 +134,35 @@ export class PostgresStore implements Store {
     const jobs = input.jobs ?? [];
     jobs.forEach(checkEnqueueInput);
     const shadow = dedupeShadow(input.shadow ?? []);
-    const lookup = new Map<string, [string, string]>();
-    for (const j of jobs) if (j.coalesce !== false) lookup.set(tailKey(j.pipeline, j.key), [j.pipeline, j.key]);
-    const pairs = [...lookup.values()];
-    if (!shadow.length && !input.position) {
-      // Optimistic fast path: with no pending job to merge into, the commit is one INSERT of the
-      // batch (planned as if every key were free). A running or absent tail cannot turn into a
-      // pending one behind our back except by lease expiry, and then inserting behind it is
-      // still correct. When a key has a pending job the statement writes nothing: lock and merge.
+    if (!shadow.length) {
+      // Optimistic fast path: with no pending job to merge into, the commit is one statement
+      // inserting the batch (planned as if every key were free) and recording the position. A
+      // running or absent tail cannot turn into a pending one behind our back except by lease
+      // expiry, and then inserting behind it is still correct. When a key has a pending job the
+      // statement writes nothing: lock and merge.
       const plan = planCommit(jobs, new Map());
-      if (!plan.inserts.length) return { inserted: 0, merged: plan.merged };
-      const r = await this.query<{ n: number; blocked: boolean }>(this.sql.insertUnlessPending, [...this.insertArgs(plan.inserts, Date.now()), plan.inserts.map((x) => x.coalesce)]);
+      if (!plan.inserts.length && !input.position) return { inserted: 0, merged: plan.merged };
+      const r = await this.query<{ n: number; blocked: boolean }>(this.sql.insertUnlessPending, [insertJson(plan.inserts), Date.now(), input.position?.source ?? null, input.position?.position ?? null]);
       if (!r.rows[0]!.blocked) {
-        this.waker.notify();
+        if (plan.inserted + plan.merged > 0) this.waker.notify();
         return { inserted: plan.inserted, merged: plan.merged };
       }
     }
+    const pairs = new Map<string, [string, string]>();
+    for (const j of jobs) if (j.coalesce !== false) pairs.set(tailKey(j.pipeline, j.key), [j.pipeline, j.key]);
     const result = await this.withTx(async (c) => {
       const now = Date.now();
       // Lock the tails we may merge into: a claim taking one of them waits for us, or we for it.
-      const tails = pairs.length ? this.toTails((await c.query<TailRow>(this.sql.tails, [pairs.map((p) => p[0]), pairs.map((p) => p[1])])).rows) : new Map<string, TailJob>();
+      const tails = pairs.size ? this.toTails((await c.query<TailRow>(this.sql.tails, [JSON.stringify([...pairs.values()])])).rows) : new Map<string, TailJob>();
       const plan = planCommit(jobs, tails);
-      if (plan.inserts.length) await c.query(this.sql.insertJobs, this.insertArgs(plan.inserts, now));
+      if (plan.inserts.length) await c.query(this.sql.insertJobs, [insertJson(plan.inserts), now]);
       if (plan.updates.length) {
-        const u = plan.updates;
-        await c.query(this.sql.mergeJobs, [u.map((x) => x.id), u.map((x) => x.fromVersion), u.map((x) => x.version), u.map((x) => JSON.stringify(x.payload)), u.map((x) => x.runAt), now]);
+        await c.query(this.sql.mergeJobs, [JSON.stringify(plan.updates.map((u) => [u.id, u.fromVersion, u.version, u.payload, u.runAt])), now]);
       }
       const upserts = shadow.filter((o): o is ShadowRow => !('delete' in o && o.delete));
       const deletes = shadow.filter((o) => 'delete' in o && o.delete);
       if (upserts.length) {
-        const docs = upserts.map((r) => (r.doc === null || r.doc === undefined ? null : JSON.stringify(r.doc)));
-        await c.query(this.sql.upsertShadow, [upserts.map((r) => r.scope), upserts.map((r) => r.key), upserts.map((r) => r.fingerprint), docs, upserts.map((r) => r.updatedAt ?? now)]);
+        await c.query(this.sql.upsertShadow, [JSON.stringify(upserts.map((r) => [r.scope, r.key, r.fingerprint, r.doc ?? null, r.updatedAt ?? now]))]);
       }
       if (deletes.length) await c.query(this.sql.deleteShadow, [deletes.map((r) => r.scope), deletes.map((r) => r.key)]);
       if (input.position) await c.query(this.sql.upsertPosition, [input.position.source, input.position.position, now]);
@@ -176,11 +179,6 @@ export class PostgresStore implements Store {
       tails.set(tailKey(row.pipeline, row.key), { id: String(row.id), target: row.target, state: row.state, version: Number(row.version), payload: row.payload as Delta, attempts: Number(row.attempts), runAt: Number(row.run_at), maxRunAt: Number(row.max_run_at) });
     }
     return tails;
-  }
-
-  /** Parameters of `insertJobs`: one array per column (a whole batch in one statement), then now. */
-  private insertArgs(i: PlannedInsert[], now: number): unknown[] {
-    return [i.map((x) => x.pipeline), i.map((x) => x.target), i.map((x) => x.key), i.map((x) => JSON.stringify(x.payload)), i.map((x) => x.maxAttempts), i.map((x) => x.runAt), i.map((x) => x.maxRunAt), now];
   }
 
   enqueue(jobs: EnqueueInput[]): Promise<{ inserted: number; merged: number }> {
