@@ -117,6 +117,16 @@ test('type and key mismatches fail only their item, as permanent errors naming t
   assert.match(String((noKey[0] as { error: unknown }).error), /has no primary key or unique index on \(id\)/);
 });
 
+test('bytea: base64 is written as bytes, other text as bytea input (not decoded as base64 into garbage)', { skip }, async () => {
+  await admin.query(`CREATE TABLE ${schema}.blobs (id int PRIMARY KEY, raw bytea)`);
+  const s = postgresConnector.createSink!({ system: 'portal', systemConfig: { url: PG_URL, schema }, collection: 'blobs', options: {}, keyFields: ['id'], logger: silentLogger(), workDir: tmp.dir }) as Sink;
+  sinks.push(s);
+  const res = await s.write([item(null, { id: 1, raw: 'AP8Q' }, 'blobs'), item(null, { id: 2, raw: '\\x0102' }, 'blobs'), item(null, { id: 3, raw: 'hello world' }, 'blobs')], new AbortController().signal);
+  assert.deepEqual(res, [{ ok: true }, { ok: true }, { ok: true }]);
+  const rows = (await admin.query(`SELECT id, encode(raw, 'hex') AS hex FROM ${schema}.blobs ORDER BY id`)).rows;
+  assert.deepEqual(rows, [{ id: 1, hex: '00ff10' }, { id: 2, hex: '0102' }, { id: 3, hex: Buffer.from('hello world').toString('hex') }]);
+});
+
 test('testConnection and fromUrl', { skip }, async () => {
   await postgresConnector.testConnection({ url: PG_URL }, { logger: silentLogger(), system: 'portal' });
   await assert.rejects(postgresConnector.testConnection({ url: 'postgres://postgres@127.0.0.1:1/test' }, { logger: silentLogger(), system: 'portal' }),

@@ -206,11 +206,14 @@ export class PostgresSink implements Sink {
   }
 }
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 /** A doc value as a node-postgres parameter for a column (json as text, base64 -> bytea...). */
 export function toPgParam(v: unknown, col: ColumnInfo | undefined): unknown {
   if (v === undefined || v === null) return null;
   if (col?.json) return JSON.stringify(v);
-  if (col?.bytea && typeof v === 'string') return Buffer.from(v, 'base64');
+  // bytes travel as base64; any other text goes as bytea input (`\x00ff` hex, or the text's own bytes)
+  if (col?.bytea && typeof v === 'string') return BASE64.test(v) ? Buffer.from(v, 'base64') : v;
   if (Array.isArray(v)) return col?.array ? v : JSON.stringify(v);
   if (typeof v === 'object' && !(v instanceof Date) && !Buffer.isBuffer(v)) return JSON.stringify(v);
   return v;
