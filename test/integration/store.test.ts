@@ -11,6 +11,7 @@ import { ConfigError, NotFoundError, ValidationError } from '../../src/core/erro
 import { computeDelta } from '../../src/core/delta.js';
 import type { Delta, Job } from '../../src/core/types.js';
 import { openStore, parseStoreUrl } from '../../src/store/open-store.js';
+import { SqliteBulkWriter } from '../../src/store/sqlite/sqlite-bulk-writer.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { EnqueueInput, Store } from '../../src/store/store.js';
 import { needService, PG_URL, tempDir, uniqueName, waitFor } from '../helpers/services.js';
@@ -274,6 +275,15 @@ for (const dialect of DIALECTS) {
 
     t('a commit of thousands of jobs without pending keys (SQLite: on the bulk writer thread): order, in-commit merges, running tails', async (store) => {
       await largeCommit(store, 1500, false);
+    });
+
+    if (dialect === 'sqlite') t('a bulk writer thread that cannot open the database hands its commits back (nothing written there)', async (_store, h) => {
+      const w = new SqliteBulkWriter({ file: path.join(h.url.slice('sqlite:'.length), 'not-a-dir', 'x.db'), synchronous: 'NORMAL', busyTimeoutMs: 100 });
+      assert.equal(w.usable, true);
+      assert.deepEqual(await w.commit({ rows: [], probes: [], position: ['s', '1', Date.now()] }), { blocked: true });
+      assert.equal(w.usable, false, 'later commits go to the store connection at once');
+      assert.deepEqual(await w.commit({ rows: [], probes: [], position: null }), { blocked: true });
+      await w.close();
     });
 
     // SQLite commits (one connection) run in call order; a bulk commit on the worker thread must

@@ -60,6 +60,7 @@ const run = db.transaction((m) => {
   if (m.position) upsertPosition.run(m.position);
   return { blocked: false };
 });
+parentPort.postMessage({ ready: true });
 parentPort.on('message', (m) => {
   if (m === 'close') {
     db.close();
@@ -78,6 +79,8 @@ parentPort.on('message', (m) => {
 export class SqliteBulkWriter {
   private worker: Worker | null = null;
   private broken: Error | null = null;
+  /** Whether the worker opened its connection and prepared its statements. */
+  private ready = false;
   private seq = 0;
   private readonly waiting = new Map<number, { resolve: (r: { blocked: boolean }) => void; reject: (e: Error) => void }>();
 
@@ -101,7 +104,11 @@ export class SqliteBulkWriter {
     };
     const w = new Worker(WORKER_SOURCE, { eval: true, workerData: settings });
     w.unref(); // referenced only while a commit is in flight (see commit)
-    w.on('message', (m: { id: number; result?: { blocked: boolean }; error?: { name?: string; message: string; code?: string } }) => {
+    w.on('message', (m: { ready?: true; id: number; result?: { blocked: boolean }; error?: { name?: string; message: string; code?: string } }) => {
+      if (m.ready) {
+        this.ready = true;
+        return;
+      }
       const p = this.waiting.get(m.id);
       if (!p) return;
       this.waiting.delete(m.id);
@@ -116,7 +123,12 @@ export class SqliteBulkWriter {
     const fail = (err: Error) => {
       this.broken ??= err;
       this.worker = null;
-      for (const p of this.waiting.values()) p.reject(new HmsError('HMS_ERR_STORE', `the SQLite bulk writer thread failed: ${err.message}`, { cause: err }));
+      // Before it was ready the worker wrote nothing: its commits are handed back to the store
+      // (as if blocked). After, a commit's outcome is unknown (it may have committed): refuse.
+      for (const p of this.waiting.values()) {
+        if (this.ready) p.reject(new HmsError('HMS_ERR_STORE', `the SQLite bulk writer thread failed: ${err.message}`, { cause: err }));
+        else p.resolve({ blocked: true });
+      }
       this.waiting.clear();
     };
     w.on('error', fail);
@@ -125,10 +137,19 @@ export class SqliteBulkWriter {
     return w;
   }
 
-  /** Commit on the worker; resolves `{ blocked: true }` (nothing written) when a coalescing key has a pending job. */
+  /**
+   * Commit on the worker. Resolves `{ blocked: true }` when nothing was written: a coalescing key
+   * has a pending job, or the worker is not available (failed to start); the store then commits.
+   */
   commit(c: BulkCommit): Promise<{ blocked: boolean }> {
-    if (this.broken) return Promise.reject(this.broken);
-    const w = this.start();
+    if (this.broken) return Promise.resolve({ blocked: true });
+    let w: Worker;
+    try {
+      w = this.start();
+    } catch (e) {
+      this.broken = e as Error;
+      return Promise.resolve({ blocked: true });
+    }
     const id = ++this.seq;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
