@@ -12,6 +12,7 @@ import type { Source, SourceBatch } from '../connectors/contract.js';
 import type { EnqueueInput, ShadowDelete, ShadowRow, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { sleep } from '../core/sleep.js';
+import { ConfigError, PermanentError } from '../core/errors.js';
 
 export interface CapturePipeline {
   name: string;
@@ -117,15 +118,24 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
   deps.events.emit('source:batch', { pipeline: p.name, events: batch.events.length, enqueued: r.inserted, merged: r.merged, suppressed, position: batch.position });
 }
 
-/** Runs until the signal aborts; a failing source is restarted with backoff, never crashing the process. */
+/**
+ * Runs until the signal aborts; a failing source is restarted with backoff, never crashing the
+ * process. A permanent problem (a configuration the server refuses, such as wal_level = replica
+ * for logical replication) is retried too, since an operator may fix it without restarting us,
+ * but slowly (up to every 5 minutes) and logged in full only when it first appears or changes.
+ */
 export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: AbortSignal): Promise<void> {
   let failures = 0;
+  let lastMessage: string | null = null;
+  let repeats = 0;
   while (!signal.aborted) {
+    let permanent = false;
     try {
       for await (const batch of p.source.stream(signal)) {
         const started = Date.now();
         await commitBatch(p, deps, batch);
         failures = 0;
+        lastMessage = null;
         if (signal.aborted) break;
         // linger: while we wait, the source gathers what arrives into the next batch; after a
         // quiet spell longer than the linger the next change is committed at once
@@ -136,11 +146,19 @@ export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: 
       if (signal.aborted) break;
       failures++;
       const error = err instanceof Error ? err : new Error(String(err));
-      deps.logger.error({ pipeline: p.name, err: error, failures }, 'source failed; restarting it');
+      permanent = error instanceof PermanentError || error instanceof ConfigError;
+      if (error.message !== lastMessage) {
+        lastMessage = error.message;
+        repeats = 0;
+        deps.logger.error({ pipeline: p.name, err: error, failures }, permanent ? 'source cannot start until this is fixed; retrying now and then' : 'source failed; restarting it');
+      } else {
+        repeats++;
+        deps.logger.warn({ pipeline: p.name, failures, repeats }, `source still failing with the same error: ${error.message.slice(0, 120)}${error.message.length > 120 ? '...' : ''}`);
+      }
       deps.events.emit('source:error', { pipeline: p.name, error });
     }
     if (signal.aborted) break;
-    await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), signal);
+    const capMs = permanent ? 300_000 : 30_000;
+    await sleep(Math.min(capMs, 250 * 2 ** Math.min(failures, permanent ? 11 : 7)), signal);
   }
 }
-
