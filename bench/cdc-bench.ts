@@ -171,6 +171,36 @@ async function main(): Promise<void> {
     while (Date.now() - t0 < timeoutMs && (maxDelivered < upTo || Date.now() - lastArrival < 500)) await sleep(20);
     return maxDelivered >= upTo ? Math.max(0, lastArrival - t0) : null;
   };
+  /** Drops what the run created (slots, publication, schema, files); also on Ctrl-C or SIGTERM. */
+  let cleaning: Promise<void> | null = null;
+  const cleanup = () => (cleaning ??= (async () => {
+    // a load loop may still be running (interrupted run): cancel it so DROP SCHEMA does not wait
+    const pids = [load, ...extra].map((c) => (c as unknown as { processID?: number }).processID).filter((x): x is number => typeof x === 'number');
+    await admin.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = ANY($1)', [pids]).catch(() => {});
+    await stopChild(child);
+    await stopChild(recv);
+    const all = [slot, recvSlot, ...decSlots];
+    for (let i = 0; i < 50; i++) {
+      const r = await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = ANY($1) AND active', [all]);
+      if (r.rowCount === 0) break;
+      await sleep(100);
+    }
+    await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ANY($1)', [all]).catch((e: Error) => log(`cannot drop slots: ${e.message}`));
+    await admin.query(`DROP PUBLICATION IF EXISTS ${pub}`);
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await load.end().catch(() => {});
+    for (const c of extra) await c.end().catch(() => {});
+    await admin.end();
+    server?.closeAllConnections();
+    server?.close();
+    rmSync(tmp, { recursive: true, force: true });
+  })());
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      log(`${sig}: dropping the bench's slots, publication and schema`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
   try {
     await admin.query(`CREATE SCHEMA ${schema}`);
     await admin.query(`CREATE TABLE ${schema}.items (id int PRIMARY KEY, seq bigint NOT NULL, at timestamptz NOT NULL, pad text)`);
@@ -215,7 +245,7 @@ pipelines:
       const tA = Date.now();
       const loadDone = sessions === 1 ? drive(DUR.keepUp, rate) : Promise.all([load, ...extra].slice(0, sessions).map((c) => drive(DUR.keepUp, rate / sessions, c))).then(() => undefined);
       let running = true;
-      void loadDone.finally(() => { running = false; });
+      loadDone.then(() => { running = false; }, () => { running = false; });
       let last = startSeq;
       const watched = who === 'hms-sync' ? slot : recvSlot;
       while (running) {
@@ -351,23 +381,7 @@ pipelines:
     result.requests = requests;
     result.loadavgAtEnd = loadavg().map((x) => Math.round(x * 10) / 10);
   } finally {
-    await stopChild(child);
-    await stopChild(recv);
-    const all = [slot, recvSlot, ...decSlots];
-    for (let i = 0; i < 50; i++) {
-      const r = await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = ANY($1) AND active', [all]);
-      if (r.rowCount === 0) break;
-      await sleep(100);
-    }
-    await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ANY($1)', [all]).catch((e: Error) => log(`cannot drop slots: ${e.message}`));
-    await admin.query(`DROP PUBLICATION IF EXISTS ${pub}`);
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await load.end();
-    for (const c of extra) await c.end();
-    await admin.end();
-    server?.closeAllConnections();
-    server?.close();
-    rmSync(tmp, { recursive: true, force: true });
+    await cleanup();
   }
   if (asJson) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
