@@ -16,7 +16,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .argument('[config]', 'configuration file (default: ./hms-sync.yaml or $HMS_SYNC_CONFIG)')
     .option('--no-connect', 'only check the file; do not contact the systems')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExit codes: 0 valid and every system reachable, 3 configuration errors, 4 a system could not be reached.\n')
+    .addHelpText('after', '\nExit codes: 0 valid and every system reachable, 3 configuration errors, 4 a system could not be reached or cannot serve a pipeline\'s source as configured (e.g. PostgreSQL at wal_level = replica for mode: logical, a missing table).\n')
     .action(async (configArg: string | undefined, opts: { connect: boolean; json?: boolean }) => {
       const file = resolveConfigFile(configArg);
       await loadPluginsFromFile(file);
@@ -32,12 +32,31 @@ export function register(program: Command, setCode: (code: number) => void): voi
           }
         }
       }
+      // each pipeline's source, where its connector can check it and its system answered
+      const sources: Array<{ pipeline: string; system: string; ok: boolean; error?: string; warnings: string[] }> = [];
+      if (config && opts.connect) {
+        for (const p of Object.values(config.pipelines)) {
+          const sys = config.systems[p.from.system];
+          const connector = sys ? getConnector(sys.driver) : undefined;
+          if (!sys || !connector?.checkSource || !systems.find((s) => s.name === sys.name)?.ok) continue;
+          try {
+            const warnings = await connector.checkSource({ system: sys.name, systemConfig: sys.config, collection: p.from.collection, options: p.from.options, keyFields: p.key, logger: silentLogger(), baseDir: path.dirname(file) });
+            sources.push({ pipeline: p.name, system: sys.name, ok: true, warnings });
+          } catch (err) {
+            sources.push({ pipeline: p.name, system: sys.name, ok: false, error: errorMessage(err), warnings: [] });
+          }
+        }
+      }
       const valid = issues.length === 0;
-      const reachable = systems.every((s) => s.ok);
-      if (opts.json) printJson({ file, valid, issues, systems });
+      const reachable = systems.every((s) => s.ok) && sources.every((s) => s.ok);
+      if (opts.json) printJson({ file, valid, issues, systems, sources });
       else {
         for (const i of issues) process.stdout.write(`${i.file ?? file}${i.line ? `:${i.line}${i.column ? `:${i.column}` : ''}` : ''} ${i.path || '(root)'}: ${i.message}\n`);
         for (const s of systems) process.stdout.write(`${s.ok ? 'ok     ' : 'FAILED '} system ${s.name} (${s.driver})${s.error ? `: ${s.error}` : ''}\n`);
+        for (const s of sources) {
+          process.stdout.write(`${s.ok ? 'ok     ' : 'FAILED '} source of pipeline ${s.pipeline} (system ${s.system})${s.error ? `: ${s.error}` : ''}\n`);
+          for (const w of s.warnings) process.stdout.write(`warning source of pipeline ${s.pipeline}: ${w}\n`);
+        }
         if (valid) process.stdout.write(`${file}: configuration is valid (${Object.keys(config!.pipelines).length} pipelines, ${Object.keys(config!.systems).length} systems)${opts.connect ? '' : '; connections not tested'}\n`);
         else process.stdout.write(`${file}: ${issues.length} error${issues.length === 1 ? '' : 's'}\n`);
       }

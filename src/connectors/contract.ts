@@ -113,6 +113,12 @@ export interface ConnectorDescriptor<S = any, SO = any, KO = any> {
   fromUrl?(url: string): unknown;
   /** Throws a clear error when the system cannot be reached or authenticated. */
   testConnection(systemConfig: S, ctx: { logger: Logger; system: string; baseDir?: string }): Promise<void>;
+  /**
+   * Optional, for `hms-sync validate`: check that the system can serve this pipeline's source as
+   * configured (the table exists, the server allows the capture mode...) without changing
+   * anything. Throws what would stop the source; returns warnings for what would only degrade it.
+   */
+  checkSource?(ctx: Omit<SourceContext<S, SO>, 'state' | 'workDir'>): Promise<string[]>;
 }
 
 /** Helper so descriptors keep their precise types. */

@@ -74,3 +74,44 @@ pipelines:
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, WANTED);
 });
+
+test('wal_level = replica: hms-sync validate says the logical source cannot start (exit 4) and checks the tables of the others', { skip }, async () => {
+  const c = new pg.Client({ connectionString: cluster!.url });
+  await c.connect();
+  await c.query('CREATE TABLE IF NOT EXISTS nokey (v text)');
+  await c.end();
+  const cfg = path.join(tmp.dir, 'validate.yaml');
+  writeFileSync(cfg, `store: sqlite:${path.join(tmp.dir, 'v-state.db')}
+stateDir: ${path.join(tmp.dir, 'v-state')}
+systems:
+  legacy: { driver: postgres, url: "${cluster!.url}" }
+  web: { driver: http, url: "http://127.0.0.1:9" }
+pipelines:
+  logical:
+    from: { system: legacy, collection: permit, mode: logical }
+    to: { system: web, collection: permits }
+    key: id
+  polled:
+    from: { system: legacy, collection: permit }
+    to: { system: web, collection: permits }
+    key: id
+  missing:
+    from: { system: legacy, collection: no_such_table }
+    to: { system: web, collection: permits }
+    key: id
+`);
+  const r = await runCli(['validate', cfg, '--json']);
+  assert.equal(r.code, 4, r.stdout + r.stderr);
+  const out = JSON.parse(r.stdout) as { valid: boolean; sources: Array<{ pipeline: string; ok: boolean; error?: string }> };
+  assert.equal(out.valid, true, 'the file itself is valid');
+  const by = Object.fromEntries(out.sources.map((s) => [s.pipeline, s]));
+  assert.equal(by.logical!.ok, false);
+  assert.match(by.logical!.error!, WANTED);
+  assert.equal(by.polled!.ok, true, 'polling needs no wal_level');
+  assert.equal(by.missing!.ok, false);
+  assert.match(by.missing!.error!, /table "public"\."no_such_table" does not exist/);
+  const plain = await runCli(['validate', cfg]);
+  assert.equal(plain.code, 4);
+  assert.match(plain.stdout, /FAILED +source of pipeline logical \(system legacy\): (HMS_ERR_\w+: )?PostgreSQL at .* runs with wal_level = replica/);
+  assert.match(plain.stdout, /ok +source of pipeline polled \(system legacy\)/);
+});

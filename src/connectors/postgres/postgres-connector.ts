@@ -21,6 +21,7 @@ import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-optio
 import { clientConfig, createPool, poolQueryPort, postgresSystemSchema, serverLabel, type PostgresSystem } from './pg-connection.js';
 import { PgLogicalSource, pgLogicalOptionsSchema, type PgLogicalOptions } from './pg-logical-source.js';
 import { PostgresSink, type PostgresSinkOptions } from './postgres-sink.js';
+import { checkWalLevel, describeTable, replicaIdentityProblems, tableRef } from './pg-setup.js';
 import { createTriggerSource, isTriggerMode, triggerSourceOptionsSchema } from '../triggers/trigger-source.js';
 
 /** A field schema without its default (the source applies its own defaults when it starts). */
@@ -127,6 +128,23 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
     const o = postgresSinkSchema.parse(ctx.options ?? {});
     const opts: PostgresSinkOptions = { mode: o.mode, versionField: o.versionField, updateColumns: o.updateColumns, maxRows: o.batchRows };
     return new PostgresSink(createPool(ctx.systemConfig, { max: 4, baseDir: ctx.baseDir }), opts, serverLabel(ctx.systemConfig.url));
+  },
+
+  /** validate: the table exists; for logical mode also wal_level and the replica identity (nothing is created). */
+  async checkSource(ctx) {
+    const options = (ctx.options ?? {}) as { mode?: string };
+    const table = tableRef(ctx.collection, ctx.systemConfig.schema ?? 'public');
+    const client = new pg.Client({ ...clientConfig(ctx.systemConfig, ctx.baseDir), connectionTimeoutMillis: 5000 });
+    try {
+      await client.connect().catch((err: unknown) => {
+        throw new NotConnectedError(`cannot connect to PostgreSQL ${serverLabel(ctx.systemConfig.url)} of system "${ctx.system}": ${errorMessage(err)}`, { cause: err });
+      });
+      if (options.mode === 'logical') await checkWalLevel(client, serverLabel(ctx.systemConfig.url));
+      const facts = await describeTable(client, table);
+      return options.mode === 'logical' ? replicaIdentityProblems(table, facts, ctx.keyFields) : [];
+    } finally {
+      await client.end().catch(() => {});
+    }
   },
 
   async testConnection(cfg, { system, baseDir }) {
