@@ -115,15 +115,17 @@ export function register(program: Command, setCode: (code: number) => void): voi
   common(dlq.command('replay').description('Put a dead letter back in the queue, optionally editing its payload first').argument('<id>', 'job id')
     .option('--set <field=value...>', 'change fields of the payload state before replaying (value parsed as JSON when possible)', [])
     .option('--payload <file>', 'replace the payload with this JSON file (- for stdin)')
-    .option('--edit', 'edit the payload in $EDITOR first'))
-    .action(async (id: string, opts: StoreOpts & { set: string[]; payload?: string; edit?: boolean }) => {
+    .option('--edit', 'edit the payload in $EDITOR first')
+    .option('--force', 'replay even when a newer job of the same key was delivered since (it would be overwritten by this older state)'))
+    .action(async (id: string, opts: StoreOpts & { set: string[]; payload?: string; edit?: boolean; force?: boolean }) => {
       await withStore(opts, setCode, async (store) => {
         const job = await deadJob(store, id);
         let payload: Delta | undefined;
         if (opts.payload) payload = parsePayload(readPayloadFile(opts.payload), opts.payload);
         if (opts.edit) payload = editInEditor(payload ?? job.payload);
         if (opts.set.length) payload = applySets(payload ?? job.payload, opts.set);
-        const replayed = await store.replay(id, { actor: actor(), payload });
+        // Refused (exit 5) when a newer job of the key was delivered since, unless --force.
+        const replayed = await store.replay(id, { actor: actor(), payload, force: opts.force === true });
         if (opts.json) printJson(replayed);
         else process.stdout.write(`job ${id} is pending again (version ${replayed.version})${payload ? ' with the edited payload' : ''}\n`);
       });

@@ -9,6 +9,8 @@ export const EXIT = {
   CONFIG: 3,
   /** A system (database, endpoint) could not be reached. */
   UNREACHABLE: 4,
+  /** An operator action was refused by a safety check (e.g. `dlq replay` over newer delivered state; `--force` overrides). */
+  REFUSED: 5,
   /** Interrupted by SIGINT/SIGTERM after a clean shutdown: 130 like a shell. */
   INTERRUPTED: 130,
   /** A bug. */

@@ -2,7 +2,7 @@
  * hms-sync command line. Each command lives in its own file under src/cli/ and exports a
  * `register(program)` function; this file only gathers them.
  * Exit codes: 0 ok, 1 failure (e.g. validation found errors, a job not found), 2 usage error,
- * 3 configuration error, 4 a system could not be reached, 70 internal error.
+ * 3 configuration error, 4 a system could not be reached, 5 refused by a safety check, 70 internal error.
  */
 import { Command, CommanderError } from 'commander';
 import { HmsError } from '../core/errors.js';
@@ -39,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof HmsError) {
       process.stderr.write(`hms-sync: ${err.message}\n`);
-      const byCode: Partial<Record<string, number>> = { HMS_ERR_CONFIG: EXIT.CONFIG, HMS_ERR_USAGE: EXIT.USAGE, HMS_ERR_NOT_CONNECTED: EXIT.UNREACHABLE };
+      const byCode: Partial<Record<string, number>> = { HMS_ERR_CONFIG: EXIT.CONFIG, HMS_ERR_USAGE: EXIT.USAGE, HMS_ERR_NOT_CONNECTED: EXIT.UNREACHABLE, HMS_ERR_REFUSED: EXIT.REFUSED };
       return byCode[err.code] ?? EXIT.FAILURE;
     }
     process.stderr.write(`hms-sync: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);

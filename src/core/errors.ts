@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   HMS_ERR_STORE: 'The state store failed (SQLite or PostgreSQL).',
   HMS_ERR_FORMAT: 'A record in a legacy format (copybook, fixed width, CSV, XML) could not be decoded or encoded.',
   HMS_ERR_USAGE: 'A command was called with wrong arguments.',
+  HMS_ERR_REFUSED: 'An operator action was refused because it would do harm (e.g. replaying a dead letter over newer delivered state); the message says how to force it.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -94,6 +95,13 @@ export class InvariantError extends HmsError {
 export class NotFoundError extends HmsError {
   constructor(message: string, options: HmsErrorOptions = {}) {
     super('HMS_ERR_NOT_FOUND', message, options);
+  }
+}
+
+/** An operator action refused by a safety check; the message names what it would harm and how to force it. */
+export class RefusedError extends HmsError {
+  constructor(message: string, options: HmsErrorOptions = {}) {
+    super('HMS_ERR_REFUSED', message, options);
   }
 }
 

@@ -1,5 +1,5 @@
 /** Small pieces both dialects share: stats folding, operator-action checks, option defaults. */
-import { NotFoundError, ValidationError } from '../core/errors.js';
+import { NotFoundError, RefusedError, ValidationError } from '../core/errors.js';
 import type { Job } from '../core/types.js';
 import type { QueueStats } from './store.js';
 
@@ -54,6 +54,28 @@ export function requireDead(job: Job | null, id: string, action: 'replay' | 'dis
   if (!job) throw new NotFoundError(`job ${id} does not exist (it may have been discarded or pruned); list dead letters with: hms-sync dlq list`, { details: { id } });
   if (job.state !== 'dead') throw new ValidationError(`job ${id} is ${job.state}, not dead; only dead letters can be ${action === 'replay' ? 'replayed' : 'discarded'}`, { details: { id, state: job.state } });
   return job;
+}
+
+/** The newest done job of a dead letter's pipeline and key, newer than the dead letter (as the stores read it). */
+export interface NewerDoneRow {
+  id: number | string;
+  target: string;
+  updated_at: number | string;
+}
+
+/**
+ * Replay guard: refuse to replay `dead` when a newer job of its pipeline and key was delivered
+ * since (its state would overwrite the newer one), unless forced. Returns what the audit entry
+ * records about it.
+ */
+export function checkReplayNotStale(dead: Job, newer: NewerDoneRow | undefined, force: boolean): { newerDone?: { id: string; target: string; deliveredAt: number } } {
+  if (!newer) return {};
+  const n = { id: String(newer.id), target: newer.target, deliveredAt: Number(newer.updated_at) };
+  if (force) return { newerDone: n };
+  throw new RefusedError(
+    `job ${dead.id} was not replayed: job ${n.id}, a newer job of pipeline "${dead.pipeline}" key ${JSON.stringify(dead.key)} (target "${n.target}"), was delivered at ${new Date(n.deliveredAt).toISOString()}, after job ${dead.id} was created (${new Date(dead.createdAt).toISOString()}); replaying would write the older state over it. Compare with \`hms-sync dlq show ${dead.id}\` and the target, then replay with --force (store: force: true) to deliver it anyway, or discard it`,
+    { details: { id: dead.id, newerJobId: n.id, newerTarget: n.target, deliveredAt: n.deliveredAt } },
+  );
 }
 
 export const DEFAULT_LIST_LIMIT = 100;

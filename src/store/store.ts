@@ -152,8 +152,13 @@ export interface Store {
   stats(): Promise<QueueStats[]>;
   getJob(id: string): Promise<Job | null>;
   listJobs(opts: ListJobsOptions): Promise<Job[]>;
-  /** Dead letter back to pending (optionally with an edited payload); audited. */
-  replay(id: string, opts: { actor: string; payload?: Delta }): Promise<Job>;
+  /**
+   * Dead letter back to pending (optionally with an edited payload); audited. Refused with a
+   * RefusedError naming the newer job when a newer job of the same pipeline and key has been
+   * delivered (is done) since: replaying would write older state over it. `force` replays anyway
+   * (the audit entry records it).
+   */
+  replay(id: string, opts: { actor: string; payload?: Delta; force?: boolean }): Promise<Job>;
   /** Remove a dead letter for good; audited. */
   discard(id: string, opts: { actor: string; reason?: string }): Promise<void>;
   audit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void>;

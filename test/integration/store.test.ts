@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import pg from 'pg';
-import { ConfigError, NotFoundError, ValidationError } from '../../src/core/errors.js';
+import { ConfigError, NotFoundError, RefusedError, ValidationError } from '../../src/core/errors.js';
 import { computeDelta } from '../../src/core/delta.js';
 import type { Delta, Job } from '../../src/core/types.js';
 import { openStore, parseStoreUrl } from '../../src/store/open-store.js';
@@ -477,6 +477,59 @@ for (const dialect of DIALECTS) {
 
       const [r] = await claimAll(store);
       assert.deepEqual(r!.payload.state, { v: 'fixed' });
+    });
+
+    t('replaying a dead letter is refused when a newer job of its key was delivered since, unless forced', async (store) => {
+      // job A of key k dies; a newer job B of k is delivered
+      await store.enqueue([job('k', { v: 1 }), job('other', { v: 1 })]);
+      const first = await claimAll(store);
+      const a = first.find((x) => x.key === 'k')!;
+      const other = first.find((x) => x.key === 'other')!;
+      await store.fail([{ id: a.id, version: a.version, error: 'boom', retryAt: null }, { id: other.id, version: other.version, error: 'boom', retryAt: null }]);
+      await store.enqueue([job('k', { v: 2 })]);
+      const [b] = await claimAll(store);
+      assert.equal(b!.key, 'k');
+      await store.complete([{ id: b!.id, version: b!.version }]);
+      const bDone = (await store.getJob(b!.id))!;
+      // newer jobs that are only pending, or of another pipeline, do not count
+      await store.enqueue([job('k', { v: 3 }), job('other', { v: 2 }, { pipeline: 'p2' })]);
+      const [o2] = await store.claim({ workerId: 'w', limit: 10, leaseMs: 30_000, pipelines: ['p2'] });
+      await store.complete([{ id: o2!.id, version: o2!.version }]);
+      const replayedOther = await store.replay(other.id, { actor: 'alice' });
+      assert.equal(replayedOther.state, 'pending', 'a done job of the same key in another pipeline does not block');
+      // a job delivered BEFORE the dead letter was created does not block either
+      const p3 = { workerId: 'w3', limit: 10, leaseMs: 30_000, pipelines: ['p3'] };
+      await store.enqueue([job('m', { v: 1 }, { pipeline: 'p3' })]);
+      const [m1] = await store.claim(p3);
+      await store.complete([{ id: m1!.id, version: m1!.version }]);
+      await store.enqueue([job('m', { v: 2 }, { pipeline: 'p3' })]);
+      const [m2] = await store.claim(p3);
+      await store.fail([{ id: m2!.id, version: m2!.version, error: 'boom', retryAt: null }]);
+      assert.equal((await store.replay(m2!.id, { actor: 'alice' })).state, 'pending');
+
+      await assert.rejects(store.replay(a.id, { actor: 'alice' }), (e: unknown) => {
+        assert.ok(e instanceof RefusedError, String(e));
+        assert.equal(e.code, 'HMS_ERR_REFUSED');
+        assert.match(e.message, new RegExp(`job ${a.id} was not replayed: job ${b!.id}, a newer job of pipeline "p1" key "k"`));
+        assert.ok(e.message.includes(`delivered at ${new Date(bDone.updatedAt).toISOString()}`), e.message);
+        assert.match(e.message, /--force/);
+        assert.deepEqual(e.details, { id: a.id, newerJobId: b!.id, newerTarget: 't1', deliveredAt: bDone.updatedAt });
+        return true;
+      });
+      // an edited payload is refused the same way; nothing changed
+      await assert.rejects(store.replay(a.id, { actor: 'alice', payload: delta('k', { v: 'fixed' }) }), RefusedError);
+      assert.equal((await store.getJob(a.id))!.state, 'dead');
+      assert.ok(!(await store.listAudit()).some((x) => x.jobId === a.id), 'a refused replay is not audited as a replay');
+
+      const forced = await store.replay(a.id, { actor: 'bob', force: true });
+      assert.equal(forced.state, 'pending');
+      const entry = (await store.listAudit()).find((x) => x.jobId === a.id)!;
+      assert.equal(entry.actor, 'bob');
+      assert.equal(entry.details.forced, true);
+      assert.deepEqual(entry.details.newerDone, { id: b!.id, target: 't1', deliveredAt: bDone.updatedAt });
+      // the forced replay goes first for its key (it is the oldest unfinished job), then the pending v3
+      const next = await claimAll(store);
+      assert.deepEqual(next.filter((x) => x.key === 'k').map((x) => x.id), [a.id]);
     });
 
     t('stats per pipeline and target', async (store) => {

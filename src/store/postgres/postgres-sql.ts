@@ -144,6 +144,8 @@ SELECT * FROM ${s}.jobs WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS 
     replay: `
 UPDATE ${s}.jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = $2, payload = $3::jsonb,
   locked_by = NULL, lease_until = NULL, updated_at = $2 WHERE id = $1 AND state = 'dead' RETURNING *`,
+    /** The newest delivered job of a pipeline and key newer than a dead letter (replay guard): walks the primary key down from the newest id. */
+    newerDone: `SELECT id, target, updated_at FROM ${s}.jobs WHERE pipeline = $1 AND key = $2 AND id > $3 AND state = 'done' ORDER BY id DESC LIMIT 1`,
     discard: `DELETE FROM ${s}.jobs WHERE id = $1 AND state = 'dead'`,
     audit: `INSERT INTO ${s}.audit (at, actor, action, job_id, details) VALUES ($1, $2, $3, $4, $5::jsonb)`,
     listAudit: `SELECT * FROM ${s}.audit ORDER BY id DESC LIMIT $1`,

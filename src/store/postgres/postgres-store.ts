@@ -10,7 +10,7 @@ import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type 
 import { auditFromRow, byId, jobFromRow, shadowFromRow, type AuditRowLike, type JobRowLike, type ShadowRowLike } from '../job-row.js';
 import { latestVersion } from '../migrations/migration.js';
 import { POSTGRES_MIGRATIONS } from '../migrations/postgres-migrations.js';
-import { checkJobId, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type StatsRow } from '../store-common.js';
+import { checkJobId, checkReplayNotStale, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type NewerDoneRow, type StatsRow } from '../store-common.js';
 import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
 import { PostgresWaker } from './postgres-waker.js';
 import { postgresSql, type PostgresSql } from './postgres-sql.js';
@@ -273,15 +273,17 @@ export class PostgresStore implements Store {
     return r.rows.map(jobFromRow);
   }
 
-  async replay(id: string, opts: { actor: string; payload?: Delta }): Promise<Job> {
+  async replay(id: string, opts: { actor: string; payload?: Delta; force?: boolean }): Promise<Job> {
     checkJobId(id);
     if (opts.payload !== undefined) checkDelta(opts.payload, `replacement payload for job ${id}`);
     return this.withTx(async (c) => {
       const cur = await c.query<JobRowLike>(this.sql.getJobForUpdate, [id]);
       const before = requireDead(cur.rows[0] ? jobFromRow(cur.rows[0]) : null, id, 'replay');
+      const newer = await c.query<NewerDoneRow>(this.sql.newerDone, [before.pipeline, before.key, id]);
+      const guard = checkReplayNotStale(before, newer.rows[0], opts.force === true);
       const now = Date.now();
       const r = await c.query<JobRowLike>(this.sql.replay, [id, now, JSON.stringify(opts.payload ?? before.payload)]);
-      const details = { pipeline: before.pipeline, target: before.target, key: before.key, fromVersion: before.version, lastError: before.lastError, payloadEdited: opts.payload !== undefined, ...(opts.payload !== undefined ? { previousPayload: before.payload } : {}) };
+      const details = { pipeline: before.pipeline, target: before.target, key: before.key, fromVersion: before.version, lastError: before.lastError, payloadEdited: opts.payload !== undefined, ...(opts.payload !== undefined ? { previousPayload: before.payload } : {}), ...(guard.newerDone ? { forced: true, newerDone: guard.newerDone } : {}) };
       await c.query(this.sql.audit, [now, opts.actor, 'replay', id, JSON.stringify(details)]);
       return jobFromRow(r.rows[0]!);
     }).then((job) => {

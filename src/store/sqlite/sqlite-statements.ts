@@ -93,6 +93,8 @@ export const SQL = {
     ORDER BY id LIMIT @limit`,
   replay: `UPDATE jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = @now, payload = @payload,
     locked_by = NULL, lease_until = NULL, updated_at = @now WHERE id = @id AND state = 'dead' RETURNING *`,
+  /** The newest delivered job of a pipeline and key newer than a dead letter (replay guard): walks ids down from the newest. */
+  newerDone: `SELECT id, target, updated_at FROM jobs WHERE pipeline = ? AND key = ? AND id > ? AND state = 'done' ORDER BY id DESC LIMIT 1`,
   discard: `DELETE FROM jobs WHERE id = ? AND state = 'dead'`,
   audit: 'INSERT INTO audit (at, actor, action, job_id, details) VALUES (?, ?, ?, ?, ?)',
   listAudit: 'SELECT * FROM audit ORDER BY id DESC LIMIT ?',

@@ -13,7 +13,7 @@ import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type 
 import { auditFromRow, jobFromRow, shadowFromRow, type AuditRowLike, type JobRowLike, type ShadowRowLike } from '../job-row.js';
 import { latestVersion } from '../migrations/migration.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite-migrations.js';
-import { checkJobId, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type StatsRow } from '../store-common.js';
+import { checkJobId, checkReplayNotStale, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type NewerDoneRow, type StatsRow } from '../store-common.js';
 import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
 import { SqliteBulkWriter } from './sqlite-bulk-writer.js';
 import { INSERT_BATCH, INSERT_PARAMS, prepareStatements, type SqliteStatements } from './sqlite-statements.js';
@@ -370,16 +370,17 @@ export class SqliteStore implements Store {
     return rows.map(jobFromRow);
   }
 
-  async replay(id: string, opts: { actor: string; payload?: Delta }): Promise<Job> {
+  async replay(id: string, opts: { actor: string; payload?: Delta; force?: boolean }): Promise<Job> {
     checkJobId(id);
     if (opts.payload !== undefined) checkDelta(opts.payload, `replacement payload for job ${id}`);
     if (this.inflight) await this.settle();
     const s = this.s;
     const job = this.tx(() => {
       const before = requireDead(this.getJobSync(id), id, 'replay');
+      const guard = checkReplayNotStale(before, s.newerDone.get(before.pipeline, before.key, id) as NewerDoneRow | undefined, opts.force === true);
       const now = Date.now();
       const row = s.replay.get({ id, now, payload: JSON.stringify(opts.payload ?? before.payload) }) as JobRowLike;
-      s.audit.run(now, opts.actor, 'replay', id, JSON.stringify({ pipeline: before.pipeline, target: before.target, key: before.key, fromVersion: before.version, lastError: before.lastError, payloadEdited: opts.payload !== undefined, ...(opts.payload !== undefined ? { previousPayload: before.payload } : {}) }));
+      s.audit.run(now, opts.actor, 'replay', id, JSON.stringify({ pipeline: before.pipeline, target: before.target, key: before.key, fromVersion: before.version, lastError: before.lastError, payloadEdited: opts.payload !== undefined, ...(opts.payload !== undefined ? { previousPayload: before.payload } : {}), ...(guard.newerDone ? { forced: true, newerDone: guard.newerDone } : {}) }));
       return jobFromRow(row);
     });
     this.wake();
