@@ -158,3 +158,64 @@ pipelines:
     s.close();
   }
 });
+
+test('a backfill SIGKILLed again and again during large chunk commits (bulk writer thread) loses no row and ends with one job per row', async () => {
+  const N = 30_000;
+  const src = path.join(tmp.dir, 'big.db');
+  const s = new Database(src);
+  s.pragma('journal_mode = WAL');
+  s.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, note TEXT)');
+  const ins = s.prepare('INSERT INTO items VALUES (?, ?, ?)');
+  s.transaction(() => { for (let i = 1; i <= N; i++) ins.run(i, i % 97, `note ${i}`); })();
+  s.close();
+  const stateDb = path.join(tmp.dir, 'big-state.db');
+  const cfgFile = path.join(tmp.dir, 'big.yaml');
+  writeFileSync(cfgFile, `store: sqlite:${stateDb}
+stateDir: ${path.join(tmp.dir, 'big-state')}
+systems:
+  legacy: { driver: sqlite, path: ${src} }
+  modern: { driver: sqlite, path: ${path.join(tmp.dir, 'big-target.db')} }
+pipelines:
+  items:
+    from: { system: legacy, collection: items, mode: triggers, poll: 10ms }
+    to: { system: modern, collection: items }
+    key: id
+`);
+  const tdb = openTriggerDb('sqlite', { path: src });
+  await installTriggers(tdb, 'items', ['id']);
+  await tdb.close();
+  const store = await openStore(`sqlite:${stateDb}`);
+  try {
+    const cursor = async () => {
+      const c = await store.getPosition(backfillSourceId('items')).catch(() => null);
+      return c ? (JSON.parse(c) as { rows: number; done: boolean }) : null;
+    };
+    // kill at increasing progress; each kill lands while chunks of 2,500 rows are being read or
+    // committed on the bulk writer thread
+    for (const atLeast of [2500, 10_000, 17_500]) {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../helpers/run-cli.ts'), 'backfill', 'items', cfgFile, '--chunk-size', '2500'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+      const exited = new Promise((r) => child.once('exit', r));
+      await waitFor(async () => ((await cursor())?.rows ?? 0) >= atLeast, { timeoutMs: 60_000, intervalMs: 5, what: `backfill past ${atLeast} rows (${stderr})` });
+      child.kill('SIGKILL');
+      await exited;
+      assert.equal((await cursor())!.done, false, `killed before the end (at ${atLeast})`);
+    }
+    const config = await loadConfig(cfgFile);
+    const sum = await runBackfill({ config, pipeline: 'items', store, logger: silentLogger(), chunkSize: 2500 });
+    assert.equal(sum.resumed, true);
+    const end = (await cursor())!;
+    assert.equal(end.done, true);
+    assert.ok(end.rows >= N, `every row read (${end.rows})`);
+    const pending = await store.listJobs({ state: 'pending', pipeline: 'items', limit: N * 2 });
+    const keys = new Set(pending.map((j) => j.key));
+    assert.equal(keys.size, N, 'a job for every row');
+    assert.equal(pending.length, N, 'one job per row, none twice');
+    const j = pending.find((x) => x.key === '12345')!;
+    assert.deepEqual(j.payload.state, { id: 12345, v: 12345 % 97, note: 'note 12345' });
+    assert.ok(store instanceof SqliteStore && store.bulkStats.committed + store.bulkStats.handedBack >= 1);
+  } finally {
+    await store.close();
+  }
+});
