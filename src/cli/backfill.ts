@@ -67,7 +67,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('--restart', 'start over instead of resuming an interrupted or finished backfill')
     .option('--json', 'print a JSON summary')
     .option('--log-level <level>', 'trace, debug, info, warn, error, silent')
-    .addHelpText('after', '\nRows become jobs in the store; `hms-sync run` delivers them. Stop `run`\'s capture of this pipeline\n(or run it with --no-capture) while the backfill runs: the backfill drains the stream itself.\n\nExample:\n  hms-sync backfill orders hms-sync.yaml --chunk-size 5000\n')
+    .addHelpText('after', '\nRows become jobs in the store; `hms-sync run` delivers them. Stop `run`\'s capture of this pipeline\n(or run it with --no-capture) while the backfill runs: the backfill drains the stream itself.\n\nExit codes: 0 done, 1 failed (the message says why), 2 usage, 3 configuration error, 4 a system\ncould not be reached, 130 interrupted (run again to resume).\n\nExample:\n  hms-sync backfill orders hms-sync.yaml --chunk-size 5000\n')
     .action(async (pipeline: string, configArg: string | undefined, opts: Opts) => {
       const chunkSize = Number(opts.chunkSize);
       if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 1_000_000) throw new UsageError(`--chunk-size must be a whole number from 1 to 1000000, not ${JSON.stringify(opts.chunkSize)}`);

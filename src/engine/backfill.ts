@@ -118,11 +118,14 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
   const sourceId = `pipeline:${p.name}`;
   const bfId = backfillSourceId(p.name);
   let cursor = opts.restart ? null : parseCursor(await store.getPosition(bfId));
+  /** Rows an earlier (interrupted) run already did: the rate counts only this run's rows. */
+  const rowsBefore = cursor?.rows ?? 0;
   const summary = (c: BackfillCursor, extra: Partial<BackfillSummary>, prog: BackfillProgress): BackfillSummary => {
     const elapsedMs = Date.now() - started;
-    return { pipeline: p.name, resumed: false, alreadyDone: false, ...prog, rows: c.rows, chunks: c.chunks, elapsedMs, rowsPerSecond: elapsedMs > 0 ? Math.round((prog.rows * 1000) / elapsedMs) : 0, ...extra };
+    const rowsNow = Math.max(0, prog.rows - rowsBefore);
+    return { pipeline: p.name, resumed: false, alreadyDone: false, ...prog, rows: c.rows, chunks: c.chunks, elapsedMs, rowsPerSecond: elapsedMs > 0 ? Math.round((rowsNow * 1000) / elapsedMs) : 0, ...extra };
   };
-  if (cursor?.done) return summary(cursor, { alreadyDone: true }, { rows: cursor.rows, total: null, chunks: cursor.chunks, superseded: 0, streamEvents: 0 });
+  if (cursor?.done) return summary(cursor, { alreadyDone: true, rowsPerSecond: 0 }, { rows: cursor.rows, total: cursor.rows, chunks: cursor.chunks, superseded: 0, streamEvents: 0 });
   const resumed = cursor !== null;
   cursor ??= { after: null, rows: 0, chunks: 0, done: false, startedAt: started };
 

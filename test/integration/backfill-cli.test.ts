@@ -56,8 +56,10 @@ test('backfill CLI: plain progress lines off a terminal, summary, --json, alread
 
   const again = cli('backfill', 'items', cfg, '--json');
   assert.equal(again.status, 0, again.stderr);
-  const s = JSON.parse(again.stdout) as { alreadyDone: boolean; rows: number };
+  const s = JSON.parse(again.stdout) as { alreadyDone: boolean; rows: number; total: number | null; rowsPerSecond: number };
   assert.equal(s.alreadyDone, true);
+  assert.equal(s.total, s.rows, 'an already completed backfill reports its total');
+  assert.equal(s.rowsPerSecond, 0, 'nothing was copied by this run');
   assert.equal(s.rows, ROWS);
   assert.match(cli('backfill', 'items', cfg).stdout, /already completed \(2500 rows\); use --restart to run it again/);
 
