@@ -37,12 +37,17 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
       return EXIT.USAGE;
     }
+    // with --json a script reads the failure from stdout too: { "error": { code, message, exitCode, ... } }
+    const asJson = argv.includes('--json');
     if (err instanceof HmsError) {
       process.stderr.write(`hms-sync: ${err.message}\n`);
       const byCode: Partial<Record<string, number>> = { HMS_ERR_CONFIG: EXIT.CONFIG, HMS_ERR_USAGE: EXIT.USAGE, HMS_ERR_NOT_CONNECTED: EXIT.UNREACHABLE, HMS_ERR_REFUSED: EXIT.REFUSED };
-      return byCode[err.code] ?? EXIT.FAILURE;
+      const exitCode = byCode[err.code] ?? EXIT.FAILURE;
+      if (asJson) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, exitCode, ...(err.details ? { details: err.details } : {}) } })}\n`);
+      return exitCode;
     }
     process.stderr.write(`hms-sync: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    if (asJson) process.stdout.write(`${JSON.stringify({ error: { code: 'HMS_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err), exitCode: EXIT.INTERNAL } })}\n`);
     return EXIT.INTERNAL;
   }
 }

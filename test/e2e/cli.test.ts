@@ -225,6 +225,13 @@ test('bad arguments and missing files are one-line errors with meaningful exit c
     assert.equal(limit.code, 2, limit.stderr);
     assert.match(limit.stderr, /--limit "ten" is not valid; give a positive whole number/);
 
+    const jsonErr = await runCli(['status', '--store', `sqlite:${missingStore}`, '--json']);
+    assert.equal(jsonErr.code, 1, jsonErr.stderr);
+    const parsed = JSON.parse(jsonErr.stdout) as { error: { code: string; message: string; exitCode: number } };
+    assert.equal(parsed.error.exitCode, 1);
+    assert.match(parsed.error.code, /^HMS_ERR_/);
+    assert.match(parsed.error.message, /no state store at .*typo.*state\.db/, 'with --json the error is JSON on stdout too');
+
     const empty = await runCli(['status', '--store', store, '--json']);
     assert.equal(empty.code, 0, empty.stderr);
     assert.deepEqual(JSON.parse(empty.stdout), []);
