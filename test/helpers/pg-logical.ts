@@ -28,7 +28,8 @@ async function walLevel(url: string): Promise<string | null> {
   }
 }
 
-function pgBin(name: string): string | null {
+/** A PostgreSQL server binary (initdb, pg_ctl...) of the newest installed version, or null. */
+export function pgBin(name: string): string | null {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return null;
   for (const v of readdirSync(root).sort().reverse()) {
@@ -39,7 +40,7 @@ function pgBin(name: string): string | null {
 }
 
 /** Run as the postgres OS user when we are root (initdb and postgres refuse to run as root). */
-function runPg(args: string[]): { ok: boolean; out: string } {
+export function runPg(args: string[]): { ok: boolean; out: string } {
   const asRoot = process.getuid?.() === 0;
   const cmd = asRoot ? ['su', 'postgres', '-s', '/bin/sh', '-c', args.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')] : args;
   const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });

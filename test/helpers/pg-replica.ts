@@ -5,29 +5,12 @@
  * PostgreSQL binaries are not installed.
  */
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-
-function pgBin(name: string): string | null {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return null;
-  for (const v of readdirSync(root).sort().reverse()) {
-    const p = `${root}/${v}/bin/${name}`;
-    if (existsSync(p)) return p;
-  }
-  return null;
-}
-
-/** Run as the postgres OS user when we are root (initdb and postgres refuse to run as root). */
-function runPg(args: string[]): { ok: boolean; out: string } {
-  const asRoot = process.getuid?.() === 0;
-  const cmd = asRoot ? ['su', 'postgres', '-s', '/bin/sh', '-c', args.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')] : args;
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
+import { pgBin, runPg } from './pg-logical.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
