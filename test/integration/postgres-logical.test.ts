@@ -9,6 +9,9 @@ import type { PgChangeEvent } from '../../src/connectors/postgres/pg-logical-sou
 import { needLogicalPg } from '../helpers/pg-logical.js';
 import { tempDir, uniqueName, waitFor } from '../helpers/services.js';
 
+/** Decoding walks all the WAL written since the slot's start, also by tests running in parallel: allow a minute. */
+const waitLong: typeof waitFor = (cond, opts = {}) => waitFor(cond, { timeoutMs: 60_000, ...opts });
+
 const { url, skip } = await needLogicalPg();
 const schema = uniqueName('pgl');
 const tmp = tempDir();
@@ -24,7 +27,7 @@ before(async () => {
 });
 
 async function dropSlot(s: string): Promise<void> {
-  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [s])).rowCount === 0, { what: `slot ${s} inactive` });
+  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [s])).rowCount === 0, { what: `slot ${s} inactive` });
   await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [s]);
   await admin.query(`DROP PUBLICATION IF EXISTS ${s}`);
 }
@@ -110,7 +113,7 @@ test('creates publication and slot; insert/update/delete with exact types; trans
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('items', slot, state, cap), state);
-  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
   const pub = await admin.query('SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3', [slot, schema, 'items']);
   assert.equal(pub.rowCount, 1);
 
@@ -121,7 +124,7 @@ test('creates publication and slot; insert/update/delete with exact types; trans
   await admin.query(`INSERT INTO ${t} (id, qty) VALUES (2, 1), (3, 1)`);
   await admin.query(`DELETE FROM ${t} WHERE id = 3`);
   await admin.query('COMMIT');
-  await waitFor(() => r.events.length >= 5, { what: 'five events' });
+  await waitLong(() => r.events.length >= 5, { what: 'five events' });
   const [ins, upd, i2, i3, del] = r.events;
   assert.equal(ins!.op, 'insert');
   assert.equal(ins!.key, '1');
@@ -141,7 +144,7 @@ test('creates publication and slot; insert/update/delete with exact types; trans
   assert.equal(txBatch.events.at(-1), del);
   assert.match(txBatch.position!, /^[0-9A-F]+\/[0-9A-F]+$/);
   assert.equal(upd!.position, txBatch.position);
-  await waitFor(async () => (await admin.query('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, txBatch.position])).rows[0]?.ok === true, { what: 'slot confirmed at the batch position' });
+  await waitLong(async () => (await admin.query('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, txBatch.position])).rows[0]?.ok === true, { what: 'slot confirmed at the batch position' });
   await r.stop();
   assert.equal(r.error(), null);
   await finish(slot);
@@ -154,18 +157,18 @@ test('the slot advances only on ack: un-acked changes come again after a restart
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const first = run(source('acks', slot, state, cap), state);
-  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`INSERT INTO ${t} VALUES (1, 1)`);
-  await waitFor(() => first.events.length === 1, { what: 'first insert' });
+  await waitLong(() => first.events.length === 1, { what: 'first insert' });
   await first.stop();
   // confirmed at (or, after an idle keepalive, past) the acked batch's position
-  await waitFor(async () => (await admin.query('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, state.position])).rows[0]?.ok === true, { what: 'slot confirmed at the acked position' });
+  await waitLong(async () => (await admin.query('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, state.position])).rows[0]?.ok === true, { what: 'slot confirmed at the acked position' });
 
   // a run that never acks: it sees the change, but the slot stays where it was
   const noAck = run(source('acks', slot, new MemState('s'), cap), new MemState('s'), false);
-  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active again' });
+  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active again' });
   await admin.query(`UPDATE ${t} SET v = 2 WHERE id = 1`);
-  await waitFor(() => noAck.events.length === 1, { what: 'update seen' });
+  await waitLong(() => noAck.events.length === 1, { what: 'update seen' });
   await noAck.stop();
   const unacked = noAck.batches[0]!.position!;
   const r = await admin.query('SELECT confirmed_flush_lsn < $2::pg_lsn AS behind FROM pg_replication_slots WHERE slot_name = $1', [slot, unacked]);
@@ -173,7 +176,7 @@ test('the slot advances only on ack: un-acked changes come again after a restart
 
   // restart (from the slot, as after a crash): the un-acked update is delivered again
   const again = run(source('acks', slot, new MemState('s'), cap), new MemState('s'));
-  await waitFor(() => again.events.length >= 1, { what: 'replayed update' });
+  await waitLong(() => again.events.length >= 1, { what: 'replayed update' });
   assert.equal(again.events[0]!.op, 'update');
   assert.equal(again.events[0]!.after!.v, 2);
   await again.stop();
@@ -190,22 +193,22 @@ test('unchanged TOASTed columns are fetched (DEFAULT) or taken from the old tupl
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('docs', slot, state, cap), state);
-  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`UPDATE ${t} SET n = 1 WHERE id = 1`);
-  await waitFor(() => r.events.length === 1, { what: 'update' });
+  await waitLong(() => r.events.length === 1, { what: 'update' });
   assert.ok(r.events[0]!.after!.body === big, 'the unchanged TOASTed body is fetched');
   assert.equal(r.events[0]!.after!.n, 1);
 
   await admin.query(`ALTER TABLE ${t} REPLICA IDENTITY FULL`);
   await admin.query(`UPDATE ${t} SET n = 2 WHERE id = 1`);
-  await waitFor(() => r.events.length === 2, { what: 'update with FULL identity' });
+  await waitLong(() => r.events.length === 2, { what: 'update with FULL identity' });
   assert.ok(r.events[1]!.after!.body === big, 'the unchanged TOASTed body comes from the old tuple');
   assert.equal(r.events[1]!.before!.n, 1);
 
   await admin.query(`ALTER TABLE ${t} ADD COLUMN extra text`);
   await admin.query(`ALTER TABLE ${t} DROP COLUMN n`);
   await admin.query(`UPDATE ${t} SET extra = 'e' WHERE id = 1`);
-  await waitFor(() => r.events.length === 3, { what: 'update after schema change' });
+  await waitLong(() => r.events.length === 3, { what: 'update after schema change' });
   const ev = r.events[2]!;
   assert.deepEqual(ev.schemaChange, { table: `${schema}.docs`, added: ['extra'], dropped: ['n'], retyped: [], columns: ['id', 'body', 'extra'] });
   assert.equal(ev.after!.extra, 'e');
@@ -222,9 +225,9 @@ test('a key change becomes a delete of the old key and an insert of the new one'
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('rekey', slot, state, cap), state);
-  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`UPDATE ${t} SET id = 2 WHERE id = 1`);
-  await waitFor(() => r.events.length === 2, { what: 'rekey events' });
+  await waitLong(() => r.events.length === 2, { what: 'rekey events' });
   assert.deepEqual(r.events.map((e) => [e.op, e.key]), [['delete', '1'], ['insert', '2']]);
   assert.deepEqual(r.events[1]!.after, { id: 2, v: 'a' });
   await r.stop();
@@ -239,12 +242,12 @@ test('an idle slot does not pin WAL: writes to other tables move its confirmed L
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('quiet', slot, state, cap), state);
-  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
   const before = (await admin.query<{ l: string }>('SELECT confirmed_flush_lsn::text AS l FROM pg_replication_slots WHERE slot_name = $1', [slot])).rows[0]!.l;
   for (let i = 0; i < 20; i++) await admin.query(`INSERT INTO ${schema}.busy VALUES ($1, $1)`, [i]);
   const walNow = (await admin.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l;
-  await waitFor(async () => (await admin.query('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, walNow])).rows[0]?.ok === true,
-    { timeoutMs: 15_000, what: `confirmed LSN of the idle slot to pass ${walNow} (was ${before})` });
+  await waitLong(async () => (await admin.query('SELECT confirmed_flush_lsn >= $2::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $1', [slot, walNow])).rows[0]?.ok === true,
+    { timeoutMs: 60_000, what: `confirmed LSN of the idle slot to pass ${walNow} (was ${before})` });
   assert.equal(r.events.length, 0);
   await r.stop();
   await finish(slot);
@@ -257,9 +260,9 @@ test('a transaction bigger than maxTransactionEvents comes in several batches; o
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('bulk', slot, state, cap, { maxTransactionEvents: 1000, maxBatchEvents: 1000 }), state);
-  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`INSERT INTO ${t} SELECT g, g FROM generate_series(1, 2500) g`);
-  await waitFor(() => r.events.length === 2500, { what: '2500 events' });
+  await waitLong(() => r.events.length === 2500, { what: '2500 events' });
   assert.deepEqual(r.batches.map((b) => [b.events.length, b.position !== undefined]), [[1000, false], [1000, false], [500, true]]);
   assert.deepEqual(r.events.map((e) => e.key), Array.from({ length: 2500 }, (_, i) => String(i + 1)));
   await r.stop();
@@ -274,18 +277,18 @@ test('a dropped replication connection fails the stream as retryable; the next s
   const state = new MemState('s');
   const src = source('drop', slot, state, cap);
   const first = run(src, state);
-  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`INSERT INTO ${t} VALUES (1, 1)`);
-  await waitFor(() => first.events.length === 1, { what: 'first insert' });
+  await waitLong(() => first.events.length === 1, { what: 'first insert' });
   await admin.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-  await waitFor(() => first.error() !== null, { what: 'the stream to fail' });
+  await waitLong(() => first.error() !== null, { what: 'the stream to fail' });
   const err = first.error() as Error;
   assert.equal(err.name, 'NotConnectedError');
   assert.match(err.message, new RegExp(`logical replication from .* \\(slot ${slot}\\) stopped`));
   await admin.query(`INSERT INTO ${t} VALUES (2, 2)`); // committed while nobody streams
   // the engine restarts the same source object; state holds the last committed position
   const again = run(src, state);
-  await waitFor(() => again.events.length === 1, { what: 'the change made while disconnected' });
+  await waitLong(() => again.events.length === 1, { what: 'the change made while disconnected' });
   assert.deepEqual(again.events.map((e) => [e.op, e.key]), [['insert', '2']]);
   await again.stop();
   await first.stop();
@@ -301,10 +304,10 @@ test('a partitioned table is published through its root: changes in any partitio
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('parted', slot, state, cap, {}, ['id', 'region']), state);
-  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`INSERT INTO ${t} VALUES (1, 'n', 1), (2, 's', 2)`);
   await admin.query(`DELETE FROM ${t} WHERE id = 2`);
-  await waitFor(() => r.events.length === 3, { what: 'three events' });
+  await waitLong(() => r.events.length === 3, { what: 'three events' });
   assert.deepEqual(r.events.map((e) => [e.op, e.key]), [['insert', '[1,"n"]'], ['insert', '[2,"s"]'], ['delete', '[2,"s"]']]);
   await r.stop();
   await finish(slot);
@@ -317,23 +320,23 @@ test('a schema change seen in a batch that was never acked is reported again aft
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const first = run(source('evolve', slot, state, cap), state);
-  await waitFor(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`INSERT INTO ${t} VALUES (1, 'x')`);
-  await waitFor(() => first.events.length === 1, { what: 'insert' });
+  await waitLong(() => first.events.length === 1, { what: 'insert' });
   await first.stop();
   await admin.query(`ALTER TABLE ${t} ADD COLUMN b int`);
   await admin.query(`INSERT INTO ${t} VALUES (2, 'y', 2)`);
   const noAck = run(source('evolve', slot, state, cap), state, false);
-  await waitFor(() => noAck.events.length === 1, { what: 'insert after the change' });
+  await waitLong(() => noAck.events.length === 1, { what: 'insert after the change' });
   assert.deepEqual(noAck.events[0]!.schemaChange?.added, ['b']);
   await noAck.stop();
   const again = run(source('evolve', slot, state, cap), state);
-  await waitFor(() => again.events.length === 1, { what: 'replayed insert' });
+  await waitLong(() => again.events.length === 1, { what: 'replayed insert' });
   assert.deepEqual(again.events[0]!.schemaChange?.added, ['b'], 'reported again: the first report was never committed');
   await again.stop();
   await admin.query(`INSERT INTO ${t} VALUES (3, 'z', 3)`);
   const later = run(source('evolve', slot, state, cap), state);
-  await waitFor(() => later.events.length === 1, { what: 'next insert' });
+  await waitLong(() => later.events.length === 1, { what: 'next insert' });
   assert.equal(later.events[0]!.schemaChange, undefined, 'once acked, the change is known');
   await later.stop();
   await finish(slot);
