@@ -326,6 +326,15 @@ pipelines:
       keepUps.push(await keepUp(rate, 'hms-sync', sessions));
     }
     result.keepUp = keepUps;
+    {
+      const ceilingRow = keepUps.find((k) => k.consumer === 'pg_recvlogical');
+      const ours = keepUps.find((k) => k.consumer === 'hms-sync' && k.targetRate === 'max');
+      if (ceilingRow && ours) {
+        const ratio = Number(ours.commitsPerSec) / Number(ceilingRow.commitsPerSec);
+        result.keepUpRatioToPgRecvlogical = Math.round(ratio * 100) / 100;
+        log(`  => one session's commits/s with hms-sync consuming vs with pg_recvlogical consuming: ${ours.commitsPerSec} / ${ceilingRow.commitsPerSec} = ${ratio.toFixed(2)}x`);
+      }
+    }
 
     // (B) paced latency, batch mode then one request per change
     const latency = await paced('batch');
@@ -364,7 +373,9 @@ pipelines:
       await src.close();
     }
     result.decodeBacklog = ceiling;
-    log(`  => pg_recvlogical ${ceiling.pgRecvlogicalPerSec ?? 'n/a'} changes/s; hms-sync logical source ${ceiling.hmsSourcePerSec} changes/s`);
+    const decodeRatio = typeof ceiling.pgRecvlogicalPerSec === 'number' ? Number(ceiling.hmsSourcePerSec) / ceiling.pgRecvlogicalPerSec : null;
+    if (decodeRatio !== null) ceiling.ratioToPgRecvlogical = Math.round(decodeRatio * 100) / 100;
+    log(`  => pg_recvlogical ${ceiling.pgRecvlogicalPerSec ?? 'n/a'} changes/s; hms-sync logical source ${ceiling.hmsSourcePerSec} changes/s${decodeRatio !== null ? ` = ${decodeRatio.toFixed(2)}x pg_recvlogical` : ''}`);
 
     // (C) backfill hook
     const mod = process.env.HMS_BENCH_BACKFILL_MODULE;
