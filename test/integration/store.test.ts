@@ -304,6 +304,21 @@ for (const dialect of DIALECTS) {
       assert.equal(jobs[jobs.length - 1]!.key, 'after');
     });
 
+    // Two writes waiting for one bulk commit: when it ends, the first of them may start another
+    // bulk commit; the second must wait for that one too (it used to run at once, ahead of it).
+    if (dialect === 'sqlite') t('a write queued behind two bulk commits runs after both of them', async (store) => {
+      const big1 = Array.from({ length: 1500 }, (_, i) => job(`a${i}`, { i }));
+      const big2 = [...Array.from({ length: 1500 }, (_, i) => job(`c${i}`, { i })), job('x', { v: 2 })];
+      const p1 = store.commit({ jobs: big1, position: { source: 's', position: '1' } });
+      const p2 = store.commit({ jobs: big2, position: { source: 's', position: '2' } });
+      const p3 = store.commit({ jobs: [job('x', { v: 3 })], position: { source: 's', position: '3' } });
+      await Promise.all([p1, p2]);
+      assert.deepEqual(await p3, { inserted: 0, merged: 1 }, 'the third commit merged into the job of the second');
+      assert.equal(await store.getPosition('s'), '3', 'the position never moves backwards');
+      const xs = (await store.listJobs({ limit: 10_000 })).filter((x) => x.key === 'x');
+      assert.deepEqual(xs.map((x) => x.payload.state), [{ v: 3 }]);
+    });
+
     t('a delta for a key whose job is running queues a new job behind it', async (store) => {
       await store.enqueue([job('k', { v: 1 })]);
       const [c] = await claimAll(store);

@@ -134,15 +134,14 @@ export class SqliteStore implements Store {
   async commit(input: CommitInput): Promise<{ inserted: number; merged: number }> {
     const jobs = input.jobs ?? [];
     jobs.forEach(checkEnqueueInput);
-    if (this.inflight) await this.settle();
+    while (this.inflight) await this.inflight;
     if (jobs.length >= BULK_MIN_JOBS && !input.shadow?.length && this.bulk?.usable) return this.commitOnBulkWriter(jobs, input);
     return this.commitHere(jobs, input);
   }
 
-  /** Wait until no bulk commit is in flight (a loop: another may have started in between). */
-  private async settle(): Promise<void> {
-    while (this.inflight) await this.inflight;
-  }
+  // Every write waits with `while (this.inflight) await this.inflight;` inline, not through a
+  // helper: an async helper adds a tick after the loop, in which another waiter may start a new
+  // bulk commit that this write would then overtake.
 
   /** Commit on this connection: tails read, merges planned, everything in one BEGIN IMMEDIATE. */
   private commitHere(jobs: readonly EnqueueInput[], input: CommitInput): { inserted: number; merged: number } {
@@ -262,7 +261,7 @@ export class SqliteStore implements Store {
   }
 
   async claim(opts: ClaimOptions): Promise<Job[]> {
-    if (this.inflight) await this.settle();
+    while (this.inflight) await this.inflight;
     const s = this.s;
     const now = Date.now();
     const limit = Math.max(0, Math.trunc(opts.limit));
@@ -277,7 +276,7 @@ export class SqliteStore implements Store {
 
   async complete(done: CompleteInput[]): Promise<void> {
     if (!done.length) return;
-    if (this.inflight) await this.settle();
+    while (this.inflight) await this.inflight;
     const s = this.s;
     const now = Date.now();
     this.tx(() => {
@@ -287,7 +286,7 @@ export class SqliteStore implements Store {
 
   async fail(failures: FailInput[]): Promise<void> {
     if (!failures.length) return;
-    if (this.inflight) await this.settle();
+    while (this.inflight) await this.inflight;
     const s = this.s;
     const now = Date.now();
     this.tx(() => {
@@ -301,7 +300,7 @@ export class SqliteStore implements Store {
 
   async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void> {
     if (!ids.length) return;
-    if (this.inflight) await this.settle();
+    while (this.inflight) await this.inflight;
     const s = this.s;
     const now = Date.now();
     this.tx(() => {
@@ -373,7 +372,7 @@ export class SqliteStore implements Store {
   async replay(id: string, opts: { actor: string; payload?: Delta; force?: boolean }): Promise<Job> {
     checkJobId(id);
     if (opts.payload !== undefined) checkDelta(opts.payload, `replacement payload for job ${id}`);
-    if (this.inflight) await this.settle();
+    while (this.inflight) await this.inflight;
     const s = this.s;
     const job = this.tx(() => {
       const before = requireDead(this.getJobSync(id), id, 'replay');
@@ -389,7 +388,7 @@ export class SqliteStore implements Store {
 
   async discard(id: string, opts: { actor: string; reason?: string }): Promise<void> {
     checkJobId(id);
-    if (this.inflight) await this.settle();
+    while (this.inflight) await this.inflight;
     const s = this.s;
     this.tx(() => {
       const before = requireDead(this.getJobSync(id), id, 'discard');
@@ -404,7 +403,7 @@ export class SqliteStore implements Store {
   }
 
   async audit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void> {
-    if (this.inflight) await this.settle();
+    while (this.inflight) await this.inflight;
     this.s.audit.run(Date.now(), entry.actor, entry.action, entry.jobId, JSON.stringify(entry.details ?? {}));
   }
 
@@ -413,13 +412,13 @@ export class SqliteStore implements Store {
   }
 
   async prune(olderThanMs: number): Promise<number> {
-    if (this.inflight) await this.settle();
+    while (this.inflight) await this.inflight;
     return this.s.prune.run(Date.now() - olderThanMs).changes;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.inflight) await this.settle();
+    while (this.inflight) await this.inflight;
     if (this.closed) return;
     this.closed = true;
     await this.bulk?.close();
