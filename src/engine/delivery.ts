@@ -171,6 +171,8 @@ export class WakeGroup {
   /** Wait until woken, `ms` passed or the signal aborted. */
   park(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
+      // aborted while claiming or delivering: an abort listener added now would never fire
+      if (signal.aborted) return resolve();
       const done = () => {
         clearTimeout(t);
         signal.removeEventListener('abort', done);

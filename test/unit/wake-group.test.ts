@@ -57,3 +57,12 @@ test('claim slots are spaced by the linger under load and free after a quiet spe
   assert.equal(g.reserveClaim(20), 0, 'after a quiet spell longer than the slots, no wait');
   g.close();
 });
+
+test('park with a signal that already aborted returns at once (a shutdown during the claim does not wait out the poll)', async () => {
+  const g = new WakeGroup(wakeSource());
+  const ac = new AbortController();
+  ac.abort();
+  const r = await Promise.race([g.park(60_000, ac.signal).then(() => 'returned'), new Promise((res) => setTimeout(() => res('still parked'), 200))]);
+  assert.equal(r, 'returned');
+  g.close();
+});
