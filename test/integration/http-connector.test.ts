@@ -208,6 +208,22 @@ test('sink batch mode: per-item results (status or ok/retryable), whole-batch fa
   for (const x of await s.write(items.slice(0, 2), signal)) assert.match(errOf(x).message, /207 without a JSON "results" array/);
 });
 
+test('sink batch mode: a results answer cut at the 16 MiB read limit retries the batch (it is not taken as all ok)', async () => {
+  // each item's entry echoes a long error, so the answer for 2,000 items exceeds the read limit
+  const long = 'x'.repeat(9000);
+  const rx = await receiver((g, res) => {
+    const body = JSON.parse(g.raw) as { items: unknown[] };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results: body.items.map(() => ({ status: 422, error: long })) }));
+  });
+  const s = await sink({ url: rx.url }, { path: '/sync', body: 'delta', batch: { maxItems: 10_000, maxBytes: 64 * 1_048_576 } });
+  const items = Array.from({ length: 2000 }, (_, i) => item({ op: 'update', key: `k${i}`, changed: { x: 1 }, state: { bridgeId: `k${i}` } }));
+  const r = await s.write(items, signal);
+  assert.equal(rx.got.length, 1);
+  assert.equal(r.filter((x) => x.ok).length, 0, 'no item counts as delivered');
+  assert.ok(errOf(r[0]!) instanceof RetryableError);
+  assert.match(errOf(r[0]!).message, /more than 16 MiB/);
+});
+
 test('sink batch mode: a path naming a per-item field is refused at start', async () => {
   await assert.rejects(() => sink({ url: 'http://127.0.0.1:9' }, { path: '/b/{key}', batch: {} }), /with batch, one request carries many items, so path "\/b\/\{key\}" may use \{collection\} only, not \{key\}/);
 });

@@ -15,7 +15,7 @@ import { keyValues } from '../../core/delta.js';
 import { ConfigError, PermanentError, RetryableError } from '../../core/errors.js';
 import { redactUrl } from '../../core/log.js';
 import type { Sink, SinkItem, SinkResult } from '../contract.js';
-import { baseHeaders, classifyResponse, createAgent, httpCall, joinUrl, secretsOf, snippet, type HttpResponse } from './http-client.js';
+import { baseHeaders, classifyResponse, createAgent, DEFAULT_MAX_RESPONSE_BYTES, httpCall, joinUrl, secretsOf, snippet, type HttpResponse } from './http-client.js';
 import type { HttpSinkOptions, HttpSystem } from './http-schemas.js';
 import { httpSinkSchema } from './http-schemas.js';
 import { decodeSigningSecret, webhookHeaders } from './webhook-signature.js';
@@ -186,6 +186,11 @@ export class HttpSink implements Sink {
     try {
       parsed = res.text ? JSON.parse(res.text) : undefined;
     } catch {
+      // a JSON answer cut at the read limit may hold per-item failures we cannot see: not "all ok"
+      if (res.truncated && res.text.trimStart().startsWith('{')) {
+        const error = new RetryableError(`${where} answered with more than ${DEFAULT_MAX_RESPONSE_BYTES / 1_048_576} MiB, so its per-item results could not be read; lower batch.maxItems or shorten the per-item errors`);
+        return items.map(() => ({ ok: false, error }));
+      }
       parsed = undefined;
     }
     const list = parsed && typeof parsed === 'object' ? (parsed as { results?: unknown }).results : undefined;
