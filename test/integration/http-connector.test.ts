@@ -175,6 +175,7 @@ test('sink batch mode: per-item results (status or ok/retryable), whole-batch fa
     if (mode === '400') return res.writeHead(400).end('{"error":"items[0].state.status is required"}');
     if (mode === 'short') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"ok":true}]}');
     if (mode === '207-empty') return res.writeHead(207).end('');
+    if (mode === 'bare-array') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body.items.map(() => ({ status: 500 }))));
     res.writeHead(200).end();
   });
   const s = await sink({ url: rx.url }, { path: '/sync', body: 'delta', batch: {} });
@@ -206,6 +207,8 @@ test('sink batch mode: per-item results (status or ok/retryable), whole-batch fa
   for (const x of await s.write(items.slice(0, 2), signal)) assert.match(errOf(x).message, /"results" with 1 entries for 2 items/);
   mode = '207-empty';
   for (const x of await s.write(items.slice(0, 2), signal)) assert.match(errOf(x).message, /207 without a JSON "results" array/);
+  mode = 'bare-array';
+  for (const x of await s.write(items.slice(0, 2), signal)) assert.match(errOf(x).message, /answered a top-level JSON array; per-item results must be wrapped as \{ "results": \[\.\.\.\] \}/);
 });
 
 test('sink batch mode: a results answer cut at the 16 MiB read limit retries the batch (it is not taken as all ok)', async () => {

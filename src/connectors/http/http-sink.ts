@@ -193,6 +193,11 @@ export class HttpSink implements Sink {
       }
       parsed = undefined;
     }
+    if (Array.isArray(parsed)) {
+      // per-item answers without the { "results": [...] } wrapper: never read them as "all ok"
+      const error = new RetryableError(`${where} answered a top-level JSON array; per-item results must be wrapped as { "results": [...] } (one entry per item, in order)`);
+      return items.map(() => ({ ok: false, error }));
+    }
     const list = parsed && typeof parsed === 'object' ? (parsed as { results?: unknown }).results : undefined;
     if (list === undefined) {
       if (res.status !== 207) return items.map(() => ({ ok: true }));
