@@ -4,6 +4,7 @@
  * its own temporary datadir and socket, and removes it afterwards.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { IN_CI, canConnect, tempDir, waitFor } from './services.js';
@@ -40,12 +41,16 @@ export async function startBinlogServer(): Promise<BinlogServer> {
   const datadir = path.join(tmp.dir, 'data');
   const socket = path.join(tmp.dir, 'mysqld.sock');
   const user = process.getuid?.() === 0 ? ['--user=root'] : [];
-  const inst = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...user], { encoding: 'utf8' });
+  // its own temp dir: in the shared /tmp another process's cleanup can remove the bootstrap's
+  // temporary tables (seen in CI: "Error on delete of '/tmp/#sql-temptable-...'")
+  const tmpdir = path.join(tmp.dir, 'tmp');
+  mkdirSync(tmpdir, { recursive: true });
+  const inst = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', `--tmpdir=${tmpdir}`, ...user], { encoding: 'utf8' });
   if (inst.status !== 0) throw new Error(`mariadb-install-db failed: ${inst.stderr || inst.stdout}`);
   const port = await freePort();
   const child: ChildProcess = spawn('/usr/sbin/mariadbd', [
     '--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
-    '--log-bin=mysql-bin', '--binlog-format=ROW', '--server-id=1', `--pid-file=${path.join(tmp.dir, 'mysqld.pid')}`,
+    '--log-bin=mysql-bin', '--binlog-format=ROW', '--server-id=1', `--pid-file=${path.join(tmp.dir, 'mysqld.pid')}`, `--tmpdir=${tmpdir}`,
     '--innodb-buffer-pool-size=32M', '--skip-name-resolve', '--log-error=' + path.join(tmp.dir, 'error.log'), ...user,
   ], { stdio: 'ignore' });
   let exited = false;

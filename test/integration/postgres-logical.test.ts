@@ -10,6 +10,12 @@ import { needLogicalPg } from '../helpers/pg-logical.js';
 import { tempDir, uniqueName, waitFor } from '../helpers/services.js';
 
 /** Decoding walks all the WAL written since the slot's start, also by tests running in parallel: allow a minute. */
+/**
+ * The slot is created (its consistent point reached: confirmed_flush_lsn set) and streaming. While
+ * pg_create_logical_replication_slot still waits for older transactions to end, the slot already
+ * shows as active, and a change committed then would not be decoded.
+ */
+const SLOT_READY = 'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active AND confirmed_flush_lsn IS NOT NULL';
 const waitLong: typeof waitFor = (cond, opts = {}) => waitFor(cond, { timeoutMs: 60_000, ...opts });
 
 const { url, skip } = await needLogicalPg();
@@ -113,7 +119,7 @@ test('creates publication and slot; insert/update/delete with exact types; trans
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('items', slot, state, cap), state);
-  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query(SLOT_READY, [slot])).rowCount === 1, { what: 'slot active' });
   const pub = await admin.query('SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3', [slot, schema, 'items']);
   assert.equal(pub.rowCount, 1);
 
@@ -157,7 +163,7 @@ test('the slot advances only on ack: un-acked changes come again after a restart
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const first = run(source('acks', slot, state, cap), state);
-  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query(SLOT_READY, [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`INSERT INTO ${t} VALUES (1, 1)`);
   await waitLong(() => first.events.length === 1, { what: 'first insert' });
   await first.stop();
@@ -166,7 +172,7 @@ test('the slot advances only on ack: un-acked changes come again after a restart
 
   // a run that never acks: it sees the change, but the slot stays where it was
   const noAck = run(source('acks', slot, new MemState('s'), cap), new MemState('s'), false);
-  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active again' });
+  await waitLong(async () => (await admin.query(SLOT_READY, [slot])).rowCount === 1, { what: 'slot active again' });
   await admin.query(`UPDATE ${t} SET v = 2 WHERE id = 1`);
   await waitLong(() => noAck.events.length === 1, { what: 'update seen' });
   await noAck.stop();
@@ -193,7 +199,7 @@ test('unchanged TOASTed columns are fetched (DEFAULT) or taken from the old tupl
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('docs', slot, state, cap), state);
-  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query(SLOT_READY, [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`UPDATE ${t} SET n = 1 WHERE id = 1`);
   await waitLong(() => r.events.length === 1, { what: 'update' });
   assert.ok(r.events[0]!.after!.body === big, 'the unchanged TOASTed body is fetched');
@@ -225,7 +231,7 @@ test('a key change becomes a delete of the old key and an insert of the new one'
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('rekey', slot, state, cap), state);
-  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query(SLOT_READY, [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`UPDATE ${t} SET id = 2 WHERE id = 1`);
   await waitLong(() => r.events.length === 2, { what: 'rekey events' });
   assert.deepEqual(r.events.map((e) => [e.op, e.key]), [['delete', '1'], ['insert', '2']]);
@@ -242,7 +248,7 @@ test('an idle slot does not pin WAL: writes to other tables move its confirmed L
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('quiet', slot, state, cap), state);
-  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query(SLOT_READY, [slot])).rowCount === 1, { what: 'slot active' });
   const before = (await admin.query<{ l: string }>('SELECT confirmed_flush_lsn::text AS l FROM pg_replication_slots WHERE slot_name = $1', [slot])).rows[0]!.l;
   for (let i = 0; i < 20; i++) await admin.query(`INSERT INTO ${schema}.busy VALUES ($1, $1)`, [i]);
   const walNow = (await admin.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l;
@@ -260,7 +266,7 @@ test('a transaction bigger than maxTransactionEvents comes in several batches; o
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('bulk', slot, state, cap, { maxTransactionEvents: 1000, maxBatchEvents: 1000 }), state);
-  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query(SLOT_READY, [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`INSERT INTO ${t} SELECT g, g FROM generate_series(1, 2500) g`);
   await waitLong(() => r.events.length === 2500, { what: '2500 events' });
   assert.deepEqual(r.batches.map((b) => [b.events.length, b.position !== undefined]), [[1000, false], [1000, false], [500, true]]);
@@ -277,7 +283,7 @@ test('a dropped replication connection fails the stream as retryable; the next s
   const state = new MemState('s');
   const src = source('drop', slot, state, cap);
   const first = run(src, state);
-  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query(SLOT_READY, [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`INSERT INTO ${t} VALUES (1, 1)`);
   await waitLong(() => first.events.length === 1, { what: 'first insert' });
   await admin.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1', [slot]);
@@ -304,7 +310,7 @@ test('a partitioned table is published through its root: changes in any partitio
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const r = run(source('parted', slot, state, cap, {}, ['id', 'region']), state);
-  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query(SLOT_READY, [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`INSERT INTO ${t} VALUES (1, 'n', 1), (2, 's', 2)`);
   await admin.query(`DELETE FROM ${t} WHERE id = 2`);
   await waitLong(() => r.events.length === 3, { what: 'three events' });
@@ -320,7 +326,7 @@ test('a schema change seen in a batch that was never acked is reported again aft
   const cap: Captured = { lines: [] };
   const state = new MemState('s');
   const first = run(source('evolve', slot, state, cap), state);
-  await waitLong(async () => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).rowCount === 1, { what: 'slot active' });
+  await waitLong(async () => (await admin.query(SLOT_READY, [slot])).rowCount === 1, { what: 'slot active' });
   await admin.query(`INSERT INTO ${t} VALUES (1, 'x')`);
   await waitLong(() => first.events.length === 1, { what: 'insert' });
   await first.stop();
