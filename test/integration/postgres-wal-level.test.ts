@@ -33,6 +33,18 @@ after(async () => {
   tmp.cleanup();
 });
 
+/** A config file in tmp with its own store, the replica-level server as system `legacy`, and the given systems and pipelines. */
+function configFile(name: string, systems: string, pipelines: string): string {
+  const file = path.join(tmp.dir, `${name}.yaml`);
+  writeFileSync(file, `store: sqlite:${path.join(tmp.dir, `${name}-state.db`)}
+stateDir: ${path.join(tmp.dir, `${name}-state`)}
+systems:
+  legacy: { driver: postgres, url: "${cluster!.url}" }
+${systems}pipelines:
+${pipelines}`);
+  return file;
+}
+
 test('wal_level = replica: the logical source stops with the setting to change and how', { skip }, async () => {
   const src = postgresConnector.createSource!({
     system: 'legacy', systemConfig: { url: cluster!.url }, collection: 'permit', keyFields: ['id'],
@@ -59,13 +71,7 @@ test('wal_level = replica: the logical source stops with the setting to change a
 });
 
 test('wal_level = replica: hms-sync backfill of a logical pipeline prints the same message', { skip }, async () => {
-  const cfg = path.join(tmp.dir, 'hms-sync.yaml');
-  writeFileSync(cfg, `store: sqlite:${path.join(tmp.dir, 'state.db')}
-stateDir: ${path.join(tmp.dir, 'state')}
-systems:
-  legacy: { driver: postgres, url: "${cluster!.url}" }
-pipelines:
-  permits:
+  const cfg = configFile('hms-sync', '', `  permits:
     from: { system: legacy, collection: permit, mode: logical }
     to: { system: legacy, collection: permit }
     key: id
@@ -76,18 +82,7 @@ pipelines:
 });
 
 test('wal_level = replica: hms-sync validate says the logical source cannot start (exit 4) and checks the tables of the others', { skip }, async () => {
-  const c = new pg.Client({ connectionString: cluster!.url });
-  await c.connect();
-  await c.query('CREATE TABLE IF NOT EXISTS nokey (v text)');
-  await c.end();
-  const cfg = path.join(tmp.dir, 'validate.yaml');
-  writeFileSync(cfg, `store: sqlite:${path.join(tmp.dir, 'v-state.db')}
-stateDir: ${path.join(tmp.dir, 'v-state')}
-systems:
-  legacy: { driver: postgres, url: "${cluster!.url}" }
-  web: { driver: http, url: "http://127.0.0.1:9" }
-pipelines:
-  logical:
+  const cfg = configFile('validate', '  web: { driver: http, url: "http://127.0.0.1:9" }\n', `  logical:
     from: { system: legacy, collection: permit, mode: logical }
     to: { system: web, collection: permits }
     key: id

@@ -134,28 +134,33 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
   async checkSource(ctx) {
     const options = (ctx.options ?? {}) as { mode?: string };
     const table = tableRef(ctx.collection, ctx.systemConfig.schema ?? 'public');
-    const client = new pg.Client({ ...clientConfig(ctx.systemConfig, ctx.baseDir), connectionTimeoutMillis: 5000 });
-    try {
-      await client.connect().catch((err: unknown) => {
-        throw new NotConnectedError(`cannot connect to PostgreSQL ${serverLabel(ctx.systemConfig.url)} of system "${ctx.system}": ${errorMessage(err)}`, { cause: err });
-      });
+    return withClient(ctx.systemConfig, ctx.system, ctx.baseDir, async (client) => {
       if (options.mode === 'logical') await checkWalLevel(client, serverLabel(ctx.systemConfig.url));
       const facts = await describeTable(client, table);
       return options.mode === 'logical' ? replicaIdentityProblems(table, facts, ctx.keyFields) : [];
-    } finally {
-      await client.end().catch(() => {});
-    }
+    });
   },
 
   async testConnection(cfg, { system, baseDir }) {
-    const client = new pg.Client({ ...clientConfig(cfg, baseDir), connectionTimeoutMillis: 5000 });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-    } catch (err) {
-      throw new NotConnectedError(`cannot connect to PostgreSQL ${serverLabel(cfg.url)} of system "${system}": ${errorMessage(err)}`, { cause: err });
-    } finally {
-      await client.end().catch(() => {});
-    }
+    await withClient(cfg, system, baseDir, async (client) => {
+      try {
+        await client.query('SELECT 1');
+      } catch (err) {
+        throw new NotConnectedError(`cannot connect to PostgreSQL ${serverLabel(cfg.url)} of system "${system}": ${errorMessage(err)}`, { cause: err });
+      }
+    });
   },
 });
+
+/** One short-lived connection for a check; a failed connect is a NotConnectedError naming the server and system. */
+async function withClient<T>(cfg: PostgresSystem, system: string, baseDir: string | undefined, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ ...clientConfig(cfg, baseDir), connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect().catch((err: unknown) => {
+      throw new NotConnectedError(`cannot connect to PostgreSQL ${serverLabel(cfg.url)} of system "${system}": ${errorMessage(err)}`, { cause: err });
+    });
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
