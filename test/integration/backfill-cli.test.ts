@@ -6,9 +6,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from '#better-sqlite3';
+import { writeSqliteTriggersConfig } from '../helpers/sqlite-triggers-config.js';
 import { tempDir } from '../helpers/services.js';
 
 const tmp = tempDir();
@@ -27,18 +27,7 @@ function setup(): string {
   s.close();
   const dst = path.join(tmp.dir, 'modern.db');
   new Database(dst).exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)');
-  const cfg = path.join(tmp.dir, 'hms-sync.yaml');
-  writeFileSync(cfg, `store: sqlite:${path.join(tmp.dir, 'state.db')}
-stateDir: ${path.join(tmp.dir, 'state')}
-systems:
-  legacy: { driver: sqlite, path: ${src} }
-  modern: { driver: sqlite, path: ${dst} }
-pipelines:
-  items:
-    from: { system: legacy, collection: items, mode: triggers, poll: 20ms }
-    to: { system: modern, collection: items }
-    key: id
-`);
+  const cfg = writeSqliteTriggersConfig({ dir: tmp.dir, name: 'hms-sync', state: 'state', src, dst });
   const inst = cli('triggers', 'install', 'items', cfg);
   assert.equal(inst.status, 0, inst.stderr);
   return cfg;

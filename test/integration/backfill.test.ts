@@ -1,7 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from '#better-sqlite3';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -12,6 +11,7 @@ import { installTriggers } from '../../src/connectors/triggers/trigger-ddl.js';
 import { openTriggerDb } from '../../src/connectors/triggers/trigger-db.js';
 import { openStore } from '../../src/store/open-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { writeSqliteTriggersConfig } from '../helpers/sqlite-triggers-config.js';
 import { tempDir, waitFor } from '../helpers/services.js';
 
 const tmp = tempDir();
@@ -29,19 +29,7 @@ test('backfill interleaves with concurrent changes (DBLog watermarks), survives 
   const d = new Database(dst);
   d.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, note TEXT)');
   d.close();
-  const cfgFile = path.join(tmp.dir, 'hms-sync.yaml');
-  writeFileSync(cfgFile, `store: sqlite:${path.join(tmp.dir, 'state.db')}
-stateDir: ${path.join(tmp.dir, 'state')}
-systems:
-  legacy: { driver: sqlite, path: ${src} }
-  modern: { driver: sqlite, path: ${dst} }
-pipelines:
-  items:
-    from: { system: legacy, collection: items, mode: triggers, poll: 20ms, batchSize: 300 }
-    to: { system: modern, collection: items }
-    key: id
-    debounce: 0ms
-`);
+  const cfgFile = writeSqliteTriggersConfig({ dir: tmp.dir, name: 'hms-sync', state: 'state', src, dst, from: 'poll: 20ms, batchSize: 300' });
   const tdb = openTriggerDb('sqlite', { path: src });
   await installTriggers(tdb, 'items', ['id']);
   await tdb.close();
@@ -129,18 +117,7 @@ test('backfill says what is wrong: triggers not installed, or another process dr
   const s = new Database(src);
   s.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER)');
   s.prepare('INSERT INTO items VALUES (1, 1)').run();
-  const cfgFile = path.join(tmp.dir, 'other.yaml');
-  writeFileSync(cfgFile, `store: sqlite:${path.join(tmp.dir, 'other-state.db')}
-stateDir: ${path.join(tmp.dir, 'other-state')}
-systems:
-  legacy: { driver: sqlite, path: ${src} }
-  modern: { driver: sqlite, path: ${path.join(tmp.dir, 'other-target.db')} }
-pipelines:
-  items:
-    from: { system: legacy, collection: items, mode: triggers, poll: 10ms }
-    to: { system: modern, collection: items }
-    key: id
-`);
+  const cfgFile = writeSqliteTriggersConfig({ dir: tmp.dir, name: 'other', src, dst: path.join(tmp.dir, 'other-target.db'), from: 'poll: 10ms' });
   const config = await loadConfig(cfgFile);
   const store = await openStore(config.store);
   await store.migrate();
@@ -169,18 +146,7 @@ test('a backfill SIGKILLed again and again during large chunk commits (bulk writ
   s.transaction(() => { for (let i = 1; i <= N; i++) ins.run(i, i % 97, `note ${i}`); })();
   s.close();
   const stateDb = path.join(tmp.dir, 'big-state.db');
-  const cfgFile = path.join(tmp.dir, 'big.yaml');
-  writeFileSync(cfgFile, `store: sqlite:${stateDb}
-stateDir: ${path.join(tmp.dir, 'big-state')}
-systems:
-  legacy: { driver: sqlite, path: ${src} }
-  modern: { driver: sqlite, path: ${path.join(tmp.dir, 'big-target.db')} }
-pipelines:
-  items:
-    from: { system: legacy, collection: items, mode: triggers, poll: 10ms }
-    to: { system: modern, collection: items }
-    key: id
-`);
+  const cfgFile = writeSqliteTriggersConfig({ dir: tmp.dir, name: 'big', src, dst: path.join(tmp.dir, 'big-target.db'), from: 'poll: 10ms' });
   const tdb = openTriggerDb('sqlite', { path: src });
   await installTriggers(tdb, 'items', ['id']);
   await tdb.close();
