@@ -9,7 +9,7 @@
  * type (RetryableError with retryAfterMs, PermanentError, NotConnectedError) — see core/errors.ts.
  */
 import type { z } from 'zod';
-import type { ChangeEvent, Delta } from '../core/types.js';
+import type { ChangeEvent, Delta, Doc } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { ShadowDelete, ShadowRow } from '../store/store.js';
 
@@ -61,6 +61,68 @@ export interface Source {
   close(): Promise<void>;
 }
 
+/**
+ * Read access to a system's collection (not only watching it): reconciliation, backfill, the
+ * snapshot diff of polling sources and conflict checks read through this seam.
+ *
+ * Order: a reader with `order: 'key'` yields rows ascending by its key fields in the system's own
+ * order (SQL: ORDER BY the key columns), and `after` (the last canonical key seen) resumes a scan
+ * with a keyset condition, never an OFFSET. Two systems may order the same keys differently
+ * (numbers vs text, collations): a comparison of two readers must not assume one order. A reader with `order: 'none'` (a SOAP list, a paged HTTP API without sort) says why in
+ * `orderNote`; `after` is then an opaque cursor, and ranges are not supported.
+ */
+export interface ScanOptions {
+  /**
+   * Resume after this point: for `order: 'key'` the canonical key of the last row already seen
+   * (exclusive); for `order: 'none'` the `cursor` of the previous page. Omitted: from the start.
+   */
+  after?: string | null;
+  /** Rows per page (upper bound). */
+  limit: number;
+  /** Only keys in [from, to) (canonical keys; `order: 'key'` readers only). */
+  range?: { from?: string | null; to?: string | null };
+  signal?: AbortSignal;
+}
+
+/** One row read from a system, in the system's own field names. */
+export interface ReadRow {
+  /** Canonical key (see `canonicalKey`). */
+  key: string;
+  doc: Doc;
+}
+
+export interface ScanPage {
+  rows: ReadRow[];
+  /** Pass as `after` to read the next page; null when this was the last page. */
+  cursor: string | null;
+}
+
+export interface Reader {
+  /** `key`: pages ascend by key and `after` / `range` use keys. `none`: the system cannot order. */
+  readonly order: 'key' | 'none';
+  /** Why the reader cannot order (shown to users), when `order` is `none`. */
+  readonly orderNote?: string;
+  /** Pages of rows, each at most `limit` long, until the collection (or range) is exhausted. */
+  scan(opts: ScanOptions): AsyncIterable<ScanPage>;
+  /** The rows of these keys that exist; missing keys are absent from the map. */
+  getByKeys(keys: string[], signal?: AbortSignal): Promise<Map<string, Doc>>;
+  /** Number of rows (in the range), when the system can count cheaply. */
+  count?(opts?: { range?: ScanOptions['range']; signal?: AbortSignal }): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface ReaderContext<S = unknown, O = unknown> {
+  system: string;
+  systemConfig: S;
+  collection: string;
+  /** The pipeline's `from:` options for this collection (what the source reads, e.g. a SOAP list operation). */
+  options: O;
+  keyFields: string[];
+  logger: Logger;
+  /** Directory relative paths in the system config resolve against (the config file's folder). */
+  baseDir?: string;
+}
+
 export interface SinkItem {
   jobId: string;
   version: number;
@@ -106,6 +168,8 @@ export interface ConnectorDescriptor<S = any, SO = any, KO = any> {
   sinkSchema?: z.ZodType<KO>;
   createSource?(ctx: SourceContext<S, SO>): Source | Promise<Source>;
   createSink?(ctx: SinkContext<S, KO>): Sink | Promise<Sink>;
+  /** Read access to a collection (scan in key order where the system can, get by keys, count). */
+  createReader?(ctx: ReaderContext<S, SO>): Reader | Promise<Reader>;
   /**
    * Turn a connection URL into a system config (used by `Connector.open({ driver, url })`).
    * Defaults to `{ url }`.
