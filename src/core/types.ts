@@ -22,6 +22,12 @@ export interface ChangeEvent {
   ts: number;
   /** Who made the change, when known (used for echo suppression). */
   origin?: string;
+  /**
+   * Polling sources: epoch ms (this process's clock) when the read that saw `after` began. Writes
+   * acknowledged before it are reflected in `after` (echo suppression uses it to tell a person's
+   * edit from a late echo). Absent for change streams, whose events show a point in the past.
+   */
+  readAt?: number;
 }
 
 /**

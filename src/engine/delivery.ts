@@ -10,7 +10,9 @@ import type { SinkItem, SinkResult } from '../connectors/contract.js';
 import type { CompleteInput, FailInput, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { type Route, toSinkItem } from './route.js';
-import { intentRow, intentsOf } from './echo.js';
+import { INTENT_TTL_MS } from './echo.js';
+import { canonicalKey, fingerprint } from '../core/delta.js';
+import type { EchoIntentInput, ShadowDelete, ShadowRow } from '../store/store.js';
 import { sleep } from '../core/sleep.js';
 
 export interface DeliveryDeps {
@@ -81,20 +83,21 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
       }
     }
     for (const job of skipped) done.push({ id: job.id, version: job.version, workerId: deps.workerId });
-    // Remember what we are about to write BEFORE writing it, so the reverse pipeline's watcher
-    // can never see our write without knowing it is ours (an intent that then fails is harmless:
-    // it only matches a row that already holds exactly these values).
-    if (route.writtenScope && items.length) {
-      const scope = route.writtenScope;
-      const existing = await deps.store.getShadow(scope, items.map((i) => i.delta.key));
-      const rows = new Map<string, ReturnType<typeof intentRow>>();
+    // Remember what we are about to write BEFORE writing it, so the watcher of every pipeline that
+    // reads this collection back can never see our write without knowing it is ours (an intent
+    // whose write then fails is harmless: it only hides a field that shows exactly the value the
+    // other side already has).
+    let intentIds: string[] = [];
+    const readers = route.echoReaders.length;
+    if (readers && items.length) {
+      const rows: EchoIntentInput[] = [];
       for (const item of items) {
-        const prev = rows.get(item.delta.key);
-        const intents = prev && !('delete' in prev) ? intentsOf(prev, now) : intentsOf(existing.get(item.delta.key), now);
-        intents.push({ doc: item.delta.state ? item.delta.changed : null, at: now });
-        rows.set(item.delta.key, intentRow(scope, item.delta.key, item.delta.fingerprint, intents));
+        const d = item.delta;
+        for (const reader of route.echoReaders) {
+          rows.push({ reader: reader.name, key: readerKey(d.state, reader.key) ?? d.key, writer: pipeline, fields: d.state ? d.changed : null, state: d.state, at: now });
+        }
       }
-      await deps.store.commit({ jobs: [], shadow: [...rows.values()] });
+      intentIds = await deps.store.recordIntents(rows, now - INTENT_TTL_MS);
     }
     let results: SinkResult[] = [];
     if (items.length) {
@@ -105,11 +108,19 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
         results = items.map(() => ({ ok: false, error: err }));
       }
     }
+    const landed: string[] = [];
     results.forEach((r, i) => {
       const job = itemJobs[i]!;
-      if (r.ok) done.push({ id: job.id, version: job.version, workerId: deps.workerId });
-      else fail(job, r.error);
+      if (r.ok) {
+        done.push({ id: job.id, version: job.version, workerId: deps.workerId });
+        for (let k = 0; k < readers; k++) if (intentIds[i * readers + k]) landed.push(intentIds[i * readers + k]!);
+      } else fail(job, r.error);
     });
+    // the watchers' next reads show these writes: older intents on the same fields are superseded
+    if (landed.length) {
+      await deps.store.landIntents(landed, Date.now());
+      await rememberWritten(deps.store, route, items.filter((_, i) => results[i]?.ok));
+    }
     if (done.length) {
       await deps.store.complete(done);
       const doneIds = new Set(done.map((d) => d.id));
@@ -127,6 +138,45 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
         deps.events.emit('job:retry', { job: f.job, error: f.error, retryAt: f.retryAt });
       }
     }
+  }
+}
+
+/**
+ * A polling reader's shadow is the last state it saw. Once our write is acknowledged the row holds
+ * what we wrote, so the written fields go into that shadow: a person who sets a field back before
+ * the next poll is then seen as a change (the poll would otherwise find the row equal to its old
+ * shadow and never report the edit). A shadow without the state itself is marked stale instead.
+ */
+async function rememberWritten(store: Store, route: Route, items: SinkItem[]): Promise<void> {
+  for (const reader of route.echoReaders) {
+    const byKey = new Map<string, SinkItem['delta']>();
+    for (const item of items) {
+      const k = readerKey(item.delta.state, reader.key) ?? item.delta.key;
+      byKey.set(k, item.delta);
+    }
+    const rows = await store.getShadow(reader.scope, [...byKey.keys()]);
+    if (!rows.size) continue;
+    const patch: Array<ShadowRow | ShadowDelete> = [];
+    for (const [k, row] of rows) {
+      const d = byKey.get(k)!;
+      if (!d.state) continue; // a delete: the reader sees the row gone
+      if (!row.doc) patch.push({ ...row, fingerprint: '' });
+      else {
+        const doc = { ...row.doc, ...d.changed };
+        patch.push({ ...row, doc, fingerprint: fingerprint(doc), updatedAt: Date.now() });
+      }
+    }
+    if (patch.length) await store.commit({ jobs: [], shadow: patch });
+  }
+}
+
+/** The key as a reader's source computes it from the written state (null when a key field is not in it). */
+function readerKey(state: Record<string, unknown> | null, fields: string[]): string | null {
+  if (!state) return null;
+  try {
+    return canonicalKey(state, fields);
+  } catch {
+    return null;
   }
 }
 

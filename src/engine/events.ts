@@ -3,7 +3,8 @@ import type { ChangeEvent, Job } from '../core/types.js';
 
 /** Events the engine emits, as `subject:verb`. Background loops never throw: they emit `error`. */
 export interface EngineEvents {
-  'source:batch': [{ pipeline: string; events: number; enqueued: number; merged: number; suppressed: number; position?: string }];
+  /** `suppressed`: changes dropped as our own echo; `partial`: changes that flowed with our own fields taken out. */
+  'source:batch': [{ pipeline: string; events: number; enqueued: number; merged: number; suppressed: number; partial: number; position?: string }];
   'source:error': [{ pipeline: string; error: Error }];
   'change': [{ pipeline: string; event: ChangeEvent }];
   'job:done': [{ job: Job; skipped?: boolean }];

@@ -26,8 +26,11 @@ export interface Route {
   mapping: RouteMapping;
   sink: Sink;
   delivery: { maxAttempts: number; backoff: BackoffPolicy; batchSize: number; leaseMs: number; timeoutMs: number; concurrency: number };
-  /** Shadow scope where delivered states are remembered for echo suppression, when a reverse pipeline exists. */
-  writtenScope: string | null;
+  /**
+   * The pipelines that watch this route's target collection and carry changes back to its source
+   * (bidirectional link), with their key fields: each gets an echo intent for every write.
+   */
+  echoReaders: Array<{ name: string; key: string[]; /** the reader's shadow scope (its source id) */ scope: string }>;
 }
 
 /** Identity mapping (no `map:` in the pipeline). */

@@ -44,10 +44,40 @@ export interface ShadowDelete {
   delete: true;
 }
 
+/**
+ * A write the engine is about to make into a collection that another pipeline (the reader)
+ * watches: when that reader's source sees these fields with these values, they are our own echo.
+ */
+export interface EchoIntentInput {
+  /** The pipeline whose source watches the written collection. */
+  reader: string;
+  /** The key as the reader's source computes it. */
+  key: string;
+  /** The pipeline that writes. */
+  writer: string;
+  /** The fields written and their values (target field names); null for a delete. */
+  fields: Record<string, unknown> | null;
+  /** The full state written (null for a delete): compared when a change arrives without a before image. */
+  state: Record<string, unknown> | null;
+  /** Epoch ms. */
+  at: number;
+}
+
+export interface EchoIntent extends EchoIntentInput {
+  id: string;
+  /** Epoch ms when the sink acknowledged the write; null while in flight (or when it failed). */
+  landedAt: number | null;
+}
+
+/** Consume (part of) an intent: the fields still to be seen back, or delete it. */
+export type EchoIntentUpdate = { id: string; fields: Record<string, unknown> } | { id: string; delete: true };
+
 /** One atomic commit: a source position together with the jobs and shadow rows it produced (outbox). */
 export interface CommitInput {
   jobs: EnqueueInput[];
   shadow?: Array<ShadowRow | ShadowDelete>;
+  /** Echo intents consumed by the changes of this commit. */
+  intents?: EchoIntentUpdate[];
   position?: { source: string; position: string };
 }
 
@@ -111,7 +141,17 @@ export interface ListJobsOptions {
   limit?: number;
 }
 
-export interface Store {
+/** Echo write intents (store role): recorded before a write, consumed by the reader's commits. */
+export interface EchoIntentStore {
+  /** Record intents (and drop intents older than `expireBefore`, epoch ms, when given); returns their ids in order. */
+  recordIntents(rows: EchoIntentInput[], expireBefore?: number): Promise<string[]>;
+  /** Mark the writes of these intents acknowledged by the sink at `at` (epoch ms). */
+  landIntents(ids: string[], at: number): Promise<void>;
+  /** The live intents (created at or after `since`) of a reader for these keys, oldest first per key. */
+  getIntents(reader: string, keys: string[], since: number): Promise<Map<string, EchoIntent[]>>;
+}
+
+export interface Store extends EchoIntentStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Apply numbered migrations; idempotent and safe to run from several processes. */
   migrate(): Promise<void>;
