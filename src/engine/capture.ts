@@ -12,6 +12,7 @@ import type { Source, SourceBatch } from '../connectors/contract.js';
 import type { EchoIntent, EchoIntentUpdate, EnqueueInput, ShadowDelete, ShadowRow, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { sleep } from '../core/sleep.js';
+import { computeBackoff, type BackoffPolicy } from '../core/backoff.js';
 import { ConfigError, PermanentError } from '../core/errors.js';
 
 export interface CapturePipeline {
@@ -35,6 +36,12 @@ export interface CapturePipeline {
 }
 
 const batchJobs = new AsyncLocalStorage<EnqueueInput[]>();
+
+/** Restart delays of a failed source: 0.5-1 s, 1-2 s, ... up to 30 s; a permanent problem up to 5 minutes. */
+export const SOURCE_RESTART: BackoffPolicy = Object.freeze({ initialMs: 1000, maxMs: 30_000, factor: 2 });
+export const PERMANENT_RESTART: BackoffPolicy = Object.freeze({ initialMs: 1000, maxMs: 300_000, factor: 2 });
+/** Half jitter: one source restarts neither in lockstep with others nor much sooner than its step. */
+const halfJitter = () => 0.5 + Math.random() / 2;
 
 /** Jobs of the batch whose onChange hooks are running (engine.enqueue joins that commit). */
 export function currentBatchJobs(): EnqueueInput[] | undefined {
@@ -160,7 +167,6 @@ export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: 
       deps.events.emit('source:error', { pipeline: p.name, error });
     }
     if (signal.aborted) break;
-    const capMs = permanent ? 300_000 : 30_000;
-    await sleep(Math.min(capMs, 250 * 2 ** Math.min(failures, permanent ? 11 : 7)), signal);
+    await sleep(computeBackoff(failures, permanent ? PERMANENT_RESTART : SOURCE_RESTART, halfJitter), signal);
   }
 }
