@@ -6,7 +6,7 @@ import { classifyError, errorMessage, MappingError, ValidationError } from '../c
 import { computeBackoff, DEFAULT_BACKOFF } from '../core/backoff.js';
 import type { Job } from '../core/types.js';
 import type { Logger } from '../core/log.js';
-import type { SinkItem, SinkResult } from '../connectors/contract.js';
+import { isStale, type SinkItem, type SinkResult } from '../connectors/contract.js';
 import type { CompleteInput, FailInput, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { type Route, toSinkItem } from './route.js';
@@ -109,22 +109,33 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
       }
     }
     const landed: string[] = [];
+    const stale = new Map<string, string>();
     results.forEach((r, i) => {
       const job = itemJobs[i]!;
-      if (r.ok) {
-        done.push({ id: job.id, version: job.version, workerId: deps.workerId });
-        for (let k = 0; k < readers; k++) if (intentIds[i * readers + k]) landed.push(intentIds[i * readers + k]!);
-      } else fail(job, r.error);
+      if (!r.ok) return fail(job, r.error);
+      done.push({ id: job.id, version: job.version, workerId: deps.workerId });
+      if (isStale(r)) {
+        // nothing was written: the target already holds this version or a newer one
+        stale.set(job.id, r.reason);
+        return;
+      }
+      for (let k = 0; k < readers; k++) if (intentIds[i * readers + k]) landed.push(intentIds[i * readers + k]!);
     });
     // the watchers' next reads show these writes: older intents on the same fields are superseded
     if (landed.length) {
       await deps.store.landIntents(landed, Date.now());
-      await rememberWritten(deps.store, route, items.filter((_, i) => results[i]?.ok));
+      await rememberWritten(deps.store, route, items.filter((_, i) => results[i]?.ok && !isStale(results[i]!)));
     }
     if (done.length) {
       await deps.store.complete(done);
       const doneIds = new Set(done.map((d) => d.id));
-      for (const job of jobs) if (doneIds.has(job.id)) deps.events.emit('job:done', { job, skipped: skipped.includes(job) });
+      for (const job of jobs) {
+        if (!doneIds.has(job.id)) continue;
+        const reason = stale.get(job.id);
+        if (reason !== undefined) deps.logger.info({ pipeline, jobId: job.id, key: job.key, reason }, 'stale write: the target already holds this version or a newer one; nothing written');
+        const outcome = skipped.includes(job) ? 'unchanged' : reason !== undefined ? 'stale' : 'written';
+        deps.events.emit('job:done', { job, skipped: outcome === 'unchanged', outcome });
+      }
     }
   }
   if (failures.length) {

@@ -58,6 +58,11 @@ export class Engine extends TypedEmitter<EngineEvents> {
   private sinkAbort = unboundedAbort();
   private loops: Promise<void>[] = [];
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
+  /**
+   * Jobs of this process per pipeline and outcome since start (`written`, `stale`: the sink wrote
+   * nothing because the target held a newer version, `unchanged`: no mapped field changed).
+   */
+  readonly outcomes = new Map<string, { written: number; stale: number; unchanged: number }>();
 
   constructor(opts: EngineOptions) {
     super();
@@ -66,6 +71,11 @@ export class Engine extends TypedEmitter<EngineEvents> {
     this.logger = opts.logger ?? createLogger({ level: opts.config.logLevel });
     this.workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.on('error' as never, () => {}); // background errors are reported through typed events and logs
+    this.on('job:done', ({ job, outcome }) => {
+      let c = this.outcomes.get(job.pipeline);
+      if (!c) this.outcomes.set(job.pipeline, (c = { written: 0, stale: 0, unchanged: 0 }));
+      c[outcome]++;
+    });
   }
 
   /** Register a hook run for every change seen on `collection` (or `system/collection`), before it is queued. */
