@@ -9,7 +9,7 @@
  * type (RetryableError with retryAfterMs, PermanentError, NotConnectedError) — see core/errors.ts.
  */
 import type { z } from 'zod';
-import type { ChangeEvent, Delta, Doc } from '../core/types.js';
+import type { ChangeEvent, Doc, SinkDelta } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { ShadowDelete, ShadowRow } from '../store/store.js';
 
@@ -133,7 +133,8 @@ export interface SinkItem {
   collection: string;
   /** Target key field names. */
   keyFields: string[];
-  delta: Delta;
+  /** The change in the target's field names, after mapping. */
+  delta: SinkDelta;
 }
 
 /**

@@ -9,7 +9,7 @@ import { filterEcho, INTENT_TTL_MS, MAX_INTENTS } from './echo.js';
 import type { ChangeEvent, Delta, Doc } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { Source, SourceBatch } from '../connectors/contract.js';
-import type { EchoIntent, EchoIntentUpdate, EnqueueInput, ShadowDelete, ShadowRow, Store } from '../store/store.js';
+import type { EchoIntent, EchoIntentStore, EchoIntentUpdate, EnqueueInput, QueueStore, ShadowDelete, ShadowRow, StateStore } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { sleep } from '../core/sleep.js';
 import { computeBackoff, type BackoffPolicy } from '../core/backoff.js';
@@ -49,7 +49,7 @@ export function currentBatchJobs(): EnqueueInput[] | undefined {
 }
 
 export interface CaptureDeps {
-  store: Store;
+  store: QueueStore & StateStore & EchoIntentStore;
   logger: Logger;
   events: TypedEmitter<EngineEvents>;
 }

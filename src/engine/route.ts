@@ -5,7 +5,7 @@
  */
 import { canonicalKey, fingerprint, keyValues, makeDiff } from '../core/delta.js';
 import { MappingError } from '../core/errors.js';
-import type { Delta, Doc, Job } from '../core/types.js';
+import type { Doc, Job, SinkDelta } from '../core/types.js';
 import { idempotencyKey } from '../core/types.js';
 import type { Sink, SinkItem } from '../connectors/contract.js';
 import type { BackoffPolicy } from '../core/backoff.js';
@@ -61,7 +61,7 @@ export async function toSinkItem(route: Route, job: Job): Promise<SinkItem | nul
   if (d.op === 'update' && before && Object.keys(changed).length === 0) return null;
   const keyDoc = state ?? before ?? (await keyDocFromSourceKey(route, job.key));
   const targetKey = canonicalKey(keyDoc, route.targetKey);
-  const delta: Delta = {
+  const delta: SinkDelta = {
     op: d.op,
     key: targetKey,
     changed,

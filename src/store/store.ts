@@ -151,17 +151,27 @@ export interface EchoIntentStore {
   getIntents(reader: string, keys: string[], since: number): Promise<Map<string, EchoIntent[]>>;
 }
 
-export interface Store extends EchoIntentStore {
+/**
+ * Store roles. The engine and the operator layer each depend on the role they use; the two
+ * dialects implement them all (`Store`). A new role (review queue, conflicts, leases) is a new
+ * interface here and new role-named statements in each dialect, not a longer list in one place.
+ */
+
+/** Schema: numbered migrations and the recorded version. */
+export interface SchemaStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Apply numbered migrations; idempotent and safe to run from several processes. */
   migrate(): Promise<void>;
   schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
 
-  /** Atomically enqueue (with coalescing), update shadow rows and record a source position. */
+/** The sync queue: enqueue with coalescing, claim with per-key order, ack / retry / dead-letter. */
+export interface QueueStore {
+  /** Atomically enqueue (with coalescing), update shadow rows, consume echo intents and record a source position. */
   commit(input: CommitInput): Promise<{ inserted: number; merged: number }>;
   /** Shorthand for commit({ jobs }). */
   enqueue(jobs: EnqueueInput[]): Promise<{ inserted: number; merged: number }>;
-
   /**
    * Claim up to `limit` runnable jobs: pending, runAt <= now, and the oldest unfinished job
    * of their (pipeline, key). Claimed jobs become running with a lease and attempts + 1.
@@ -183,12 +193,18 @@ export interface Store extends EchoIntentStore {
    * listeners (PostgreSQL: the LISTEN connection is up). Optional; SQLite resolves at once.
    */
   wakeReady?(): Promise<void>;
+}
 
+/** What sources and links remember: positions, shadow rows (echo intents: {@link EchoIntentStore}). */
+export interface StateStore {
   getPosition(source: string): Promise<string | null>;
   getShadow(scope: string, keys: string[]): Promise<Map<string, ShadowRow>>;
   /** All shadow rows of a scope (for full scans that must detect deletes). */
   listShadow(scope: string): AsyncIterable<ShadowRow>;
+}
 
+/** What operators (CLI, server) read and do: stats, job lookup, dead letters, audit, pruning. */
+export interface OperationsStore {
   stats(): Promise<QueueStats[]>;
   getJob(id: string): Promise<Job | null>;
   listJobs(opts: ListJobsOptions): Promise<Job[]>;
@@ -206,6 +222,6 @@ export interface Store extends EchoIntentStore {
   listAudit(limit?: number): Promise<AuditEntry[]>;
   /** Delete done jobs older than `olderThanMs`. */
   prune(olderThanMs: number): Promise<number>;
-
-  close(): Promise<void>;
 }
+
+export interface Store extends SchemaStore, QueueStore, StateStore, EchoIntentStore, OperationsStore {}
