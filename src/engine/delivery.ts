@@ -152,6 +152,9 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
   }
 }
 
+/** A fingerprint no row has: a shadow row marked with it differs from whatever is read next ('' is a tombstone). */
+export const STALE_FINGERPRINT = '~stale';
+
 /**
  * A polling reader's shadow is the last state it saw. Once our write is acknowledged the row holds
  * what we wrote, so the written fields go into that shadow: a person who sets a field back before
@@ -171,7 +174,7 @@ async function rememberWritten(store: Store, route: Route, items: SinkItem[]): P
     for (const [k, row] of rows) {
       const d = byKey.get(k)!;
       if (!d.state) continue; // a delete: the reader sees the row gone
-      if (!row.doc) patch.push({ ...row, fingerprint: '' });
+      if (!row.doc) patch.push({ ...row, fingerprint: STALE_FINGERPRINT }); // no state kept: the next read compares afresh
       else {
         const doc = { ...row.doc, ...d.changed };
         patch.push({ ...row, doc, fingerprint: fingerprint(doc), updatedAt: Date.now() });
