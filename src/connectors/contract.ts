@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import type { ChangeEvent, Delta, Doc } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { ShadowDelete, ShadowRow } from '../store/store.js';
+import type { TriggerDb } from './triggers/trigger-db.js';
 
 /** Read access to a source's own durable state (shadow rows and last committed position). */
 export interface SourceState {
@@ -170,6 +171,11 @@ export interface ConnectorDescriptor<S = any, SO = any, KO = any> {
   createSink?(ctx: SinkContext<S, KO>): Sink | Promise<Sink>;
   /** Read access to a collection (scan in key order where the system can, get by keys, count). */
   createReader?(ctx: ReaderContext<S, SO>): Reader | Promise<Reader>;
+  /**
+   * Trigger capture (src/connectors/triggers/): open the database handle that `hms-sync triggers`
+   * and `mode: triggers` run on. Only databases that support trigger capture offer it.
+   */
+  openTriggerDb?(systemConfig: S, baseDir?: string): TriggerDb;
   /**
    * Turn a connection URL into a system config (used by `Connector.open({ driver, url })`).
    * Defaults to `{ url }`.
