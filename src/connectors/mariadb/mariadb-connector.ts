@@ -71,6 +71,7 @@ function descriptor(driver: 'mariadb' | 'mysql'): ConnectorDescriptor<MariadbSys
       let port: SqlQueryPort | null = null;
       let base: MariadbQueryPort | null = null;
       return createSqlPollSource({
+        dialect: mariadbDialect,
         ctx: { ...ctx, options: pollOptions },
         port: async () => {
           if (!port) {

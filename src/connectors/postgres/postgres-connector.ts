@@ -101,6 +101,7 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
     let pool: pg.Pool | null = null;
     const server = serverLabel(ctx.systemConfig.url);
     return createSqlPollSource({
+      dialect: postgresDialect,
       ctx: { ...ctx, options: pollOptions } as SourceContext<unknown, SqlPollOptions>,
       port: () => {
         pool ??= createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });

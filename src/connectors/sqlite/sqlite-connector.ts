@@ -68,6 +68,7 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
     const file = fileOf(ctx.systemConfig, ctx.baseDir);
     let port: (SqlQueryPort & { close(): Promise<void> }) | null = null;
     return createSqlPollSource({
+      dialect: sqliteDialect,
       ctx,
       port: () => {
         if (!port) {
