@@ -98,6 +98,39 @@ export interface ScanPage {
   cursor: string | null;
 }
 
+/**
+ * What a source offers so `hms-sync backfill` can interleave a snapshot (read through the
+ * connector's Reader) with its change stream by the DBLog watermark method (see
+ * src/engine/backfill.ts and docs/backfill.md).
+ *
+ * A source that supports it implements {@link BackfillCapable}. Its stream must report a
+ * watermark it sees in the log by ending the batch there and setting `watermark` on that batch
+ * (every event of the batch happened before the watermark). Watermarks are only reported after
+ * `enableWatermarks()`; otherwise the source drops them.
+ */
+export interface WatermarkedBatch extends SourceBatch {
+  /** Id of the watermark seen right after this batch's events. */
+  watermark?: string;
+}
+
+export interface BackfillSupport {
+  /** Write a watermark into the source database so that the stream reports it (committed on return). */
+  writeWatermark(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BackfillCapable extends Source {
+  /** Start reporting watermarks in the stream. */
+  enableWatermarks(): void;
+  /** Open what the backfill needs on the source database (the snapshot itself is read by the Reader). */
+  openBackfill(): Promise<BackfillSupport>;
+}
+
+/** Whether a source can take part in a watermark backfill. */
+export function isBackfillCapable(s: Source): s is BackfillCapable {
+  return typeof (s as Partial<BackfillCapable>).openBackfill === 'function' && typeof (s as Partial<BackfillCapable>).enableWatermarks === 'function';
+}
+
 export interface Reader {
   /** `key`: pages ascend by key and `after` / `range` use keys. `none`: the system cannot order. */
   readonly order: 'key' | 'none';

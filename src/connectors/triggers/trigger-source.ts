@@ -13,12 +13,11 @@ import { z } from 'zod';
 import { canonicalKey } from '../../core/delta.js';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
-import type { SourceContext } from '../contract.js';
+import type { BackfillCapable, BackfillSupport, SourceContext, WatermarkedBatch } from '../contract.js';
 import { durationSchema, parseDuration, sleep } from '../sql/duration.js';
 import { CHANGELOG_TABLE, changelogExists, SQLITE_BLOB_MARKER, tableColumnTypes } from './trigger-ddl.js';
 import { parseJsonExact } from './exact-json.js';
 import type { TriggerDb } from './trigger-db.js';
-import type { BackfillCapable, BackfillSupport, WatermarkedBatch } from './watermark.js';
 
 export const triggerSourceOptionsSchema = z.strictObject({
   mode: z.literal('triggers').describe('Read the change-log filled by triggers (install them with `hms-sync triggers install <pipeline>`).'),
@@ -83,7 +82,6 @@ export class TriggerSource implements BackfillCapable {
     const ph = (i: number) => db.sql.placeholder(i);
     const table = this.ctx.collection;
     return {
-      port: db,
       async writeWatermark(id) {
         await db.exec(`INSERT INTO ${db.quoteIdent(CHANGELOG_TABLE)} (tbl, op, pk) VALUES (${ph(1)}, 'W', ${ph(2)})`, [table, JSON.stringify(id)]);
       },
