@@ -17,12 +17,15 @@ import { z } from 'zod';
 import { errorMessage, NotConnectedError } from '../../core/errors.js';
 import { defineConnector, type SourceContext } from '../contract.js';
 import { createSqlPollSource } from '../sql/sql-poll-source.js';
+import { createSqlReader, readerTableSpec } from '../sql/sql-reader.js';
+import { postgresDialect } from './postgres-dialect.js';
 import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-options.js';
 import { clientConfig, createPool, poolQueryPort, postgresSystemSchema, serverLabel, type PostgresSystem } from './pg-connection.js';
 import { PgLogicalSource, pgLogicalOptionsSchema, type PgLogicalOptions } from './pg-logical-source.js';
 import { PostgresSink, type PostgresSinkOptions } from './postgres-sink.js';
 import { checkWalLevel, describeTable, replicaIdentityProblems, tableRef } from './pg-setup.js';
 import { createTriggerSource, isTriggerMode, triggerSourceOptionsSchema } from '../triggers/trigger-source.js';
+import { openPostgresTriggerDb } from './postgres-trigger-db.js';
 
 /** A field schema without its default (the source applies its own defaults when it starts). */
 function noDefault(t: z.ZodType): z.ZodType {
@@ -72,6 +75,8 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
   sourceSchema: postgresSourceSchema as unknown as z.ZodType<PostgresSourceOptions>,
   sinkSchema: postgresSinkSchema as unknown as z.ZodType<PostgresSinkConfig>,
 
+  openTriggerDb: openPostgresTriggerDb,
+
   fromUrl(url) {
     const u = new URL(url);
     const schema = u.searchParams.get('schema');
@@ -80,7 +85,7 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
   },
 
   createSource(ctx) {
-    if (isTriggerMode(ctx.options)) return createTriggerSource('postgres', ctx);
+    if (isTriggerMode(ctx.options)) return createTriggerSource(ctx, () => openPostgresTriggerDb(ctx.systemConfig, ctx.baseDir));
     const options = (ctx.options ?? {}) as PostgresSourceOptions;
     if (options.mode === 'logical') {
       const pool = createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });
@@ -96,6 +101,7 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
     let pool: pg.Pool | null = null;
     const server = serverLabel(ctx.systemConfig.url);
     return createSqlPollSource({
+      dialect: postgresDialect,
       ctx: { ...ctx, options: pollOptions } as SourceContext<unknown, SqlPollOptions>,
       port: () => {
         pool ??= createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });
@@ -121,6 +127,36 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
         pool = null;
         await p?.end().catch(() => {});
       },
+    });
+  },
+
+  createReader(ctx) {
+    let pool: pg.Pool | null = null;
+    const server = serverLabel(ctx.systemConfig.url);
+    const drop = async () => {
+      const p = pool;
+      pool = null;
+      await p?.end().catch(() => {});
+    };
+    return createSqlReader({
+      ...readerTableSpec(ctx.collection, ctx.keyFields, ctx.options),
+      dialect: postgresDialect,
+      port: () => {
+        pool ??= createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });
+        const port = poolQueryPort(pool);
+        return {
+          ...port,
+          query: async (sql: string, params: unknown[]) => {
+            try {
+              return await port.query(sql, params);
+            } catch (err) {
+              throw new NotConnectedError(`read query on PostgreSQL ${server} failed: ${errorMessage(err)}`, { cause: err });
+            }
+          },
+        };
+      },
+      onError: drop,
+      close: drop,
     });
   },
 

@@ -15,11 +15,14 @@ import { ConfigError, errorMessage, NotConnectedError } from '../../core/errors.
 import { defineConnector } from '../contract.js';
 import { durationSchema, parseDuration } from '../sql/duration.js';
 import { createSqlPollSource } from '../sql/sql-poll-source.js';
+import { createSqlReader, readerTableSpec } from '../sql/sql-reader.js';
 import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-options.js';
 import type { SqlQueryPort } from '../sql/sql-query-port.js';
 import { fromBetterSqlite3, openSqlite } from './sqlite-query-port.js';
+import { sqliteDialect } from './sqlite-dialect.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
 import { createTriggerSource, isTriggerMode, withTriggerMode } from '../triggers/trigger-source.js';
+import { openSqliteTriggerDb } from './sqlite-trigger-db.js';
 
 export const sqliteSystemSchema = z.strictObject({
   path: z.string().min(1).describe('Path of the SQLite database file (relative to the config file\'s folder).'),
@@ -46,11 +49,13 @@ function busyMs(cfg: SqliteSystem): number {
 /** The SQLite connector descriptor (driver `sqlite`). */
 export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.input<typeof sqliteSinkSchema>>({
   driver: 'sqlite',
-  description: 'SQLite database file: polling source with per-row fingerprints, upsert/delete sink.',
+  description: 'SQLite database file: polling source with per-row fingerprints, reader, upsert/delete sink.',
   systemSchema: sqliteSystemSchema as unknown as z.ZodType<SqliteSystem>,
   // `mode: triggers` selects trigger capture (src/connectors/triggers/)
   sourceSchema: withTriggerMode(sqlPollOptionsSchema) as unknown as z.ZodType<SqlPollOptions>,
   sinkSchema: sqliteSinkSchema as unknown as z.ZodType<z.input<typeof sqliteSinkSchema>>,
+
+  openTriggerDb: openSqliteTriggerDb,
 
   fromUrl(url) {
     // sqlite:./legacy.db, sqlite:///abs/path.db, file:legacy.db or a bare path
@@ -59,10 +64,11 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
   },
 
   createSource(ctx) {
-    if (isTriggerMode(ctx.options)) return createTriggerSource('sqlite', ctx);
+    if (isTriggerMode(ctx.options)) return createTriggerSource(ctx, () => openSqliteTriggerDb(ctx.systemConfig, ctx.baseDir));
     const file = fileOf(ctx.systemConfig, ctx.baseDir);
     let port: (SqlQueryPort & { close(): Promise<void> }) | null = null;
     return createSqlPollSource({
+      dialect: sqliteDialect,
       ctx,
       port: () => {
         if (!port) {
@@ -85,6 +91,33 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
         port = null;
         await p?.close();
       },
+    });
+  },
+
+  createReader(ctx) {
+    const file = fileOf(ctx.systemConfig, ctx.baseDir);
+    let port: (SqlQueryPort & { close(): Promise<void> }) | null = null;
+    const drop = async () => {
+      const p = port;
+      port = null;
+      await p?.close();
+    };
+    return createSqlReader({
+      ...readerTableSpec(ctx.collection, ctx.keyFields, ctx.options),
+      dialect: sqliteDialect,
+      port: () => {
+        if (!port) {
+          try {
+            port = fromBetterSqlite3(openSqlite(file, { readonly: true, busyTimeoutMs: busyMs(ctx.systemConfig) }));
+          } catch (err) {
+            throw new NotConnectedError(`cannot open SQLite database ${JSON.stringify(file)} of system "${ctx.system}": ${errorMessage(err)}`, { cause: err });
+          }
+        }
+        return port;
+      },
+      // the file may have been replaced or removed: reopen on the next query
+      onError: drop,
+      close: drop,
     });
   },
 
