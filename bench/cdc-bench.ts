@@ -24,6 +24,7 @@
  * PostgreSQL with wal_level=logical: HMS_TEST_PG_LOGICAL_URL, the main test server when it is
  * logical, or a private cluster on port 5433 (see test/helpers/pg-logical.ts).
  */
+import { withSnapshot } from '../src/engine/snapshot.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -359,7 +360,7 @@ pipelines:
       ceiling.pgRecvlogicalPerSec = r.status === 0 ? Math.round(N / (ms / 1000)) : `failed: ${r.stderr.trim()}`;
     }
     {
-      const state = { scope: 'bench', getPosition: async () => null, getShadow: async () => new Map(), async *listShadow() {} };
+      const state = withSnapshot({ scope: 'bench', getPosition: async () => null, getShadow: async () => new Map(), async *listShadow() {} }, { system: 'db', collection: 'items' });
       const src = postgresConnector.createSource!({ system: 'db', systemConfig: { url, schema }, collection: 'items', keyFields: ['id'], state, options: { mode: 'logical', slot: decSlots[0], publication: pub }, logger: silentLogger(), workDir: tmp }) as Source;
       const ac = new AbortController();
       const t0 = Date.now();

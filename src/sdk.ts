@@ -2,7 +2,7 @@
  * The seeds' API, made real:
  *
  * ```ts
- * import { onChange, enqueue, makeDiff, start } from 'hms-sync';
+import { onChange, enqueue, makeDiff, start } from 'hms-sync';
  * onChange('permits', async (oldDoc, newDoc) => {
  *   const diff = makeDiff(oldDoc, newDoc);   // tiny delta
  *   await enqueue('county-cobol', diff);     // add to queue (key taken from the change)
@@ -24,6 +24,7 @@ import type { ChangeEvent, Delta, Doc } from './core/types.js';
 import { getConnector } from './connectors/registry.js';
 import type { Source } from './connectors/contract.js';
 import { openStore } from './store/open-store.js';
+import { sourceStateFor } from './engine/snapshot.js';
 import type { Store } from './store/store.js';
 import { createEngine, type ChangeHook, type Engine, type EngineOptions } from './engine/engine.js';
 import { loadPluginsFromFile } from './cli/plugins.js';
@@ -144,7 +145,7 @@ export class Connector {
     signal?.addEventListener('abort', onAbort, { once: true });
     const source = await d.createSource({
       system: this.name, systemConfig: this.systemConfig, collection: table, options, keyFields: Array.isArray(key) ? key : [key],
-      state: { scope, getPosition: () => store.getPosition(scope), getShadow: (keys) => store.getShadow(scope, keys), listShadow: () => store.listShadow(scope) },
+      state: sourceStateFor(store, scope, { system: this.name, collection: table }),
       logger: this.logger, workDir: path.resolve('.hms-sync', 'connectors', this.name), baseDir: process.cwd(),
     });
     this.open.push(source);

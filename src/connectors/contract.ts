@@ -14,13 +14,50 @@ import type { Logger } from '../core/log.js';
 import type { ShadowDelete, ShadowRow } from '../store/store.js';
 import type { TriggerDb } from './triggers/trigger-db.js';
 
-/** Read access to a source's own durable state (shadow rows and last committed position). */
+/** One record as a source has it: its canonical key and the row, or `doc: null` when the source reports it deleted. */
+export interface SnapshotRecord {
+  key: string;
+  doc: Doc | null;
+}
+
+/** Events and the shadow rows to yield with them in one batch (see SourceState.diff). */
+export interface SnapshotDiff {
+  events: ChangeEvent[];
+  shadow: Array<ShadowRow | ShadowDelete>;
+}
+
+export interface SnapshotDiffOptions {
+  /** Epoch ms when the read that produced the records began (polling reads; echo suppression uses it). */
+  readAt?: number;
+  /**
+   * Sources that report deletes themselves (webhooks, REST feeds) keep a tombstone (fingerprint '')
+   * so a delete reported again is not passed on twice. Snapshot sources (full scans) delete the
+   * shadow row instead; their deletes come from `sweepDeletes`.
+   */
+  tombstones?: boolean;
+  /** Keep only the fingerprint in the shadow, not the row (events then have no `before`). */
+  fingerprintOnly?: boolean;
+}
+
+/**
+ * A source's own durable state (shadow rows and last committed position), and the engine's one
+ * snapshot diff over it (src/engine/snapshot.ts): a connector hands over the records it read or
+ * received and yields what comes back; it never compares fingerprints itself.
+ */
 export interface SourceState {
   /** Scope of this source's shadow rows, e.g. `poll:legacy:INSPECTIONS`. */
   readonly scope: string;
   getPosition(): Promise<string | null>;
   getShadow(keys: string[]): Promise<Map<string, ShadowRow>>;
   listShadow(): AsyncIterable<ShadowRow>;
+  /** Compare records with the shadow: changed and new ones become events (each record hashed once). */
+  diff(records: readonly SnapshotRecord[], opts?: SnapshotDiffOptions): Promise<SnapshotDiff>;
+  /**
+   * Deletes: every shadow key that `exists` no longer finds, asked a page of keys at a time (bounded
+   * memory; `rows` are the shadow rows of those keys, whose docs hold typed key values); yielded
+   * after the shadow listing ends.
+   */
+  sweepDeletes(exists: (keys: string[], rows: ShadowRow[]) => Promise<Set<string>>, opts?: { pageSize?: number; signal?: AbortSignal }): AsyncIterable<SnapshotDiff>;
 }
 
 export interface SourceContext<S = unknown, O = unknown> {

@@ -33,6 +33,7 @@ import type { Logger } from '../core/log.js';
 import { getConnector } from '../connectors/registry.js';
 import { isBackfillCapable, type ReadRow, type Reader, type SourceState, type WatermarkedBatch } from '../connectors/contract.js';
 import type { EnqueueInput, Store } from '../store/store.js';
+import { sourceStateFor } from './snapshot.js';
 import { commitBatch, type CapturePipeline } from './capture.js';
 import { type EngineEvents, TypedEmitter } from './events.js';
 
@@ -126,7 +127,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
   const resumed = cursor !== null;
   cursor ??= { after: null, rows: 0, chunks: 0, done: false, startedAt: started };
 
-  const state: SourceState = { scope: sourceId, getPosition: () => store.getPosition(sourceId), getShadow: (k) => store.getShadow(sourceId, k), listShadow: () => store.listShadow(sourceId) };
+  const state: SourceState = sourceStateFor(store, sourceId, { system: p.from.system, collection: p.from.collection });
   const workDir = path.join(config.stateDir, 'work', p.name.replace(/[^A-Za-z0-9_.-]/g, '_'), 'source');
   mkdirSync(workDir, { recursive: true });
   const connector = getConnector(fromSys.driver);

@@ -11,7 +11,8 @@
  * Consumption, per field: a field seen with the value of one of its intents consumes that intent's
  * claim on the field and every older one (the system has moved past them). For a polling source,
  * which sees only the current row, a claim older than a write acknowledged before the read began
- * cannot match (the row has moved past it). A field seen with a value
+ * cannot match (the row has moved past it); and a read that began before one of our writes of a
+ * field landed cannot show a person's edit of it against a shadow that already holds our write. A field seen with a value
  * that no intent wrote consumes every intent's claim on it: someone wrote over it (or will be written
  * over by a write still in flight, whose arrival then flows back as a harmless equal-value update).
  * So a person who later sets the field back to a value we once wrote is never mistaken for our echo.
@@ -85,6 +86,13 @@ export function filterEcho(ev: ChangeEvent, delta: Delta | null, intents: readon
       }
       let hit = -1;
       for (let i = claims.length - 1; i >= floor; i--) if (sameValue(after[f], claims[i]!.fields![f])) { hit = i; break; }
+      if (hit < 0 && ev.readAt !== undefined && claims.some((c) => c.intent.landedAt !== null && c.intent.landedAt > ev.readAt!)) {
+        // the read began before our write landed, but its shadow already holds what we wrote (the
+        // shadow is updated at landing): the value shown is the old one, not an edit. Our write
+        // shows on the next read.
+        suppressed.push(f);
+        continue;
+      }
       if (hit >= 0) suppressed.push(f);
       // a hit consumes its claim and the older ones; a miss consumes them all
       const upTo = hit >= 0 ? hit : claims.length - 1;

@@ -3,6 +3,7 @@
  * delivery loops (store -> sink), sharing one store. Graceful stop: sources stop first,
  * batches in hand finish, then sinks and the store close.
  */
+import { withSnapshot } from './snapshot.js';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { mkdirSync } from 'node:fs';
@@ -132,7 +133,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
       if (this.opts.capture !== false) {
         const fromSys = this.config.systems[p.from.system]!;
         const sourceId = `pipeline:${p.name}`;
-        const state = this.sourceState(sourceId);
+        const state = this.sourceState(sourceId, { system: p.from.system, collection: p.from.collection });
         const source = await getConnector(fromSys.driver).createSource!({
           system: p.from.system, systemConfig: fromSys.config, collection: p.from.collection, options: p.from.options,
           keyFields: p.key, state, logger: this.logger.child({ pipeline: p.name, role: 'source' }), workDir: this.workDir(p.name, 'source'), baseDir: this.baseDir,
@@ -195,14 +196,9 @@ export class Engine extends TypedEmitter<EngineEvents> {
     return dir;
   }
 
-  private sourceState(scope: string): SourceState {
+  private sourceState(scope: string, ctx: { system: string; collection: string }): SourceState {
     const store = () => this.store;
-    return {
-      scope,
-      getPosition: () => store().getPosition(scope),
-      getShadow: (keys) => store().getShadow(scope, keys),
-      listShadow: () => store().listShadow(scope),
-    };
+    return withSnapshot({ scope, getPosition: () => store().getPosition(scope), getShadow: (keys) => store().getShadow(scope, keys), listShadow: () => store().listShadow(scope) }, ctx);
   }
 
   /**

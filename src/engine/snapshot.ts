@@ -10,8 +10,8 @@
  */
 import { fingerprint } from '../core/delta.js';
 import type { ChangeEvent, Doc } from '../core/types.js';
-import type { Reader, SourceBatch } from '../connectors/contract.js';
-import type { ShadowDelete, ShadowRow } from '../store/store.js';
+import type { Reader, SnapshotDiff, SnapshotDiffOptions, SnapshotRecord, SourceBatch, SourceState } from '../connectors/contract.js';
+import type { ShadowDelete, ShadowRow, StateStore } from '../store/store.js';
 
 /** The shadow of one source, as the snapshot diff needs it. */
 export interface SnapshotShadow {
@@ -26,28 +26,27 @@ export interface SnapshotContext {
   collection: string;
 }
 
-/** One record as a source has it: its canonical key and the row, or `doc: null` when the source reports it deleted. */
-export interface SnapshotRecord {
-  key: string;
-  doc: Doc | null;
+export type { SnapshotDiff, SnapshotRecord };
+export type DiffOptions = SnapshotDiffOptions;
+
+/**
+ * The SourceState the engine hands a connector: the store's shadow and position of `scope`, and
+ * the snapshot diff over them. The one place a source's state is built (engine, backfill, SDK).
+ */
+export function sourceStateFor(store: StateStore, scope: string, ctx: SnapshotContext): SourceState {
+  return withSnapshot({ scope, getPosition: () => store.getPosition(scope), getShadow: (keys) => store.getShadow(scope, keys), listShadow: () => store.listShadow(scope) }, ctx);
 }
 
-export interface SnapshotDiff {
-  events: ChangeEvent[];
-  shadow: Array<ShadowRow | ShadowDelete>;
-}
-
-export interface DiffOptions {
-  /** Epoch ms when the read that produced the records began (polling reads; echo suppression uses it). */
-  readAt?: number;
-  /**
-   * Sources that report deletes themselves (webhooks, REST feeds) keep a tombstone (fingerprint '')
-   * so a delete reported again is not passed on twice. Snapshot sources (full scans) delete the
-   * shadow row instead; their deletes come from {@link sweepDeletes}.
-   */
-  tombstones?: boolean;
-  /** Keep only the fingerprint in the shadow, not the row (events then have no `before`). */
-  fingerprintOnly?: boolean;
+/** A SourceState over any shadow and position (an in-memory one in tests and benchmarks, say). */
+export function withSnapshot(base: SnapshotShadow & Pick<SourceState, 'getPosition'>, ctx: SnapshotContext): SourceState {
+  return {
+    scope: base.scope,
+    getPosition: () => base.getPosition(),
+    getShadow: (keys) => base.getShadow(keys),
+    listShadow: () => base.listShadow(),
+    diff: (records, opts) => diffSnapshot(base, ctx, records, opts),
+    sweepDeletes: (exists, opts) => sweepDeletes(base, ctx, exists, opts),
+  };
 }
 
 /** Compare records with the shadow: changed and new records become events; unchanged ones are dropped by fingerprint. */
@@ -94,14 +93,14 @@ export interface SweepOptions {
  * yielded only after the listing ends, so the listing never reads the shadow while the engine
  * commits our own deletes into it). Tombstones (fingerprint '') are skipped.
  */
-export async function* sweepDeletes(shadow: SnapshotShadow, ctx: SnapshotContext, exists: (keys: string[]) => Promise<Set<string>>, opts: SweepOptions = {}): AsyncGenerator<SnapshotDiff> {
+export async function* sweepDeletes(shadow: SnapshotShadow, ctx: SnapshotContext, exists: (keys: string[], rows: ShadowRow[]) => Promise<Set<string>>, opts: SweepOptions = {}): AsyncGenerator<SnapshotDiff> {
   const size = Math.max(1, opts.pageSize ?? 500);
   const found: SnapshotDiff[] = [];
   let page: ShadowRow[] = [];
   const flush = async () => {
     const rows = page;
     page = [];
-    const there = await exists(rows.map((r) => r.key));
+    const there = await exists(rows.map((r) => r.key), rows);
     const now = Date.now();
     const diff: SnapshotDiff = { events: [], shadow: [] };
     for (const r of rows) {

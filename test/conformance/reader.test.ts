@@ -3,6 +3,7 @@
  * SQLite (a temporary file), PostgreSQL and MariaDB (unique table names per run). Also: a Reader
  * row and a polled row of the same record have the same fingerprint, on each database.
  */
+import { withSnapshot } from '../../src/engine/snapshot.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -114,12 +115,12 @@ readerConformance('mariadb', () => {
 
 // ---- A Reader row fingerprints as the polled row of the same record ----
 
-const emptyState: SourceState = {
+const emptyState: SourceState = withSnapshot({
   scope: 'poll:legacy:t',
   getPosition: async () => null,
   getShadow: async () => new Map(),
   listShadow: async function* () {},
-};
+}, { system: 'legacy', collection: 't' });
 
 /** The rows the polling source reports on its first full scan. */
 async function polledDocs(connector: ConnectorDescriptor, systemConfig: unknown, collection: string, keyFields: string[], n: number, options: Record<string, unknown> = {}): Promise<Map<string, Doc>> {

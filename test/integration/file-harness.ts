@@ -3,6 +3,7 @@
  * and a driver that commits each batch the way the engine does (shadow and position first,
  * then ack), with an optional crash (stop before an ack) to test restarts.
  */
+import { withSnapshot } from '../../src/engine/snapshot.js';
 import type { ChangeEvent } from '../../src/core/types.js';
 import { silentLogger } from '../../src/core/log.js';
 import type { Source, SourceContext, SourceState } from '../../src/connectors/contract.js';
@@ -25,7 +26,10 @@ export function memoryState(scope = 'file:test'): MemoryState {
       return m;
     },
     async *listShadow() { for (const r of [...s.shadow.values()]) yield r; },
+    diff: (records, opts) => snap.diff(records, opts),
+    sweepDeletes: (exists, opts) => snap.sweepDeletes(exists, opts),
   };
+  const snap = withSnapshot(s, { system: 'test', collection: 'test' });
   return s;
 }
 

@@ -1,3 +1,4 @@
+import { sourceStateFor } from '../../src/engine/snapshot.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -272,7 +273,7 @@ async function storeState(scope: string): Promise<{ store: Store; state: SourceS
   const { dir, cleanup } = tempDir();
   const store = await openStore('sqlite:' + path.join(dir, 'state.db'));
   closers.push(async () => { await store.close(); cleanup(); });
-  return { store, state: { scope, getPosition: () => store.getPosition(scope), getShadow: (k) => store.getShadow(scope, k), listShadow: () => store.listShadow(scope) } };
+  return { store, state: sourceStateFor(store, scope, { system: 'api', collection: 'items' }) };
 }
 
 function consume(source: Source, store: Store, scope: string, gate?: () => Promise<void>) {

@@ -1,3 +1,4 @@
+import { withSnapshot } from '../../src/engine/snapshot.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -57,6 +58,9 @@ after(async () => {
 class MemState implements SourceState {
   position: string | null = null;
   constructor(readonly scope: string) {}
+  private readonly snap = withSnapshot(this, { system: 'legacy', collection: 'legacy' });
+  diff: SourceState['diff'] = (records, opts) => this.snap.diff(records, opts);
+  sweepDeletes: SourceState['sweepDeletes'] = (exists, opts) => this.snap.sweepDeletes(exists, opts);
   async getPosition() { return this.position; }
   async getShadow() { return new Map(); }
   async *listShadow() {}

@@ -1,3 +1,4 @@
+import { withSnapshot } from '../../src/engine/snapshot.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -144,6 +145,9 @@ class MemState implements SourceState {
   position: string | null = null;
   shadow = new Map<string, { scope: string; key: string; fingerprint: string; doc: Doc | null; updatedAt: number }>();
   constructor(readonly scope: string) {}
+  private readonly snap = withSnapshot(this, { system: 'legacy', collection: 'legacy' });
+  diff: SourceState['diff'] = (records, opts) => this.snap.diff(records, opts);
+  sweepDeletes: SourceState['sweepDeletes'] = (exists, opts) => this.snap.sweepDeletes(exists, opts);
   async getPosition() { return this.position; }
   async getShadow(keys: string[]) { return new Map(keys.filter((k) => this.shadow.has(k)).map((k) => [k, this.shadow.get(k)!])); }
   async *listShadow() { yield* [...this.shadow.values()]; }

@@ -2,6 +2,7 @@
  * On a real server at wal_level = replica, a logical-replication pipeline stops with a message
  * naming the setting, its value and what to run, both from the source and from the CLI.
  */
+import { withSnapshot } from '../../src/engine/snapshot.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -48,7 +49,7 @@ ${pipelines}`);
 test('wal_level = replica: the logical source stops with the setting to change and how', { skip }, async () => {
   const src = postgresConnector.createSource!({
     system: 'legacy', systemConfig: { url: cluster!.url }, collection: 'permit', keyFields: ['id'],
-    state: { scope: 's', getPosition: async () => null, getShadow: async () => new Map(), async *listShadow() {} },
+    state: withSnapshot({ scope: 's', getPosition: async () => null, getShadow: async () => new Map(), async *listShadow() {} }, { system: 'legacy', collection: 'permit' }),
     options: { mode: 'logical' }, logger: silentLogger(), workDir: tmp.dir,
   }) as Source;
   try {

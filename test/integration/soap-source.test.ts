@@ -15,6 +15,7 @@ import { soapSinkSchema, soapSourceSchema, soapSystemSchema } from '../../src/co
 import { createSoapSink } from '../../src/connectors/soap/soap-sink.js';
 import { createSoapSource, type SoapSource } from '../../src/connectors/soap/soap-source.js';
 import { filterEcho } from '../../src/engine/echo.js';
+import { sourceStateFor } from '../../src/engine/snapshot.js';
 import { deltaForEvent } from '../../src/engine/capture.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
@@ -30,12 +31,7 @@ let tmp: { dir: string; cleanup: () => void };
 const SOURCE_ID = 'pipeline:county-permits-to-hms';
 
 function state(): SourceState {
-  return {
-    scope: SOURCE_ID,
-    getPosition: () => store.getPosition(SOURCE_ID),
-    getShadow: (keys) => store.getShadow(SOURCE_ID, keys),
-    listShadow: () => store.listShadow(SOURCE_ID),
-  };
+  return sourceStateFor(store, SOURCE_ID, { system: 'county', collection: 'permits' });
 }
 
 const INCREMENTAL = {

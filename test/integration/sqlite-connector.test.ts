@@ -1,3 +1,4 @@
+import { sourceStateFor } from '../../src/engine/snapshot.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -15,7 +16,13 @@ import { tempDir, waitFor } from '../helpers/services.js';
 
 /** The source's durable state in the real store, committed per batch as the engine does. */
 class StoreState implements SourceState {
-  constructor(readonly store: Store, readonly scope: string) {}
+  readonly diff: SourceState['diff'];
+  readonly sweepDeletes: SourceState['sweepDeletes'];
+  constructor(readonly store: Store, readonly scope: string) {
+    const snap = sourceStateFor(store, scope, { system: 'legacy', collection: 'legacy' });
+    this.diff = (records, opts) => snap.diff(records, opts);
+    this.sweepDeletes = (exists, opts) => snap.sweepDeletes(exists, opts);
+  }
   getPosition() { return this.store.getPosition(this.scope); }
   getShadow(keys: string[]) { return this.store.getShadow(this.scope, keys); }
   listShadow() { return this.store.listShadow(this.scope); }

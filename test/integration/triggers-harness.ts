@@ -2,6 +2,7 @@
  * Shared checks of trigger capture on one dialect: install (idempotent), drain through the
  * real store like the engine (commit, then ack prunes), exact row images, uninstall.
  */
+import { sourceStateFor, withSnapshot } from '../../src/engine/snapshot.js';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { silentLogger } from '../../src/core/log.js';
@@ -17,7 +18,7 @@ import { getConnector, openTriggerDb } from '../../src/connectors/registry.js';
 import type { Source } from '../../src/connectors/contract.js';
 
 export function stateOf(store: Store, scope: string): SourceState {
-  return { scope, getPosition: () => store.getPosition(scope), getShadow: (k) => store.getShadow(scope, k), listShadow: () => store.listShadow(scope) };
+  return sourceStateFor(store, scope, { system: 'legacy', collection: scope });
 }
 
 /** `?` placeholders to `$n` on PostgreSQL. */
@@ -130,7 +131,7 @@ export async function triggerImagesMatchPolling(opts: {
     await opts.write(...opts.insert);
     await opts.write(...opts.update);
     const ctx = { system: 'legacy', systemConfig: opts.systemConfig, collection: table, keyFields: ['id'], logger: silentLogger(), workDir: opts.dir };
-    const state: SourceState = { scope: 's', getPosition: async () => null, getShadow: async () => new Map(), async *listShadow() {} };
+    const state: SourceState = withSnapshot({ scope: 's', getPosition: async () => null, getShadow: async () => new Map(), async *listShadow() {} }, { system: 'legacy', collection: table });
     const trig = await firstEvents(createTriggerSource({ ...ctx, state, options: { mode: 'triggers', poll: '20ms' } }, () => openTriggerDb(opts.driver, opts.systemConfig as Record<string, unknown>)), 2);
     assert.deepEqual(trig.map((e) => e.op), ['insert', 'update']);
     const poll = await firstEvents(await getConnector(opts.driver).createSource!({ ...ctx, state, options: { poll: '20ms' } }) as Source, 1);

@@ -204,3 +204,14 @@ test('a polling read that began after our newer write was acknowledged: an older
   const early = { ...ev({ FEE: 'a' }, { FEE: 'c' }), readAt: 15 };
   assert.equal(filterEcho(early, deltaForEvent(early), [older, newer]).delta, null, 'read before the newer write landed: our older write');
 });
+
+test('a polling read that began before our write landed, diffed against a shadow that already holds it, is not an edit', () => {
+  // read at 10 shows the old STATUS; the write landed at 12 and went into the shadow; the diff ran after
+  const landed = { ...intent({ STATUS: 'APPROVED' }), landedAt: 12 };
+  const e = { ...ev({ STATUS: 'APPROVED', OWNER: 'ann' }, { STATUS: 'PENDING', OWNER: 'bob' }), readAt: 10 };
+  const r = filterEcho(e, deltaForEvent(e), [landed]);
+  assert.deepEqual(r.delta?.changed, { OWNER: 'bob' }, 'the old STATUS is not sent back; the person\'s OWNER flows');
+  assert.deepEqual(r.remaining.map((i) => i.id), [landed.id], 'the claim stays for the next read, which shows our write');
+  const next = { ...ev({ STATUS: 'PENDING', OWNER: 'bob' }, { STATUS: 'APPROVED', OWNER: 'bob' }), readAt: 20 };
+  assert.equal(filterEcho(next, deltaForEvent(next), r.remaining).delta, null);
+});

@@ -14,11 +14,10 @@
  * deletes (with the row doc, so `before` is available) and the position, which the engine
  * commits atomically with the jobs. It assumes the engine commits a batch before pulling the next.
  */
-import type { ChangeEvent } from '../../core/types.js';
-import { canonicalKey, fingerprint, keyValues } from '../../core/delta.js';
+import { canonicalKey, keyValues } from '../../core/delta.js';
 import { errorMessage } from '../../core/errors.js';
-import type { ShadowDelete, ShadowRow } from '../../store/store.js';
-import type { Source, SourceBatch, SourceContext } from '../contract.js';
+import type { ShadowRow } from '../../store/store.js';
+import type { SnapshotDiff, Source, SourceBatch, SourceContext } from '../contract.js';
 import { parseDuration, sleep } from './duration.js';
 import { FailureLog } from './failure-log.js';
 import { buildExistsQuery, buildPageQuery } from './poll-query-builder.js';
@@ -130,34 +129,17 @@ export class SqlPollSource implements Source {
     return canonicalKey(doc, this.ctx.keyFields);
   }
 
-  /** Compare one page of rows with their shadow rows: events plus shadow upserts. */
-  private async diffPage(rows: Row[], readAt: number): Promise<{ events: ChangeEvent[]; shadow: ShadowRow[] }> {
-    const docs = rows.map(normalizeSqlRow);
-    const keys: string[] = [];
-    const valid: Array<{ key: string; doc: Row }> = [];
-    for (const doc of docs) {
-      let key: string;
+  /** One page of rows through the engine's snapshot diff: events plus shadow upserts. */
+  private async diffPage(rows: Row[], readAt: number): Promise<SnapshotDiff> {
+    const records: Array<{ key: string; doc: Row }> = [];
+    for (const doc of rows.map(normalizeSqlRow)) {
       try {
-        key = this.keyOf(doc);
+        records.push({ key: this.keyOf(doc), doc });
       } catch (err) {
         this.ctx.logger.warn({ collection: this.ctx.collection, err: errorMessage(err) }, `skipping a row of ${this.ctx.collection}: ${errorMessage(err)}`);
-        continue;
       }
-      keys.push(key);
-      valid.push({ key, doc });
     }
-    const shadows = keys.length ? await this.ctx.state.getShadow(keys) : new Map<string, ShadowRow>();
-    const events: ChangeEvent[] = [];
-    const shadow: ShadowRow[] = [];
-    const now = Date.now();
-    for (const { key, doc } of valid) {
-      const fp = fingerprint(doc);
-      const prev = shadows.get(key);
-      if (prev && prev.fingerprint === fp) continue;
-      events.push({ system: this.ctx.system, collection: this.ctx.collection, key, op: prev ? 'update' : 'insert', before: prev?.doc ?? null, after: doc, ts: now, readAt });
-      shadow.push({ scope: this.ctx.state.scope, key, fingerprint: fp, doc, updatedAt: now });
-    }
-    return { events, shadow };
+    return this.ctx.state.diff(records, { readAt });
   }
 
   private async *fullScan(port: SqlQueryPort, signal: AbortSignal): AsyncGenerator<SourceBatch> {
@@ -185,43 +167,20 @@ export class SqlPollSource implements Source {
     }
   }
 
-  /** Probe the shadow keys against the table, a page at a time; missing rows become deletes. */
+  /** The engine's delete sweep: the shadow keys probed against the table a page at a time; missing rows become deletes. */
   private async *findDeletes(port: SqlQueryPort, signal: AbortSignal): AsyncGenerator<SourceBatch> {
     const { batchSize, where } = this.options;
-    const size = Math.min(batchSize, 500); // stay well below bound-parameter limits
-    let chunk: ShadowRow[] = [];
-    const pending: SourceBatch[] = [];
-    const flush = async () => {
-      const rows = chunk;
-      chunk = [];
+    const exists = async (_keys: string[], rows: ShadowRow[]) => {
       const keyVals = rows.map((s) => (s.doc ? this.ctx.keyFields.map((f) => s.doc![f] ?? null) : Object.values(keyValues(s.key, this.ctx.keyFields))));
       const q = buildExistsQuery(this.init.dialect ?? port, { table: this.ctx.collection, keyFields: this.ctx.keyFields, where, keys: keyVals });
       const found = new Set<string>();
       for (const r of await port.query(q.sql, q.params)) {
         try { found.add(this.keyOf(normalizeSqlRow(r))); } catch {}
       }
-      const events: ChangeEvent[] = [];
-      const shadow: ShadowDelete[] = [];
-      const now = Date.now();
-      for (const s of rows) {
-        if (found.has(s.key)) continue;
-        events.push({ system: this.ctx.system, collection: this.ctx.collection, key: s.key, op: 'delete', before: s.doc, after: null, ts: now });
-        shadow.push({ scope: this.ctx.state.scope, key: s.key, delete: true });
-      }
-      if (events.length) pending.push({ events, shadow });
+      return found;
     };
-    // Collect deletes first and yield them after the shadow listing ends, so the listing is
-    // never read while the engine commits our own shadow deletes.
-    for await (const s of this.ctx.state.listShadow()) {
-      if (signal.aborted) return;
-      chunk.push(s);
-      if (chunk.length >= size) await flush();
-    }
-    if (chunk.length) await flush();
-    for (const b of pending) {
-      if (signal.aborted) return;
-      yield b;
-    }
+    // stay well below bound-parameter limits
+    yield* this.ctx.state.sweepDeletes(exists, { pageSize: Math.min(batchSize, 500), signal });
   }
 
   private async *incrementalScan(port: SqlQueryPort, signal: AbortSignal): AsyncGenerator<SourceBatch> {
