@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../src/store/sqlite/sqlite-driver.js';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { loadConfig } from '../src/config/load-config.js';
@@ -72,7 +72,7 @@ async function setupSource(): Promise<{ driver: string; system: string }> {
     out = { driver: 'mariadb', system: `{ driver: mariadb, url: "${u.toString()}" }` };
   } else {
     const file = path.join(dir, 'legacy.db');
-    const db = new Database(file);
+    const db = openDatabase(file);
     db.pragma('journal_mode = WAL');
     db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, amount TEXT NOT NULL, note TEXT, at TEXT NOT NULL)');
     db.prepare("WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?) INSERT INTO items SELECT i, i % 1000, printf('%.4f', i / 7.0), 'note ' || i, strftime('%Y-%m-%dT%H:%M:%fZ','now') FROM g").run(ROWS);

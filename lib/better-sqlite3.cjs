@@ -1,7 +1,15 @@
 'use strict';
-// Which better-sqlite3 to load. Version 12 (node::ObjectWrap) aborts the process on Node >= 24.19
-// when a prepared statement is garbage collected ("Assertion failed: (env) != nullptr" in
-// RemoveEnvironmentCleanupHook, nodejs/node#65446); version 13 (Node-API) fixes that but needs
-// Node >= 22 and crashes on Node 20. Both are installed; the running Node picks. Same API.
-const major = Number(process.versions.node.split('.')[0]);
-module.exports = require(major >= 22 ? 'better-sqlite3-napi' : 'better-sqlite3');
+// Loads the better-sqlite3 build that fits the running Node (see lib/sqlite-package.cjs).
+const { sqlitePackage } = require('./sqlite-package.cjs');
+const name = sqlitePackage();
+try {
+  module.exports = require(name);
+} catch (e) {
+  // A native binding that was never built (install scripts skipped: --ignore-scripts, or a
+  // project whose allowScripts policy blocked ours) fails here, not at install time.
+  const hint = `hms-sync: cannot load the SQLite driver ${name} for Node ${process.versions.node}: ${e && e.message}\n`
+    + `Build it with: node ${require('node:path').join(__dirname, 'install-sqlite.mjs')}`;
+  const err = new Error(hint, { cause: e });
+  err.code = e && e.code;
+  throw err;
+}

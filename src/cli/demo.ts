@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import Database from '#better-sqlite3';
+import { openDatabase, type SqliteDatabase } from '../store/sqlite/sqlite-driver.js';
 import type { Command } from 'commander';
 import { configError, parseConfig } from '../config/load-config.js';
 import { UsageError } from '../core/errors.js';
@@ -47,8 +47,8 @@ pipelines:
 `;
 }
 
-export function openLegacy(dir: string): Database.Database {
-  const db = new Database(path.join(dir, 'legacy.db'));
+export function openLegacy(dir: string): SqliteDatabase {
+  const db = openDatabase(path.join(dir, 'legacy.db'));
   db.pragma('journal_mode = WAL');
   db.exec(`CREATE TABLE IF NOT EXISTS INSPECTIONS (
     BRG_ID TEXT PRIMARY KEY, BRG_NAME CHAR(30) NOT NULL, NEXT_INSP_DT CHAR(8) NOT NULL, CODE_STS CHAR(1) NOT NULL)`);

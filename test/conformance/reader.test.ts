@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { fingerprint } from '../../src/core/delta.js';
 import { silentLogger } from '../../src/core/log.js';
 import type { Doc } from '../../src/core/types.js';
@@ -31,10 +31,10 @@ function openReader(connector: ConnectorDescriptor, systemConfig: unknown, colle
 const dir = tempDir('hms-reader-');
 after(() => dir.cleanup());
 const sqliteFile = path.join(dir.dir, 'legacy.db');
-new Database(sqliteFile).close();
+openDatabase(sqliteFile).close();
 
 readerConformance('sqlite', () => {
-  const db = new Database(sqliteFile);
+  const db = openDatabase(sqliteFile);
   db.pragma('journal_mode = WAL');
   return {
     async createCollection(spec: CollectionSpec, rows: Iterable<Doc>): Promise<FixtureCollection> {
@@ -159,7 +159,7 @@ function assertSameFingerprints(polled: Map<string, Doc>, read: Map<string, Doc>
 }
 
 test('sqlite: a Reader row has the fingerprint of the polled row (integers, 64-bit, text "007", real, blob, null; columns/where options)', async () => {
-  const db = new Database(sqliteFile);
+  const db = openDatabase(sqliteFile);
   const t = uniqueName('fp');
   db.exec(`CREATE TABLE ${t} (id INTEGER PRIMARY KEY, code TEXT, big INTEGER, amount REAL, raw BLOB, note TEXT, hidden TEXT)`);
   const ins = db.prepare(`INSERT INTO ${t} VALUES (?, ?, ?, ?, ?, ?, ?)`);

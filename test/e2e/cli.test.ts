@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';
@@ -102,7 +102,7 @@ pipelines:
     assert.match(human.stdout, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:6:\\d+ pipelines\\.p1\\.to\\.system`));
 
     const good = path.join(tmp.dir, 'good.yaml');
-    new Database(path.join(tmp.dir, 'x.db')).close();
+    openDatabase(path.join(tmp.dir, 'x.db')).close();
     writeFileSync(good, `systems:
   legacy: { driver: sqlite, path: ${path.join(tmp.dir, 'x.db')} }
   web: { driver: http, url: http://127.0.0.1:9 }
@@ -130,7 +130,7 @@ test('status and dlq: list, show, replay with an edit, discard, audit', async ()
   await receiver.start();
   receiver.respond = (r) => (r.body?.state?.STATUS === 'BAD' ? 422 : 200);
   const src = path.join(tmp.dir, 'legacy.db');
-  const db = new Database(src);
+  const db = openDatabase(src);
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE PERMITS (ID TEXT PRIMARY KEY, STATUS TEXT)');
   db.prepare('INSERT INTO PERMITS VALUES (?, ?)').run('1', 'BAD');

@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { writeSqliteTriggersConfig } from '../helpers/sqlite-triggers-config.js';
 import { tempDir } from '../helpers/services.js';
 
@@ -20,13 +20,13 @@ const ESC = String.fromCharCode(27);
 
 function setup(): string {
   const src = path.join(tmp.dir, 'legacy.db');
-  const s = new Database(src);
+  const s = openDatabase(src);
   s.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)');
   const ins = s.prepare('INSERT INTO items VALUES (?, ?)');
   s.transaction(() => { for (let i = 1; i <= ROWS; i++) ins.run(i, `v${i}`); })();
   s.close();
   const dst = path.join(tmp.dir, 'modern.db');
-  new Database(dst).exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)');
+  openDatabase(dst).exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)');
   const cfg = writeSqliteTriggersConfig({ dir: tmp.dir, name: 'hms-sync', state: 'state', src, dst });
   const inst = cli('triggers', 'install', 'items', cfg);
   assert.equal(inst.status, 0, inst.stderr);

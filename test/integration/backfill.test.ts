@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import Database from '#better-sqlite3';
+import { openDatabase, type SqliteDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/core/log.js';
 import { createEngine } from '../../src/engine/engine.js';
@@ -21,12 +21,12 @@ const ROWS = 3000;
 test('backfill interleaves with concurrent changes (DBLog watermarks), survives SIGKILL, and the target ends identical', async () => {
   const src = path.join(tmp.dir, 'legacy.db');
   const dst = path.join(tmp.dir, 'target.db');
-  const s = new Database(src);
+  const s = openDatabase(src);
   s.pragma('journal_mode = WAL');
   s.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, note TEXT)');
   const ins = s.prepare('INSERT INTO items VALUES (?, ?, ?)');
   s.transaction(() => { for (let i = 1; i <= ROWS; i++) ins.run(i, 0, `n${i}`); })();
-  const d = new Database(dst);
+  const d = openDatabase(dst);
   d.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, note TEXT)');
   d.close();
   const cfgFile = writeSqliteTriggersConfig({ dir: tmp.dir, name: 'hms-sync', state: 'state', src, dst, from: 'poll: 20ms, batchSize: 300' });
@@ -94,8 +94,8 @@ test('backfill interleaves with concurrent changes (DBLog watermarks), survives 
     const engine = createEngine({ config, logger: silentLogger(), idlePollMs: 20 });
     await engine.start();
     try {
-      const t = new Database(dst, { readonly: true });
-      const snap = (db: Database.Database) => JSON.stringify(db.prepare('SELECT id, v, note FROM items ORDER BY id').all());
+      const t = openDatabase(dst, { readonly: true });
+      const snap = (db: SqliteDatabase) => JSON.stringify(db.prepare('SELECT id, v, note FROM items ORDER BY id').all());
       try {
         await waitFor(() => snap(t) === snap(s), { timeoutMs: 60_000, intervalMs: 200, what: 'target identical to source' });
       } finally {
@@ -114,7 +114,7 @@ test('backfill interleaves with concurrent changes (DBLog watermarks), survives 
 
 test('backfill says what is wrong: triggers not installed, or another process draining the stream', async () => {
   const src = path.join(tmp.dir, 'other.db');
-  const s = new Database(src);
+  const s = openDatabase(src);
   s.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER)');
   s.prepare('INSERT INTO items VALUES (1, 1)').run();
   const cfgFile = writeSqliteTriggersConfig({ dir: tmp.dir, name: 'other', src, dst: path.join(tmp.dir, 'other-target.db'), from: 'poll: 10ms' });
@@ -139,7 +139,7 @@ test('backfill says what is wrong: triggers not installed, or another process dr
 test('a backfill SIGKILLed again and again during large chunk commits (bulk writer thread) loses no row and ends with one job per row', async () => {
   const N = 30_000;
   const src = path.join(tmp.dir, 'big.db');
-  const s = new Database(src);
+  const s = openDatabase(src);
   s.pragma('journal_mode = WAL');
   s.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, note TEXT)');
   const ins = s.prepare('INSERT INTO items VALUES (?, ?, ?)');

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import pg from 'pg';
 import { needService, PG_URL, tempDir, uniqueName, waitFor } from '../helpers/services.js';
 import { RunChild } from '../helpers/cli.js';
@@ -31,7 +31,7 @@ for (const dialect of stores) {
     const schema = uniqueName('crash');
     if (dialect === 'postgres') storeUrl = `${PG_URL}?schema=${schema}`;
     const srcFile = path.join(tmp.dir, 'legacy.db');
-    const src = new Database(srcFile);
+    const src = openDatabase(srcFile);
     src.pragma('journal_mode = WAL');
     src.exec('CREATE TABLE ITEMS (ID TEXT PRIMARY KEY, SEQ INTEGER NOT NULL, NAME TEXT NOT NULL)');
     const config = path.join(tmp.dir, 'hms-sync.yaml');

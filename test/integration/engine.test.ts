@@ -6,13 +6,13 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import Database from '#better-sqlite3';
+import { openDatabase, type SqliteDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { needService, tempDir, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';
 import { engineFromYaml, STORES, storeUrl } from '../helpers/engine-harness.js';
 
 function legacyDb(file: string) {
-  const db = new Database(file);
+  const db = openDatabase(file);
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE INSPECTIONS (BRG_ID TEXT PRIMARY KEY, NEXT_INSP_DT TEXT, CODE_STS TEXT)');
   return db;
@@ -85,7 +85,7 @@ for (const dialect of STORES) {
 
     test('four delivery loops with a linger and a batching HTTP sink: bursts after idle spells all arrive, in order per key', async () => {
       const src = path.join(tmp.dir, `loops-${dialect}.db`);
-      const db = new Database(src);
+      const db = openDatabase(src);
       db.pragma('journal_mode = WAL');
       db.exec('CREATE TABLE ITEMS (ID INTEGER PRIMARY KEY, ROUND INTEGER)');
       const st = storeUrl(dialect, tmp.dir);
@@ -241,8 +241,8 @@ pipelines:
       engine.on('job:done', ({ job }) => { if (job.pipeline === 'to-county') toCounty++; });
       engine.on('source:batch', (b) => { if (b.pipeline === 'to-county') echoes += b.suppressed; });
       await engine.start();
-      const dbA = new Database(a);
-      const dbB = new Database(b);
+      const dbA = openDatabase(a);
+      const dbB = openDatabase(b);
       try {
         dbA.prepare('INSERT INTO PERMITS VALUES (?, ?)').run('123', 'PENDING');
         await waitFor(() => dbB.prepare('SELECT STATUS FROM PERMITS WHERE ID = ?').get('123'), { what: 'county -> hms' });
@@ -294,8 +294,8 @@ pipelines:
       const sentBack: Array<Record<string, unknown>> = [];
       engine.on('job:done', ({ job, skipped }) => { if (job.pipeline.endsWith('-to-county') && !skipped) sentBack.push({ pipeline: job.pipeline, ...job.payload.changed }); });
       await engine.start();
-      const dbA = new Database(a);
-      const dbB = new Database(b);
+      const dbA = openDatabase(a);
+      const dbB = openDatabase(b);
       try {
         await waitFor(async () => (await engine.store.stats()).every((s) => s.pending + s.running + s.retrying === 0) && (await engine.store.getShadow('pipeline:owner-to-county', keys)).size === keys.length, { what: 'the initial sync to settle' });
         sentBack.length = 0;
@@ -322,7 +322,7 @@ pipelines:
       const [a, b] = twoSides(tmp.dir, `echo2-${dialect}`, "CREATE TABLE PERMITS (ID TEXT PRIMARY KEY, STATUS TEXT, OWNER TEXT); INSERT INTO PERMITS VALUES ('123', 'PENDING', 'ann')");
       // the person's edit lands in the very transaction of our write (a trigger stands in for them),
       // so no poll can see one without the other
-      const hmsDb = new Database(b);
+      const hmsDb = openDatabase(b);
       hmsDb.exec("CREATE TRIGGER person AFTER UPDATE OF STATUS ON PERMITS WHEN NEW.STATUS = 'APPROVED' AND OLD.OWNER = 'ann' BEGIN UPDATE PERMITS SET OWNER = 'bob' WHERE ID = NEW.ID; END");
       hmsDb.close();
       const st = storeUrl(dialect, tmp.dir);
@@ -338,7 +338,7 @@ pipelines:
       const sentBack: Array<Record<string, unknown>> = [];
       engine.on('job:done', ({ job }) => { if (job.pipeline === 'to-county') sentBack.push(job.payload.changed); });
       await engine.start();
-      const dbA = new Database(a);
+      const dbA = openDatabase(a);
       try {
         // both sides start in step (the initial rows are synced both ways and recognised)
         await waitFor(async () => (await engine.store.stats()).every((s) => s.pending + s.running + s.retrying === 0) && (await engine.store.getShadow('pipeline:to-county', ['123'])).size === 1, { what: 'the initial sync to settle' });
@@ -373,7 +373,7 @@ test('a locked state store while results are recorded does not stop the engine: 
   const { silentLogger } = await import('../../src/core/log.js');
   const { config } = parseConfig(bridgeYaml({ store: `sqlite:${stateFile}`, dir: tmp.dir, src, url: receiver.url }).replace('timeout: 2s }', 'timeout: 300ms, lease: 600ms }'), { env: process.env });
   const engine = createEngine({ config: config!, store, logger: silentLogger(), idlePollMs: 50 });
-  const locker = new Database(stateFile);
+  const locker = openDatabase(stateFile);
   let locked = false;
   receiver.respond = () => {
     if (!locked) {
@@ -404,10 +404,10 @@ test('a locked state store while results are recorded does not stop the engine: 
 });
 
 /** Two SQLite files (both sides of a link) with the same schema (and rows). */
-function twoSides(dir: string, name: string, ddl: string, fill?: (db: Database.Database) => void): [string, string] {
+function twoSides(dir: string, name: string, ddl: string, fill?: (db: SqliteDatabase) => void): [string, string] {
   const files: [string, string] = [path.join(dir, `${name}-a.db`), path.join(dir, `${name}-b.db`)];
   for (const f of files) {
-    const db = new Database(f);
+    const db = openDatabase(f);
     db.pragma('journal_mode = WAL');
     db.exec(ddl);
     fill?.(db);

@@ -14,7 +14,7 @@ import { httpCall } from '../../src/connectors/http/http-client.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
 import { tempDir, waitFor } from '../helpers/services.js';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { formatConfigIssue, parseConfig } from '../../src/config/load-config.js';
 import { createEngine } from '../../src/engine/engine.js';
 
@@ -422,7 +422,7 @@ test('REST polling source follows the cursor, records it as the position, and re
 test('engine end to end: signed webhook in -> SQLite table; SQLite table polled -> signed webhook out', async () => {
   const { dir, cleanup } = tempDir();
   closers.push(cleanup);
-  const hms = new Database(path.join(dir, 'hms.db'));
+  const hms = openDatabase(path.join(dir, 'hms.db'));
   hms.exec('CREATE TABLE permits (permitNumber TEXT PRIMARY KEY, status TEXT); CREATE TABLE notices (permitNumber TEXT PRIMARY KEY, status TEXT)');
   closers.push(() => hms.close());
   const rx = await receiver((_g, res) => res.writeHead(200).end());

@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import mysql from 'mysql2/promise';
 import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -42,7 +42,7 @@ async function scenario(serverUrl: string, mode: 'triggers' | 'binlog'): Promise
   const url = u.toString();
   const dir = path.join(tmp.dir, mode);
   const dst = path.join(tmp.dir, `${mode}-target.db`);
-  const d = new Database(dst);
+  const d = openDatabase(dst);
   d.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, amount TEXT NOT NULL, note TEXT)');
   d.close();
   const cfgFile = path.join(tmp.dir, `${mode}.yaml`);
@@ -97,7 +97,7 @@ pipelines:
   const engine = createEngine({ config, logger: silentLogger(), idlePollMs: 20 });
   await engine.start();
   try {
-    const t = new Database(dst, { readonly: true });
+    const t = openDatabase(dst, { readonly: true });
     try {
       const target = () => JSON.stringify(t.prepare('SELECT id, v, amount, note FROM items ORDER BY id').all());
       const source = async () => JSON.stringify(((await admin.query(`SELECT id, v, CAST(amount AS CHAR) AS amount, note FROM \`${database}\`.items ORDER BY id`))[0] as unknown[]));

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { onChange, enqueue, makeDiff, start, stop, Connector } from '../../src/index.js';
 import { tempDir, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';
@@ -13,7 +13,7 @@ test('onChange + makeDiff + enqueue, as in the seed (key taken from the change)'
   const receiver = new Receiver();
   await receiver.start();
   const src = path.join(tmp.dir, 'permits.db');
-  const db = new Database(src);
+  const db = openDatabase(src);
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE permits (id TEXT PRIMARY KEY, status TEXT, owner TEXT)');
   db.prepare('INSERT INTO permits VALUES (?, ?, ?)').run('123', 'PENDING', 'Rosa');
@@ -58,7 +58,7 @@ pipelines:
 test('Connector.open({name, driver, url}) and for await ... of connector.stream({table})', async () => {
   const tmp = tempDir();
   const src = path.join(tmp.dir, 'calendar.db');
-  const db = new Database(src);
+  const db = openDatabase(src);
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE INSPECTIONS (BRG_ID TEXT PRIMARY KEY, NEXT_INSP_DT TEXT, CODE_STS TEXT)');
   db.prepare('INSERT INTO INSPECTIONS VALUES (?, ?, ?)').run('007', '20261201', 'A');

@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { silentLogger } from '../../src/core/log.js';
 import type { Reader, SourceBatch } from '../../src/connectors/contract.js';
 import { sqliteConnector } from '../../src/connectors/sqlite/sqlite-connector.js';
@@ -18,7 +18,7 @@ import { tempDir } from '../helpers/services.js';
 
 const tmp = tempDir('hms-snapshot-');
 const file = path.join(tmp.dir, 'legacy.db');
-const db = new Database(file);
+const db = openDatabase(file);
 db.pragma('journal_mode = WAL');
 let store: Store;
 let reader: Reader;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import Database from '#better-sqlite3';
+import { openDatabase, type SqliteDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { parseConfig, formatConfigIssue } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/core/log.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
@@ -23,8 +23,8 @@ let php: PhpSoapServer;
 let tmp: { dir: string; cleanup: () => void };
 let engine: Engine | undefined;
 
-function hms(): Database.Database {
-  return new Database(path.join(tmp.dir, 'hms.db'));
+function hms(): SqliteDatabase {
+  return openDatabase(path.join(tmp.dir, 'hms.db'));
 }
 
 function hmsRow(no: string): Record<string, unknown> | undefined {

@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { PermanentError, RetryableError } from '../../src/core/errors.js';
 import { computeDelta } from '../../src/core/delta.js';
 import { createLogger, silentLogger } from '../../src/core/log.js';
@@ -65,7 +65,7 @@ function makeSource(file: string, state: StoreState, options: Record<string, unk
 }
 
 function legacyDb(file: string) {
-  const db = new Database(file);
+  const db = openDatabase(file);
   db.pragma('journal_mode = WAL');
   db.exec(`CREATE TABLE INSPECTIONS (BRG_ID TEXT PRIMARY KEY, NEXT_INSP_DT TEXT, CODE_STS TEXT, UPDATED_AT INTEGER)`);
   const ins = db.prepare('INSERT INTO INSPECTIONS VALUES (?, ?, ?, ?)');
@@ -123,7 +123,7 @@ test('full-scan polling detects each insert, update and delete per row, keeping 
 test('compound keys, column lists and a where filter (a row leaving the filter counts as deleted)', async () => {
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'c.db');
-  const db = new Database(file);
+  const db = openDatabase(file);
   db.exec('CREATE TABLE "odd ""name""" (region TEXT, n INTEGER, val TEXT, secret TEXT, active INTEGER, PRIMARY KEY (region, n))');
   const ins = db.prepare('INSERT INTO "odd ""name""" VALUES (?, ?, ?, ?, ?)');
   for (let i = 0; i < 7; i++) ins.run(i % 2 ? 'north' : 'south', i, `v${i}`, 'x', 1);
@@ -244,7 +244,7 @@ function item(collection: string, delta: Partial<Delta> & Pick<Delta, 'op' | 'ke
 test('sink: upsert inserts full state, updates only changed fields, deletes by key (missing row is success)', async () => {
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'target.db');
-  const db = new Database(file);
+  const db = openDatabase(file);
   db.exec('CREATE TABLE bridges (id TEXT PRIMARY KEY, status TEXT, nextInspection TEXT, note TEXT, flag INTEGER, meta TEXT)');
   const sink = await sqliteConnector.createSink!({ system: 'modern', systemConfig: { path: file }, collection: 'bridges', options: {}, keyFields: ['id'], logger: silentLogger(), workDir: dir }) as Sink;
   const signal = new AbortController().signal;
@@ -277,7 +277,7 @@ test('sink: upsert inserts full state, updates only changed fields, deletes by k
 test('sink: an unknown column is a permanent error naming column and table, other items still commit; a lock is retryable', async () => {
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'target.db');
-  const db = new Database(file);
+  const db = openDatabase(file);
   db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)');
   const sink = await sqliteConnector.createSink!({ system: 'modern', systemConfig: { path: file, busyTimeout: 0 }, collection: 't', options: {}, keyFields: ['id'], logger: silentLogger(), workDir: dir }) as Sink;
   const signal = new AbortController().signal;
@@ -312,7 +312,7 @@ test('sink: an unknown column is a permanent error naming column and table, othe
 test('sink: key and type mismatches name the column; no unique index on the key is said plainly; base64 goes into BLOB columns as bytes', async () => {
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'target.db');
-  const db = new Database(file);
+  const db = openDatabase(file);
   db.exec('CREATE TABLE k (id INTEGER PRIMARY KEY, name TEXT NOT NULL, raw BLOB); CREATE TABLE st (id INTEGER PRIMARY KEY, qty INTEGER) STRICT; CREATE TABLE nokey (id INTEGER, name TEXT)');
   const open = (table: string) => sqliteConnector.createSink!({ system: 'modern', systemConfig: { path: file }, collection: table, options: {}, keyFields: ['id'], logger: silentLogger(), workDir: dir }) as Promise<Sink>;
   const signal = new AbortController().signal;

@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { computeDelta } from '../../src/core/delta.js';
 import { silentLogger } from '../../src/core/log.js';
 import type { Doc } from '../../src/core/types.js';
@@ -13,7 +13,7 @@ import { engineFromYaml } from '../helpers/engine-harness.js';
 
 const tmp = tempDir();
 const file = path.join(tmp.dir, 'target.db');
-const db = new Database(file);
+const db = openDatabase(file);
 db.exec('CREATE TABLE permit (id TEXT PRIMARY KEY, status TEXT, version INTEGER)');
 const sink = sqliteConnector.createSink!({ system: 't', systemConfig: { path: file }, collection: 'permit', options: { versionField: 'version' }, keyFields: ['id'], logger: silentLogger(), workDir: tmp.dir }) as Sink;
 
@@ -48,10 +48,10 @@ test('SQLite sink version fencing: stale writes are ok-but-skipped, rows never m
 test('the engine counts a stale write (the target holds a newer version) as done and stale, and reports it', async () => {
   const src = path.join(tmp.dir, 'src.db');
   const dst = path.join(tmp.dir, 'dst.db');
-  const s = new Database(src);
+  const s = openDatabase(src);
   s.exec("CREATE TABLE permit (id TEXT PRIMARY KEY, status TEXT, version INTEGER); INSERT INTO permit VALUES ('a', 'old', 3), ('b', 'new', 2)");
   s.close();
-  const d = new Database(dst);
+  const d = openDatabase(dst);
   d.exec("CREATE TABLE permit (id TEXT PRIMARY KEY, status TEXT, version INTEGER); INSERT INTO permit VALUES ('a', 'newer', 9)");
   d.close();
   const engine = engineFromYaml(`store: sqlite:${path.join(tmp.dir, 'state.db')}
@@ -69,7 +69,7 @@ pipelines:
     await waitFor(() => outcomes.length === 2, { what: 'both jobs to finish' });
     assert.deepEqual(outcomes.sort(), ['a:stale', 'b:written']);
     assert.deepEqual(engine.outcomes.get('permits'), { written: 1, stale: 1, unchanged: 0 });
-    const t = new Database(dst);
+    const t = openDatabase(dst);
     assert.deepEqual(t.prepare('SELECT * FROM permit ORDER BY id').all(), [{ id: 'a', status: 'newer', version: 9 }, { id: 'b', status: 'new', version: 2 }], 'the newer row was not moved backwards');
     t.close();
   } finally {

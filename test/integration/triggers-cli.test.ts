@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/core/log.js';
 import { createEngine } from '../../src/engine/engine.js';
@@ -17,9 +17,9 @@ const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx
 test('hms-sync triggers install|uninstall (--dry-run, --json) and a mode: triggers pipeline end to end', async () => {
   const src = path.join(tmp.dir, 'legacy.db');
   const dst = path.join(tmp.dir, 'modern.db');
-  const s = new Database(src);
+  const s = openDatabase(src);
   s.exec('CREATE TABLE "BRIDGES" ("BRG_ID" TEXT PRIMARY KEY, "NAME" TEXT, "SPAN" REAL)');
-  const d = new Database(dst);
+  const d = openDatabase(dst);
   d.exec('CREATE TABLE bridges ("BRG_ID" TEXT PRIMARY KEY, "NAME" TEXT, "SPAN" REAL)');
   d.close();
   const cfg = path.join(tmp.dir, 'hms-sync.yaml');
@@ -58,7 +58,7 @@ pipelines:
     s.prepare('INSERT INTO "BRIDGES" VALUES (?, ?, ?)').run('B-2', 'Ferry', 12);
     s.prepare('UPDATE "BRIDGES" SET "NAME" = ? WHERE "BRG_ID" = ?').run('Old Mill Road', 'B-1');
     s.prepare('DELETE FROM "BRIDGES" WHERE "BRG_ID" = ?').run('B-2');
-    const t = new Database(dst, { readonly: true });
+    const t = openDatabase(dst, { readonly: true });
     try {
       await waitFor(() => JSON.stringify(t.prepare('SELECT * FROM bridges').all()) === JSON.stringify([{ BRG_ID: 'B-1', NAME: 'Old Mill Road', SPAN: 41.5 }]), { what: 'target follows the source' });
     } finally {

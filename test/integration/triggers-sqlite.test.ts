@@ -3,14 +3,14 @@ import path from 'node:path';
 import { openTriggerDb } from '../../src/connectors/registry.js';
 import { tempDir } from '../helpers/services.js';
 import { triggerImagesMatchPolling, triggerScenario } from './triggers-harness.js';
-import Database from '#better-sqlite3';
+import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 
 const tmp = tempDir();
 after(() => tmp.cleanup());
 
 test('SQLite trigger capture: install twice, drain in order with exact images, prune on ack, uninstall', async () => {
   const file = path.join(tmp.dir, 'legacy.db');
-  const setup = new Database(file);
+  const setup = openDatabase(file);
   setup.pragma('journal_mode = WAL');
   setup.exec('CREATE TABLE "ITEMS" (id INTEGER PRIMARY KEY, name TEXT, amount TEXT, at TEXT)');
   setup.close();
@@ -24,7 +24,7 @@ test('SQLite trigger capture: install twice, drain in order with exact images, p
 
 test('SQLite triggers on a table holding BLOBs: the application still writes; images equal the polling source', async () => {
   const file = path.join(tmp.dir, 'typed.db');
-  const app = new Database(file); // the legacy application's connection
+  const app = openDatabase(file); // the legacy application's connection
   app.pragma('journal_mode = WAL');
   app.exec('CREATE TABLE typed (id INTEGER PRIMARY KEY, raw BLOB, anything, note TEXT, big INTEGER)');
   const db = openTriggerDb('sqlite', { path: file });

@@ -1,12 +1,12 @@
 /**
- * better-sqlite3 behind the {@link SqlQueryPort}: statements cached by text, integers read as
+ * A SQLite connection (../../store/sqlite/sqlite-driver.ts) behind the {@link SqlQueryPort}: statements cached by text, integers read as
  * BigInt (so 64-bit legacy ids stay exact; the poll source turns safe ones back into numbers).
  */
-import Database from '#better-sqlite3';
+import { openDatabase, type SqliteDatabase } from '../../store/sqlite/sqlite-driver.js';
 import type { SqlQueryPort } from '../sql/sql-query-port.js';
 import { quoteIdentAnsi } from '../sql/sql-query-port.js';
 
-/** The subset of a better-sqlite3 Database the port uses. */
+/** The subset of a {@link SqliteDatabase} the port uses. */
 export interface BetterSqlite3Like {
   prepare(sql: string): { all(...params: unknown[]): unknown[]; safeIntegers(on?: boolean): unknown; reader: boolean };
   close(): unknown;
@@ -20,12 +20,12 @@ export interface SqliteSystemConfig {
 }
 
 /** Open a SQLite file; `fileMustExist` so a missing legacy file is an error, not a new empty database. */
-export function openSqlite(path: string, opts: { readonly: boolean; busyTimeoutMs: number; fileMustExist?: boolean }): Database.Database {
-  const db = new Database(path, { readonly: opts.readonly, fileMustExist: opts.fileMustExist ?? true, timeout: opts.busyTimeoutMs });
+export function openSqlite(path: string, opts: { readonly: boolean; busyTimeoutMs: number; fileMustExist?: boolean }): SqliteDatabase {
+  const db = openDatabase(path, { readonly: opts.readonly, fileMustExist: opts.fileMustExist ?? true, timeout: opts.busyTimeoutMs });
   return db;
 }
 
-/** A {@link SqlQueryPort} over an open better-sqlite3 database. */
+/** A {@link SqlQueryPort} over an open SQLite database. */
 export function fromBetterSqlite3(db: BetterSqlite3Like): SqlQueryPort & { close(): Promise<void> } {
   const cache = new Map<string, ReturnType<BetterSqlite3Like['prepare']>>();
   return {

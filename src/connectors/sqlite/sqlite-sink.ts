@@ -5,7 +5,7 @@
  * by key (a missing row is success). Unknown tables and columns are permanent errors naming
  * them; SQLITE_BUSY / SQLITE_LOCKED fail the whole batch as retryable.
  */
-import type Database from '#better-sqlite3';
+import type { SqliteDatabase, SqliteStatement } from '../../store/sqlite/sqlite-driver.js';
 import { keyValues } from '../../core/delta.js';
 import { errorMessage, PermanentError, RetryableError } from '../../core/errors.js';
 import type { Doc } from '../../core/types.js';
@@ -49,9 +49,9 @@ export function toSqliteValue(v: unknown): unknown {
 /** A {@link Sink} writing deltas into SQLite tables. */
 export class SqliteSink implements Sink {
   private readonly columns = new Map<string, Map<string, ColumnInfo>>();
-  private readonly stmts = new Map<string, Database.Statement>();
+  private readonly stmts = new Map<string, SqliteStatement>();
 
-  constructor(private readonly db: Database.Database, private readonly opts: SqliteSinkOptions = {}, private readonly label = 'sqlite') {}
+  constructor(private readonly db: SqliteDatabase, private readonly opts: SqliteSinkOptions = {}, private readonly label = 'sqlite') {}
 
   async write(items: SinkItem[], _signal: AbortSignal): Promise<SinkResult[]> {
     if (items.length === 0) return [];
@@ -148,7 +148,7 @@ export class SqliteSink implements Sink {
     }
   }
 
-  private stmt(sql: string): Database.Statement {
+  private stmt(sql: string): SqliteStatement {
     let stmt = this.stmts.get(sql);
     if (!stmt) {
       stmt = this.db.prepare(sql);

@@ -9,12 +9,11 @@
  * Only the optimistic case runs here: the worker commits the planned inserts (and the source
  * position) in one BEGIN IMMEDIATE transaction unless one of the coalescing keys has a pending
  * job, in which case it writes nothing and answers `blocked`; the store then commits on its own
- * connection with the usual merge planning. Either way the commit is atomic.
+ * connection with the usual merge planning. Either way the commit is atomic. The thread's code is
+ * ./sqlite-bulk-writer-worker.ts.
  */
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { HmsError } from '../../core/errors.js';
-import { INSERT_BATCH, INSERT_PARAMS, SQL } from './sqlite-statements.js';
 
 /** One bulk commit: the rows of `insertJobs` flattened, the keys to check and the position. */
 export interface BulkCommit {
@@ -25,55 +24,31 @@ export interface BulkCommit {
   position: [source: string, position: string, now: number] | null;
 }
 
-interface WorkerSettings {
-  driver: string;
+/** What the worker thread gets as workerData (its SQL comes from ./sqlite-statements.ts, which it imports itself). */
+export interface BulkWorkerSettings {
   file: string;
   synchronous: 'NORMAL' | 'FULL';
   busyTimeoutMs: number;
-  sql: { pendingKey: string; insertJob: string; insertJobs: string; upsertPosition: string };
-  batch: number;
-  params: number;
 }
 
-/** The worker's code (CommonJS, plain JavaScript: it runs the same from src/ under tsx and from dist/). */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const s = workerData;
-const Database = require(s.driver);
-const db = new Database(s.file);
-db.pragma('journal_mode = WAL');
-db.pragma('synchronous = ' + s.synchronous);
-db.pragma('busy_timeout = ' + s.busyTimeoutMs);
-db.pragma('foreign_keys = ON');
-db.pragma('cache_size = -65536');
-const pendingKey = db.prepare(s.sql.pendingKey);
-const insertJobs = db.prepare(s.sql.insertJobs);
-const insertJob = db.prepare(s.sql.insertJob);
-const upsertPosition = db.prepare(s.sql.upsertPosition);
-const run = db.transaction((m) => {
-  for (const [pipeline, keys] of m.probes) if (pendingKey.get(keys, pipeline)) return { blocked: true };
-  const rows = m.rows;
-  const width = s.batch * s.params;
-  let i = 0;
-  for (; i + width <= rows.length; i += width) insertJobs.run(rows.slice(i, i + width));
-  for (; i < rows.length; i += s.params) insertJob.run(rows.slice(i, i + s.params));
-  if (m.position) upsertPosition.run(m.position);
-  return { blocked: false };
-});
-parentPort.postMessage({ ready: true });
-parentPort.on('message', (m) => {
-  if (m === 'close') {
-    db.close();
-    parentPort.close();
-    return;
-  }
-  try {
-    parentPort.postMessage({ id: m.id, result: run.immediate(m) });
-  } catch (e) {
-    parentPort.postMessage({ id: m.id, error: { name: e && e.name, message: String(e && e.message || e), code: e && e.code } });
-  }
-});
-`;
+/** The worker's messages: ready once, then one result or error per commit id. */
+export type BulkWorkerReply =
+  | { ready: true; id?: undefined }
+  | { ready?: undefined; id: number; result: { blocked: boolean }; error?: undefined }
+  | { ready?: undefined; id: number; result?: undefined; error: { name?: string; message: string; code?: string } };
+
+/**
+ * Start ./sqlite-bulk-writer-worker: the `.js` file next to this one in the build (dist/), or,
+ * running from source under tsx (tests, benchmarks), the `.ts` file. tsx's module hooks do not
+ * reach a worker thread by themselves (the `--import tsx` the worker inherits registers nothing
+ * there), so from source a one-line bootstrap registers them in the worker, then imports it.
+ */
+function startWorker(workerData: BulkWorkerSettings): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./sqlite-bulk-writer-worker.js', import.meta.url), { workerData });
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const entry = JSON.stringify(new URL('./sqlite-bulk-writer-worker.ts', import.meta.url).href);
+  return new Worker(`import(${tsx}).then((tsx) => tsx.register()).then(() => import(${entry}))`, { eval: true, workerData });
+}
 
 /** A worker thread with its own connection; started on the first bulk commit. */
 export class SqliteBulkWriter {
@@ -93,18 +68,10 @@ export class SqliteBulkWriter {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const settings: WorkerSettings = {
-      driver: createRequire(import.meta.url).resolve('#better-sqlite3'),
-      file: this.opts.file,
-      synchronous: this.opts.synchronous,
-      busyTimeoutMs: this.opts.busyTimeoutMs,
-      sql: { pendingKey: SQL.pendingKey, insertJob: SQL.insertJob, insertJobs: SQL.insertJobs, upsertPosition: SQL.upsertPosition },
-      batch: INSERT_BATCH,
-      params: INSERT_PARAMS,
-    };
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: settings });
+    const settings: BulkWorkerSettings = { file: this.opts.file, synchronous: this.opts.synchronous, busyTimeoutMs: this.opts.busyTimeoutMs };
+    const w = startWorker(settings);
     w.unref(); // referenced only while a commit is in flight (see commit)
-    w.on('message', (m: { ready?: true; id: number; result?: { blocked: boolean }; error?: { name?: string; message: string; code?: string } }) => {
+    w.on('message', (m: BulkWorkerReply) => {
       if (m.ready) {
         this.ready = true;
         return;

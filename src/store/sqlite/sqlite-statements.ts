@@ -1,5 +1,5 @@
 /** The SQL the SQLite store runs, prepared once per connection (better-sqlite3 caches nothing itself). */
-import type { Database, Statement } from '#better-sqlite3';
+import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 
 /**
  * The claim rule: a pending job whose time has come and that is the head of its key (no older
@@ -108,9 +108,9 @@ export const SQL = {
   deleteIntent: 'DELETE FROM echo_intents WHERE id = ?',
 };
 
-export type SqliteStatements = { readonly [K in keyof typeof SQL]: Statement };
+export type SqliteStatements = { readonly [K in keyof typeof SQL]: SqliteStatement };
 
 /** Prepare every statement of the store once (call after migrations, when the tables exist). */
-export function prepareStatements(db: Database): SqliteStatements {
+export function prepareStatements(db: SqliteDatabase): SqliteStatements {
   return Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, db.prepare(sql)])) as SqliteStatements;
 }

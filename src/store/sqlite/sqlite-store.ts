@@ -1,12 +1,11 @@
 /**
- * The SQLite dialect of the store (better-sqlite3): the embedded default, one file
+ * The SQLite dialect of the store (better-sqlite3, behind ./sqlite-driver.ts): the embedded default, one file
  * (`./.hms-sync/state.db`). WAL journal, every write in a `BEGIN IMMEDIATE` transaction, so
  * several processes on one file are safe (they serialise on the write lock and poll `nextRunAt`).
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Database from '#better-sqlite3';
 import { HmsError } from '../../core/errors.js';
 import type { Delta, Job } from '../../core/types.js';
 import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type PlannedInsert, type TailJob } from '../commit-plan.js';
@@ -16,6 +15,7 @@ import { SQLITE_MIGRATIONS } from '../migrations/sqlite-migrations.js';
 import { checkJobId, checkReplayNotStale, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type NewerDoneRow, type StatsRow } from '../store-common.js';
 import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
 import { SqliteBulkWriter } from './sqlite-bulk-writer.js';
+import { openDatabase, type SqliteDatabase } from './sqlite-driver.js';
 import { INSERT_BATCH, INSERT_PARAMS, prepareStatements, type SqliteStatements } from './sqlite-statements.js';
 
 /** From this many keys of one pipeline in a commit on, tails are found with one probing statement instead of a lookup per key. */
@@ -57,7 +57,7 @@ const wakers = new Map<string, { emitter: EventEmitter; users: number }>();
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly file: string;
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private stmts: SqliteStatements | null = null;
   private readonly waker: EventEmitter;
   private readonly wakeKey: string;
@@ -74,7 +74,7 @@ export class SqliteStore implements Store {
     this.file = file;
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     try {
-      this.db = new Database(file);
+      this.db = openDatabase(file);
     } catch (e) {
       throw new HmsError('HMS_ERR_STORE', `cannot open SQLite store ${JSON.stringify(file)}: ${(e as Error).message}`, { cause: e });
     }
