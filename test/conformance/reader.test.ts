@@ -202,3 +202,57 @@ test('mariadb: a Reader row has the fingerprint of the polled row (BIGINT, DECIM
     await pool.end();
   }
 });
+
+// ---- 64-bit keys beyond 2^53: resumed exactly, by the reader itself and from a canonical key ----
+
+const BIG = ['9007199254740991', '9007199254740992', '9007199254740993', '9007199254740994'];
+
+async function checkBigKeys(reader: Reader) {
+  try {
+    const pages: string[] = [];
+    for await (const page of reader.scan({ limit: 1 })) pages.push(...page.rows.map((r) => r.key));
+    assert.deepEqual(pages, BIG);
+    const resumed: string[] = [];
+    for await (const page of reader.scan({ limit: 10, after: BIG[1] })) resumed.push(...page.rows.map((r) => r.key));
+    assert.deepEqual(resumed, BIG.slice(2));
+    assert.deepEqual([...(await reader.getByKeys([BIG[2]!, '9007199254740995'])).keys()], [BIG[2]]);
+    assert.equal(await reader.count!({ range: { from: BIG[1], to: BIG[3] } }), 2);
+  } finally {
+    await reader.close();
+  }
+}
+
+test('sqlite: 64-bit integer keys resume exactly', async () => {
+  const db = new Database(sqliteFile);
+  const t = uniqueName('big');
+  db.exec(`CREATE TABLE ${t} (id INTEGER PRIMARY KEY, v TEXT)`);
+  for (const k of BIG) db.prepare(`INSERT INTO ${t} VALUES (?, 'x')`).run(BigInt(k));
+  db.close();
+  await checkBigKeys(await openReader(sqliteConnector, { path: sqliteFile }, t, ['id']));
+});
+
+test('postgres: int8 keys beyond 2^53 resume exactly', { skip: pgSkip }, async () => {
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+  const t = uniqueName('big');
+  try {
+    await pool.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, v text)`);
+    await pool.query(`INSERT INTO ${t} SELECT unnest($1::int8[]), 'x'`, [BIG]);
+    await checkBigKeys(await openReader(postgresConnector, { url: PG_URL }, t, ['id']));
+  } finally {
+    await pool.query(`DROP TABLE IF EXISTS ${t}`).catch(() => {});
+    await pool.end();
+  }
+});
+
+test('mariadb: BIGINT keys beyond 2^53 resume exactly', { skip: mariadbSkip }, async () => {
+  const pool = mysql.createPool({ uri: MARIADB_URL, connectionLimit: 1 });
+  const t = uniqueName('big');
+  try {
+    await pool.query(`CREATE TABLE ${t} (id BIGINT PRIMARY KEY, v VARCHAR(5))`);
+    await pool.query(`INSERT INTO ${t} VALUES ${BIG.map((k) => `(${k}, 'x')`).join(', ')}`);
+    await checkBigKeys(await openReader(mariadbConnector, { url: MARIADB_URL }, t, ['id']));
+  } finally {
+    await pool.query(`DROP TABLE IF EXISTS ${t}`).catch(() => {});
+    await pool.end();
+  }
+});
