@@ -223,7 +223,7 @@ async function checkBigKeys(reader: Reader) {
 }
 
 test('sqlite: 64-bit integer keys resume exactly', async () => {
-  const db = new Database(sqliteFile);
+  const db = openDatabase(sqliteFile);
   const t = uniqueName('big');
   db.exec(`CREATE TABLE ${t} (id INTEGER PRIMARY KEY, v TEXT)`);
   for (const k of BIG) db.prepare(`INSERT INTO ${t} VALUES (?, 'x')`).run(BigInt(k));
