@@ -13,7 +13,7 @@ import { baseHeaders, classifyResponse, createAgent, DEFAULT_MAX_RESPONSE_BYTES,
 import { getPath, opFromValue, restPollSourceSchema, type HttpSystem, type RestPollSourceOptions } from './http-schemas.js';
 import { diffRecords, keyFieldsOf, type RecordIn } from './record-diff.js';
 import type { Doc } from '../../core/types.js';
-import { parseJsonLossless } from '../../formats/copybook/json-lines.js';
+import { parseJsonLossless } from '../../formats/json/lossless-json.js';
 
 export class RestPollSource implements Source {
   readonly options: ReturnType<typeof restPollSourceSchema.parse>;

@@ -18,7 +18,7 @@ import { durationSchema, parseDuration, sleep } from '../sql/duration.js';
 import { CHANGELOG_TABLE, changelogExists, isMariadbBinary, SQLITE_BLOB_MARKER, tableColumnTypes } from './trigger-ddl.js';
 import { textParserFor, timestampToIso, timestamptzToIso } from '../postgres/pg-types-map.js';
 import { mariadbDateTimeToIso } from '../mariadb/mariadb-port.js';
-import { parseJsonExact } from './exact-json.js';
+import { parseJsonLossless } from '../../formats/json/lossless-json.js';
 import { openTriggerDb, type TriggerDb } from './trigger-db.js';
 import type { BackfillCapable, BackfillSupport, WatermarkedBatch } from './watermark.js';
 
@@ -42,8 +42,8 @@ export function isTriggerMode(options: unknown): options is TriggerSourceOptions
 
 function parseImage(v: unknown): Doc | null {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'string') return parseJsonExact(v) as Doc;
-  if (Buffer.isBuffer(v)) return parseJsonExact(v.toString('utf8')) as Doc;
+  if (typeof v === 'string') return parseJsonLossless(v) as Doc;
+  if (Buffer.isBuffer(v)) return parseJsonLossless(v.toString('utf8')) as Doc;
   return v as Doc;
 }
 
