@@ -15,6 +15,8 @@ import { z } from 'zod';
 import { errorMessage, NotConnectedError } from '../../core/errors.js';
 import { defineConnector, type ConnectorDescriptor } from '../contract.js';
 import { createSqlPollSource } from '../sql/sql-poll-source.js';
+import { createSqlReader, readerTableSpec } from '../sql/sql-reader.js';
+import { mariadbDialect } from './mariadb-dialect.js';
 import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-options.js';
 import type { SqlQueryPort } from '../sql/sql-query-port.js';
 import { createTriggerSource, isTriggerMode, triggerSourceOptionsSchema, type TriggerSourceOptions } from '../triggers/trigger-source.js';
@@ -86,6 +88,31 @@ function descriptor(driver: 'mariadb' | 'mysql'): ConnectorDescriptor<MariadbSys
           port = null;
           await b?.close();
         },
+      });
+    },
+
+    createReader(ctx) {
+      let port: SqlQueryPort | null = null;
+      let base: MariadbQueryPort | null = null;
+      const drop = async () => {
+        const b = base;
+        base = null;
+        port = null;
+        await b?.close().catch(() => {});
+      };
+      return createSqlReader({
+        ...readerTableSpec(ctx.collection, ctx.keyFields, ctx.options),
+        dialect: mariadbDialect,
+        // the polling source's port: JSON columns parsed the same way
+        port: async () => {
+          if (!port) {
+            base = fromMariadbPool(openMariadbPool(ctx.systemConfig, { connectionLimit: 2 }));
+            port = withJsonColumns(base, await jsonColumnsOf(base, ctx.collection));
+          }
+          return port;
+        },
+        onError: drop,
+        close: drop,
       });
     },
 

@@ -17,6 +17,8 @@ import { z } from 'zod';
 import { errorMessage, NotConnectedError } from '../../core/errors.js';
 import { defineConnector, type SourceContext } from '../contract.js';
 import { createSqlPollSource } from '../sql/sql-poll-source.js';
+import { createSqlReader, readerTableSpec } from '../sql/sql-reader.js';
+import { postgresDialect } from './postgres-dialect.js';
 import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-options.js';
 import { clientConfig, createPool, poolQueryPort, postgresSystemSchema, serverLabel, type PostgresSystem } from './pg-connection.js';
 import { PgLogicalSource, pgLogicalOptionsSchema, type PgLogicalOptions } from './pg-logical-source.js';
@@ -121,6 +123,36 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
         pool = null;
         await p?.end().catch(() => {});
       },
+    });
+  },
+
+  createReader(ctx) {
+    let pool: pg.Pool | null = null;
+    const server = serverLabel(ctx.systemConfig.url);
+    const drop = async () => {
+      const p = pool;
+      pool = null;
+      await p?.end().catch(() => {});
+    };
+    return createSqlReader({
+      ...readerTableSpec(ctx.collection, ctx.keyFields, ctx.options),
+      dialect: postgresDialect,
+      port: () => {
+        pool ??= createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });
+        const port = poolQueryPort(pool);
+        return {
+          ...port,
+          query: async (sql: string, params: unknown[]) => {
+            try {
+              return await port.query(sql, params);
+            } catch (err) {
+              throw new NotConnectedError(`read query on PostgreSQL ${server} failed: ${errorMessage(err)}`, { cause: err });
+            }
+          },
+        };
+      },
+      onError: drop,
+      close: drop,
     });
   },
 

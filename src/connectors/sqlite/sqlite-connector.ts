@@ -15,9 +15,11 @@ import { ConfigError, errorMessage, NotConnectedError } from '../../core/errors.
 import { defineConnector } from '../contract.js';
 import { durationSchema, parseDuration } from '../sql/duration.js';
 import { createSqlPollSource } from '../sql/sql-poll-source.js';
+import { createSqlReader, readerTableSpec } from '../sql/sql-reader.js';
 import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-options.js';
 import type { SqlQueryPort } from '../sql/sql-query-port.js';
 import { fromBetterSqlite3, openSqlite } from './sqlite-query-port.js';
+import { sqliteDialect } from './sqlite-dialect.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
 import { createTriggerSource, isTriggerMode, withTriggerMode } from '../triggers/trigger-source.js';
 
@@ -46,7 +48,7 @@ function busyMs(cfg: SqliteSystem): number {
 /** The SQLite connector descriptor (driver `sqlite`). */
 export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.input<typeof sqliteSinkSchema>>({
   driver: 'sqlite',
-  description: 'SQLite database file: polling source with per-row fingerprints, upsert/delete sink.',
+  description: 'SQLite database file: polling source with per-row fingerprints, reader, upsert/delete sink.',
   systemSchema: sqliteSystemSchema as unknown as z.ZodType<SqliteSystem>,
   // `mode: triggers` selects trigger capture (src/connectors/triggers/)
   sourceSchema: withTriggerMode(sqlPollOptionsSchema) as unknown as z.ZodType<SqlPollOptions>,
@@ -85,6 +87,33 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
         port = null;
         await p?.close();
       },
+    });
+  },
+
+  createReader(ctx) {
+    const file = fileOf(ctx.systemConfig, ctx.baseDir);
+    let port: (SqlQueryPort & { close(): Promise<void> }) | null = null;
+    const drop = async () => {
+      const p = port;
+      port = null;
+      await p?.close();
+    };
+    return createSqlReader({
+      ...readerTableSpec(ctx.collection, ctx.keyFields, ctx.options),
+      dialect: sqliteDialect,
+      port: () => {
+        if (!port) {
+          try {
+            port = fromBetterSqlite3(openSqlite(file, { readonly: true, busyTimeoutMs: busyMs(ctx.systemConfig) }));
+          } catch (err) {
+            throw new NotConnectedError(`cannot open SQLite database ${JSON.stringify(file)} of system "${ctx.system}": ${errorMessage(err)}`, { cause: err });
+          }
+        }
+        return port;
+      },
+      // the file may have been replaced or removed: reopen on the next query
+      onError: drop,
+      close: drop,
     });
   },
 
