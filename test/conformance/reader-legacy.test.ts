@@ -1,0 +1,191 @@
+/**
+ * The Reader conformance suite (reader-suite.ts) on the legacy connectors, against real peers:
+ * file (real CSV files and EBCDIC copybook records in a temporary directory), SOAP (the PHP
+ * SOAP server helper) and HTTP (a real local HTTP server). Plus the file reader's own rules:
+ * newest snapshot, processed/ fallback, a cursor that follows the file into processed/, bad
+ * records per onError, changes mode refused.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createWriteStream, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import path from 'node:path';
+import { silentLogger } from '../../src/core/log.js';
+import type { Doc } from '../../src/core/types.js';
+import type { Reader } from '../../src/connectors/contract.js';
+import { fileConnector } from '../../src/connectors/file/file-connector.js';
+import { fileSourceSchema } from '../../src/connectors/file/file-options.js';
+import { createCsvEncoder } from '../../src/connectors/file/csv-format.js';
+import { createFixedEncoder } from '../../src/connectors/file/fixed-width-format.js';
+import type { FileEncoder } from '../../src/connectors/file/file-sink.js';
+import { tempDir } from '../helpers/services.js';
+import { readerConformance, type CollectionSpec, type FixtureCollection } from './reader-suite.js';
+
+const dir = tempDir('hms-reader-legacy-');
+after(() => dir.cleanup());
+
+function openFileReader(drop: string, collection: string, keyFields: string[], options: Record<string, unknown>): Promise<Reader> {
+  const parsed = fileSourceSchema.parse({ mode: 'snapshot', ...options });
+  return Promise.resolve(fileConnector.createReader!({ system: 'county', systemConfig: { transport: 'local', dir: drop }, collection, options: parsed, keyFields, logger: silentLogger(), baseDir: dir.dir }));
+}
+
+/** Write `rows` as a file with this encoder (streamed, with backpressure). */
+async function writeFile(file: string, enc: FileEncoder, rows: Iterable<Doc>): Promise<void> {
+  const out = createWriteStream(file);
+  const write = async (b: Buffer) => { if (b.length && !out.write(b)) await once(out, 'drain'); };
+  await write(enc.header());
+  let batch: Buffer[] = [];
+  for (const r of rows) {
+    batch.push(enc.record(r));
+    if (batch.length >= 1000) {
+      await write(enc.frame ? enc.frame(batch) : Buffer.concat(batch));
+      batch = [];
+    }
+  }
+  if (batch.length) await write(enc.frame ? enc.frame(batch) : Buffer.concat(batch));
+  out.end();
+  await once(out, 'close');
+}
+
+/**
+ * A file collection: each version of the data is a new snapshot file `<name>.<seq>.<ext>` in its
+ * own drop directory (as an extract job drops them); insert/remove write the next snapshot.
+ * `names` maps the suite's field names to the file's (copybook fields are upper case), and the
+ * opened reader's docs are mapped back (keys are unchanged: they are built from values only).
+ */
+function fileSetup(kind: 'csv' | 'fixed') {
+  return () => ({
+    async createCollection(spec: CollectionSpec, rows: Iterable<Doc>): Promise<FixtureCollection> {
+      const drop = path.join(dir.dir, spec.name);
+      mkdirSync(drop, { recursive: true });
+      const ext = kind === 'csv' ? 'csv' : 'dat';
+      const upper = kind === 'fixed';
+      const toFile = (d: Doc): Doc => (upper ? Object.fromEntries(Object.entries(d).map(([k, v]) => [k.toUpperCase(), v])) : d);
+      const fromFile = (d: Doc): Doc => (upper ? Object.fromEntries(Object.entries(d).map(([k, v]) => [k.toLowerCase(), v])) : d);
+      let options: Record<string, unknown>;
+      let enc: FileEncoder;
+      if (kind === 'csv') {
+        options = { format: 'csv', pattern: `${spec.name}.*.csv` };
+        const csv = createCsvEncoder({ delimiter: ',', quote: '"', header: true, encoding: 'utf8', neutraliseFormulas: false }, spec.fields.map((f) => f.name));
+        enc = { header: () => csv.header(), record: (d) => csv.rows([d]) };
+      } else {
+        const copybook = path.join(drop, `${spec.name}.cpy`);
+        const pic = (f: CollectionSpec['fields'][number]) => (f.type === 'int' ? 'PIC S9(5) COMP-3' : f.name === 'label' ? 'PIC X(140)' : 'PIC X(8)');
+        writeFileSync(copybook, `       01 REC.\n${spec.fields.map((f) => `          05 ${f.name.toUpperCase()} ${pic(f)}.\n`).join('')}`);
+        options = { format: 'fixed', pattern: `${spec.name}.*.dat`, copybook, codePage: 'cp037', recordFormat: 'F' };
+        enc = await createFixedEncoder({ copybook, codePage: 'cp037', recordFormat: 'F' });
+      }
+      // the current rows, for insert/remove (small collections only: the memory test never edits)
+      let current: Map<string, Doc> | null = new Map();
+      const keyOf = (d: Doc) => spec.keyFields.map((k) => String(d[k])).join('\u0001');
+      let seq = 1;
+      const snapshot = async (list: Iterable<Doc>) => {
+        const name = path.join(drop, `${spec.name}.${String(seq++).padStart(6, '0')}.${ext}`);
+        await writeFile(`${name}.tmp`, enc, list);
+        renameSync(`${name}.tmp`, name);
+      };
+      const tracked = function* (list: Iterable<Doc>) {
+        for (const d of list) {
+          if (current) {
+            current.set(keyOf(d), d);
+            if (current.size > 10_000) current = null;
+          }
+          yield toFile(d);
+        }
+      };
+      await snapshot(tracked(rows));
+      return {
+        async insert(list) {
+          if (!current) throw new Error('this fixture edits small collections only');
+          for (const d of list) current.set(keyOf(d), d);
+          await snapshot([...current.values()].map(toFile));
+        },
+        async remove(keys) {
+          if (!current) throw new Error('this fixture edits small collections only');
+          for (const k of keys) current.delete(keyOf(k));
+          await snapshot([...current.values()].map(toFile));
+        },
+        async openReader() {
+          const r = await openFileReader(drop, spec.name, spec.keyFields.map((k) => (upper ? k.toUpperCase() : k)), options);
+          if (!upper) return r;
+          return {
+            order: r.order, orderNote: r.orderNote,
+            async *scan(o) { for await (const p of r.scan(o)) yield { ...p, rows: p.rows.map((x) => ({ key: x.key, doc: fromFile(x.doc) })) }; },
+            async getByKeys(keys, signal) { return new Map([...(await r.getByKeys(keys, signal))].map(([k, d]) => [k, fromFile(d)])); },
+            close: () => r.close(),
+          } satisfies Reader;
+        },
+        async drop() { rmSync(drop, { recursive: true, force: true }); },
+      };
+    },
+  });
+}
+
+readerConformance('file (CSV)', fileSetup('csv'));
+readerConformance('file (copybook records, EBCDIC)', fileSetup('fixed'), { largeRows: Number(process.env.HMS_READER_LARGE_ROWS ?? 100_000) });
+
+describe('file reader rules', () => {
+  const drop = path.join(dir.dir, 'rules');
+  const csv = (rows: string[]) => `PERMIT_NO,STATUS\n${rows.join('\n')}\n`;
+  const open = (options: Record<string, unknown> = {}) => openFileReader(drop, 'PERMITS.*.csv', ['PERMIT_NO'], { format: 'csv', ...options });
+  const scanAll = async (r: Reader, after?: string | null) => {
+    const out: Doc[] = [];
+    for await (const p of r.scan({ limit: 2, after })) out.push(...p.rows.map((x) => x.doc));
+    return out;
+  };
+
+  test('reads the newest snapshot by name; processed/ when the drop directory has none; a cursor follows its file into processed/', async () => {
+    mkdirSync(path.join(drop, 'processed'), { recursive: true });
+    writeFileSync(path.join(drop, 'processed', 'PERMITS.001.csv'), csv(['P1,A']));
+    const r = await open();
+    try {
+      assert.deepEqual(await scanAll(r), [{ PERMIT_NO: 'P1', STATUS: 'A' }]);
+      writeFileSync(path.join(drop, 'PERMITS.002.csv'), csv(['P1,C', 'P2,A', 'P3,A']));
+      writeFileSync(path.join(drop, 'PERMITS.003.csv.tmp'), csv(['P9,X']));
+      let cursor: string | null = null;
+      for await (const p of r.scan({ limit: 2 })) { cursor = p.cursor; break; }
+      assert.ok(cursor);
+      // the source applies the file and moves it; a newer snapshot arrives; the scan stays in its file
+      renameSync(path.join(drop, 'PERMITS.002.csv'), path.join(drop, 'processed', 'PERMITS.002.csv'));
+      writeFileSync(path.join(drop, 'PERMITS.004.csv'), csv(['P4,A']));
+      assert.deepEqual(await scanAll(r, cursor), [{ PERMIT_NO: 'P3', STATUS: 'A' }]);
+      assert.deepEqual(await scanAll(r), [{ PERMIT_NO: 'P4', STATUS: 'A' }]);
+      assert.deepEqual([...(await r.getByKeys(['P4', 'P1'])).keys()], ['P4']);
+      rmSync(path.join(drop, 'processed', 'PERMITS.002.csv'));
+      await assert.rejects(scanAll(r, cursor), /no longer in .*start the scan again without after/);
+      await assert.rejects(scanAll(r, 'nonsense'), /not a cursor of the file reader/);
+      await assert.rejects(async () => { for await (const _ of r.scan({ limit: 1, range: { from: 'P1' } })) void _; }, /cannot scan a key range/);
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('with a trigger suffix, only files whose trigger file exists count', async () => {
+    writeFileSync(path.join(drop, 'PERMITS.005.csv'), csv(['P5,A']));
+    const r = await open({ trigger: '.done' });
+    try {
+      assert.deepEqual(await scanAll(r), [], 'no file has its trigger yet: processed/ has none either that counts');
+      writeFileSync(path.join(drop, 'PERMITS.005.csv.done'), '');
+      assert.deepEqual(await scanAll(r), [{ PERMIT_NO: 'P5', STATUS: 'A' }]);
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('a bad record fails the scan with onError: fail and is skipped otherwise', async () => {
+    writeFileSync(path.join(drop, 'PERMITS.006.csv'), csv(['P6,A', ',B', 'P7,A']));
+    const strict = await open();
+    const lenient = await open({ onError: 'skip' });
+    try {
+      await assert.rejects(scanAll(strict), (e: Error & { code?: string }) => e.code === 'HMS_ERR_FORMAT' && /PERMITS\.006\.csv: record 2/.test(e.message));
+      assert.deepEqual((await scanAll(lenient)).map((d) => d.PERMIT_NO), ['P6', 'P7']);
+    } finally {
+      await strict.close();
+      await lenient.close();
+    }
+  });
+
+  test('a changes-mode collection cannot be read', async () => {
+    await assert.rejects(openFileReader(drop, 'PERMITS.*.csv', ['PERMIT_NO'], { format: 'csv', mode: 'changes' }), /reads snapshot files \(mode: snapshot\)/);
+  });
+});
