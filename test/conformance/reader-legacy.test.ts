@@ -19,6 +19,9 @@ import { createCsvEncoder } from '../../src/connectors/file/csv-format.js';
 import { createFixedEncoder } from '../../src/connectors/file/fixed-width-format.js';
 import type { FileEncoder } from '../../src/connectors/file/file-sink.js';
 import { tempDir } from '../helpers/services.js';
+import { startPhpSoapServer, type PermitStore, type StoredPermit } from '../helpers/php-soap-server.js';
+import { soapConnector } from '../../src/connectors/soap/soap-connector.js';
+import { soapSourceSchema, soapSystemSchema } from '../../src/connectors/soap/soap-options.js';
 import { readerConformance, type CollectionSpec, type FixtureCollection } from './reader-suite.js';
 
 const dir = tempDir('hms-reader-legacy-');
@@ -33,7 +36,7 @@ function openFileReader(drop: string, collection: string, keyFields: string[], o
 async function writeFile(file: string, enc: FileEncoder, rows: Iterable<Doc>): Promise<void> {
   const out = createWriteStream(file);
   const write = async (b: Buffer) => { if (b.length && !out.write(b)) await once(out, 'drain'); };
-  await write(enc.header());
+  await write(enc.header({}));
   let batch: Buffer[] = [];
   for (const r of rows) {
     batch.push(enc.record(r));
@@ -123,6 +126,77 @@ function fileSetup(kind: 'csv' | 'fixed') {
 
 readerConformance('file (CSV)', fileSetup('csv'));
 readerConformance('file (copybook records, EBCDIC)', fileSetup('fixed'), { largeRows: Number(process.env.HMS_READER_LARGE_ROWS ?? 100_000) });
+
+/** Renames the fields of a reader's docs (keys are unchanged: they are built from values only). */
+function renamed(r: Reader, rename: (d: Doc) => Doc): Reader {
+  return {
+    order: r.order, orderNote: r.orderNote,
+    async *scan(o) { for await (const p of r.scan(o)) yield { ...p, rows: p.rows.map((x) => ({ key: x.key, doc: rename(x.doc) })) }; },
+    async getByKeys(keys, signal) { return new Map([...(await r.getByKeys(keys, signal))].map(([k, d]) => [k, rename(d)])); },
+    close: () => r.close(),
+  };
+}
+
+/**
+ * SOAP: one county permit system (the PHP SoapServer peer) per collection. The suite's fields
+ * live in the WSDL's Permit fields: simple rows as PermitNumber (id), Address (label), ParcelId
+ * (qty); compound rows as Status (region), ParcelId (seq), Address (label), with PermitNumber
+ * `<region>-<seq>` (the service's own key, which GetPermit takes). Rows are loaded into the
+ * peer's storage file (permits.json, the file the PHP service reads on every call); the reader
+ * reads them through GetPermits (PageSize 40: service pages and reader pages differ) and
+ * GetPermit.
+ */
+function soapSetup(opts: { getByKey: boolean }) {
+  return () => ({
+    async createCollection(spec: CollectionSpec, rows: Iterable<Doc>): Promise<FixtureCollection> {
+      const php = await startPhpSoapServer();
+      const compound = spec.keyFields.length > 1;
+      const toPermit = (d: Doc): StoredPermit => (compound
+        ? { PermitNumber: `${String(d.region)}-${String(d.seq)}`, Status: String(d.region), ParcelId: String(d.seq), Address: String(d.label), Seq: '' }
+        : { PermitNumber: String(d.id), Address: String(d.label), ParcelId: String(d.qty), Seq: '' });
+      const fromPermit = (p: Doc): Doc => {
+        const { PermitNumber, Status, Address, ParcelId, ...rest } = p;
+        return compound ? { ...rest, PermitNumber, region: Status, seq: ParcelId, label: Address } : { ...rest, id: PermitNumber, label: Address, qty: ParcelId };
+      };
+      const file = path.join(php.dataDir, 'permits.json');
+      const save = (db: PermitStore) => {
+        writeFileSync(`${file}.tmp`, JSON.stringify(db));
+        renameSync(`${file}.tmp`, file);
+      };
+      const db: PermitStore = { seq: 0, permits: [], calls: [] };
+      for (const d of rows) db.permits.push({ ...toPermit(d), Seq: String(++db.seq) });
+      save(db);
+      const keyFields = compound ? ['Status', 'ParcelId'] : ['PermitNumber'];
+      const pageSize = db.permits.length > 10_000 ? '1000' : '40';
+      const options = soapSourceSchema.parse({
+        operation: 'GetPermits', input: { Page: '{{page}}', PageSize: pageSize }, rowsPath: 'Permits.Permit', nextPagePath: 'NextPage',
+        ...(opts.getByKey ? { getByKey: { operation: 'GetPermit', input: { PermitNumber: compound ? '{{keys.Status}}-{{keys.ParcelId}}' : '{{key}}' }, rowPath: 'Permit' } } : {}),
+      });
+      return {
+        async insert(list) {
+          const cur = php.readStore();
+          for (const d of list) cur.permits.push({ ...toPermit(d), Seq: String(++cur.seq) });
+          save(cur);
+        },
+        async remove(keys) {
+          const cur = php.readStore();
+          const gone = new Set(keys.map((k) => toPermit({ label: '', qty: 0, ...k }).PermitNumber));
+          cur.permits = cur.permits.filter((p) => !gone.has(p.PermitNumber));
+          save(cur);
+        },
+        async openReader() {
+          const r = await soapConnector.createReader!({ system: 'county', systemConfig: soapSystemSchema.parse({ wsdl: `${php.baseUrl}/permits?wsdl` }), collection: 'permits', options, keyFields, logger: silentLogger() });
+          return renamed(r, fromPermit);
+        },
+        drop: () => php.close(),
+      };
+    },
+  });
+}
+
+const soapLarge = Number(process.env.HMS_READER_LARGE_ROWS ?? 50_000);
+readerConformance('soap (GetPermits + GetPermit)', soapSetup({ getByKey: true }), { largeRows: soapLarge });
+readerConformance('soap (GetPermits only: getByKeys scans)', soapSetup({ getByKey: false }), { largeRows: 2_000 });
 
 describe('file reader rules', () => {
   const drop = path.join(dir.dir, 'rules');
