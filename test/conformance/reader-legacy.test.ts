@@ -9,6 +9,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWriteStream, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { silentLogger } from '../../src/core/log.js';
 import type { Doc } from '../../src/core/types.js';
@@ -22,6 +24,9 @@ import { tempDir } from '../helpers/services.js';
 import { startPhpSoapServer, type PermitStore, type StoredPermit } from '../helpers/php-soap-server.js';
 import { soapConnector } from '../../src/connectors/soap/soap-connector.js';
 import { soapSourceSchema, soapSystemSchema } from '../../src/connectors/soap/soap-options.js';
+import { httpConnector } from '../../src/connectors/http/http-connector.js';
+import { restPollSourceSchema } from '../../src/connectors/http/http-schemas.js';
+import { canonicalKey } from '../../src/core/delta.js';
 import { readerConformance, type CollectionSpec, type FixtureCollection } from './reader-suite.js';
 
 const dir = tempDir('hms-reader-legacy-');
@@ -197,6 +202,87 @@ function soapSetup(opts: { getByKey: boolean }) {
 const soapLarge = Number(process.env.HMS_READER_LARGE_ROWS ?? 50_000);
 readerConformance('soap (GetPermits + GetPermit)', soapSetup({ getByKey: true }), { largeRows: soapLarge });
 readerConformance('soap (GetPermits only: getByKeys scans)', soapSetup({ getByKey: false }), { largeRows: 2_000 });
+
+/**
+ * HTTP: a real local HTTP server holding the collections in memory, with a REST list
+ * (`GET /c/<name>?cursor=<offset>` -> `{ items, next_cursor }`, in insertion order, 30 items a
+ * page or 1,000 for large collections; items with `deleted: true` are tombstones) and one record
+ * by key (`GET /c/<name>/items/<key field values...>` -> `{ data }` or 404).
+ */
+const collections = new Map<string, { keyFields: string[]; rows: Doc[] }>();
+const server = http.createServer((req, res) => {
+  const u = new URL(req.url ?? '/', 'http://x');
+  const parts = u.pathname.split('/').slice(1).map(decodeURIComponent);
+  const c = parts[0] === 'c' ? collections.get(parts[1] ?? '') : undefined;
+  const send = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)); };
+  if (!c) return send(404, { error: 'no such collection' });
+  if (parts.length === 2) {
+    const size = c.rows.length > 10_000 ? 1000 : 30;
+    const off = Number(u.searchParams.get('cursor') ?? 0);
+    return send(200, { items: c.rows.slice(off, off + size), next_cursor: off + size < c.rows.length ? String(off + size) : null });
+  }
+  if (parts[2] === 'items') {
+    const want = parts.slice(3);
+    const row = c.rows.find((r) => c.keyFields.every((f, i) => String(r[f]) === want[i]));
+    return row ? send(200, { data: row }) : send(404, { error: 'not found' });
+  }
+  send(404, { error: 'no such path' });
+});
+server.listen(0, '127.0.0.1');
+await once(server, 'listening');
+const httpBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+after(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+
+function openHttpReader(name: string, keyFields: string[], options: Record<string, unknown>): Promise<Reader> {
+  return Promise.resolve(httpConnector.createReader!({ system: 'platform', systemConfig: { url: httpBase }, collection: name, options: restPollSourceSchema.parse(options), keyFields, logger: silentLogger() }));
+}
+
+function httpSetup(opts: { get: boolean }) {
+  return () => ({
+    async createCollection(spec: CollectionSpec, rows: Iterable<Doc>): Promise<FixtureCollection> {
+      const c = { keyFields: spec.keyFields, rows: [...rows] };
+      collections.set(spec.name, c);
+      const keyOf = (d: Doc) => spec.keyFields.map((f) => String(d[f])).join('\u0001');
+      const options = {
+        path: `/c/${spec.name}`, cursorParam: 'cursor', nextField: 'next_cursor', itemsField: 'items', opField: 'deleted',
+        ...(opts.get ? { get: { path: `/c/${spec.name}/items/${spec.keyFields.map((f) => `{${f}}`).join('/')}`, itemField: 'data' } } : {}),
+      };
+      return {
+        async insert(list) { c.rows.push(...list); },
+        async remove(keys) {
+          const gone = new Set(keys.map(keyOf));
+          c.rows = c.rows.filter((r) => !gone.has(keyOf(r)));
+        },
+        openReader: () => openHttpReader(spec.name, spec.keyFields, options),
+        async drop() { collections.delete(spec.name); },
+      };
+    },
+  });
+}
+
+readerConformance('http (REST list + get by key)', httpSetup({ get: true }));
+readerConformance('http (REST list only: getByKeys scans)', httpSetup({ get: false }), { largeRows: 2_000 });
+
+describe('http reader rules', () => {
+  test('tombstones are left out; a get answered 404 is a missing key; get.path must name the key', async () => {
+    collections.set('rules', { keyFields: ['id'], rows: [{ id: 'a', v: 1 }, { id: 'b', v: 2, deleted: true }, { id: 'c', v: 3 }] });
+    const options = { path: '/c/rules', cursorParam: 'cursor', nextField: 'next_cursor', itemsField: 'items', opField: 'deleted', get: { path: '/c/rules/items/{key}', itemField: 'data' } };
+    const r = await openHttpReader('rules', ['id'], options);
+    try {
+      const rows: Doc[] = [];
+      for await (const p of r.scan({ limit: 10 })) rows.push(...p.rows.map((x) => x.doc));
+      assert.deepEqual(rows.map((d) => d.id), ['a', 'c']);
+      const got = await r.getByKeys(['a', 'b', 'zz', canonicalKey({ id: 'c' }, ['id'])]);
+      assert.deepEqual([...got.keys()].sort(), ['a', 'c'], 'b is a tombstone, zz answers 404');
+    } finally {
+      await r.close();
+      collections.delete('rules');
+    }
+    assert.throws(() => restPollSourceSchema.parse({ ...options, get: { path: '/c/rules/items' } }), /get\.path must name the key/);
+    await assert.rejects(async () => openHttpReader('rules', ['id'], { ...options, get: { path: '/c/rules/items/{ID}' } }), /names \{ID\}, which is not the key; use \{key\} or a key field \(\{id\}\)/);
+    await assert.rejects(Promise.resolve().then(() => httpConnector.createReader!({ system: 'platform', systemConfig: { url: httpBase }, collection: 'x', options: { listen: { port: 0 }, path: '/hook' } as never, keyFields: ['id'], logger: silentLogger() })), /a webhook source only receives records/);
+  });
+});
 
 describe('file reader rules', () => {
   const drop = path.join(dir.dir, 'rules');

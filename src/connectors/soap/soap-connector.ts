@@ -13,7 +13,7 @@ import { createSoapTransport } from './soap-transport.js';
 
 export const soapConnector = defineConnector({
   driver: 'soap',
-  description: 'SOAP 1.1/1.2 services: calls WSDL operations or POSTs templated XML bodies; polls a list operation for changes; reads it (and a get-by-key operation) as a Reader',
+  description: 'SOAP 1.1/1.2 services: calls WSDL operations or POSTs templated XML bodies; polls a list operation for changes; reads it (and a get-by-key operation) as a Reader.',
   systemSchema: soapSystemSchema,
   sinkSchema: soapSinkSchema,
   sourceSchema: soapSourceSchema,
