@@ -2,7 +2,7 @@
 export { z } from 'zod';
 export { makeDiff, computeDelta, mergeDeltas, fingerprint, canonicalKey, stableStringify } from './core/delta.js';
 export * from './core/errors.js';
-export type { ChangeEvent, Delta, Doc, Job, JobState, Op } from './core/types.js';
+export type { ChangeEvent, Delta, DeltaCore, Doc, Job, JobState, Op, SinkDelta, SourceDelta } from './core/types.js';
 export { idempotencyKey } from './core/types.js';
 export { createLogger, silentLogger, type Logger } from './core/log.js';
 export type * from './connectors/contract.js';

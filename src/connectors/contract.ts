@@ -9,7 +9,7 @@
  * type (RetryableError with retryAfterMs, PermanentError, NotConnectedError) — see core/errors.ts.
  */
 import type { z } from 'zod';
-import type { ChangeEvent, Delta, Doc } from '../core/types.js';
+import type { ChangeEvent, Doc, SinkDelta } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { ShadowDelete, ShadowRow } from '../store/store.js';
 
@@ -133,10 +133,30 @@ export interface SinkItem {
   collection: string;
   /** Target key field names. */
   keyFields: string[];
-  delta: Delta;
+  /** The change in the target's field names, after mapping. */
+  delta: SinkDelta;
 }
 
-export type SinkResult = { ok: true } | { ok: false; error: unknown };
+/**
+ * What a sink did with one item: `written` (the default when `outcome` is absent); `stale`, nothing
+ * written because the target already holds this state or a newer one (version fencing), which the
+ * engine counts and reports but does not retry; or a failure, which the error's type classifies
+ * (retry, dead-letter).
+ */
+export type SinkResult =
+  | { ok: true; outcome?: 'written' }
+  | { ok: true; outcome: 'stale'; reason: string }
+  | { ok: false; error: unknown };
+
+/** A `stale` result: the target holds a newer (or the same) version; nothing was written. */
+export function staleResult(reason = 'stale-version'): SinkResult {
+  return { ok: true, outcome: 'stale', reason };
+}
+
+/** Whether a result is a write skipped as stale. */
+export function isStale(r: SinkResult): r is { ok: true; outcome: 'stale'; reason: string } {
+  return r.ok && r.outcome === 'stale';
+}
 
 export interface Sink {
   /** Deliver a batch; one result per item, in order. Throwing fails the whole batch with that error. */

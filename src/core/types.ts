@@ -22,25 +22,41 @@ export interface ChangeEvent {
   ts: number;
   /** Who made the change, when known (used for echo suppression). */
   origin?: string;
+  /**
+   * Polling sources: epoch ms (this process's clock) when the read that saw `after` began. Writes
+   * acknowledged before it are reflected in `after` (echo suppression uses it to tell a person's
+   * edit from a late echo). Absent for change streams, whose events show a point in the past.
+   */
+  readAt?: number;
 }
 
 /**
- * The minimal change for one key, in the target's field names.
- * `changed` holds only the fields that differ from the last state the engine saw
- * (for an insert: all fields; for a delete: empty). `state` is the full new state
- * after mapping (null for a delete), so a sink that needs a full row (an upsert) has it.
+ * What every delta holds: the minimal change for one key. `changed` holds only the fields that
+ * differ from the last state the engine saw (for an insert: all fields; for a delete: empty).
+ * `state` is the full new state (null for a delete), so a sink that needs a full row (an upsert)
+ * has it.
  */
-export interface Delta {
+export interface DeltaCore {
   op: Op;
   key: string;
   changed: Doc;
   state: Doc | null;
-  /**
-   * The full state before the change, when the source knows it (polling sources keep it in
-   * the shadow). Mapping happens at delivery time, so the target-side delta is computed from
-   * the mapped `before` and `state`.
-   */
+  /** The full state before the change, when known (polling sources keep it in the shadow). */
   before?: Doc | null;
+  /** Fingerprint of the state this delta was computed against (null when unknown or insert). */
+  base: string | null;
+  /** Fingerprint of `state` (of null for a delete). */
+  fingerprint: string;
+  /** Source position / timestamp the delta came from (newest wins on merge). */
+  sourceTs: number;
+}
+
+/**
+ * The delta a source queues (a job's payload): in the SOURCE's field names, keyed by the source
+ * key, not mapped yet. Mapping happens at delivery time (a mapping error dead-letters only its job
+ * and a replay after a config fix maps again), which turns it into a {@link SinkDelta}.
+ */
+export interface Delta extends DeltaCore {
   /**
    * True when `state` holds only some fields to set (a delta enqueued by hand, e.g. from an
    * onChange hook), not the full record. Merges overlay a partial state on the other one.
@@ -51,13 +67,17 @@ export interface Delta {
    * first claim with this error, without calling the sink. Editing the payload on replay clears it.
    */
   rejected?: string;
-  /** Fingerprint of the state this delta was computed against (null when unknown or insert). */
-  base: string | null;
-  /** Fingerprint of `state` (of null for a delete). */
-  fingerprint: string;
-  /** Source position / timestamp the delta came from (newest wins on merge). */
-  sourceTs: number;
 }
+
+/** Another name for {@link Delta}: what a source queues, in source field names. */
+export type SourceDelta = Delta;
+
+/**
+ * The delta a sink receives (`SinkItem.delta`): in the TARGET's field names, after mapping, keyed
+ * by the target key; `changed` is recomputed from the mapped `before` and `state`, so it lists only
+ * target fields whose value changed.
+ */
+export type SinkDelta = DeltaCore;
 
 export type JobState = 'pending' | 'running' | 'done' | 'dead';
 

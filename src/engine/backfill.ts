@@ -144,7 +144,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
   const support = await source.openBackfill();
   const deps = { store, logger, events: new TypedEmitter<EngineEvents>() };
   const base: Omit<CapturePipeline, 'sourceId'> = {
-    name: p.name, target: p.to.system, source, debounceMs: p.debounceMs, maxWaitMs: p.maxWaitMs, maxAttempts: p.delivery.maxAttempts, echoScope: null, hooks: () => [],
+    name: p.name, target: p.to.system, source, debounceMs: p.debounceMs, maxWaitMs: p.maxWaitMs, maxAttempts: p.delivery.maxAttempts, echoReader: null, hooks: () => [],
   };
   const streamPipe: CapturePipeline = { ...base, sourceId };
   /**

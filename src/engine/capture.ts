@@ -5,13 +5,14 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { computeDelta } from '../core/delta.js';
-import { checkEcho, intentRow, intentsOf } from './echo.js';
+import { filterEcho, INTENT_TTL_MS, MAX_INTENTS } from './echo.js';
 import type { ChangeEvent, Delta, Doc } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { Source, SourceBatch } from '../connectors/contract.js';
-import type { EnqueueInput, ShadowDelete, ShadowRow, Store } from '../store/store.js';
+import type { EchoIntent, EchoIntentStore, EchoIntentUpdate, EnqueueInput, QueueStore, ShadowDelete, ShadowRow, StateStore } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { sleep } from '../core/sleep.js';
+import { computeBackoff, type BackoffPolicy } from '../core/backoff.js';
 import { ConfigError, PermanentError } from '../core/errors.js';
 
 export interface CapturePipeline {
@@ -25,13 +26,22 @@ export interface CapturePipeline {
   /** Least time between the starts of two commits (adaptive batching under load; 0 = none). */
   lingerMs?: number;
   maxAttempts: number;
-  /** Scope of the states the engine wrote into this source's collection (reverse pipeline), if any. */
-  echoScope: string | null;
+  /**
+   * Reader name under which the engine records what it writes into this source's collection
+   * (when a reverse pipeline writes there; the pipeline's own name), or null: no echo to suppress.
+   */
+  echoReader: string | null;
   /** Hooks registered with onChange for this pipeline's collection. */
   hooks: () => Array<(oldDoc: Doc | null, newDoc: Doc | null, event: ChangeEvent) => unknown>;
 }
 
 const batchJobs = new AsyncLocalStorage<EnqueueInput[]>();
+
+/** Restart delays of a failed source: 0.5-1 s, 1-2 s, ... up to 30 s; a permanent problem up to 5 minutes. */
+export const SOURCE_RESTART: BackoffPolicy = Object.freeze({ initialMs: 1000, maxMs: 30_000, factor: 2 });
+export const PERMANENT_RESTART: BackoffPolicy = Object.freeze({ initialMs: 1000, maxMs: 300_000, factor: 2 });
+/** Half jitter: one source restarts neither in lockstep with others nor much sooner than its step. */
+const halfJitter = () => 0.5 + Math.random() / 2;
 
 /** Jobs of the batch whose onChange hooks are running (engine.enqueue joins that commit). */
 export function currentBatchJobs(): EnqueueInput[] | undefined {
@@ -39,7 +49,7 @@ export function currentBatchJobs(): EnqueueInput[] | undefined {
 }
 
 export interface CaptureDeps {
-  store: Store;
+  store: QueueStore & StateStore & EchoIntentStore;
   logger: Logger;
   events: TypedEmitter<EngineEvents>;
 }
@@ -60,30 +70,28 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
   const jobs: EnqueueInput[] = [];
   const shadow: Array<ShadowRow | ShadowDelete> = [...(batch.shadow ?? [])];
   let suppressed = 0;
-  const written = p.echoScope && batch.events.length
-    ? await deps.store.getShadow(p.echoScope, [...new Set(batch.events.map((e) => e.key))])
-    : new Map<string, ShadowRow>();
+  let partial = 0;
+  const intents = p.echoReader && batch.events.length
+    ? await deps.store.getIntents(p.echoReader, [...new Set(batch.events.map((e) => e.key))], now - INTENT_TTL_MS)
+    : new Map<string, EchoIntent[]>();
+  const intentUpdates = new Map<string, EchoIntentUpdate>();
   const hooks = p.hooks();
   for (const ev of batch.events) {
     deps.events.emit('change', { pipeline: p.name, event: ev });
     // jobs enqueued by onChange hooks join this commit, after the event's own job
     const hookJobs: EnqueueInput[] = [];
     for (const hook of hooks) await batchJobs.run(hookJobs, () => hook(ev.before ?? null, ev.op === 'delete' ? null : ev.after ?? null, ev));
-    let echo = false;
-    const w = written.get(ev.key);
-    if (w && p.echoScope) {
-      const intents = intentsOf(w, now);
-      const r = checkEcho(ev, intents);
-      echo = r.echo;
-      if (echo) suppressed++;
-      if (r.remaining.length !== ((w.doc as { intents?: unknown[] } | null)?.intents?.length ?? 0)) {
-        const row = intentRow(p.echoScope, ev.key, w.fingerprint, r.remaining);
-        shadow.push(row);
-        if ('delete' in row) written.delete(ev.key);
-        else written.set(ev.key, row);
-      }
+    let delta = deltaForEvent(ev);
+    const live = intents.get(ev.key);
+    if (live?.length) {
+      // only the fields we wrote, with the values we wrote, are our echo; the rest flows on
+      const r = filterEcho(ev, delta, live.slice(-MAX_INTENTS));
+      if (delta && !r.delta) suppressed++;
+      else if (r.suppressed.length) partial++;
+      delta = r.delta;
+      for (const u of r.updates) intentUpdates.set(u.id, u);
+      intents.set(ev.key, r.remaining);
     }
-    const delta = echo ? null : deltaForEvent(ev);
     if (delta) {
       jobs.push({
         pipeline: p.name,
@@ -113,9 +121,10 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
     jobs,
     shadow,
     position: batch.position !== undefined ? { source: p.sourceId, position: batch.position } : undefined,
+    intents: intentUpdates.size ? [...intentUpdates.values()] : undefined,
   });
   if (batch.ack) await batch.ack();
-  deps.events.emit('source:batch', { pipeline: p.name, events: batch.events.length, enqueued: r.inserted, merged: r.merged, suppressed, position: batch.position });
+  deps.events.emit('source:batch', { pipeline: p.name, events: batch.events.length, enqueued: r.inserted, merged: r.merged, suppressed, partial, position: batch.position });
 }
 
 /**
@@ -158,7 +167,6 @@ export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: 
       deps.events.emit('source:error', { pipeline: p.name, error });
     }
     if (signal.aborted) break;
-    const capMs = permanent ? 300_000 : 30_000;
-    await sleep(Math.min(capMs, 250 * 2 ** Math.min(failures, permanent ? 11 : 7)), signal);
+    await sleep(computeBackoff(failures, permanent ? PERMANENT_RESTART : SOURCE_RESTART, halfJitter), signal);
   }
 }

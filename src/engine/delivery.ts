@@ -6,11 +6,13 @@ import { classifyError, errorMessage, MappingError, ValidationError } from '../c
 import { computeBackoff, DEFAULT_BACKOFF } from '../core/backoff.js';
 import type { Job } from '../core/types.js';
 import type { Logger } from '../core/log.js';
-import type { SinkItem, SinkResult } from '../connectors/contract.js';
+import { isStale, type SinkItem, type SinkResult } from '../connectors/contract.js';
 import type { CompleteInput, FailInput, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { type Route, toSinkItem } from './route.js';
-import { intentRow, intentsOf } from './echo.js';
+import { INTENT_TTL_MS } from './echo.js';
+import { canonicalKey, fingerprint } from '../core/delta.js';
+import type { EchoIntentInput, ShadowDelete, ShadowRow } from '../store/store.js';
 import { sleep } from '../core/sleep.js';
 
 export interface DeliveryDeps {
@@ -81,20 +83,21 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
       }
     }
     for (const job of skipped) done.push({ id: job.id, version: job.version, workerId: deps.workerId });
-    // Remember what we are about to write BEFORE writing it, so the reverse pipeline's watcher
-    // can never see our write without knowing it is ours (an intent that then fails is harmless:
-    // it only matches a row that already holds exactly these values).
-    if (route.writtenScope && items.length) {
-      const scope = route.writtenScope;
-      const existing = await deps.store.getShadow(scope, items.map((i) => i.delta.key));
-      const rows = new Map<string, ReturnType<typeof intentRow>>();
+    // Remember what we are about to write BEFORE writing it, so the watcher of every pipeline that
+    // reads this collection back can never see our write without knowing it is ours (an intent
+    // whose write then fails is harmless: it only hides a field that shows exactly the value the
+    // other side already has).
+    let intentIds: string[] = [];
+    const readers = route.echoReaders.length;
+    if (readers && items.length) {
+      const rows: EchoIntentInput[] = [];
       for (const item of items) {
-        const prev = rows.get(item.delta.key);
-        const intents = prev && !('delete' in prev) ? intentsOf(prev, now) : intentsOf(existing.get(item.delta.key), now);
-        intents.push({ doc: item.delta.state ? item.delta.changed : null, at: now });
-        rows.set(item.delta.key, intentRow(scope, item.delta.key, item.delta.fingerprint, intents));
+        const d = item.delta;
+        for (const reader of route.echoReaders) {
+          rows.push({ reader: reader.name, key: readerKey(d.state, reader.key) ?? d.key, writer: pipeline, fields: d.state ? d.changed : null, state: d.state, at: now });
+        }
       }
-      await deps.store.commit({ jobs: [], shadow: [...rows.values()] });
+      intentIds = await deps.store.recordIntents(rows, now - INTENT_TTL_MS);
     }
     let results: SinkResult[] = [];
     if (items.length) {
@@ -105,15 +108,34 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
         results = items.map(() => ({ ok: false, error: err }));
       }
     }
+    const landed: string[] = [];
+    const stale = new Map<string, string>();
     results.forEach((r, i) => {
       const job = itemJobs[i]!;
-      if (r.ok) done.push({ id: job.id, version: job.version, workerId: deps.workerId });
-      else fail(job, r.error);
+      if (!r.ok) return fail(job, r.error);
+      done.push({ id: job.id, version: job.version, workerId: deps.workerId });
+      if (isStale(r)) {
+        // nothing was written: the target already holds this version or a newer one
+        stale.set(job.id, r.reason);
+        return;
+      }
+      for (let k = 0; k < readers; k++) if (intentIds[i * readers + k]) landed.push(intentIds[i * readers + k]!);
     });
+    // the watchers' next reads show these writes: older intents on the same fields are superseded
+    if (landed.length) {
+      await deps.store.landIntents(landed, Date.now());
+      await rememberWritten(deps.store, route, items.filter((_, i) => results[i]?.ok && !isStale(results[i]!)));
+    }
     if (done.length) {
       await deps.store.complete(done);
       const doneIds = new Set(done.map((d) => d.id));
-      for (const job of jobs) if (doneIds.has(job.id)) deps.events.emit('job:done', { job, skipped: skipped.includes(job) });
+      for (const job of jobs) {
+        if (!doneIds.has(job.id)) continue;
+        const reason = stale.get(job.id);
+        if (reason !== undefined) deps.logger.info({ pipeline, jobId: job.id, key: job.key, reason }, 'stale write: the target already holds this version or a newer one; nothing written');
+        const outcome = skipped.includes(job) ? 'unchanged' : reason !== undefined ? 'stale' : 'written';
+        deps.events.emit('job:done', { job, skipped: outcome === 'unchanged', outcome });
+      }
     }
   }
   if (failures.length) {
@@ -127,6 +149,48 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
         deps.events.emit('job:retry', { job: f.job, error: f.error, retryAt: f.retryAt });
       }
     }
+  }
+}
+
+/** A fingerprint no row has: a shadow row marked with it differs from whatever is read next ('' is a tombstone). */
+export const STALE_FINGERPRINT = '~stale';
+
+/**
+ * A polling reader's shadow is the last state it saw. Once our write is acknowledged the row holds
+ * what we wrote, so the written fields go into that shadow: a person who sets a field back before
+ * the next poll is then seen as a change (the poll would otherwise find the row equal to its old
+ * shadow and never report the edit). A shadow without the state itself is marked stale instead.
+ */
+async function rememberWritten(store: Store, route: Route, items: SinkItem[]): Promise<void> {
+  for (const reader of route.echoReaders) {
+    const byKey = new Map<string, SinkItem['delta']>();
+    for (const item of items) {
+      const k = readerKey(item.delta.state, reader.key) ?? item.delta.key;
+      byKey.set(k, item.delta);
+    }
+    const rows = await store.getShadow(reader.scope, [...byKey.keys()]);
+    if (!rows.size) continue;
+    const patch: Array<ShadowRow | ShadowDelete> = [];
+    for (const [k, row] of rows) {
+      const d = byKey.get(k)!;
+      if (!d.state) continue; // a delete: the reader sees the row gone
+      if (!row.doc) patch.push({ ...row, fingerprint: STALE_FINGERPRINT }); // no state kept: the next read compares afresh
+      else {
+        const doc = { ...row.doc, ...d.changed };
+        patch.push({ ...row, doc, fingerprint: fingerprint(doc), updatedAt: Date.now() });
+      }
+    }
+    if (patch.length) await store.commit({ jobs: [], shadow: patch });
+  }
+}
+
+/** The key as a reader's source computes it from the written state (null when a key field is not in it). */
+function readerKey(state: Record<string, unknown> | null, fields: string[]): string | null {
+  if (!state) return null;
+  try {
+    return canonicalKey(state, fields);
+  } catch {
+    return null;
   }
 }
 

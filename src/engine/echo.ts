@@ -1,57 +1,144 @@
 /**
- * Echo suppression for bidirectional links. Before a worker writes into a collection that another
- * pipeline watches, it records a write intent (the fields and values it is about to write). When
- * the watcher sees a change for that key, a matching intent marks it as our own echo: the change
- * is dropped, and that intent and every older one are consumed (the target has moved past them).
- * A change that matches no intent is genuine; the intents stay (their writes may still land) until
- * they expire. Pure functions: the engine stores intents as shadow rows.
+ * Echo suppression for bidirectional links, field by field.
+ *
+ * Before a worker writes into a collection that another pipeline watches (the reader), it records
+ * a write intent for that reader: the fields and values it is about to write (and the full state).
+ * When the reader's source sees a change for that key, only the fields that an intent wrote, with
+ * the values it wrote, are our own echo and are taken out of the change; every other changed field
+ * is a person's (or another program's) edit and flows on. A change that shows nothing but our own
+ * writes is dropped.
+ *
+ * Consumption, per field: a field seen with the value of one of its intents consumes that intent's
+ * claim on the field and every older one (the system has moved past them). For a polling source,
+ * which sees only the current row, a claim older than a write acknowledged before the read began
+ * cannot match (the row has moved past it). A field seen with a value
+ * that no intent wrote consumes every intent's claim on it: someone wrote over it (or will be written
+ * over by a write still in flight, whose arrival then flows back as a harmless equal-value update).
+ * So a person who later sets the field back to a value we once wrote is never mistaken for our echo.
+ *
+ * Each reader has its own intents, whichever pipeline wrote them: several pipelines writing one
+ * collection, or several pipelines watching it, never consume each other's intents.
+ *
+ * Pure functions: the store keeps intents (`echo_intents`), the capture loop applies the outcome.
  */
-import { valuesEqual } from '../core/delta.js';
-import type { ChangeEvent, Doc } from '../core/types.js';
-import type { ShadowDelete, ShadowRow } from '../store/store.js';
+import { fingerprint, makeDiff, valuesEqual } from '../core/delta.js';
+import type { ChangeEvent, Delta, Doc } from '../core/types.js';
+import type { EchoIntent, EchoIntentUpdate } from '../store/store.js';
 
-export interface WriteIntent {
-  /** The fields written (null for a delete). */
-  doc: Doc | null;
-  /** Epoch ms when recorded. */
-  at: number;
-}
-
-/** Intents older than this are dropped: a write that has not shown up by then never will. */
+/** Intents older than this are ignored and pruned: a write that has not shown up by then never will. */
 export const INTENT_TTL_MS = 10 * 60_000;
-const MAX_INTENTS = 32;
+/** At most this many live intents per reader and key are considered (the newest). */
+export const MAX_INTENTS = 64;
 
-export function intentsOf(row: ShadowRow | undefined, now = Date.now()): WriteIntent[] {
-  const list = (row?.doc as { intents?: WriteIntent[] } | null | undefined)?.intents;
-  return Array.isArray(list) ? list.filter((i) => now - i.at < INTENT_TTL_MS) : [];
+/** Values equal, or equal as text (legacy systems hand back numbers as strings and the other way round). */
+export function sameValue(got: unknown, wrote: unknown): boolean {
+  if (valuesEqual(got, wrote)) return true;
+  return got != null && wrote != null && typeof got !== 'object' && typeof wrote !== 'object' && String(got) === String(wrote);
 }
 
-export function intentRow(scope: string, key: string, fingerprint: string, intents: WriteIntent[]): ShadowRow | ShadowDelete {
-  if (!intents.length) return { scope, key, delete: true };
-  return { scope, key, fingerprint, doc: { intents: intents.slice(-MAX_INTENTS) } };
-}
-
-/** True when the event shows exactly what the intent wrote. */
-export function matchesIntent(ev: ChangeEvent, intent: WriteIntent): boolean {
-  if (ev.op === 'delete') return intent.doc === null;
-  if (!intent.doc || !ev.after) return false;
-  for (const [k, v] of Object.entries(intent.doc)) {
-    const got = ev.after[k];
-    if (valuesEqual(got, v)) continue;
-    // legacy systems hand back numbers as strings and the other way round
-    if (got != null && v != null && typeof got !== 'object' && typeof v !== 'object' && String(got) === String(v)) continue;
-    return false;
-  }
-  return true;
+export interface EchoOutcome {
+  /** The delta to queue (our own fields taken out), or null when nothing of the change is left. */
+  delta: Delta | null;
+  /** Source field names taken out as our own echo. */
+  suppressed: string[];
+  /** The key's intents after this change (oldest first). */
+  remaining: EchoIntent[];
+  /** Store updates that record the consumption. */
+  updates: EchoIntentUpdate[];
 }
 
 /**
- * Check an event against a key's outstanding intents (oldest first).
- * Returns whether it is an echo and the intents that remain.
+ * Apply a key's live intents (oldest first) to the delta one change produced.
+ * `ev.before` tells whether the delta was computed against a before image: without one, a field
+ * that still holds the value of the state we last wrote is not a change either.
  */
-export function checkEcho(ev: ChangeEvent, intents: WriteIntent[]): { echo: boolean; remaining: WriteIntent[] } {
-  for (let i = intents.length - 1; i >= 0; i--) {
-    if (matchesIntent(ev, intents[i]!)) return { echo: true, remaining: intents.slice(i + 1) };
+export function filterEcho(ev: ChangeEvent, delta: Delta | null, intents: readonly EchoIntent[]): EchoOutcome {
+  if (!intents.length || !delta) return { delta, suppressed: [], remaining: [...intents], updates: [] };
+  const working = intents.map((i) => ({ intent: i, fields: i.fields ? { ...i.fields } : null, touched: false, deleted: false }));
+
+  if (delta.op === 'delete') {
+    let newestDelete = -1;
+    working.forEach((w, i) => { if (w.fields === null) newestDelete = i; });
+    // the row is gone: our delete coming back (echo), or someone else's (flows); either way no
+    // field intent can be seen any more except through a new insert, so every intent is consumed
+    for (const w of working) w.deleted = true;
+    return finish(working, newestDelete >= 0 ? null : delta, newestDelete >= 0 ? ['*'] : []);
   }
-  return { echo: false, remaining: intents };
+
+  const after = delta.state ?? ev.after ?? {};
+  const suppressed: string[] = [];
+  // a change that shows the row consumes our delete intents (the row exists again or still)
+  for (const w of working) if (w.fields === null) w.deleted = true;
+  const newestState = [...working].reverse().find((w) => w.intent.state)?.intent.state ?? null;
+  for (const f of Object.keys(delta.changed)) {
+    const claims = working.filter((w) => w.fields && !w.deleted && Object.prototype.hasOwnProperty.call(w.fields, f));
+    if (claims.length) {
+      // A polling source's read shows every write acknowledged before it began: claims older than
+      // the newest such write are superseded and cannot be what the row shows (it would be a person
+      // setting an old value again). A change stream's event shows a past point: any claim may match.
+      let floor = 0;
+      if (ev.readAt !== undefined) {
+        for (let i = claims.length - 1; i >= 0; i--) {
+          const landed = claims[i]!.intent.landedAt;
+          if (landed !== null && landed <= ev.readAt) { floor = i; break; }
+        }
+      }
+      let hit = -1;
+      for (let i = claims.length - 1; i >= floor; i--) if (sameValue(after[f], claims[i]!.fields![f])) { hit = i; break; }
+      if (hit >= 0) suppressed.push(f);
+      // a hit consumes its claim and the older ones; a miss consumes them all
+      const upTo = hit >= 0 ? hit : claims.length - 1;
+      for (let i = 0; i <= upTo; i++) {
+        delete claims[i]!.fields![f];
+        claims[i]!.touched = true;
+      }
+    } else if (!ev.before && newestState && Object.prototype.hasOwnProperty.call(newestState, f) && sameValue(after[f], newestState[f])) {
+      // no before image (the delta lists every field): a field still holding what we wrote is no change
+      suppressed.push(f);
+    }
+  }
+  return finish(working, suppressed.length ? without(delta, ev, suppressed) : delta, suppressed);
+}
+
+function finish(working: Array<{ intent: EchoIntent; fields: Doc | null; touched: boolean; deleted: boolean }>, delta: Delta | null, suppressed: string[]): EchoOutcome {
+  const remaining: EchoIntent[] = [];
+  const updates: EchoIntentUpdate[] = [];
+  for (const w of working) {
+    if (w.deleted || (w.fields && Object.keys(w.fields).length === 0)) {
+      updates.push({ id: w.intent.id, delete: true });
+      continue;
+    }
+    if (w.touched && w.fields) {
+      updates.push({ id: w.intent.id, fields: w.fields });
+      remaining.push({ ...w.intent, fields: w.fields });
+    } else remaining.push(w.intent);
+  }
+  return { delta, suppressed, remaining, updates };
+}
+
+/** The delta without the suppressed fields, or null when none is left. */
+function without(delta: Delta, ev: ChangeEvent, suppressed: string[]): Delta | null {
+  const gone = new Set(suppressed);
+  const changed: Doc = {};
+  for (const [k, v] of Object.entries(delta.changed)) if (!gone.has(k)) changed[k] = v;
+  if (Object.keys(changed).length === 0) return null;
+  const state = delta.state ?? {};
+  // The before state that makes the mapping at delivery time see only the remaining fields as
+  // changed: the suppressed fields already hold their new values; a field absent from it (no
+  // before image) counts as changed.
+  let before: Doc;
+  if (ev.before) {
+    before = { ...ev.before };
+    for (const f of suppressed) {
+      if (Object.prototype.hasOwnProperty.call(state, f)) before[f] = state[f];
+      else delete before[f];
+    }
+  } else {
+    before = { ...state };
+    for (const k of Object.keys(changed)) delete before[k];
+  }
+  const d: Delta = { ...delta, op: 'update', changed, before, base: fingerprint(before) };
+  // sanity: the remaining fields are exactly what differs between before and state
+  if (Object.keys(makeDiff(before, state)).length === 0) return null;
+  return d;
 }

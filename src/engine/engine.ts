@@ -58,6 +58,11 @@ export class Engine extends TypedEmitter<EngineEvents> {
   private sinkAbort = unboundedAbort();
   private loops: Promise<void>[] = [];
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
+  /**
+   * Jobs of this process per pipeline and outcome since start (`written`, `stale`: the sink wrote
+   * nothing because the target held a newer version, `unchanged`: no mapped field changed).
+   */
+  readonly outcomes = new Map<string, { written: number; stale: number; unchanged: number }>();
 
   constructor(opts: EngineOptions) {
     super();
@@ -66,6 +71,11 @@ export class Engine extends TypedEmitter<EngineEvents> {
     this.logger = opts.logger ?? createLogger({ level: opts.config.logLevel });
     this.workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.on('error' as never, () => {}); // background errors are reported through typed events and logs
+    this.on('job:done', ({ job, outcome }) => {
+      let c = this.outcomes.get(job.pipeline);
+      if (!c) this.outcomes.set(job.pipeline, (c = { written: 0, stale: 0, unchanged: 0 }));
+      c[outcome]++;
+    });
   }
 
   /** Register a hook run for every change seen on `collection` (or `system/collection`), before it is queued. */
@@ -99,7 +109,10 @@ export class Engine extends TypedEmitter<EngineEvents> {
     const pipelines = this.selected();
     // links: pipelines whose source is another pipeline's target and whose target is its source
     // (in the whole config: the reverse direction may run in another process)
-    const directions = new Set(Object.values(this.config.pipelines).filter((p) => p.enabled).map((p) => linkId(p.from, p.to)));
+    const enabled = Object.values(this.config.pipelines).filter((p) => p.enabled);
+    // the pipelines that read each (from, to) direction back: readers of what a route writes
+    const readersOf = (into: Endpoint, from: Endpoint) => enabled.filter((q) => linkId(q.from, q.to) === linkId(into, from)).map((q) => ({ name: q.name, key: q.key, scope: `pipeline:${q.name}` }));
+    const writes = new Set(enabled.map((q) => linkId(q.from, q.to)));
     for (const p of pipelines) {
       const toSys = this.config.systems[p.to.system]!;
       const connector = getConnector(toSys.driver);
@@ -113,7 +126,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
           pipeline: p.name, target: p.to.system, collection: p.to.collection, key: p.key, targetKey: p.targetKey,
           mapping: p.map ? compileMapping(p.map, { pipeline: p.name }) : identityMapping,
           sink, delivery: p.delivery,
-          writtenScope: directions.has(linkId(p.to, p.from)) ? writtenScope(p.to, p.from) : null,
+          echoReaders: readersOf(p.to, p.from),
         });
       }
       if (this.opts.capture !== false) {
@@ -128,7 +141,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
         this.captures.push({
           name: p.name, target: p.to.system, sourceId, source,
           debounceMs: p.debounceMs, maxWaitMs: p.maxWaitMs, lingerMs: p.lingerMs, maxAttempts: p.delivery.maxAttempts,
-          echoScope: directions.has(linkId(p.to, p.from)) ? writtenScope(p.from, p.to) : null,
+          echoReader: writes.has(linkId(p.to, p.from)) ? p.name : null,
           hooks: this.hooksFor(p.from.system, p.from.collection),
         });
       }
@@ -250,11 +263,6 @@ interface Endpoint { system: string; collection: string }
 
 function linkId(from: Endpoint, to: Endpoint): string {
   return JSON.stringify([from.system, from.collection, to.system, to.collection]);
-}
-
-/** Where the writes into `into` made on behalf of `from` are remembered (echo intents). */
-function writtenScope(into: Endpoint, from: Endpoint): string {
-  return `written:${into.system}:${into.collection}<-${from.system}:${from.collection}`;
 }
 
 function isDelta(x: Doc | Delta): x is Delta {

@@ -3,10 +3,16 @@ import type { ChangeEvent, Job } from '../core/types.js';
 
 /** Events the engine emits, as `subject:verb`. Background loops never throw: they emit `error`. */
 export interface EngineEvents {
-  'source:batch': [{ pipeline: string; events: number; enqueued: number; merged: number; suppressed: number; position?: string }];
+  /** `suppressed`: changes dropped as our own echo; `partial`: changes that flowed with our own fields taken out. */
+  'source:batch': [{ pipeline: string; events: number; enqueued: number; merged: number; suppressed: number; partial: number; position?: string }];
   'source:error': [{ pipeline: string; error: Error }];
   'change': [{ pipeline: string; event: ChangeEvent }];
-  'job:done': [{ job: Job; skipped?: boolean }];
+  /**
+   * A job finished: `written` by the sink; `stale`, the sink wrote nothing because the target holds
+   * this version or a newer one (version fencing); `unchanged`, the change touched no mapped field.
+   * `skipped` is `outcome === 'unchanged'`.
+   */
+  'job:done': [{ job: Job; skipped?: boolean; outcome: 'written' | 'stale' | 'unchanged' }];
   'job:retry': [{ job: Job; error: string; retryAt: number }];
   'job:dead': [{ job: Job; error: string }];
   'worker:error': [{ pipeline: string; error: Error }];

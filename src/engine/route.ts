@@ -5,7 +5,7 @@
  */
 import { canonicalKey, fingerprint, keyValues, makeDiff } from '../core/delta.js';
 import { MappingError } from '../core/errors.js';
-import type { Delta, Doc, Job } from '../core/types.js';
+import type { Doc, Job, SinkDelta } from '../core/types.js';
 import { idempotencyKey } from '../core/types.js';
 import type { Sink, SinkItem } from '../connectors/contract.js';
 import type { BackoffPolicy } from '../core/backoff.js';
@@ -26,8 +26,11 @@ export interface Route {
   mapping: RouteMapping;
   sink: Sink;
   delivery: { maxAttempts: number; backoff: BackoffPolicy; batchSize: number; leaseMs: number; timeoutMs: number; concurrency: number };
-  /** Shadow scope where delivered states are remembered for echo suppression, when a reverse pipeline exists. */
-  writtenScope: string | null;
+  /**
+   * The pipelines that watch this route's target collection and carry changes back to its source
+   * (bidirectional link), with their key fields: each gets an echo intent for every write.
+   */
+  echoReaders: Array<{ name: string; key: string[]; /** the reader's shadow scope (its source id) */ scope: string }>;
 }
 
 /** Identity mapping (no `map:` in the pipeline). */
@@ -58,7 +61,7 @@ export async function toSinkItem(route: Route, job: Job): Promise<SinkItem | nul
   if (d.op === 'update' && before && Object.keys(changed).length === 0) return null;
   const keyDoc = state ?? before ?? (await keyDocFromSourceKey(route, job.key));
   const targetKey = canonicalKey(keyDoc, route.targetKey);
-  const delta: Delta = {
+  const delta: SinkDelta = {
     op: d.op,
     key: targetKey,
     changed,

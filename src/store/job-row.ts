@@ -1,6 +1,6 @@
 /** Row <-> domain mapping shared by both dialects (column names are the same in both schemas). */
 import type { Delta, Job, JobState } from '../core/types.js';
-import type { AuditEntry, ShadowRow } from './store.js';
+import type { AuditEntry, EchoIntent, ShadowRow } from './store.js';
 
 /** A `jobs` row as either driver returns it (PostgreSQL bigints arrive as strings, JSON as objects). */
 export interface JobRowLike {
@@ -60,6 +60,27 @@ export interface ShadowRowLike {
 
 export function shadowFromRow(r: ShadowRowLike): ShadowRow {
   return { scope: r.scope, key: r.key, fingerprint: r.fingerprint, doc: r.doc === null ? null : json<Record<string, unknown>>(r.doc), updatedAt: num(r.updated_at) };
+}
+
+export interface IntentRowLike {
+  id: number | string | bigint;
+  reader: string;
+  key: string;
+  writer: string;
+  fields: string | Record<string, unknown> | null;
+  state: string | Record<string, unknown> | null;
+  created_at: number | string;
+  landed_at: number | string | null;
+}
+
+export function intentFromRow(r: IntentRowLike): EchoIntent {
+  return {
+    id: String(r.id), reader: r.reader, key: r.key, writer: r.writer,
+    fields: r.fields === null ? null : json<Record<string, unknown>>(r.fields),
+    state: r.state === null ? null : json<Record<string, unknown>>(r.state),
+    at: num(r.created_at),
+    landedAt: r.landed_at === null || r.landed_at === undefined ? null : num(r.landed_at),
+  };
 }
 
 export interface AuditRowLike {

@@ -44,10 +44,40 @@ export interface ShadowDelete {
   delete: true;
 }
 
+/**
+ * A write the engine is about to make into a collection that another pipeline (the reader)
+ * watches: when that reader's source sees these fields with these values, they are our own echo.
+ */
+export interface EchoIntentInput {
+  /** The pipeline whose source watches the written collection. */
+  reader: string;
+  /** The key as the reader's source computes it. */
+  key: string;
+  /** The pipeline that writes. */
+  writer: string;
+  /** The fields written and their values (target field names); null for a delete. */
+  fields: Record<string, unknown> | null;
+  /** The full state written (null for a delete): compared when a change arrives without a before image. */
+  state: Record<string, unknown> | null;
+  /** Epoch ms. */
+  at: number;
+}
+
+export interface EchoIntent extends EchoIntentInput {
+  id: string;
+  /** Epoch ms when the sink acknowledged the write; null while in flight (or when it failed). */
+  landedAt: number | null;
+}
+
+/** Consume (part of) an intent: the fields still to be seen back, or delete it. */
+export type EchoIntentUpdate = { id: string; fields: Record<string, unknown> } | { id: string; delete: true };
+
 /** One atomic commit: a source position together with the jobs and shadow rows it produced (outbox). */
 export interface CommitInput {
   jobs: EnqueueInput[];
   shadow?: Array<ShadowRow | ShadowDelete>;
+  /** Echo intents consumed by the changes of this commit. */
+  intents?: EchoIntentUpdate[];
   position?: { source: string; position: string };
 }
 
@@ -111,17 +141,37 @@ export interface ListJobsOptions {
   limit?: number;
 }
 
-export interface Store {
+/** Echo write intents (store role): recorded before a write, consumed by the reader's commits. */
+export interface EchoIntentStore {
+  /** Record intents (and drop intents older than `expireBefore`, epoch ms, when given); returns their ids in order. */
+  recordIntents(rows: EchoIntentInput[], expireBefore?: number): Promise<string[]>;
+  /** Mark the writes of these intents acknowledged by the sink at `at` (epoch ms). */
+  landIntents(ids: string[], at: number): Promise<void>;
+  /** The live intents (created at or after `since`) of a reader for these keys, oldest first per key. */
+  getIntents(reader: string, keys: string[], since: number): Promise<Map<string, EchoIntent[]>>;
+}
+
+/**
+ * Store roles. The engine and the operator layer each depend on the role they use; the two
+ * dialects implement them all (`Store`). A new role (review queue, conflicts, leases) is a new
+ * interface here and new role-named statements in each dialect, not a longer list in one place.
+ */
+
+/** Schema: numbered migrations and the recorded version. */
+export interface SchemaStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Apply numbered migrations; idempotent and safe to run from several processes. */
   migrate(): Promise<void>;
   schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
 
-  /** Atomically enqueue (with coalescing), update shadow rows and record a source position. */
+/** The sync queue: enqueue with coalescing, claim with per-key order, ack / retry / dead-letter. */
+export interface QueueStore {
+  /** Atomically enqueue (with coalescing), update shadow rows, consume echo intents and record a source position. */
   commit(input: CommitInput): Promise<{ inserted: number; merged: number }>;
   /** Shorthand for commit({ jobs }). */
   enqueue(jobs: EnqueueInput[]): Promise<{ inserted: number; merged: number }>;
-
   /**
    * Claim up to `limit` runnable jobs: pending, runAt <= now, and the oldest unfinished job
    * of their (pipeline, key). Claimed jobs become running with a lease and attempts + 1.
@@ -143,12 +193,18 @@ export interface Store {
    * listeners (PostgreSQL: the LISTEN connection is up). Optional; SQLite resolves at once.
    */
   wakeReady?(): Promise<void>;
+}
 
+/** What sources and links remember: positions, shadow rows (echo intents: {@link EchoIntentStore}). */
+export interface StateStore {
   getPosition(source: string): Promise<string | null>;
   getShadow(scope: string, keys: string[]): Promise<Map<string, ShadowRow>>;
   /** All shadow rows of a scope (for full scans that must detect deletes). */
   listShadow(scope: string): AsyncIterable<ShadowRow>;
+}
 
+/** What operators (CLI, server) read and do: stats, job lookup, dead letters, audit, pruning. */
+export interface OperationsStore {
   stats(): Promise<QueueStats[]>;
   getJob(id: string): Promise<Job | null>;
   listJobs(opts: ListJobsOptions): Promise<Job[]>;
@@ -166,6 +222,6 @@ export interface Store {
   listAudit(limit?: number): Promise<AuditEntry[]>;
   /** Delete done jobs older than `olderThanMs`. */
   prune(olderThanMs: number): Promise<number>;
-
-  close(): Promise<void>;
 }
+
+export interface Store extends SchemaStore, QueueStore, StateStore, EchoIntentStore, OperationsStore {}

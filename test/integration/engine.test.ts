@@ -222,14 +222,7 @@ pipelines:
     });
 
     test('bidirectional link: our own writes are not echoed back, but a chained pipeline still relays them', async () => {
-      const a = path.join(tmp.dir, `echo-a-${dialect}.db`);
-      const b = path.join(tmp.dir, `echo-b-${dialect}.db`);
-      for (const f of [a, b]) {
-        const db = new Database(f);
-        db.pragma('journal_mode = WAL');
-        db.exec('CREATE TABLE PERMITS (ID TEXT PRIMARY KEY, STATUS TEXT)');
-        db.close();
-      }
+      const [a, b] = twoSides(tmp.dir, `echo-${dialect}`, 'CREATE TABLE PERMITS (ID TEXT PRIMARY KEY, STATUS TEXT)');
       const st = storeUrl(dialect, tmp.dir);
       const engine = engineFromYaml(`store: ${st.url}
 stateDir: ${tmp.dir}
@@ -255,9 +248,15 @@ pipelines:
         await waitFor(() => dbB.prepare('SELECT STATUS FROM PERMITS WHERE ID = ?').get('123'), { what: 'county -> hms' });
         dbA.prepare('UPDATE PERMITS SET STATUS = ? WHERE ID = ?').run('APPROVED', '123');
         await waitFor(() => (dbB.prepare('SELECT STATUS FROM PERMITS WHERE ID = ?').get('123') as { STATUS: string }).STATUS === 'APPROVED', { what: 'update reaches hms' });
-        // the reverse pipeline sees the written row and drops it as an echo, consuming the write intent
-        await waitFor(async () => (await engine.store.getShadow('written:hms:PERMITS<-county:PERMITS', ['123'])).size === 0, { what: 'the write intent to be consumed by the reverse watcher' });
-        assert.ok(echoes >= 1, 'at least one echo suppressed');
+        // the reverse pipeline either saw the written row and dropped it as an echo (consuming the
+        // intent), or the acknowledged write reached its shadow first and it saw no change at all
+        await waitFor(async () => {
+          const live = (await engine.store.getIntents('to-county', ['123'], 0)).get('123') ?? [];
+          return live.every((i) => i.landedAt !== null);
+        }, { what: 'the write intents to be landed or consumed' });
+        const seen = await engine.store.getShadow('pipeline:to-county', ['123']);
+        assert.ok(echoes >= 1 || seen.get('123')?.doc?.STATUS === 'APPROVED', 'the echo was suppressed or the write is in the watcher\'s shadow');
+        await new Promise((r) => setTimeout(r, 300)); // several polls of the reverse pipeline
         assert.equal(toCounty, 0, 'nothing was sent back to the county');
         const jobs = await engine.store.listJobs({ pipeline: 'to-county' });
         assert.equal(jobs.length, 0, 'no job was queued for the county');
@@ -271,6 +270,88 @@ pipelines:
         await engine.stop();
         dbA.close();
         dbB.close();
+        await st.cleanup();
+      }
+    });
+
+    test('bidirectional link: two pipelines each write one field into a collection that two pipelines watch: nothing is sent back', async () => {
+      const keys = Array.from({ length: 12 }, (_, i) => `K${i}`);
+      const [a, b] = twoSides(tmp.dir, `echo3-${dialect}`, 'CREATE TABLE PERMITS (ID TEXT PRIMARY KEY, STATUS TEXT, OWNER TEXT)', (db) => {
+        for (const k of keys) db.prepare('INSERT INTO PERMITS VALUES (?, ?, ?)').run(k, 'PENDING', 'ann');
+      });
+      const st = storeUrl(dialect, tmp.dir);
+      const engine = engineFromYaml(`store: ${st.url}
+stateDir: ${tmp.dir}
+systems:
+  county: { driver: sqlite, path: ${a} }
+  hms: { driver: sqlite, path: ${b} }
+pipelines:
+  status-to-hms: { from: { system: county, collection: PERMITS, poll: 40ms }, to: { system: hms, collection: PERMITS }, key: ID, map: { ID: ID, STATUS: STATUS }, delivery: { backoff: "exponential 20ms..100ms" } }
+  owner-to-hms: { from: { system: county, collection: PERMITS, poll: 70ms }, to: { system: hms, collection: PERMITS }, key: ID, map: { ID: ID, OWNER: OWNER }, delivery: { backoff: "exponential 20ms..100ms" } }
+  status-to-county: { from: { system: hms, collection: PERMITS, poll: 30ms }, to: { system: county, collection: PERMITS }, key: ID, map: { ID: ID, STATUS: STATUS }, delivery: { backoff: "exponential 20ms..100ms" } }
+  owner-to-county: { from: { system: hms, collection: PERMITS, poll: 50ms }, to: { system: county, collection: PERMITS }, key: ID, map: { ID: ID, OWNER: OWNER }, delivery: { backoff: "exponential 20ms..100ms" } }
+`);
+      const sentBack: Array<Record<string, unknown>> = [];
+      engine.on('job:done', ({ job, skipped }) => { if (job.pipeline.endsWith('-to-county') && !skipped) sentBack.push({ pipeline: job.pipeline, ...job.payload.changed }); });
+      await engine.start();
+      const dbA = new Database(a);
+      const dbB = new Database(b);
+      try {
+        await waitFor(async () => (await engine.store.stats()).every((s) => s.pending + s.running + s.retrying === 0) && (await engine.store.getShadow('pipeline:owner-to-county', keys)).size === keys.length, { what: 'the initial sync to settle' });
+        sentBack.length = 0;
+        const t0 = Date.now();
+        for (const k of keys) dbA.prepare('UPDATE PERMITS SET STATUS = ?, OWNER = ? WHERE ID = ?').run('APPROVED', `owner-${k}`, k);
+        await waitFor(() => keys.every((k) => {
+          const r = dbB.prepare('SELECT STATUS, OWNER FROM PERMITS WHERE ID = ?').get(k) as { STATUS: string; OWNER: string };
+          return r.STATUS === 'APPROVED' && r.OWNER === `owner-${k}`;
+        }), { what: 'both fields of every row to reach hms', timeoutMs: 20_000 });
+        await new Promise((r) => setTimeout(r, 400)); // several polls of the reverse pipeline
+        assert.deepEqual(sentBack, [], 'nothing of our own writes was sent back to the county');
+        for (const pipeline of ['status-to-county', 'owner-to-county']) {
+          assert.deepEqual((await engine.store.listJobs({ pipeline })).filter((j) => j.createdAt >= t0).map((j) => j.payload.changed), [], `no job was queued for the county by ${pipeline}`);
+        }
+      } finally {
+        await engine.stop();
+        dbA.close();
+        dbB.close();
+        await st.cleanup();
+      }
+    });
+
+    test('bidirectional link: a person changes OWNER while we write STATUS: OWNER reaches the other side, STATUS is not sent back', async () => {
+      const [a, b] = twoSides(tmp.dir, `echo2-${dialect}`, "CREATE TABLE PERMITS (ID TEXT PRIMARY KEY, STATUS TEXT, OWNER TEXT); INSERT INTO PERMITS VALUES ('123', 'PENDING', 'ann')");
+      // the person's edit lands in the very transaction of our write (a trigger stands in for them),
+      // so no poll can see one without the other
+      const hmsDb = new Database(b);
+      hmsDb.exec("CREATE TRIGGER person AFTER UPDATE OF STATUS ON PERMITS WHEN NEW.STATUS = 'APPROVED' AND OLD.OWNER = 'ann' BEGIN UPDATE PERMITS SET OWNER = 'bob' WHERE ID = NEW.ID; END");
+      hmsDb.close();
+      const st = storeUrl(dialect, tmp.dir);
+      const engine = engineFromYaml(`store: ${st.url}
+stateDir: ${tmp.dir}
+systems:
+  county: { driver: sqlite, path: ${a} }
+  hms: { driver: sqlite, path: ${b} }
+pipelines:
+  to-hms: { from: { system: county, collection: PERMITS, poll: 50ms }, to: { system: hms, collection: PERMITS }, key: ID, delivery: { backoff: "exponential 20ms..100ms" } }
+  to-county: { from: { system: hms, collection: PERMITS, poll: 50ms }, to: { system: county, collection: PERMITS }, key: ID, delivery: { backoff: "exponential 20ms..100ms" } }
+`);
+      const sentBack: Array<Record<string, unknown>> = [];
+      engine.on('job:done', ({ job }) => { if (job.pipeline === 'to-county') sentBack.push(job.payload.changed); });
+      await engine.start();
+      const dbA = new Database(a);
+      try {
+        // both sides start in step (the initial rows are synced both ways and recognised)
+        await waitFor(async () => (await engine.store.stats()).every((s) => s.pending + s.running + s.retrying === 0) && (await engine.store.getShadow('pipeline:to-county', ['123'])).size === 1, { what: 'the initial sync to settle' });
+        sentBack.length = 0;
+        dbA.prepare('UPDATE PERMITS SET STATUS = ? WHERE ID = ?').run('APPROVED', '123');
+        await waitFor(() => (dbA.prepare('SELECT OWNER FROM PERMITS WHERE ID = ?').get('123') as { OWNER: string }).OWNER === 'bob', { what: "the person's OWNER edit to reach the county" });
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal((dbA.prepare('SELECT STATUS FROM PERMITS WHERE ID = ?').get('123') as { STATUS: string }).STATUS, 'APPROVED');
+        assert.ok(sentBack.length >= 1);
+        for (const changed of sentBack) assert.ok(!('STATUS' in changed), `our own STATUS write was sent back: ${JSON.stringify(changed)}`);
+      } finally {
+        await engine.stop();
+        dbA.close();
         await st.cleanup();
       }
     });
@@ -321,3 +402,16 @@ test('a locked state store while results are recorded does not stop the engine: 
     tmp.cleanup();
   }
 });
+
+/** Two SQLite files (both sides of a link) with the same schema (and rows). */
+function twoSides(dir: string, name: string, ddl: string, fill?: (db: Database.Database) => void): [string, string] {
+  const files: [string, string] = [path.join(dir, `${name}-a.db`), path.join(dir, `${name}-b.db`)];
+  for (const f of files) {
+    const db = new Database(f);
+    db.pragma('journal_mode = WAL');
+    db.exec(ddl);
+    fill?.(db);
+    db.close();
+  }
+  return files;
+}

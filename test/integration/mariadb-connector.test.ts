@@ -65,7 +65,7 @@ test('sink: batched upsert and delete, version fencing never moves a row backwar
       item(table, upsert('1', { id: 1, name: 'stale', qty: 1, ver: 4, at: null }, { id: 1, name: 'a', qty: 1, ver: 3, at: null })),
       item(table, upsert('2', { id: 2, name: 'b2', qty: 2, ver: 2, at: null }, { id: 2, name: 'b', qty: 2, ver: 1, at: null })),
     ], ac.signal);
-    assert.equal((r[0] as { skipped?: string }).skipped, 'stale-version');
+    assert.deepEqual(r[0], { ok: true, outcome: 'stale', reason: 'stale-version' });
     assert.deepEqual(r[1], { ok: true });
     const [rows] = await admin.query(`SELECT id, name, ver, at FROM \`${database}\`.\`odd\`\`name\` ORDER BY id`);
     assert.deepEqual((rows as Array<Record<string, unknown>>).map((x) => [x.id, x.name, Number(x.ver)]), [[1, 'a', 5], [2, 'b2', 2]]);

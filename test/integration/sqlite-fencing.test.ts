@@ -8,7 +8,8 @@ import type { Doc } from '../../src/core/types.js';
 import type { Sink, SinkItem } from '../../src/connectors/contract.js';
 import { sqliteConnector } from '../../src/connectors/sqlite/sqlite-connector.js';
 import { isSkipped } from '../../src/connectors/sql/sql-sink-common.js';
-import { tempDir } from '../helpers/services.js';
+import { tempDir, waitFor } from '../helpers/services.js';
+import { engineFromYaml } from '../helpers/engine-harness.js';
 
 const tmp = tempDir();
 const file = path.join(tmp.dir, 'target.db');
@@ -42,4 +43,36 @@ test('SQLite sink version fencing: stale writes are ok-but-skipped, rows never m
   assert.deepEqual(db.prepare('SELECT * FROM permit').all(), []);
   const missing = await sink.write([item(null, { id: 'b', status: 'x' })], signal);
   assert.match(String((missing[0] as { error: unknown }).error), /version field "version" is missing/);
+});
+
+test('the engine counts a stale write (the target holds a newer version) as done and stale, and reports it', async () => {
+  const src = path.join(tmp.dir, 'src.db');
+  const dst = path.join(tmp.dir, 'dst.db');
+  const s = new Database(src);
+  s.exec("CREATE TABLE permit (id TEXT PRIMARY KEY, status TEXT, version INTEGER); INSERT INTO permit VALUES ('a', 'old', 3), ('b', 'new', 2)");
+  s.close();
+  const d = new Database(dst);
+  d.exec("CREATE TABLE permit (id TEXT PRIMARY KEY, status TEXT, version INTEGER); INSERT INTO permit VALUES ('a', 'newer', 9)");
+  d.close();
+  const engine = engineFromYaml(`store: sqlite:${path.join(tmp.dir, 'state.db')}
+stateDir: ${tmp.dir}
+systems:
+  legacy: { driver: sqlite, path: ${src} }
+  modern: { driver: sqlite, path: ${dst} }
+pipelines:
+  permits: { from: { system: legacy, collection: permit, poll: 50ms }, to: { system: modern, collection: permit, versionField: version }, key: id, debounce: 0s }
+`);
+  const outcomes: string[] = [];
+  engine.on('job:done', ({ job, outcome }) => outcomes.push(`${job.key}:${outcome}`));
+  await engine.start();
+  try {
+    await waitFor(() => outcomes.length === 2, { what: 'both jobs to finish' });
+    assert.deepEqual(outcomes.sort(), ['a:stale', 'b:written']);
+    assert.deepEqual(engine.outcomes.get('permits'), { written: 1, stale: 1, unchanged: 0 });
+    const t = new Database(dst);
+    assert.deepEqual(t.prepare('SELECT * FROM permit ORDER BY id').all(), [{ id: 'a', status: 'newer', version: 9 }, { id: 'b', status: 'new', version: 2 }], 'the newer row was not moved backwards');
+    t.close();
+  } finally {
+    await engine.stop();
+  }
 });

@@ -3,6 +3,9 @@
  * SQLite runs on a temp file per test; PostgreSQL in a fresh schema per test (dropped after).
  */
 import { before, describe, test } from 'node:test';
+import { latestVersion } from '../../src/store/migrations/migration.js';
+import { SQLITE_MIGRATIONS } from '../../src/store/migrations/sqlite-migrations.js';
+import { POSTGRES_MIGRATIONS } from '../../src/store/migrations/postgres-migrations.js';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -97,11 +100,36 @@ for (const dialect of DIALECTS) {
       h.fresh();
       const many = await Promise.all([1, 2, 3, 4].map(() => h.open({ migrate: false })));
       await Promise.all(many.map((s) => s.migrate()));
-      for (const s of many) assert.equal(await s.schemaVersion(), 1);
+      const latest = latestVersion(dialect === 'sqlite' ? SQLITE_MIGRATIONS : POSTGRES_MIGRATIONS);
+      assert.ok(latest >= 2);
+      for (const s of many) assert.equal(await s.schemaVersion(), latest);
       await many[0]!.migrate();
-      assert.equal(await many[0]!.schemaVersion(), 1);
+      assert.equal(await many[0]!.schemaVersion(), latest);
       assert.equal((await many[1]!.enqueue([job('a', { v: 1 })])).inserted, 1);
       if (dialect === 'sqlite') assert.ok(existsSync(h.url.slice('sqlite:'.length)), 'the folder of the database file is created');
+    });
+
+    t('echo intents: recorded in order, read per reader and key, consumed in a commit, landed, expired', async (store) => {
+      const now = Date.now();
+      const ids = await store.recordIntents([
+        { reader: 'back', key: '1', writer: 'fwd', fields: { STATUS: 'A', FEE: 12 }, state: { ID: '1', STATUS: 'A', FEE: 12 }, at: now },
+        { reader: 'back', key: '1', writer: 'fwd2', fields: null, state: null, at: now },
+        { reader: 'other', key: '1', writer: 'fwd', fields: { STATUS: 'A' }, state: null, at: now },
+        { reader: 'back', key: '2', writer: 'fwd', fields: { STATUS: 'old' }, state: null, at: now - 60_000 },
+      ]);
+      assert.equal(ids.length, 4);
+      assert.ok(ids.every((id, i) => i === 0 || BigInt(id) > BigInt(ids[i - 1]!)), 'ids ascend in insertion order');
+      const got = await store.getIntents('back', ['1', '2', 'nope'], now - 1000);
+      assert.deepEqual([...got.keys()], ['1'], 'another reader\'s intents and expired ones are not returned');
+      assert.deepEqual(got.get('1')!.map((i) => [i.id, i.writer, i.fields, i.landedAt]), [[ids[0], 'fwd', { STATUS: 'A', FEE: 12 }, null], [ids[1], 'fwd2', null, null]]);
+      assert.deepEqual(got.get('1')![0]!.state, { ID: '1', STATUS: 'A', FEE: 12 });
+      await store.landIntents([ids[0]!], now + 5);
+      await store.commit({ jobs: [job('x', { v: 1 })], intents: [{ id: ids[0]!, fields: { FEE: 12 } }, { id: ids[1]!, delete: true }] });
+      const after = (await store.getIntents('back', ['1'], 0)).get('1')!;
+      assert.deepEqual(after.map((i) => [i.id, i.fields, i.landedAt]), [[ids[0], { FEE: 12 }, now + 5]]);
+      assert.equal((await store.getIntents('other', ['1'], 0)).get('1')!.length, 1, 'each reader keeps its own');
+      await store.recordIntents([], now - 30_000);
+      assert.equal((await store.getIntents('back', ['2'], 0)).size, 0, 'intents older than expireBefore are deleted');
     });
 
     t('commit writes jobs, shadow rows and the source position in one transaction', async (store) => {
@@ -679,7 +707,7 @@ describe('openStore URLs', () => {
         const s = await openStore(url);
         try {
           assert.equal(s.dialect, 'sqlite');
-          assert.equal(await s.schemaVersion(), 1);
+          assert.equal(await s.schemaVersion(), latestVersion(SQLITE_MIGRATIONS));
           assert.equal((await s.enqueue([job('a', { v: 1 })])).inserted, 1);
         } finally {
           await s.close();

@@ -25,7 +25,7 @@ test('a source that keeps failing with the same permanent error is logged in ful
   const errors: Error[] = [];
   events.on('source:error', ({ error }) => errors.push(error));
   const ac = new AbortController();
-  const run = runCapture({ name: 'p', target: 't', sourceId: 's', source, debounceMs: 0, maxWaitMs: 0, maxAttempts: 1, echoScope: null, hooks: () => [] }, { store: {} as Store, logger, events }, ac.signal);
+  const run = runCapture({ name: 'p', target: 't', sourceId: 's', source, debounceMs: 0, maxWaitMs: 0, maxAttempts: 1, echoReader: null, hooks: () => [] }, { store: {} as Store, logger, events }, ac.signal);
   await new Promise((r) => setTimeout(r, 2000));
   ac.abort();
   await run;

@@ -3,7 +3,7 @@
  * `INSERT ... ON CONFLICT (key) DO UPDATE` (or `DELETE ... WHERE key IN`), built by the shared
  * sql-sink-common.ts. With `versionField` the update only happens when the incoming version
  * is newer (`WHERE t.v IS NULL OR t.v < EXCLUDED.v`): a stale write is an ok-but-skipped
- * result (`{ ok: true, skipped: 'stale-version' }`), never a row moved backwards.
+ * result (`{ ok: true, outcome: 'stale', reason: 'stale-version' }`), never a row moved backwards.
  *
  * When a multi-row statement fails on data, its rows are retried one by one (each in a
  * savepoint) so only the bad items fail, as PermanentErrors naming the column; a lost

@@ -125,7 +125,7 @@ export class SqlPollSource implements Source {
   }
 
   /** Compare one page of rows with their shadow rows: events plus shadow upserts. */
-  private async diffPage(rows: Row[]): Promise<{ events: ChangeEvent[]; shadow: ShadowRow[] }> {
+  private async diffPage(rows: Row[], readAt: number): Promise<{ events: ChangeEvent[]; shadow: ShadowRow[] }> {
     const docs = rows.map(normalizeSqlRow);
     const keys: string[] = [];
     const valid: Array<{ key: string; doc: Row }> = [];
@@ -148,7 +148,7 @@ export class SqlPollSource implements Source {
       const fp = fingerprint(doc);
       const prev = shadows.get(key);
       if (prev && prev.fingerprint === fp) continue;
-      events.push({ system: this.ctx.system, collection: this.ctx.collection, key, op: prev ? 'update' : 'insert', before: prev?.doc ?? null, after: doc, ts: now });
+      events.push({ system: this.ctx.system, collection: this.ctx.collection, key, op: prev ? 'update' : 'insert', before: prev?.doc ?? null, after: doc, ts: now, readAt });
       shadow.push({ scope: this.ctx.state.scope, key, fingerprint: fp, doc, updatedAt: now });
     }
     return { events, shadow };
@@ -161,10 +161,11 @@ export class SqlPollSource implements Source {
     for (;;) {
       if (signal.aborted) return;
       const q = buildPageQuery(port, { table: this.ctx.collection, columns, keyFields: this.ctx.keyFields, where, limit: batchSize, afterKey, extraColumns: incremental ? [incremental.column] : [] });
+      const readAt = Date.now();
       const rows = await port.query(q.sql, q.params);
       if (rows.length === 0) break;
       if (incremental) for (const r of rows) max = maxOf(max, r[incremental.column]);
-      const { events, shadow } = await this.diffPage(rows);
+      const { events, shadow } = await this.diffPage(rows, readAt);
       if (events.length) yield { events, shadow };
       if (rows.length < batchSize) break;
       const last = rows[rows.length - 1]!;
@@ -224,11 +225,12 @@ export class SqlPollSource implements Source {
     for (;;) {
       if (signal.aborted) return;
       const q = buildPageQuery(port, { table: this.ctx.collection, columns, keyFields: this.ctx.keyFields, where, limit: batchSize, afterKey: null, incremental: { column, from: positionValue(this.position), after } });
+      const readAt = Date.now();
       const rows = await port.query(q.sql, q.params);
       if (rows.length === 0) break;
       const last = rows[rows.length - 1]!;
       const lastPos = last[column] === null || last[column] === undefined ? this.position : toPollPosition(last[column]);
-      const { events, shadow } = await this.diffPage(rows);
+      const { events, shadow } = await this.diffPage(rows, readAt);
       const moved = lastPos !== null && !samePosition(lastPos, this.position);
       if (moved) this.position = lastPos;
       if (events.length || moved) yield { events, shadow, ...(moved ? { position: JSON.stringify(this.position) } : {}) };

@@ -28,7 +28,7 @@
 import { keyValues } from '../../core/delta.js';
 import { PermanentError } from '../../core/errors.js';
 import type { Doc } from '../../core/types.js';
-import type { SinkItem, SinkResult } from '../contract.js';
+import { isStale, staleResult, type SinkItem, type SinkResult } from '../contract.js';
 
 export type SqlDialect = 'postgres' | 'mariadb' | 'sqlite';
 
@@ -256,16 +256,11 @@ export function buildDeleteSql(dialect: SqlDialect, input: DeleteSqlInput): Buil
   return { sql: `DELETE FROM ${quoteTableFor(dialect, input.table)} WHERE ${conds.join(' OR ')}`, params };
 }
 
-/** An `ok` result for a write skipped by version fencing (the stored row is newer or equal). */
-export function skippedResult(reason = 'stale-version'): SinkResult {
-  const r = { ok: true as const, skipped: reason };
-  return r;
-}
+/** A `stale` result for a write skipped by version fencing (the stored row is newer or equal). */
+export const skippedResult = (reason = 'stale-version'): SinkResult => staleResult(reason);
 
-/** Whether a sink result is an ok-but-skipped (stale) write. */
-export function isSkipped(r: SinkResult): boolean {
-  return r.ok && (r as { skipped?: unknown }).skipped !== undefined;
-}
+/** Whether a sink result is a write skipped as stale. */
+export const isSkipped = (r: SinkResult): boolean => isStale(r);
 
 /** Columns of `fields` missing from `columns` (to report the first by name). */
 export function missingColumns(fields: string[], columns: ReadonlySet<string>): string[] {

@@ -1,5 +1,6 @@
 /** PostgreSQL migrations, in order. Add a new numbered file for every schema change. */
 import type { Migration } from './migration.js';
 import { migration0001 } from './postgres/0001-initial.js';
+import { migration0002 } from './postgres/0002-echo-intents.js';
 
-export const POSTGRES_MIGRATIONS: readonly Migration[] = [migration0001];
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [migration0001, migration0002];

@@ -1,5 +1,6 @@
 /** SQLite migrations, in order. Add a new numbered file for every schema change. */
 import type { Migration } from './migration.js';
 import { migration0001 } from './sqlite/0001-initial.js';
+import { migration0002 } from './sqlite/0002-echo-intents.js';
 
-export const SQLITE_MIGRATIONS: readonly Migration[] = [migration0001];
+export const SQLITE_MIGRATIONS: readonly Migration[] = [migration0001, migration0002];

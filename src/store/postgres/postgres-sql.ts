@@ -150,6 +150,15 @@ UPDATE ${s}.jobs SET state = 'pending', attempts = 0, version = version + 1, run
     audit: `INSERT INTO ${s}.audit (at, actor, action, job_id, details) VALUES ($1, $2, $3, $4, $5::jsonb)`,
     listAudit: `SELECT * FROM ${s}.audit ORDER BY id DESC LIMIT $1`,
     prune: `DELETE FROM ${s}.jobs WHERE state = 'done' AND updated_at < $1`,
+    insertIntents: `INSERT INTO ${s}.echo_intents (reader, key, writer, fields, state, created_at)
+      SELECT x->>0, x->>1, x->>2, NULLIF(x->3, 'null'::jsonb), NULLIF(x->4, 'null'::jsonb), (x->>5)::bigint FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n
+      RETURNING id`,
+    landIntents: `UPDATE ${s}.echo_intents SET landed_at = $1 WHERE id = ANY($2::bigint[])`,
+    expireIntents: `DELETE FROM ${s}.echo_intents WHERE created_at < $1`,
+    getIntents: `SELECT id, reader, key, writer, fields, state, created_at, landed_at FROM ${s}.echo_intents
+      WHERE reader = $1 AND key = ANY($2::text[]) AND created_at >= $3 ORDER BY id`,
+    updateIntents: `UPDATE ${s}.echo_intents x SET fields = u.f FROM (SELECT (e->>0)::bigint AS id, e->1 AS f FROM jsonb_array_elements($1::jsonb) AS e) u WHERE x.id = u.id`,
+    deleteIntents: `DELETE FROM ${s}.echo_intents WHERE id = ANY($1::bigint[])`,
   };
 }
 

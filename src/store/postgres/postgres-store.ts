@@ -7,11 +7,11 @@ import pg from 'pg';
 import { ConfigError, HmsError } from '../../core/errors.js';
 import type { Delta, Job } from '../../core/types.js';
 import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type PlannedInsert, type TailJob } from '../commit-plan.js';
-import { auditFromRow, byId, jobFromRow, shadowFromRow, type AuditRowLike, type JobRowLike, type ShadowRowLike } from '../job-row.js';
+import { auditFromRow, byId, intentFromRow, jobFromRow, shadowFromRow, type AuditRowLike, type IntentRowLike, type JobRowLike, type ShadowRowLike } from '../job-row.js';
 import { latestVersion } from '../migrations/migration.js';
 import { POSTGRES_MIGRATIONS } from '../migrations/postgres-migrations.js';
 import { checkJobId, checkReplayNotStale, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type NewerDoneRow, type StatsRow } from '../store-common.js';
-import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
+import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
 import { PostgresWaker } from './postgres-waker.js';
 import { postgresSql, type PostgresSql } from './postgres-sql.js';
 
@@ -134,7 +134,7 @@ export class PostgresStore implements Store {
     const jobs = input.jobs ?? [];
     jobs.forEach(checkEnqueueInput);
     const shadow = dedupeShadow(input.shadow ?? []);
-    if (!shadow.length) {
+    if (!shadow.length && !input.intents?.length) {
       // Optimistic fast path: with no pending job to merge into, the commit is one statement
       // inserting the batch (planned as if every key were free) and recording the position. A
       // running or absent tail cannot turn into a pending one behind our back except by lease
@@ -165,6 +165,11 @@ export class PostgresStore implements Store {
         await c.query(this.sql.upsertShadow, [JSON.stringify(upserts.map((r) => [r.scope, r.key, r.fingerprint, r.doc ?? null, r.updatedAt ?? now]))]);
       }
       if (deletes.length) await c.query(this.sql.deleteShadow, [deletes.map((r) => r.scope), deletes.map((r) => r.key)]);
+      const intents = input.intents ?? [];
+      const keep = intents.filter((u): u is { id: string; fields: Record<string, unknown> } => !('delete' in u));
+      if (keep.length) await c.query(this.sql.updateIntents, [JSON.stringify(keep.map((u) => [u.id, u.fields]))]);
+      const gone = intents.filter((u) => 'delete' in u).map((u) => u.id);
+      if (gone.length) await c.query(this.sql.deleteIntents, [gone]);
       if (input.position) await c.query(this.sql.upsertPosition, [input.position.source, input.position.position, now]);
       return { inserted: plan.inserted, merged: plan.merged };
     });
@@ -237,6 +242,32 @@ export class PostgresStore implements Store {
     for (let i = 0; i < keys.length; i += 5000) {
       const r = await this.query<ShadowRowLike>(this.sql.getShadow, [scope, keys.slice(i, i + 5000)]);
       for (const row of r.rows) out.set(row.key, shadowFromRow(row));
+    }
+    return out;
+  }
+
+  async recordIntents(rows: EchoIntentInput[], expireBefore?: number): Promise<string[]> {
+    if (expireBefore !== undefined) await this.query(this.sql.expireIntents, [expireBefore]);
+    if (!rows.length) return [];
+    const r = await this.query<{ id: string }>(this.sql.insertIntents, [JSON.stringify(rows.map((x) => [x.reader, x.key, x.writer, x.fields, x.state, x.at]))]);
+    // ids come from one sequence in insertion order
+    return r.rows.map((x) => String(x.id)).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+  }
+
+  async landIntents(ids: string[], at: number): Promise<void> {
+    if (ids.length) await this.query(this.sql.landIntents, [at, ids]);
+  }
+
+  async getIntents(reader: string, keys: string[], since: number): Promise<Map<string, EchoIntent[]>> {
+    const out = new Map<string, EchoIntent[]>();
+    for (let i = 0; i < keys.length; i += 5000) {
+      const r = await this.query<IntentRowLike>(this.sql.getIntents, [reader, keys.slice(i, i + 5000), since]);
+      for (const row of r.rows) {
+        const intent = intentFromRow(row);
+        const list = out.get(intent.key);
+        if (list) list.push(intent);
+        else out.set(intent.key, [intent]);
+      }
     }
     return out;
   }

@@ -99,6 +99,13 @@ export const SQL = {
   audit: 'INSERT INTO audit (at, actor, action, job_id, details) VALUES (?, ?, ?, ?, ?)',
   listAudit: 'SELECT * FROM audit ORDER BY id DESC LIMIT ?',
   prune: `DELETE FROM jobs WHERE state = 'done' AND updated_at < ?`,
+  insertIntent: 'INSERT INTO echo_intents (reader, key, writer, fields, state, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  landIntents: 'UPDATE echo_intents SET landed_at = ? WHERE id IN (SELECT value FROM json_each(?))',
+  expireIntents: 'DELETE FROM echo_intents WHERE created_at < ?',
+  getIntents: `SELECT id, reader, key, writer, fields, state, created_at, landed_at FROM echo_intents
+    WHERE reader = ? AND key IN (SELECT value FROM json_each(?)) AND created_at >= ? ORDER BY id`,
+  updateIntent: 'UPDATE echo_intents SET fields = ? WHERE id = ?',
+  deleteIntent: 'DELETE FROM echo_intents WHERE id = ?',
 };
 
 export type SqliteStatements = { readonly [K in keyof typeof SQL]: Statement };

@@ -10,11 +10,11 @@ import Database from '#better-sqlite3';
 import { HmsError } from '../../core/errors.js';
 import type { Delta, Job } from '../../core/types.js';
 import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type PlannedInsert, type TailJob } from '../commit-plan.js';
-import { auditFromRow, jobFromRow, shadowFromRow, type AuditRowLike, type JobRowLike, type ShadowRowLike } from '../job-row.js';
+import { auditFromRow, intentFromRow, jobFromRow, shadowFromRow, type AuditRowLike, type IntentRowLike, type JobRowLike, type ShadowRowLike } from '../job-row.js';
 import { latestVersion } from '../migrations/migration.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite-migrations.js';
 import { checkJobId, checkReplayNotStale, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type NewerDoneRow, type StatsRow } from '../store-common.js';
-import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
+import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
 import { SqliteBulkWriter } from './sqlite-bulk-writer.js';
 import { INSERT_BATCH, INSERT_PARAMS, prepareStatements, type SqliteStatements } from './sqlite-statements.js';
 
@@ -135,7 +135,7 @@ export class SqliteStore implements Store {
     const jobs = input.jobs ?? [];
     jobs.forEach(checkEnqueueInput);
     while (this.inflight) await this.inflight;
-    if (jobs.length >= BULK_MIN_JOBS && !input.shadow?.length && this.bulk?.usable) return this.commitOnBulkWriter(jobs, input);
+    if (jobs.length >= BULK_MIN_JOBS && !input.shadow?.length && !input.intents?.length && this.bulk?.usable) return this.commitOnBulkWriter(jobs, input);
     return this.commitHere(jobs, input);
   }
 
@@ -160,6 +160,10 @@ export class SqliteStore implements Store {
           const row = op as ShadowRow;
           s.upsertShadow.run({ scope: row.scope, key: row.key, fingerprint: row.fingerprint, doc: row.doc === null || row.doc === undefined ? null : JSON.stringify(row.doc), updatedAt: row.updatedAt ?? now });
         }
+      }
+      for (const u of input.intents ?? []) {
+        if ('delete' in u) s.deleteIntent.run(Number(u.id));
+        else s.updateIntent.run(JSON.stringify(u.fields), Number(u.id));
       }
       if (input.position) s.upsertPosition.run(input.position.source, input.position.position, now);
       return { inserted: plan.inserted, merged: plan.merged };
@@ -334,6 +338,36 @@ export class SqliteStore implements Store {
     for (let i = 0; i < keys.length; i += SHADOW_PAGE) {
       const rows = this.s.getShadow.all(scope, JSON.stringify(keys.slice(i, i + SHADOW_PAGE))) as ShadowRowLike[];
       for (const r of rows) out.set(r.key, shadowFromRow(r));
+    }
+    return out;
+  }
+
+  async recordIntents(rows: EchoIntentInput[], expireBefore?: number): Promise<string[]> {
+    if (!rows.length && expireBefore === undefined) return [];
+    while (this.inflight) await this.inflight;
+    const s = this.s;
+    return this.tx(() => {
+      if (expireBefore !== undefined) s.expireIntents.run(expireBefore);
+      return rows.map((r) => String(s.insertIntent.run(r.reader, r.key, r.writer, r.fields === null ? null : JSON.stringify(r.fields), r.state === null ? null : JSON.stringify(r.state), r.at).lastInsertRowid));
+    });
+  }
+
+  async landIntents(ids: string[], at: number): Promise<void> {
+    if (!ids.length) return;
+    while (this.inflight) await this.inflight;
+    this.s.landIntents.run(at, JSON.stringify(ids.map(Number)));
+  }
+
+  async getIntents(reader: string, keys: string[], since: number): Promise<Map<string, EchoIntent[]>> {
+    const out = new Map<string, EchoIntent[]>();
+    for (let i = 0; i < keys.length; i += SHADOW_PAGE) {
+      const rows = this.s.getIntents.all(reader, JSON.stringify(keys.slice(i, i + SHADOW_PAGE)), since) as IntentRowLike[];
+      for (const r of rows) {
+        const intent = intentFromRow(r);
+        const list = out.get(intent.key);
+        if (list) list.push(intent);
+        else out.set(intent.key, [intent]);
+      }
     }
     return out;
   }
