@@ -15,7 +15,7 @@ import { NotFoundError, UsageError, ValidationError } from '../core/errors.js';
 import type { Delta, Job } from '../core/types.js';
 import type { AuditEntry, Store } from '../store/store.js';
 
-/** Dead letters, newest first as the store lists them (default limit 100). */
+/** Dead letters, oldest first (by job id; default limit 100). */
 export async function listDeadLetters(store: Store, opts: { pipeline?: string; limit?: number } = {}): Promise<Job[]> {
   return store.listJobs({ state: 'dead', pipeline: opts.pipeline, limit: opts.limit ?? 100 });
 }
