@@ -17,7 +17,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { silentLogger } from '../src/core/log.js';
 import { runBackfill } from '../src/engine/backfill.js';
 import { installTriggers } from '../src/connectors/triggers/trigger-ddl.js';
-import { openTriggerDb } from '../src/connectors/triggers/trigger-db.js';
+import { openTriggerDb } from '../src/connectors/registry.js';
 import { openStore } from '../src/store/open-store.js';
 
 const { values: args } = parseArgs({

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { ConfigError, NotFoundError } from '../core/errors.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import { installTriggers, uninstallTriggers, type TriggerActionResult } from '../connectors/triggers/trigger-ddl.js';
-import { openTriggerDb, triggerDialect } from '../connectors/triggers/trigger-db.js';
+import { openTriggerDb, supportsTriggers } from '../connectors/registry.js';
 import { loadConfigArg, printJson } from './common.js';
 import { EXIT } from './exit-codes.js';
 
@@ -17,7 +17,7 @@ export function triggerTarget(config: ResolvedConfig, pipeline: string): { drive
   const p = config.pipelines[pipeline];
   if (!p) throw new NotFoundError(`pipeline "${pipeline}" is not defined; defined pipelines are: ${Object.keys(config.pipelines).join(', ') || '(none)'}`);
   const sys = config.systems[p.from.system]!;
-  if (!triggerDialect(sys.driver)) throw new ConfigError(`pipeline "${pipeline}" reads from system "${p.from.system}" (driver ${sys.driver}); trigger capture works with postgres, mariadb (mysql) and sqlite sources`);
+  if (!supportsTriggers(sys.driver)) throw new ConfigError(`pipeline "${pipeline}" reads from system "${p.from.system}" (driver ${sys.driver}); trigger capture works with postgres, mariadb (mysql) and sqlite sources`);
   return { driver: sys.driver, systemConfig: sys.config as Record<string, unknown>, table: p.from.collection, key: p.key, system: p.from.system };
 }
 

@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import type { ChangeEvent, Doc, SinkDelta } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { ShadowDelete, ShadowRow } from '../store/store.js';
+import type { TriggerDb } from './triggers/trigger-db.js';
 
 /** Read access to a source's own durable state (shadow rows and last committed position). */
 export interface SourceState {
@@ -95,6 +96,39 @@ export interface ScanPage {
   rows: ReadRow[];
   /** Pass as `after` to read the next page; null when this was the last page. */
   cursor: string | null;
+}
+
+/**
+ * What a source offers so `hms-sync backfill` can interleave a snapshot (read through the
+ * connector's Reader) with its change stream by the DBLog watermark method (see
+ * src/engine/backfill.ts and docs/backfill.md).
+ *
+ * A source that supports it implements {@link BackfillCapable}. Its stream must report a
+ * watermark it sees in the log by ending the batch there and setting `watermark` on that batch
+ * (every event of the batch happened before the watermark). Watermarks are only reported after
+ * `enableWatermarks()`; otherwise the source drops them.
+ */
+export interface WatermarkedBatch extends SourceBatch {
+  /** Id of the watermark seen right after this batch's events. */
+  watermark?: string;
+}
+
+export interface BackfillSupport {
+  /** Write a watermark into the source database so that the stream reports it (committed on return). */
+  writeWatermark(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BackfillCapable extends Source {
+  /** Start reporting watermarks in the stream. */
+  enableWatermarks(): void;
+  /** Open what the backfill needs on the source database (the snapshot itself is read by the Reader). */
+  openBackfill(): Promise<BackfillSupport>;
+}
+
+/** Whether a source can take part in a watermark backfill. */
+export function isBackfillCapable(s: Source): s is BackfillCapable {
+  return typeof (s as Partial<BackfillCapable>).openBackfill === 'function' && typeof (s as Partial<BackfillCapable>).enableWatermarks === 'function';
 }
 
 export interface Reader {
@@ -190,6 +224,11 @@ export interface ConnectorDescriptor<S = any, SO = any, KO = any> {
   createSink?(ctx: SinkContext<S, KO>): Sink | Promise<Sink>;
   /** Read access to a collection (scan in key order where the system can, get by keys, count). */
   createReader?(ctx: ReaderContext<S, SO>): Reader | Promise<Reader>;
+  /**
+   * Trigger capture (src/connectors/triggers/): open the database handle that `hms-sync triggers`
+   * and `mode: triggers` run on. Only databases that support trigger capture offer it.
+   */
+  openTriggerDb?(systemConfig: S, baseDir?: string): TriggerDb;
   /**
    * Turn a connection URL into a system config (used by `Connector.open({ driver, url })`).
    * Defaults to `{ url }`.

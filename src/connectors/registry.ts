@@ -2,7 +2,8 @@
  * The one list of connectors. A new technology adds one import and one entry here.
  */
 import type { ConnectorDescriptor } from './contract.js';
-import { NotFoundError } from '../core/errors.js';
+import type { TriggerDb } from './triggers/trigger-db.js';
+import { ConfigError, NotFoundError } from '../core/errors.js';
 import { sqliteConnector } from './sqlite/sqlite-connector.js';
 import { httpConnector } from './http/http-connector.js';
 import { fileConnector } from './file/file-connector.js';
@@ -43,4 +44,19 @@ export function listDrivers(): string[] {
 
 export function listConnectors(): ConnectorDescriptor[] {
   return [...byDriver.values()];
+}
+
+/** Drivers whose connector offers trigger capture (`openTriggerDb`). */
+export function supportsTriggers(driver: string): boolean {
+  return typeof byDriver.get(driver)?.openTriggerDb === 'function';
+}
+
+/** Open the trigger-capture handle of a system (its `driver` and system config). */
+export function openTriggerDb(driver: string, cfg: Record<string, unknown>, baseDir?: string): TriggerDb {
+  const d = byDriver.get(driver);
+  if (!d?.openTriggerDb) {
+    const ok = [...byDriver.values()].filter((x) => x.openTriggerDb).map((x) => x.driver);
+    throw new ConfigError(`trigger-based capture is not available for driver "${driver}"; it works with ${ok.join(', ')}`);
+  }
+  return d.openTriggerDb(cfg, baseDir);
 }

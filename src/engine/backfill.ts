@@ -3,9 +3,9 @@
  * change stream by the DBLog watermark method, committed as jobs through the store like any
  * change.
  *
- * For each chunk (keyset pagination in key order, `chunkSize` rows):
+ * For each chunk (one page of the connector's Reader: key order, keyset pagination, `chunkSize` rows):
  *  1. write a LOW watermark into the source database (the window opens now),
- *  2. select the chunk,
+ *  2. read the chunk,
  *  3. write a HIGH watermark,
  *  4. keep draining the change stream (committing its batches as usual) until the stream
  *     reports the high watermark; every key that shows up in the stream meanwhile is removed
@@ -31,10 +31,7 @@ import { canonicalKey, computeDelta } from '../core/delta.js';
 import { ConfigError, NotFoundError, RetryableError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { getConnector } from '../connectors/registry.js';
-import type { SourceState } from '../connectors/contract.js';
-import { buildPageQuery } from '../connectors/sql/poll-query-builder.js';
-import { normalizeSqlRow, normalizeSqlValue, quoteQualified } from '../connectors/sql/sql-query-port.js';
-import { isBackfillCapable, type WatermarkedBatch } from '../connectors/triggers/watermark.js';
+import { isBackfillCapable, type ReadRow, type Reader, type SourceState, type WatermarkedBatch } from '../connectors/contract.js';
 import type { EnqueueInput, Store } from '../store/store.js';
 import { commitBatch, type CapturePipeline } from './capture.js';
 import { type EngineEvents, TypedEmitter } from './events.js';
@@ -70,7 +67,7 @@ export interface BackfillOptions {
   onProgress?: (p: BackfillProgress) => void;
   /** How long to wait for a high watermark to come back through the stream (default 60 s). */
   watermarkTimeoutMs?: number;
-  /** Called between a chunk's select and its high watermark (tests race changes in here). */
+  /** Called between a chunk's read and its high watermark with the chunk's rows (tests race changes in here). */
   onChunkRead?: (rows: Record<string, unknown>[]) => void | Promise<void>;
 }
 
@@ -132,7 +129,9 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
   const state: SourceState = { scope: sourceId, getPosition: () => store.getPosition(sourceId), getShadow: (k) => store.getShadow(sourceId, k), listShadow: () => store.listShadow(sourceId) };
   const workDir = path.join(config.stateDir, 'work', p.name.replace(/[^A-Za-z0-9_.-]/g, '_'), 'source');
   mkdirSync(workDir, { recursive: true });
-  const source = await getConnector(fromSys.driver).createSource!({
+  const connector = getConnector(fromSys.driver);
+  if (!connector.createReader) throw new ConfigError(`pipeline "${p.name}" reads ${p.from.system} (driver ${fromSys.driver}), which offers no Reader; backfill reads the table through one`);
+  const source = await connector.createSource!({
     system: p.from.system, systemConfig: fromSys.config, collection: p.from.collection, options: p.from.options,
     keyFields: p.key, state, logger: logger.child({ pipeline: p.name, role: 'backfill' }), workDir, baseDir: config.baseDir,
   });
@@ -141,7 +140,24 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
     throw new ConfigError(`pipeline "${p.name}" reads ${p.from.system} (driver ${fromSys.driver}) in a mode whose change stream cannot see watermarks; backfill needs \`mode: triggers\` (postgres, mariadb, sqlite), \`mode: binlog\` (mariadb) or \`mode: logical\` (postgres)`);
   }
   source.enableWatermarks();
-  const support = await source.openBackfill();
+  let support: Awaited<ReturnType<typeof source.openBackfill>>;
+  let reader: Reader;
+  try {
+    support = await source.openBackfill();
+  } catch (err) {
+    await source.close().catch(() => {});
+    throw err;
+  }
+  try {
+    reader = await connector.createReader({
+      system: p.from.system, systemConfig: fromSys.config, collection: p.from.collection, options: p.from.options,
+      keyFields: p.key, logger: logger.child({ pipeline: p.name, role: 'backfill' }), baseDir: config.baseDir,
+    });
+  } catch (err) {
+    await support.close().catch(() => {});
+    await source.close().catch(() => {});
+    throw err;
+  }
   const deps = { store, logger, events: new TypedEmitter<EngineEvents>() };
   const base: Omit<CapturePipeline, 'sourceId'> = {
     name: p.name, target: p.to.system, source, debounceMs: p.debounceMs, maxWaitMs: p.maxWaitMs, maxAttempts: p.delivery.maxAttempts, echoReader: null, hooks: () => [],
@@ -152,14 +168,11 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
    * image (no hooks and no echo scope in a backfill), built directly to spare a million events.
    * A row without its key fields is skipped.
    */
-  const chunkJobs = (rows: Record<string, unknown>[], now: number): Map<string, EnqueueInput> => {
+  const chunkJobs = (rows: ReadRow[], now: number): Map<string, EnqueueInput> => {
     const jobs = new Map<string, EnqueueInput>();
     const runAt = now + p.debounceMs;
     const maxRunAt = now + Math.max(p.debounceMs, p.maxWaitMs);
-    for (const r of rows) {
-      const doc = normalizeSqlRow(r);
-      let key: string;
-      try { key = canonicalKey(doc, p.key); } catch { continue; }
+    for (const { key, doc } of rows) {
       jobs.set(key, { pipeline: p.name, target: p.to.system, key, payload: computeDelta(key, null, doc, now)!, runAt, maxRunAt, maxAttempts: p.delivery.maxAttempts });
     }
     return jobs;
@@ -169,17 +182,14 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
   opts.signal?.addEventListener('abort', onAbort);
   const it = source.stream(ac.signal)[Symbol.asyncIterator]();
   const prog: BackfillProgress = { rows: cursor.rows, total: null, chunks: cursor.chunks, superseded: 0, streamEvents: 0 };
-  const port = support.port;
   const commitStream = async (batch: WatermarkedBatch) => {
     prog.streamEvents += batch.events.length;
     if (batch.events.length || batch.position !== undefined) await commitBatch(streamPipe, deps, batch);
     else await batch.ack?.();
   };
   try {
-    const where = (p.from.options as { where?: string } | null)?.where;
     try {
-      const n = await port.query(`SELECT count(*) AS n FROM ${quoteQualified(port, p.from.collection)}${where ? ` WHERE (${where})` : ''}`, []);
-      prog.total = Number(n[0]?.n ?? 0);
+      if (reader.count) prog.total = await reader.count({ signal: ac.signal });
     } catch {}
     opts.onProgress?.(prog);
     // The stream must be live (positioned) before the first low watermark: write sync
@@ -207,10 +217,11 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
       }
     }
     /** A chunk read (steps 1-3) and turned into jobs, by key. */
-    interface Chunk { wid: string; rows: number; after: unknown[] | null; jobs: Map<string, EnqueueInput> }
+    interface Chunk { wid: string; rows: number; after: unknown[] | null; last: boolean; jobs: Map<string, EnqueueInput> }
     /**
-     * Steps 1-3 for the chunk after `after`, then its rows turned into jobs. `sent` settles once
-     * the low watermark is written and the select is on its way: the caller waits for that before
+     * Steps 1-3 for the chunk after `after` (the key values of the last row committed; the
+     * Reader resumes after their canonical key), then its rows turned into jobs. `sent` settles once
+     * the low watermark is written and the read is on its way: the caller waits for that before
      * committing the previous chunk, so the database runs the select meanwhile, and the rows are
      * parsed and turned into jobs while the commit is in flight.
      */
@@ -221,14 +232,18 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
         try {
           const wid = randomUUID();
           await support.writeWatermark(`lw:${wid}`);
-          const q = buildPageQuery(port, { table: p.from.collection, keyFields: p.key, where, limit: chunkSize, afterKey: after });
-          const selected = port.query(q.sql, q.params);
+          const from = after ? canonicalKey(Object.fromEntries(p.key.map((k, i) => [k, after[i]])), p.key) : null;
+          const pages = reader.scan({ after: from, limit: chunkSize, signal: ac.signal })[Symbol.asyncIterator]();
+          const selected = pages.next();
           onSent();
-          const rows = await selected;
-          await opts.onChunkRead?.(rows);
+          const page = await selected;
+          await pages.return?.(undefined);
+          const rows = page.done ? [] : page.value.rows;
+          await opts.onChunkRead?.(rows.map((r) => r.doc));
           await support.writeWatermark(`hw:${wid}`);
-          const last = rows[rows.length - 1];
-          return { wid, rows: rows.length, after: last ? p.key.map((k) => normalizeSqlValue(last[k])) : after, jobs: chunkJobs(rows, Date.now()) };
+          const lastRow = rows[rows.length - 1];
+          const last = page.done || page.value.cursor === null;
+          return { wid, rows: rows.length, after: lastRow ? p.key.map((k) => lastRow.doc[k]) : after, last, jobs: chunkJobs(rows, Date.now()) };
         } finally {
           onSent();
         }
@@ -238,7 +253,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
     };
     let read = readChunk(cursor.after);
     while (!ac.signal.aborted) {
-      const { wid, rows, after, jobs } = await read.chunk;
+      const { wid, rows, after, last, jobs } = await read.chunk;
       // drain the stream until it reports our high watermark
       const deadline = Date.now() + watermarkTimeoutMs;
       for (;;) {
@@ -253,7 +268,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
         after,
         rows: cursor.rows + rows,
         chunks: cursor.chunks + 1,
-        done: rows < chunkSize,
+        done: last,
         startedAt: cursor.startedAt,
       };
       // Read the next chunk while this one commits: its window opens at its low watermark and
@@ -273,6 +288,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillSummar
     opts.signal?.removeEventListener('abort', onAbort);
     ac.abort();
     await it.return?.(undefined).catch(() => {});
+    await reader.close().catch(() => {});
     await support.close().catch(() => {});
     await source.close().catch(() => {});
   }

@@ -162,7 +162,7 @@ async function scanResuming(reader: Reader, limit: number, range?: ScanOptions['
 }
 
 /** A GC function when the runtime can expose one (node's `--expose-gc`, set at run time). */
-function gcFunction(): (() => void) | null {
+export function gcFunction(): (() => void) | null {
   const g = (globalThis as { gc?: () => void }).gc;
   if (typeof g === 'function') return g;
   try {

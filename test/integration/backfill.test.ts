@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { backfillSourceId, runBackfill } from '../../src/engine/backfill.js';
 import { installTriggers } from '../../src/connectors/triggers/trigger-ddl.js';
-import { openTriggerDb } from '../../src/connectors/triggers/trigger-db.js';
+import { openTriggerDb } from '../../src/connectors/registry.js';
 import { openStore } from '../../src/store/open-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { writeSqliteTriggersConfig } from '../helpers/sqlite-triggers-config.js';

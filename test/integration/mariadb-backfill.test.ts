@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { runBackfill } from '../../src/engine/backfill.js';
 import { installTriggers } from '../../src/connectors/triggers/trigger-ddl.js';
-import { openTriggerDb } from '../../src/connectors/triggers/trigger-db.js';
+import { openTriggerDb } from '../../src/connectors/registry.js';
 import { openStore } from '../../src/store/open-store.js';
 import { MARIADB_URL, needService, tempDir, uniqueName, waitFor } from '../helpers/services.js';
 import { needMariadbBinaries, startBinlogServer } from '../helpers/mariadb-binlog.js';

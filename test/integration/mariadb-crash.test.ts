@@ -12,7 +12,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { openStore } from '../../src/store/open-store.js';
 import { installTriggers } from '../../src/connectors/triggers/trigger-ddl.js';
-import { openTriggerDb } from '../../src/connectors/triggers/trigger-db.js';
+import { openTriggerDb } from '../../src/connectors/registry.js';
 import { MARIADB_URL, needService, tempDir, uniqueName, waitFor } from '../helpers/services.js';
 import { needMariadbBinaries, startBinlogServer } from '../helpers/mariadb-binlog.js';
 

@@ -17,7 +17,7 @@ import { tempDir, uniqueName, waitFor } from '../helpers/services.js';
 
 import { RunChild } from '../helpers/cli.js';
 import { installTriggers } from '../../src/connectors/triggers/trigger-ddl.js';
-import { openTriggerDb } from '../../src/connectors/triggers/trigger-db.js';
+import { openTriggerDb } from '../../src/connectors/registry.js';
 const KILLS = Number(process.env.HMS_CRASH_KILLS ?? 8);
 const CHANGES = Number(process.env.HMS_CRASH_CHANGES ?? 4000);
 const KEYS = 200;

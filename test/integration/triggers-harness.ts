@@ -13,7 +13,7 @@ import { changelogExists, CHANGELOG_TABLE, installTriggers, listCaptureTriggers,
 import type { TriggerDb } from '../../src/connectors/triggers/trigger-db.js';
 import { createTriggerSource } from '../../src/connectors/triggers/trigger-source.js';
 import { waitFor } from '../helpers/services.js';
-import { getConnector } from '../../src/connectors/registry.js';
+import { getConnector, openTriggerDb } from '../../src/connectors/registry.js';
 import type { Source } from '../../src/connectors/contract.js';
 
 export function stateOf(store: Store, scope: string): SourceState {
@@ -45,10 +45,10 @@ export async function triggerScenario(opts: { db: TriggerDb; driver: string; sys
 
   const store = await openStore(`sqlite:${path.join(opts.dir, `state-${db.dialect}.db`)}`);
   await store.migrate();
-  const source = createTriggerSource(opts.driver, {
+  const source = createTriggerSource({
     system: 'legacy', systemConfig: opts.systemConfig, collection: table, options: { mode: 'triggers', poll: '20ms', batchSize: 2 },
     keyFields: ['id'], state: stateOf(store, 'pipeline:t'), logger: silentLogger(), workDir: opts.dir,
-  });
+  }, () => openTriggerDb(opts.driver, opts.systemConfig as Record<string, unknown>));
   const events: ChangeEvent[] = [];
   const ac = new AbortController();
   const loop = (async () => {
@@ -131,7 +131,7 @@ export async function triggerImagesMatchPolling(opts: {
     await opts.write(...opts.update);
     const ctx = { system: 'legacy', systemConfig: opts.systemConfig, collection: table, keyFields: ['id'], logger: silentLogger(), workDir: opts.dir };
     const state: SourceState = { scope: 's', getPosition: async () => null, getShadow: async () => new Map(), async *listShadow() {} };
-    const trig = await firstEvents(createTriggerSource(opts.driver, { ...ctx, state, options: { mode: 'triggers', poll: '20ms' } }), 2);
+    const trig = await firstEvents(createTriggerSource({ ...ctx, state, options: { mode: 'triggers', poll: '20ms' } }, () => openTriggerDb(opts.driver, opts.systemConfig as Record<string, unknown>)), 2);
     assert.deepEqual(trig.map((e) => e.op), ['insert', 'update']);
     const poll = await firstEvents(await getConnector(opts.driver).createSource!({ ...ctx, state, options: { poll: '20ms' } }) as Source, 1);
     assert.deepEqual(trig[1]!.after, poll[0]!.after, 'the trigger image of the updated row equals what the polling source reads');

@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import mysql from 'mysql2/promise';
-import { openTriggerDb } from '../../src/connectors/triggers/trigger-db.js';
+import { openTriggerDb } from '../../src/connectors/registry.js';
 import { MARIADB_URL, needService, tempDir, uniqueName } from '../helpers/services.js';
 import { triggerImagesMatchPolling, triggerScenario } from './triggers-harness.js';
 

@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import pg from 'pg';
-import { openTriggerDb } from '../../src/connectors/triggers/trigger-db.js';
+import { openTriggerDb } from '../../src/connectors/registry.js';
 import { needService, PG_URL, tempDir, uniqueName } from '../helpers/services.js';
 import { triggerImagesMatchPolling, triggerScenario } from './triggers-harness.js';
 

@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import path from 'node:path';
-import { openTriggerDb } from '../../src/connectors/triggers/trigger-db.js';
+import { openTriggerDb } from '../../src/connectors/registry.js';
 import { tempDir } from '../helpers/services.js';
 import { triggerImagesMatchPolling, triggerScenario } from './triggers-harness.js';
 import Database from '#better-sqlite3';

@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { buildExistsQuery, buildPageQuery } from '../../src/connectors/sql/poll-query-builder.js';
 import { normalizeSqlValue, quoteIdentAnsi } from '../../src/connectors/sql/sql-query-port.js';
 import { parsePollPosition, positionValue, toPollPosition } from '../../src/connectors/sql/sql-poll-source.js';
+import { buildCountQuery, buildKeysQuery, buildScanQuery } from '../../src/connectors/sql/sql-reader.js';
+import { sqliteDialect } from '../../src/connectors/sqlite/sqlite-dialect.js';
+import { postgresDialect } from '../../src/connectors/postgres/postgres-dialect.js';
+import { mariadbDialect } from '../../src/connectors/mariadb/mariadb-dialect.js';
 
 const ansi = { quoteIdent: quoteIdentAnsi };
 const pg = { quoteIdent: quoteIdentAnsi, placeholder: (i: number) => `$${i}` };
@@ -57,4 +61,20 @@ test('positions keep the type needed to bind them back: driver dates and 64-bit 
   assert.deepEqual(toPollPosition(42n), { v: 42 });
   assert.deepEqual(toPollPosition('2025-03-01 10:00:00'), { v: '2025-03-01 10:00:00' });
   assert.equal(positionValue(null), null);
+});
+
+test('dialect objects: row-value keysets where the database serves them, expanded on MariaDB', () => {
+  const input = { table: 'T', keyFields: ['a', 'b'], limit: 10, afterKey: ['n', 5] };
+  assert.equal(buildPageQuery(postgresDialect, input).sql, 'SELECT * FROM "T" WHERE "a" IS NOT NULL AND "b" IS NOT NULL AND ("a", "b") > ($1, $2) ORDER BY "a", "b" LIMIT $3');
+  assert.equal(buildPageQuery(sqliteDialect, input).sql, 'SELECT * FROM "T" WHERE "a" IS NOT NULL AND "b" IS NOT NULL AND ("a", "b") > (?, ?) ORDER BY "a", "b" LIMIT ?');
+  assert.equal(buildPageQuery(mariadbDialect, input).sql, 'SELECT * FROM `T` WHERE `a` IS NOT NULL AND `b` IS NOT NULL AND (`a` > ? OR (`a` = ? AND `b` > ?)) ORDER BY `a`, `b` LIMIT ?');
+  assert.deepEqual(buildExistsQuery(postgresDialect, { table: 'T', keyFields: ['a', 'b'], keys: [['x', 1]] }), { sql: 'SELECT "a", "b" FROM "T" WHERE ("a", "b") IN (($1, $2))', params: ['x', 1] });
+});
+
+test('reader queries: range bounds [from, to) and resume point, count over the range, get by keys', () => {
+  const q = buildScanQuery(mariadbDialect, { table: 'T', keyFields: ['a', 'b'], limit: 5, from: ['m', 1], after: ['n', 2], to: ['p', 0] });
+  assert.equal(q.sql, 'SELECT * FROM `T` WHERE `a` IS NOT NULL AND `b` IS NOT NULL AND (`a` > ? OR (`a` = ? AND `b` >= ?)) AND (`a` > ? OR (`a` = ? AND `b` > ?)) AND (`a` < ? OR (`a` = ? AND `b` < ?)) ORDER BY `a`, `b` LIMIT ?');
+  assert.deepEqual(q.params, ['m', 'm', 1, 'n', 'n', 2, 'p', 'p', 0, 5]);
+  assert.deepEqual(buildCountQuery(postgresDialect, { table: 's.T', keyFields: ['id'], where: 'x = 1', from: ['k1'] }), { sql: 'SELECT count(*) AS n FROM "s"."T" WHERE (x = 1) AND "id" IS NOT NULL AND "id" >= $1', params: ['k1'] });
+  assert.deepEqual(buildKeysQuery(sqliteDialect, { table: 'T', keyFields: ['id'], columns: ['v'], keys: [['1'], ['2']] }), { sql: 'SELECT "v", "id" FROM "T" WHERE "id" IN (?, ?)', params: ['1', '2'] });
 });

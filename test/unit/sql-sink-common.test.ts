@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildDeleteSql, buildUpsertSql, planSqlWrites, quoteIdentFor } from '../../src/connectors/sql/sql-sink-common.js';
 import type { SinkItem } from '../../src/connectors/contract.js';
+import { sqliteDialect } from '../../src/connectors/sqlite/sqlite-dialect.js';
+import { postgresDialect } from '../../src/connectors/postgres/postgres-dialect.js';
+import { mariadbDialect } from '../../src/connectors/mariadb/mariadb-dialect.js';
 import type { Delta } from '../../src/core/types.js';
 
 function item(delta: Partial<Delta> & Pick<Delta, 'op' | 'key'>): SinkItem {
@@ -12,9 +15,9 @@ function item(delta: Partial<Delta> & Pick<Delta, 'op' | 'key'>): SinkItem {
 }
 
 test('identifiers are quoted per dialect, embedded quotes doubled', () => {
-  assert.equal(quoteIdentFor('postgres', 'a"b'), '"a""b"');
-  assert.equal(quoteIdentFor('mariadb', 'a`b'), '`a``b`');
-  assert.throws(() => quoteIdentFor('sqlite', 'a\u0000'), /NUL/);
+  assert.equal(quoteIdentFor(postgresDialect, 'a"b'), '"a""b"');
+  assert.equal(quoteIdentFor(mariadbDialect, 'a`b'), '`a``b`');
+  assert.throws(() => quoteIdentFor(sqliteDialect, 'a\u0000'), /NUL/);
 });
 
 test('plan groups rows of the same shape and keeps a repeated key in a later group', () => {
@@ -40,7 +43,7 @@ test('fencing needs the version field in every written row', () => {
 test('postgres upsert with fencing compares inside the database and returns written keys', () => {
   const plan = planSqlWrites([item({ op: 'insert', key: '7', changed: { id: 7, v: 3, name: 'x' }, state: { id: 7, v: 3, name: 'x' } })], { versionField: 'v' });
   const g = plan.groups[0]!;
-  const { sql, params } = buildUpsertSql('postgres', { table: 's.t', keyFields: ['id'], columns: g.columns, updateColumns: g.updateColumns, rows: g.rows, versionField: 'v', returning: true });
+  const { sql, params } = buildUpsertSql(postgresDialect, { table: 's.t', keyFields: ['id'], columns: g.columns, updateColumns: g.updateColumns, rows: g.rows, versionField: 'v', returning: true });
   assert.equal(sql, 'INSERT INTO "s"."t" AS hms_t ("id", "name", "v") VALUES ($1, $2, $3) ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "v" = EXCLUDED."v" WHERE hms_t."v" IS NULL OR hms_t."v" < EXCLUDED."v" RETURNING hms_t."id"::text AS k0');
   assert.deepEqual(params, [7, 'x', 3]);
 });
@@ -48,13 +51,13 @@ test('postgres upsert with fencing compares inside the database and returns writ
 test('mariadb upsert assigns the version column last', () => {
   const plan = planSqlWrites([item({ op: 'insert', key: '7', changed: { id: 7, v: 3, a: 'x' }, state: { id: 7, v: 3, a: 'x' } })], { versionField: 'v' });
   const g = plan.groups[0]!;
-  const { sql } = buildUpsertSql('mariadb', { table: 't', keyFields: ['id'], columns: g.columns, updateColumns: g.updateColumns, rows: g.rows, versionField: 'v' });
+  const { sql } = buildUpsertSql(mariadbDialect, { table: 't', keyFields: ['id'], columns: g.columns, updateColumns: g.updateColumns, rows: g.rows, versionField: 'v' });
   assert.equal(sql, 'INSERT INTO `t` (`id`, `a`, `v`) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `a` = IF((`v` IS NULL OR `v` < VALUES(`v`)), VALUES(`a`), `a`), `v` = IF((`v` IS NULL OR `v` < VALUES(`v`)), VALUES(`v`), `v`)');
 });
 
 test('fenced delete keeps a newer stored row', () => {
   const plan = planSqlWrites([item({ op: 'delete', key: '1', before: { id: 1, v: 5 } }), item({ op: 'delete', key: '2' })], { versionField: 'v' });
   const [a, b] = plan.groups;
-  assert.deepEqual(buildDeleteSql('sqlite', { table: 't', keyFields: ['id'], rows: a!.rows, versionField: 'v', fenced: a!.fenced }), { sql: 'DELETE FROM "t" WHERE ("id" = ? AND ("v" IS NULL OR "v" <= ?))', params: ['1', 5] });
-  assert.deepEqual(buildDeleteSql('postgres', { table: 't', keyFields: ['id'], rows: b!.rows, versionField: 'v', fenced: b!.fenced }), { sql: 'DELETE FROM "t" WHERE "id" = $1', params: ['2'] });
+  assert.deepEqual(buildDeleteSql(sqliteDialect, { table: 't', keyFields: ['id'], rows: a!.rows, versionField: 'v', fenced: a!.fenced }), { sql: 'DELETE FROM "t" WHERE ("id" = ? AND ("v" IS NULL OR "v" <= ?))', params: ['1', 5] });
+  assert.deepEqual(buildDeleteSql(postgresDialect, { table: 't', keyFields: ['id'], rows: b!.rows, versionField: 'v', fenced: b!.fenced }), { sql: 'DELETE FROM "t" WHERE "id" = $1', params: ['2'] });
 });

@@ -16,10 +16,9 @@ import { z } from 'zod';
 import { canonicalKey } from '../../core/delta.js';
 import { errorMessage, NotConnectedError } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
-import type { SourceContext } from '../contract.js';
+import type { BackfillCapable, BackfillSupport, SourceContext, WatermarkedBatch } from '../contract.js';
 import { durationSchema, parseDuration } from '../sql/duration.js';
 import { normalizeSqlValue } from '../sql/sql-query-port.js';
-import type { BackfillCapable, BackfillSupport, WatermarkedBatch } from '../triggers/watermark.js';
 import { connectionOptions, fromMariadbPool, mariadbDateTimeToIso, openMariadbPool, type MariadbSystem } from './mariadb-port.js';
 import { jsonColumnsOf, parseJsonColumn } from './mariadb-json.js';
 
@@ -85,7 +84,6 @@ export class BinlogSource implements BackfillCapable {
     await port.exec(`CREATE TABLE IF NOT EXISTS ${wt} (tbl VARCHAR(255) NOT NULL PRIMARY KEY, watermark VARCHAR(64) NOT NULL, ts TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB`);
     const table = this.ctx.collection;
     return {
-      port,
       async writeWatermark(id) {
         await port.exec(`INSERT INTO ${wt} (tbl, watermark) VALUES (?, ?) ON DUPLICATE KEY UPDATE watermark = VALUES(watermark)`, [table, id]);
       },

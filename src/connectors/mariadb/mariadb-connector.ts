@@ -20,6 +20,7 @@ import { mariadbDialect } from './mariadb-dialect.js';
 import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-options.js';
 import type { SqlQueryPort } from '../sql/sql-query-port.js';
 import { createTriggerSource, isTriggerMode, triggerSourceOptionsSchema, type TriggerSourceOptions } from '../triggers/trigger-source.js';
+import { openMariadbTriggerDb } from './mariadb-trigger-db.js';
 import { connectionOptions, fromMariadbPool, mariadbSystemSchema, openMariadbPool, type MariadbQueryPort, type MariadbSystem } from './mariadb-port.js';
 import { MariadbSink, type MariadbSinkOptions } from './mariadb-sink.js';
 import { jsonColumnsOf, withJsonColumns } from './mariadb-json.js';
@@ -56,18 +57,21 @@ function descriptor(driver: 'mariadb' | 'mysql'): ConnectorDescriptor<MariadbSys
     sourceSchema: mariadbSourceSchema as unknown as z.ZodType<MariadbSourceOptions>,
     sinkSchema: mariadbSinkSchema as unknown as z.ZodType<MariadbSinkConfig>,
 
+    openTriggerDb: openMariadbTriggerDb,
+
     fromUrl(url) {
       return { url };
     },
 
     createSource(ctx) {
       const options = (ctx.options ?? {}) as MariadbSourceOptions;
-      if (isTriggerMode(options)) return createTriggerSource('mariadb', ctx);
+      if (isTriggerMode(options)) return createTriggerSource(ctx, () => openMariadbTriggerDb(ctx.systemConfig));
       if (options.mode === 'binlog') return createBinlogSource({ ...ctx, options });
       const { mode: _mode, ...pollOptions } = options as SqlPollOptions & { mode?: 'poll' };
       let port: SqlQueryPort | null = null;
       let base: MariadbQueryPort | null = null;
       return createSqlPollSource({
+        dialect: mariadbDialect,
         ctx: { ...ctx, options: pollOptions },
         port: async () => {
           if (!port) {

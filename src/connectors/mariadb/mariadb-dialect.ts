@@ -5,7 +5,8 @@
  * trigger-capture pieces (LONGTEXT change-log, information_schema queries, converters for
  * DATETIME/TIMESTAMP and base64 bytes in row images).
  */
-import { normalizeSqlValue, type SqlDialect } from '../sql/sql-dialect.js';
+import { normalizeSqlValue, pruneByIdList, rowTriggerStatements, type SqlDialect } from '../sql/sql-dialect.js';
+import { isExactDecimal } from '../triggers/capture-names.js';
 import { mariadbDateTimeToIso, quoteIdentMariadb, quoteLiteralMariadb } from './mariadb-port.js';
 
 const q = quoteIdentMariadb;
@@ -42,6 +43,22 @@ export const mariadbDialect: SqlDialect = {
     returningKeys: () => null,
   },
   triggers: {
+    // DECIMAL as text and bytes as base64; TIMESTAMP (read in the writing session's zone) in UTC
+    captureStatements: async (_db, input) => rowTriggerStatements(input, {
+      quote: q,
+      literal: quoteLiteralMariadb,
+      image: (ref, cols) => `JSON_OBJECT(${cols.map((c) => {
+        const v = `${ref}.${q(c.name)}`;
+        let val = v;
+        if (isExactDecimal(c.type)) val = `CAST(${v} AS CHAR)`;
+        else if (isMariadbBinary(c.type)) val = `TO_BASE64(${v})`; // its line breaks (every 76) are removed when drained
+        else if (c.type === 'timestamp') val = `CONVERT_TZ(${v}, @@session.time_zone, '+00:00')`;
+        return `${quoteLiteralMariadb(c.name)}, ${val}`;
+      }).join(', ')})`,
+      body: (stmt) => stmt,
+    }),
+    uninstallStatements: (base) => [`${base}_ai`, `${base}_au`, `${base}_ad`].map((t) => `DROP TRIGGER IF EXISTS ${q(t)}`),
+    pruneStatements: (changelog, ids) => pruneByIdList(mariadbDialect, changelog, ids),
     changelogDdl: (t, index) => [`CREATE TABLE IF NOT EXISTS ${t} (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, tbl VARCHAR(255) NOT NULL, op CHAR(1) NOT NULL, pk LONGTEXT NULL, row_data LONGTEXT NULL, old_data LONGTEXT NULL, ts TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), KEY ${index} (tbl, id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`],
     columnsQuery: (name, schema) => ({
       sql: `SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = ? AND table_schema = ${schema ? '?' : 'DATABASE()'} ORDER BY ordinal_position`,

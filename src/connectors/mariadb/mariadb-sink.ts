@@ -14,6 +14,7 @@ import type mysql from 'mysql2/promise';
 import { errorMessage, NotConnectedError, PermanentError, RetryableError } from '../../core/errors.js';
 import type { Sink, SinkItem, SinkResult } from '../contract.js';
 import { buildDeleteSql, buildUpsertSql, missingColumns, planSqlWrites, skippedResult, type PlannedRow, type WriteGroup } from '../sql/sql-sink-common.js';
+import { mariadbDialect } from './mariadb-dialect.js';
 
 export interface MariadbSinkOptions {
   mode?: 'upsert' | 'insert';
@@ -168,8 +169,8 @@ export class MariadbSink implements Sink {
     const toParam = (v: unknown, c: string) => toMariadbParam(v, cols.get(c));
     const vf = this.opts.versionField;
     const q = group.kind === 'delete'
-      ? buildDeleteSql('mariadb', { table, keyFields, rows, versionField: vf, fenced: group.fenced, toParam })
-      : buildUpsertSql('mariadb', { table, keyFields, columns: group.columns, updateColumns: group.updateColumns, rows, versionField: vf, mode: this.opts.mode, toParam });
+      ? buildDeleteSql(mariadbDialect, { table, keyFields, rows, versionField: vf, fenced: group.fenced, toParam })
+      : buildUpsertSql(mariadbDialect, { table, keyFields, columns: group.columns, updateColumns: group.updateColumns, rows, versionField: vf, mode: this.opts.mode, toParam });
     const [res] = await conn.query(q.sql, q.params);
     const affected = (res as { affectedRows?: number }).affectedRows ?? 0;
     for (const r of rows) results[r.index] = { ok: true };

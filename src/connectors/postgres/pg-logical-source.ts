@@ -22,8 +22,7 @@ import { z } from 'zod';
 import { canonicalKey } from '../../core/delta.js';
 import { errorMessage, NotConnectedError } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
-import type { SourceContext } from '../contract.js';
-import type { BackfillCapable, BackfillSupport, WatermarkedBatch } from '../triggers/watermark.js';
+import type { BackfillCapable, BackfillSupport, SourceContext, WatermarkedBatch } from '../contract.js';
 import { poolQueryPort } from './pg-connection.js';
 import pg from 'pg';
 import { durationSchema, parseDuration } from '../sql/duration.js';
@@ -125,7 +124,6 @@ export class PgLogicalSource implements BackfillCapable {
     pool.on('error', () => {});
     const port = poolQueryPort(pool);
     return {
-      port,
       writeWatermark: async (id: string) => {
         await pool.query('SELECT pg_logical_emit_message(true, $1, $2)', [WATERMARK_PREFIX, id]);
       },

@@ -25,6 +25,7 @@ import { PgLogicalSource, pgLogicalOptionsSchema, type PgLogicalOptions } from '
 import { PostgresSink, type PostgresSinkOptions } from './postgres-sink.js';
 import { checkWalLevel, describeTable, replicaIdentityProblems, tableRef } from './pg-setup.js';
 import { createTriggerSource, isTriggerMode, triggerSourceOptionsSchema } from '../triggers/trigger-source.js';
+import { openPostgresTriggerDb } from './postgres-trigger-db.js';
 
 /** A field schema without its default (the source applies its own defaults when it starts). */
 function noDefault(t: z.ZodType): z.ZodType {
@@ -74,6 +75,8 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
   sourceSchema: postgresSourceSchema as unknown as z.ZodType<PostgresSourceOptions>,
   sinkSchema: postgresSinkSchema as unknown as z.ZodType<PostgresSinkConfig>,
 
+  openTriggerDb: openPostgresTriggerDb,
+
   fromUrl(url) {
     const u = new URL(url);
     const schema = u.searchParams.get('schema');
@@ -82,7 +85,7 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
   },
 
   createSource(ctx) {
-    if (isTriggerMode(ctx.options)) return createTriggerSource('postgres', ctx);
+    if (isTriggerMode(ctx.options)) return createTriggerSource(ctx, () => openPostgresTriggerDb(ctx.systemConfig, ctx.baseDir));
     const options = (ctx.options ?? {}) as PostgresSourceOptions;
     if (options.mode === 'logical') {
       const pool = createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });
@@ -98,6 +101,7 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
     let pool: pg.Pool | null = null;
     const server = serverLabel(ctx.systemConfig.url);
     return createSqlPollSource({
+      dialect: postgresDialect,
       ctx: { ...ctx, options: pollOptions } as SourceContext<unknown, SqlPollOptions>,
       port: () => {
         pool ??= createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });

@@ -13,6 +13,7 @@ import type pg from 'pg';
 import { errorMessage, NotConnectedError, PermanentError, RetryableError } from '../../core/errors.js';
 import type { Sink, SinkItem, SinkResult } from '../contract.js';
 import { buildDeleteSql, buildUpsertSql, planSqlWrites, plannedRowKey, returnedRowKey, skippedResult, type PlannedRow, type WriteGroup } from '../sql/sql-sink-common.js';
+import { postgresDialect } from './postgres-dialect.js';
 import { quoteIdent } from './pg-setup.js';
 
 export interface PostgresSinkOptions {
@@ -128,13 +129,13 @@ export class PostgresSink implements Sink {
     const toParam = (v: unknown, c: string) => toPgParam(v, cols.get(c));
     const vf = this.opts.versionField;
     if (group.kind === 'delete') {
-      const q = buildDeleteSql('postgres', { table, keyFields, rows, versionField: vf, fenced: group.fenced, toParam });
+      const q = buildDeleteSql(postgresDialect, { table, keyFields, rows, versionField: vf, fenced: group.fenced, toParam });
       await client.query(q.sql, q.params);
       for (const r of rows) results[r.index] = { ok: true };
       return;
     }
     const fenced = !!vf && this.opts.mode !== 'insert' && group.updateColumns.length > 0;
-    const q = buildUpsertSql('postgres', { table, keyFields, columns: group.columns, updateColumns: group.updateColumns, rows, versionField: vf, returning: fenced, mode: this.opts.mode, toParam });
+    const q = buildUpsertSql(postgresDialect, { table, keyFields, columns: group.columns, updateColumns: group.updateColumns, rows, versionField: vf, returning: fenced, mode: this.opts.mode, toParam });
     const res = await client.query(q.sql, q.params);
     if (!fenced) {
       for (const r of rows) results[r.index] = { ok: true };

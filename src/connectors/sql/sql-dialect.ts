@@ -9,6 +9,7 @@
  * const q = buildScanQuery(postgresDialect, { table: 'permit', keyFields: ['id'], limit: 500, after: ['P-7'] });
  * // SELECT * FROM "permit" WHERE "id" IS NOT NULL AND "id" > $1 ORDER BY "id" LIMIT $2
  */
+import type { CaptureInput, CaptureQueryPort } from '../triggers/capture-names.js';
 
 export type SqlDialectName = 'sqlite' | 'postgres' | 'mariadb';
 
@@ -20,6 +21,14 @@ export interface ColumnType {
 
 /** The trigger-capture pieces of a dialect (used by ../triggers/trigger-ddl.ts and trigger-source.ts). */
 export interface TriggerDialectPieces {
+  /** Statements (after the change-log DDL) that create capture on one table: function and/or triggers. */
+  captureStatements(db: CaptureQueryPort, input: CaptureInput): Promise<string[]>;
+  /** Statements that drop capture on one table (`tableExists` false: the table is already gone). */
+  uninstallStatements(base: string, qualifiedTable: string, tableExists: boolean): string[];
+  /** A query giving one row with a non-null `r` when the table exists, where dropping capture needs to know. */
+  tableCheck?(qualifiedTable: string): { sql: string; params: unknown[] };
+  /** Delete change-log rows by id: statements for a list of ids. */
+  pruneStatements(changelog: string, ids: number[]): Array<{ sql: string; params: unknown[] }>;
   /** `CREATE TABLE IF NOT EXISTS` (and index) of the change-log table, already quoted name `table`. */
   changelogDdl(table: string, indexName: string): string[];
   /** Query listing the columns of a table: `{ c, t }` rows in table order; `schema` null = the current one. */
@@ -117,4 +126,34 @@ export function onConflictClause(quote: (n: string) => string, excluded: string,
   const vf = input.versionField;
   if (sets.length && vf) action += ` WHERE ${input.target}.${quote(vf)} IS NULL OR ${input.target}.${quote(vf)} < ${excluded}.${quote(vf)}`;
   return `ON CONFLICT (${input.keyFields.map(quote).join(', ')}) ${action}`;
+}
+
+/** `DELETE FROM log WHERE id IN (?, ...)` in chunks of 500 ids. */
+export function pruneByIdList(dialect: Pick<SqlDialect, 'placeholder'>, changelog: string, ids: number[]): Array<{ sql: string; params: unknown[] }> {
+  const out: Array<{ sql: string; params: unknown[] }> = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const part = ids.slice(i, i + 500);
+    out.push({ sql: `DELETE FROM ${changelog} WHERE id IN (${part.map((_, j) => dialect.placeholder(j + 1)).join(', ')})`, params: part });
+  }
+  return out;
+}
+
+/**
+ * The three AFTER INSERT / UPDATE / DELETE triggers of SQLite and MariaDB, appending row images
+ * built by `image(ref, columns)` (`json_object(...)` / `JSON_OBJECT(...)`).
+ */
+export function rowTriggerStatements(input: CaptureInput, opts: { quote: (n: string) => string; literal: (s: string) => string; image: (ref: 'NEW' | 'OLD', cols: CaptureInput['columns']) => string; body: (stmt: string) => string }): string[] {
+  const { changelog: cl, base, qualifiedTable: qt } = input;
+  const tl = opts.literal(input.table);
+  const keyCols = input.keyFields.map((k) => input.columns.find((c) => c.name === k)!);
+  const pk = (ref: 'NEW' | 'OLD') => opts.image(ref, keyCols);
+  const names = { I: opts.quote(`${base}_ai`), U: opts.quote(`${base}_au`), D: opts.quote(`${base}_ad`) };
+  const body = {
+    I: `INSERT INTO ${cl} (tbl, op, pk, row_data) VALUES (${tl}, 'I', ${pk('NEW')}, ${opts.image('NEW', input.columns)})`,
+    U: `INSERT INTO ${cl} (tbl, op, pk, row_data, old_data) VALUES (${tl}, 'U', ${pk('NEW')}, ${opts.image('NEW', input.columns)}, ${opts.image('OLD', input.columns)})`,
+    D: `INSERT INTO ${cl} (tbl, op, pk, old_data) VALUES (${tl}, 'D', ${pk('OLD')}, ${opts.image('OLD', input.columns)})`,
+  };
+  const event = { I: 'INSERT', U: 'UPDATE', D: 'DELETE' } as const;
+  const ops = ['I', 'U', 'D'] as const;
+  return [...ops.map((o) => `DROP TRIGGER IF EXISTS ${names[o]}`), ...ops.map((o) => `CREATE TRIGGER ${names[o]} AFTER ${event[o]} ON ${qt} FOR EACH ROW ${opts.body(body[o])}`)];
 }

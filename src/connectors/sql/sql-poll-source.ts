@@ -24,6 +24,7 @@ import { FailureLog } from './failure-log.js';
 import { buildExistsQuery, buildPageQuery } from './poll-query-builder.js';
 import { sqlPollOptionsSchema, type SqlPollOptions } from './sql-poll-options.js';
 import { normalizeSqlRow, normalizeSqlValue, type SqlQueryPort } from './sql-query-port.js';
+import type { SqlDialect } from './sql-dialect.js';
 
 type Row = Record<string, unknown>;
 
@@ -62,6 +63,11 @@ export function parsePollPosition(raw: string | null): Position | null {
 
 export interface SqlPollSourceInit {
   ctx: SourceContext<unknown, SqlPollOptions>;
+  /**
+   * The database's dialect object: page and probe queries are built with it (row-value keysets
+   * where the database serves them). Without it the port's quoting and placeholders are used.
+   */
+  dialect?: SqlDialect;
   /** Opens (or returns) the query port; called at each poll so a lost connection is reopened. */
   port: () => Promise<SqlQueryPort> | SqlQueryPort;
   /** Called after a failed poll, e.g. to drop a broken connection. */
@@ -160,7 +166,7 @@ export class SqlPollSource implements Source {
     let max: Position | null = this.position;
     for (;;) {
       if (signal.aborted) return;
-      const q = buildPageQuery(port, { table: this.ctx.collection, columns, keyFields: this.ctx.keyFields, where, limit: batchSize, afterKey, extraColumns: incremental ? [incremental.column] : [] });
+      const q = buildPageQuery(this.init.dialect ?? port, { table: this.ctx.collection, columns, keyFields: this.ctx.keyFields, where, limit: batchSize, afterKey, extraColumns: incremental ? [incremental.column] : [] });
       const readAt = Date.now();
       const rows = await port.query(q.sql, q.params);
       if (rows.length === 0) break;
@@ -189,7 +195,7 @@ export class SqlPollSource implements Source {
       const rows = chunk;
       chunk = [];
       const keyVals = rows.map((s) => (s.doc ? this.ctx.keyFields.map((f) => s.doc![f] ?? null) : Object.values(keyValues(s.key, this.ctx.keyFields))));
-      const q = buildExistsQuery(port, { table: this.ctx.collection, keyFields: this.ctx.keyFields, where, keys: keyVals });
+      const q = buildExistsQuery(this.init.dialect ?? port, { table: this.ctx.collection, keyFields: this.ctx.keyFields, where, keys: keyVals });
       const found = new Set<string>();
       for (const r of await port.query(q.sql, q.params)) {
         try { found.add(this.keyOf(normalizeSqlRow(r))); } catch {}
@@ -224,7 +230,7 @@ export class SqlPollSource implements Source {
     let after: { value: unknown; key: unknown[] } | null = null;
     for (;;) {
       if (signal.aborted) return;
-      const q = buildPageQuery(port, { table: this.ctx.collection, columns, keyFields: this.ctx.keyFields, where, limit: batchSize, afterKey: null, incremental: { column, from: positionValue(this.position), after } });
+      const q = buildPageQuery(this.init.dialect ?? port, { table: this.ctx.collection, columns, keyFields: this.ctx.keyFields, where, limit: batchSize, afterKey: null, incremental: { column, from: positionValue(this.position), after } });
       const readAt = Date.now();
       const rows = await port.query(q.sql, q.params);
       if (rows.length === 0) break;

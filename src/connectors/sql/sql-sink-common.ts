@@ -8,6 +8,7 @@
  * backwards. The comparison happens inside the database, in the column's own type:
  * - postgres: `INSERT ... ON CONFLICT (k) DO UPDATE SET ... WHERE t.v IS NULL OR t.v < EXCLUDED.v RETURNING k`
  *   (rows missing from RETURNING were skipped as stale);
+ * The shapes live in each database's dialect object (`dialect.upsert`); this file only assembles them.
  * - sqlite:   same shape (`excluded.v`), `RETURNING` needs SQLite >= 3.35;
  * - mariadb:  `INSERT ... ON DUPLICATE KEY UPDATE c = IF(<newer>, VALUES(c), c), ..., v = IF(<newer>, VALUES(v), v)`
  *   (the version column is assigned LAST, because MariaDB/MySQL evaluate assignments left to
@@ -21,32 +22,28 @@
  * const plan = planSqlWrites(items, { versionField: 'version' });
  * for (const g of plan.groups) {
  *   const { sql, params } = g.kind === 'delete'
- *     ? buildDeleteSql('postgres', { table, keyFields, versionField, rows: g.rows })
- *     : buildUpsertSql('postgres', { table, keyFields, columns: g.columns, updateColumns: g.updateColumns, versionField, rows: g.rows, returning: true });
+ *     ? buildDeleteSql(postgresDialect, { table, keyFields, versionField, rows: g.rows })
+ *     : buildUpsertSql(postgresDialect, { table, keyFields, columns: g.columns, updateColumns: g.updateColumns, versionField, rows: g.rows, returning: true });
  * }
  */
 import { keyValues } from '../../core/delta.js';
 import { PermanentError } from '../../core/errors.js';
 import type { Doc } from '../../core/types.js';
 import { isStale, staleResult, type SinkItem, type SinkResult } from '../contract.js';
+import type { SqlDialect } from './sql-dialect.js';
 
-export type SqlDialect = 'postgres' | 'mariadb' | 'sqlite';
-
-/** Quote one identifier for a dialect (`"a""b"` for PostgreSQL/SQLite, `` `a``b` `` for MariaDB); NUL refused. */
-export function quoteIdentFor(dialect: SqlDialect, name: string): string {
-  if (name.includes('\u0000')) throw new PermanentError(`identifier ${JSON.stringify(name)} contains a NUL character`);
-  if (dialect === 'mariadb') return `\`${name.replaceAll('`', '``')}\``;
-  return `"${name.replaceAll('"', '""')}"`;
+/** Quote one identifier with the dialect; a NUL in a name is a permanent error (the data will not change). */
+export function quoteIdentFor(dialect: Pick<SqlDialect, 'quoteIdent'>, name: string): string {
+  try {
+    return dialect.quoteIdent(name);
+  } catch (err) {
+    throw new PermanentError(`identifier ${JSON.stringify(name)} contains a NUL character`, { cause: err });
+  }
 }
 
 /** A possibly schema-qualified table name (`legacy.INSPECTIONS`), each part quoted. */
-export function quoteTableFor(dialect: SqlDialect, table: string): string {
+export function quoteTableFor(dialect: Pick<SqlDialect, 'quoteIdent'>, table: string): string {
   return table.split('.').map((p) => quoteIdentFor(dialect, p)).join('.');
-}
-
-/** The n-th (1-based) bound-parameter placeholder of a dialect. */
-export function placeholderFor(dialect: SqlDialect, n: number): string {
-  return dialect === 'postgres' ? `$${n}` : '?';
 }
 
 /** One row to write: the item's index in the batch, the key values and the column values. */
@@ -176,41 +173,25 @@ export interface BuiltSql {
 /** Alias of the target table inside upsert statements (PostgreSQL and SQLite). */
 const T = 'hms_t';
 
-/** A multi-row upsert (or plain insert) of `rows` with optional version fencing. */
+/** A multi-row upsert (or plain insert) of `rows` with optional version fencing, in the dialect's upsert shape. */
 export function buildUpsertSql(dialect: SqlDialect, input: UpsertSqlInput): BuiltSql {
   const q = (n: string) => quoteIdentFor(dialect, n);
   const conv = input.toParam ?? ((v: unknown) => v);
   const params: unknown[] = [];
   const tuples = input.rows.map((r) => `(${input.columns.map((c) => {
     params.push(conv(r.values[c] ?? null, c));
-    return placeholderFor(dialect, params.length);
+    return dialect.placeholder(params.length);
   }).join(', ')})`);
   const cols = input.columns.map(q).join(', ');
   const table = quoteTableFor(dialect, input.table);
-  const vf = input.versionField;
   if (input.mode === 'insert') return { sql: `INSERT INTO ${table} (${cols}) VALUES ${tuples.join(', ')}`, params };
-  const keys = input.keyFields.map(q).join(', ');
-  if (dialect === 'mariadb') {
-    const newer = vf ? `(${q(vf)} IS NULL OR ${q(vf)} < VALUES(${q(vf)}))` : null;
-    const sets = input.updateColumns.filter((c) => c !== vf).map((c) => `${q(c)} = ${newer ? `IF(${newer}, VALUES(${q(c)}), ${q(c)})` : `VALUES(${q(c)})`}`);
-    if (vf && input.columns.includes(vf)) sets.push(`${q(vf)} = IF(${newer}, VALUES(${q(vf)}), ${q(vf)})`);
-    // a no-op assignment keeps "insert or ignore" semantics when nothing is to be updated
-    const update = sets.length ? sets.join(', ') : `${q(input.keyFields[0]!)} = ${q(input.keyFields[0]!)}`;
-    return { sql: `INSERT INTO ${table} (${cols}) VALUES ${tuples.join(', ')} ON DUPLICATE KEY UPDATE ${update}`, params };
-  }
-  const ex = dialect === 'postgres' ? 'EXCLUDED' : 'excluded';
-  const sets = input.updateColumns.map((c) => `${q(c)} = ${ex}.${q(c)}`);
-  let action = sets.length ? `DO UPDATE SET ${sets.join(', ')}` : 'DO NOTHING';
-  if (sets.length && vf) action += ` WHERE ${T}.${q(vf)} IS NULL OR ${T}.${q(vf)} < ${ex}.${q(vf)}`;
-  let sql = `INSERT INTO ${table} AS ${T} (${cols}) VALUES ${tuples.join(', ')} ON CONFLICT (${keys}) ${action}`;
-  if (input.returning) sql += ` RETURNING ${returningKeys(dialect, input.keyFields)}`;
+  for (const c of [...input.keyFields, ...input.updateColumns]) q(c); // a NUL in a name fails here, permanently
+  const shape = dialect.upsert;
+  const clause = shape.clause({ keyFields: input.keyFields, updateColumns: input.updateColumns, columns: input.columns, versionField: input.versionField, target: T });
+  let sql = `INSERT INTO ${table}${shape.aliasTarget ? ` AS ${T}` : ''} (${cols}) VALUES ${tuples.join(', ')} ${clause}`;
+  const returning = input.returning ? shape.returningKeys(input.keyFields, T) : null;
+  if (returning) sql += ` RETURNING ${returning}`;
   return { sql, params };
-}
-
-/** `RETURNING` list giving each key column as text (`k0`, `k1`...), for {@link rowKeyOf}. */
-function returningKeys(dialect: SqlDialect, keyFields: string[]): string {
-  const q = (n: string) => quoteIdentFor(dialect, n);
-  return keyFields.map((k, i) => (dialect === 'postgres' ? `${T}.${q(k)}::text AS k${i}` : `CAST(${q(k)} AS TEXT) AS k${i}`)).join(', ');
 }
 
 /** Comparable key of a RETURNING row (`k0`, `k1`...) or of a planned row. */
@@ -245,7 +226,7 @@ export function buildDeleteSql(dialect: SqlDialect, input: DeleteSqlInput): Buil
   const params: unknown[] = [];
   const add = (v: unknown, c: string) => {
     params.push(conv(v ?? null, c));
-    return placeholderFor(dialect, params.length);
+    return dialect.placeholder(params.length);
   };
   const fence = input.fenced && input.versionField ? input.versionField : null;
   const conds = input.rows.map((r) => {

@@ -22,6 +22,7 @@ import { fromBetterSqlite3, openSqlite } from './sqlite-query-port.js';
 import { sqliteDialect } from './sqlite-dialect.js';
 import { SqliteSink, type SqliteSinkOptions } from './sqlite-sink.js';
 import { createTriggerSource, isTriggerMode, withTriggerMode } from '../triggers/trigger-source.js';
+import { openSqliteTriggerDb } from './sqlite-trigger-db.js';
 
 export const sqliteSystemSchema = z.strictObject({
   path: z.string().min(1).describe('Path of the SQLite database file (relative to the config file\'s folder).'),
@@ -54,6 +55,8 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
   sourceSchema: withTriggerMode(sqlPollOptionsSchema) as unknown as z.ZodType<SqlPollOptions>,
   sinkSchema: sqliteSinkSchema as unknown as z.ZodType<z.input<typeof sqliteSinkSchema>>,
 
+  openTriggerDb: openSqliteTriggerDb,
+
   fromUrl(url) {
     // sqlite:./legacy.db, sqlite:///abs/path.db, file:legacy.db or a bare path
     const m = /^(?:sqlite|file):(?:\/\/)?(.*)$/.exec(url);
@@ -61,10 +64,11 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
   },
 
   createSource(ctx) {
-    if (isTriggerMode(ctx.options)) return createTriggerSource('sqlite', ctx);
+    if (isTriggerMode(ctx.options)) return createTriggerSource(ctx, () => openSqliteTriggerDb(ctx.systemConfig, ctx.baseDir));
     const file = fileOf(ctx.systemConfig, ctx.baseDir);
     let port: (SqlQueryPort & { close(): Promise<void> }) | null = null;
     return createSqlPollSource({
+      dialect: sqliteDialect,
       ctx,
       port: () => {
         if (!port) {

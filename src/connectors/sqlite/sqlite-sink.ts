@@ -10,8 +10,8 @@ import { keyValues } from '../../core/delta.js';
 import { errorMessage, PermanentError, RetryableError } from '../../core/errors.js';
 import type { Doc } from '../../core/types.js';
 import type { Sink, SinkItem, SinkResult } from '../contract.js';
-import { quoteIdentAnsi } from '../sql/sql-query-port.js';
 import { skippedResult } from '../sql/sql-sink-common.js';
+import { sqliteDialect } from './sqlite-dialect.js';
 
 export interface SqliteSinkOptions {
   /** `upsert` (default) or `insert` (plain INSERT: for append-only tables). */
@@ -20,7 +20,7 @@ export interface SqliteSinkOptions {
   versionField?: string;
 }
 
-const q = quoteIdentAnsi;
+const q = sqliteDialect.quoteIdent;
 
 /** A column as pragma_table_info gives it: declared type (may be empty) and primary-key position. */
 interface ColumnInfo { type: string; pk: number }
@@ -199,13 +199,14 @@ export class SqliteSink implements Sink {
     const changed = Object.keys(delta.changed);
     const updateFields = (delta.op === 'update' && changed.length ? changed : fields).filter((f) => !keyFields.includes(f) && fields.includes(f));
     if (vf && !updateFields.includes(vf) && fields.includes(vf)) updateFields.push(vf);
-    const onConflict = updateFields.length ? `DO UPDATE SET ${updateFields.map((f) => `${q(f)} = excluded.${q(f)}`).join(', ')}` : 'DO NOTHING';
-    if (!vf || !updateFields.length) {
-      this.run(`INSERT INTO ${q(table)} (${cols}) VALUES (${values}) ON CONFLICT (${keyFields.map(q).join(', ')}) ${onConflict}`, params);
+    const fenced = !!vf && updateFields.length > 0;
+    const clause = sqliteDialect.upsert.clause({ keyFields, updateColumns: updateFields, columns: fields, versionField: fenced ? vf : undefined, target: 'hms_t' });
+    if (!fenced) {
+      this.run(`INSERT INTO ${q(table)} (${cols}) VALUES (${values}) ${clause}`, params);
       return true;
     }
     // fenced: the update only happens when the stored version is older; RETURNING tells whether it did
-    const sql = `INSERT INTO ${q(table)} AS hms_t (${cols}) VALUES (${values}) ON CONFLICT (${keyFields.map(q).join(', ')}) ${onConflict} WHERE hms_t.${q(vf)} IS NULL OR hms_t.${q(vf)} < excluded.${q(vf)} RETURNING 1 AS written`;
+    const sql = `INSERT INTO ${q(table)} AS hms_t (${cols}) VALUES (${values}) ${clause} RETURNING 1 AS written`;
     return this.stmt(sql).all(...params).length > 0;
   }
 }

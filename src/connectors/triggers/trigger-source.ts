@@ -13,14 +13,11 @@ import { z } from 'zod';
 import { canonicalKey } from '../../core/delta.js';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
-import type { SourceContext } from '../contract.js';
+import type { BackfillCapable, BackfillSupport, SourceContext, WatermarkedBatch } from '../contract.js';
 import { durationSchema, parseDuration, sleep } from '../sql/duration.js';
-import { CHANGELOG_TABLE, changelogExists, isMariadbBinary, SQLITE_BLOB_MARKER, tableColumnTypes } from './trigger-ddl.js';
-import { textParserFor, timestampToIso, timestamptzToIso } from '../postgres/pg-types-map.js';
-import { mariadbDateTimeToIso } from '../mariadb/mariadb-port.js';
+import { CHANGELOG_TABLE, changelogExists, SQLITE_BLOB_MARKER, tableColumnTypes } from './trigger-ddl.js';
 import { parseJsonLossless } from '../../formats/json/lossless-json.js';
-import { openTriggerDb, type TriggerDb } from './trigger-db.js';
-import type { BackfillCapable, BackfillSupport, WatermarkedBatch } from './watermark.js';
+import type { TriggerDb } from './trigger-db.js';
 
 export const triggerSourceOptionsSchema = z.strictObject({
   mode: z.literal('triggers').describe('Read the change-log filled by triggers (install them with `hms-sync triggers install <pipeline>`).'),
@@ -82,10 +79,9 @@ export class TriggerSource implements BackfillCapable {
       await db.close();
       throw new ConfigError(`the change-log ${CHANGELOG_TABLE} does not exist in system "${this.ctx.system}"; install trigger capture first: hms-sync triggers install <pipeline>`);
     }
-    const ph = (i: number) => (db.placeholder ? db.placeholder(i) : '?');
+    const ph = (i: number) => db.sql.placeholder(i);
     const table = this.ctx.collection;
     return {
-      port: db,
       async writeWatermark(id) {
         await db.exec(`INSERT INTO ${db.quoteIdent(CHANGELOG_TABLE)} (tbl, op, pk) VALUES (${ph(1)}, 'W', ${ph(2)})`, [table, JSON.stringify(id)]);
       },
@@ -110,12 +106,8 @@ export class TriggerSource implements BackfillCapable {
     const map = new Map<string, (v: string) => unknown>();
     try {
       for (const c of await tableColumnTypes(db, this.ctx.collection)) {
-        if (db.dialect === 'postgres' && c.type === 'timestamp with time zone') map.set(c.name, timestamptzToIso);
-        else if (db.dialect === 'postgres' && c.type === 'timestamp without time zone') map.set(c.name, timestampToIso);
-        else if (db.dialect === 'postgres' && c.type === 'bytea') map.set(c.name, textParserFor(17));
-        else if (db.dialect === 'postgres' && c.type === '_numeric') map.set(c.name, textParserFor(1231));
-        else if (db.dialect === 'mariadb' && (c.type === 'datetime' || c.type === 'timestamp')) map.set(c.name, mariadbDateTimeToIso);
-        else if (db.dialect === 'mariadb' && isMariadbBinary(c.type)) map.set(c.name, (v) => v.replace(/\s+/g, '')); // TO_BASE64 line breaks
+        const f = db.sql.triggers.imageConverter(c.type);
+        if (f) map.set(c.name, f);
       }
     } catch {}
     this.converters = map;
@@ -138,12 +130,12 @@ export class TriggerSource implements BackfillCapable {
 
   /** SQLite row images may hold BLOB markers. */
   private get blobs(): boolean {
-    return this.db?.dialect === 'sqlite';
+    return this.db?.sql.triggers.blobMarkers === true;
   }
 
   private selectSql(db: TriggerDb): string {
-    const img = (c: string) => (db.dialect === 'postgres' ? `${c}::text AS ${c}` : c);
-    const ph = (i: number) => (db.placeholder ? db.placeholder(i) : '?');
+    const img = (c: string) => db.sql.triggers.selectImage(c);
+    const ph = (i: number) => db.sql.placeholder(i);
     return `SELECT id, op, ${img('pk')}, ${img('row_data')}, ${img('old_data')}, ts FROM ${db.quoteIdent(CHANGELOG_TABLE)} WHERE tbl = ${ph(1)} ORDER BY id LIMIT ${ph(2)}`;
   }
 
@@ -223,14 +215,7 @@ export class TriggerSource implements BackfillCapable {
 
   private async prune(db: TriggerDb, ids: number[]): Promise<void> {
     if (ids.length === 0) return;
-    if (db.dialect === 'postgres') {
-      await db.exec(`DELETE FROM ${db.quoteIdent(CHANGELOG_TABLE)} WHERE id = ANY($1::bigint[])`, [ids]);
-      return;
-    }
-    for (let i = 0; i < ids.length; i += 500) {
-      const part = ids.slice(i, i + 500);
-      await db.exec(`DELETE FROM ${db.quoteIdent(CHANGELOG_TABLE)} WHERE id IN (${part.map(() => '?').join(', ')})`, part);
-    }
+    for (const q of db.sql.triggers.pruneStatements(db.quoteIdent(CHANGELOG_TABLE), ids)) await db.exec(q.sql, q.params);
   }
 
   async close(): Promise<void> {
@@ -241,9 +226,10 @@ export class TriggerSource implements BackfillCapable {
 }
 
 /**
- * The trigger source for a connector's `createSource` when `mode: triggers`:
- * `if (isTriggerMode(ctx.options)) return createTriggerSource('sqlite', ctx);`
+ * The trigger source for a connector's `createSource` when `mode: triggers`; `openDb` opens the
+ * database's trigger handle (the connector's `openTriggerDb`):
+ * `if (isTriggerMode(ctx.options)) return createTriggerSource(ctx, () => openSqliteTriggerDb(ctx.systemConfig, ctx.baseDir));`
  */
-export function createTriggerSource(driver: string, ctx: SourceContext<unknown, unknown>): TriggerSource {
-  return new TriggerSource(ctx as SourceContext<unknown, TriggerSourceOptions>, () => openTriggerDb(driver, ctx.systemConfig as Record<string, unknown>, ctx.baseDir));
+export function createTriggerSource(ctx: SourceContext<unknown, unknown>, openDb: () => TriggerDb): TriggerSource {
+  return new TriggerSource(ctx as SourceContext<unknown, TriggerSourceOptions>, openDb);
 }
