@@ -27,7 +27,7 @@ import { openStore } from './store/open-store.js';
 import { sourceStateFor } from './engine/snapshot.js';
 import type { Store } from './store/store.js';
 import { createEngine, type ChangeHook, type Engine, type EngineOptions } from './engine/engine.js';
-import { loadPluginsFromFile } from './cli/plugins.js';
+import { loadPluginsFromFile } from './config/plugins.js';
 
 const currentChange = new AsyncLocalStorage<ChangeEvent>();
 let defaultEngine: Engine | null = null;

@@ -8,7 +8,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { openStore, parseStoreUrl } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { EXIT } from './exit-codes.js';
-import { loadPluginsFromFile } from './plugins.js';
+import { loadPluginsFromFile } from '../config/plugins.js';
 
 export const DEFAULT_CONFIG_FILES = ['hms-sync.yaml', 'hms-sync.yml'];
 

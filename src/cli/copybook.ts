@@ -14,7 +14,8 @@ import { createCodec, type CodecOptions, type RecordCodec } from '../formats/cop
 import { parseCopybook } from '../formats/copybook/copybook-parser.js';
 import { describeType } from '../formats/copybook/copybook-layout.js';
 import { decodeStream, encodeStream } from '../formats/copybook/record-stream.js';
-import { parseJsonExact, toJsonLine } from '../formats/copybook/json-lines.js';
+import { toJsonLine } from '../formats/copybook/json-lines.js';
+import { parseJsonLossless } from '../formats/json/lossless-json.js';
 import { gnucobolRdw, type RecordFormatOptions } from '../formats/copybook/record-format.js';
 
 interface CodecFlags {
@@ -188,7 +189,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
           line++;
           if (!text.trim()) continue;
           let doc: unknown;
-          try { doc = parseJsonExact(text); } catch (err) { throw new FormatError(`${jsonl}:${line}: not valid JSON (${(err as Error).message})`); }
+          try { doc = parseJsonLossless(text, { numbers: 'text' }); } catch (err) { throw new FormatError(`${jsonl}:${line}: not valid JSON (${(err as Error).message})`); }
           if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new FormatError(`${jsonl}:${line}: expected a JSON object per line`);
           yield doc as Record<string, unknown>;
         }

@@ -3,50 +3,20 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { fingerprint } from '../core/delta.js';
-import { NotFoundError, UsageError, ValidationError } from '../core/errors.js';
-import type { Delta, Job } from '../core/types.js';
-import type { Store } from '../store/store.js';
+import { UsageError } from '../core/errors.js';
+import type { Delta } from '../core/types.js';
+import { applySets, discardDeadLetter, listAudit, listDeadLetters, parseDeltaPayload, replayDeadLetter, showDeadLetter } from '../ops/dlq.js';
 import { actor, printJson, printTable, withStore } from './common.js';
 
-interface StoreOpts { store?: string; config?: string; json?: boolean }
+/** `hms-sync dlq`: argument parsing and printing over the operator actions of ops/dlq.ts. */
 
-async function deadJob(store: Store, id: string): Promise<Job> {
-  const job = await store.getJob(id);
-  if (!job) throw new NotFoundError(`job ${id} does not exist; \`hms-sync dlq list\` shows the dead letters`);
-  return job;
-}
+interface StoreOpts { store?: string; config?: string; json?: boolean }
 
 /** `--limit` as a positive integer (commander passes text). */
 export function parseLimit(text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--limit "${text}" is not valid; give a positive whole number, e.g. --limit 20`);
   return n;
-}
-
-/** Apply `--set field=value` edits to the payload's state (values parsed as JSON when they parse). */
-export function applySets(payload: Delta, sets: string[]): Delta {
-  if (!sets.length) return payload;
-  if (payload.op === 'delete') throw new UsageError(`--set edits fields of the new state, but this job is a delete (it has none); use --payload or --edit to change the whole delta`);
-  const state = { ...(payload.state ?? {}) };
-  const changed = { ...payload.changed };
-  for (const s of sets) {
-    const eq = s.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--set "${s}" is not field=value (e.g. --set status=APPROVED)`);
-    const field = s.slice(0, eq);
-    const raw = s.slice(eq + 1);
-    let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      value = raw;
-    }
-    state[field] = value;
-    changed[field] = value;
-  }
-  const edited: Delta = { ...payload, state, changed, fingerprint: fingerprint(state) };
-  delete edited.rejected; // the operator fixed the record the source could not read
-  return edited;
 }
 
 function editInEditor(payload: Delta): Delta {
@@ -57,7 +27,7 @@ function editInEditor(payload: Delta): Delta {
     const editor = process.env.VISUAL ?? process.env.EDITOR ?? 'vi';
     const r = spawnSync(editor, [file], { stdio: 'inherit', shell: true });
     if (r.status !== 0) throw new UsageError(`editor "${editor}" exited with ${r.status}; nothing replayed`);
-    return parsePayload(readFileSync(file, 'utf8'), 'edited payload');
+    return parseDeltaPayload(readFileSync(file, 'utf8'), 'edited payload');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -71,22 +41,6 @@ function readPayloadFile(file: string): string {
   }
 }
 
-function parsePayload(text: string, where: string): Delta {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (err) {
-    throw new ValidationError(`${where} is not valid JSON: ${(err as Error).message}`);
-  }
-  const d = v as Partial<Delta>;
-  if (!d || typeof d !== 'object' || !['insert', 'update', 'delete'].includes(d.op as string) || typeof d.key !== 'string' || typeof d.changed !== 'object') {
-    throw new ValidationError(`${where} must be a delta object with op (insert, update or delete), key (string), changed (object) and state (object or null)`);
-  }
-  const delta = { base: null, fingerprint: fingerprint(d.state ?? null), sourceTs: Date.now(), state: null, ...d } as Delta;
-  delete delta.rejected; // an edited payload is the operator's fix of a record the source could not read
-  return delta;
-}
-
 export function register(program: Command, setCode: (code: number) => void): void {
   const dlq = program.command('dlq').description('Inspect, edit, replay or discard dead-lettered jobs (every action is audited)');
   const common = (c: Command) => c.option('-c, --config <file>', 'configuration file (for its store)').option('--store <url>', 'state store URL instead of the config\'s').option('--json', 'print as JSON');
@@ -94,7 +48,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
   common(dlq.command('list').description('List dead letters').option('-p, --pipeline <name>', 'only this pipeline').option('-n, --limit <n>', 'at most n', '100'))
     .action(async (opts: StoreOpts & { pipeline?: string; limit: string }) => {
       await withStore(opts, setCode, async (store) => {
-        const jobs = await store.listJobs({ state: 'dead', pipeline: opts.pipeline, limit: parseLimit(opts.limit) });
+        const jobs = await listDeadLetters(store, { pipeline: opts.pipeline, limit: parseLimit(opts.limit) });
         if (opts.json) printJson(jobs);
         else if (!jobs.length) process.stdout.write('no dead letters\n');
         else printTable(jobs.map((j) => ({ id: j.id, pipeline: j.pipeline, target: j.target, key: j.key, op: j.payload.op, attempts: j.attempts, updated: new Date(j.updatedAt).toISOString(), lastError: (j.lastError ?? '').slice(0, 80) })), ['id', 'pipeline', 'target', 'key', 'op', 'attempts', 'updated', 'lastError']);
@@ -104,7 +58,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
   common(dlq.command('show').description('Show one job with its payload and last error').argument('<id>', 'job id'))
     .action(async (id: string, opts: StoreOpts) => {
       await withStore(opts, setCode, async (store) => {
-        const job = await deadJob(store, id);
+        const job = await showDeadLetter(store, id);
         if (opts.json) printJson(job);
         else {
           process.stdout.write(`job ${job.id}  pipeline ${job.pipeline} -> ${job.target}  key ${job.key}\nstate ${job.state}, attempts ${job.attempts}/${job.maxAttempts}, version ${job.version}, updated ${new Date(job.updatedAt).toISOString()}\nlast error: ${job.lastError ?? '-'}\npayload:\n${JSON.stringify(job.payload, null, 2)}\n`);
@@ -119,13 +73,13 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('--force', 'replay even when a newer job of the same key was delivered since (it would be overwritten by this older state)'))
     .action(async (id: string, opts: StoreOpts & { set: string[]; payload?: string; edit?: boolean; force?: boolean }) => {
       await withStore(opts, setCode, async (store) => {
-        const job = await deadJob(store, id);
+        const job = await showDeadLetter(store, id);
         let payload: Delta | undefined;
-        if (opts.payload) payload = parsePayload(readPayloadFile(opts.payload), opts.payload);
+        if (opts.payload) payload = parseDeltaPayload(readPayloadFile(opts.payload), opts.payload);
         if (opts.edit) payload = editInEditor(payload ?? job.payload);
         if (opts.set.length) payload = applySets(payload ?? job.payload, opts.set);
         // Refused (exit 5) when a newer job of the key was delivered since, unless --force.
-        const replayed = await store.replay(id, { actor: actor(), payload, force: opts.force === true });
+        const replayed = await replayDeadLetter(store, id, { actor: actor(), payload, force: opts.force === true });
         if (opts.json) printJson(replayed);
         else process.stdout.write(`job ${id} is pending again (version ${replayed.version})${payload ? ' with the edited payload' : ''}\n`);
       });
@@ -134,9 +88,8 @@ export function register(program: Command, setCode: (code: number) => void): voi
   common(dlq.command('discard').description('Remove a dead letter for good').argument('<id>', 'job id').option('--reason <text>', 'why (kept in the audit log)'))
     .action(async (id: string, opts: StoreOpts & { reason?: string }) => {
       await withStore(opts, setCode, async (store) => {
-        await deadJob(store, id);
-        await store.discard(id, { actor: actor(), reason: opts.reason });
-        if (opts.json) printJson({ id, discarded: true });
+        const result = await discardDeadLetter(store, id, { actor: actor(), reason: opts.reason });
+        if (opts.json) printJson(result);
         else process.stdout.write(`job ${id} discarded\n`);
       });
     });
@@ -144,7 +97,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
   common(dlq.command('audit').description('Show the audit log of operator actions').option('-n, --limit <n>', 'at most n', '50'))
     .action(async (opts: StoreOpts & { limit: string }) => {
       await withStore(opts, setCode, async (store) => {
-        const entries = await store.listAudit(parseLimit(opts.limit));
+        const entries = await listAudit(store, { limit: parseLimit(opts.limit) });
         if (opts.json) printJson(entries);
         else printTable(entries.map((e) => ({ at: new Date(e.at).toISOString(), actor: e.actor, action: e.action, job: e.jobId, details: e.details })), ['at', 'actor', 'action', 'job', 'details']);
       });

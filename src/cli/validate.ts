@@ -7,7 +7,7 @@ import { ConfigError, errorMessage } from '../core/errors.js';
 import { silentLogger } from '../core/log.js';
 import { printJson, resolveConfigFile } from './common.js';
 import { EXIT } from './exit-codes.js';
-import { loadPluginsFromFile } from './plugins.js';
+import { loadPluginsFromFile } from '../config/plugins.js';
 
 export function register(program: Command, setCode: (code: number) => void): void {
   program

@@ -1,7 +1,8 @@
 /**
  * One error base class with a stable `code`; a handful of subclasses steer control flow
  * (retry, dead-letter, reconnect) by type, never by message text.
- * The catalogue of codes lives in {@link ERROR_CODES}; docs/errors.md lists them.
+ * The catalogue of codes lives in {@link ERROR_CODES}; docs/errors.md explains each one and what
+ * to do (test/unit/errors.test.ts keeps the two in step).
  */
 export const ERROR_CODES = {
   HMS_ERR_CONFIG: 'The configuration is invalid (file, line and field path in the message).',
@@ -16,6 +17,7 @@ export const ERROR_CODES = {
   HMS_ERR_FORMAT: 'A record in a legacy format (copybook, fixed width, CSV, XML) could not be decoded or encoded.',
   HMS_ERR_USAGE: 'A command was called with wrong arguments.',
   HMS_ERR_REFUSED: 'An operator action was refused because it would do harm (e.g. replaying a dead letter over newer delivered state); the message says how to force it.',
+  HMS_ERR_INTERNAL: 'An unexpected error that is not an HmsError reached the CLI (exit 70): a bug in hms-sync; please report it with the stack printed on stderr.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

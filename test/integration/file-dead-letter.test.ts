@@ -10,7 +10,7 @@ import path from 'node:path';
 import { tempDir, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';
 import { engineFromYaml } from '../helpers/engine-harness.js';
-import { applySets } from '../../src/cli/dlq.js';
+import { applySets } from '../../src/ops/dlq.js';
 
 test('file source with onError: dead-letter: good records flow, bad ones become dead letters that can be fixed and replayed', async () => {
   const tmp = tempDir();

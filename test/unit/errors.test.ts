@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyError, PermanentError, RetryableError, MappingError, ERROR_CODES } from '../../src/core/errors.js';
@@ -11,4 +12,18 @@ test('errors are classified by type, not message text', () => {
   assert.equal(classifyError(m).retryable, false);
   assert.equal(m.field, 'status');
   assert.ok(m.code in ERROR_CODES);
+});
+
+test('docs/errors.md documents every code of the catalogue, and only those', () => {
+  const text = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+  const documented = [...text.matchAll(/^## `(HMS_ERR_[A-Z_]+)`$/gm)].map((m) => m[1]!);
+  const catalogue = Object.keys(ERROR_CODES);
+  assert.deepEqual(documented.filter((c) => !catalogue.includes(c)), [], 'documented in docs/errors.md but not in ERROR_CODES');
+  assert.deepEqual(catalogue.filter((c) => !documented.includes(c)), [], 'in ERROR_CODES but without a "## `CODE`" section in docs/errors.md');
+  assert.equal(new Set(documented).size, documented.length, 'a code has two sections in docs/errors.md');
+  // every section says what the code means and what to do
+  for (const section of text.split(/^## /m).slice(1)) {
+    assert.match(section, /\*\*Meaning\.\*\*/, `section ${section.split('\n')[0]} has no **Meaning.**`);
+    assert.match(section, /\*\*What to do\.\*\*/, `section ${section.split('\n')[0]} has no **What to do.**`);
+  }
 });

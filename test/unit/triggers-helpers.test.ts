@@ -1,17 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseJsonExact } from '../../src/connectors/triggers/exact-json.js';
 import { triggerBaseName } from '../../src/connectors/triggers/trigger-ddl.js';
 import { columnOfError, isoToMariadbDateTime, toMariadbParam } from '../../src/connectors/mariadb/mariadb-sink.js';
 import { connectionOptions, mariadbDateTimeToIso, quoteIdentMariadb, quoteLiteralMariadb } from '../../src/connectors/mariadb/mariadb-port.js';
-
-test('parseJsonExact keeps numbers a double cannot hold as strings, and leaves the rest alone', () => {
-  assert.deepEqual(parseJsonExact('{"a": 12345678901234567890, "b": 1.5, "c": "9007199254740993", "d": [0.1, -3, 1e3], "e": 0.10000000000000000001}'),
-    { a: '12345678901234567890', b: 1.5, c: '9007199254740993', d: [0.1, -3, 1000], e: '0.10000000000000000001' });
-  assert.deepEqual(parseJsonExact('{"s": "quote \\" 123456789012345678901 inside", "n": 12.50}'), { s: 'quote " 123456789012345678901 inside', n: 12.5 });
-  assert.equal(parseJsonExact('9007199254740993'), '9007199254740993');
-  assert.equal(parseJsonExact('9007199254740991'), 9007199254740991);
-});
 
 test('trigger names are bounded and distinct per table', () => {
   const a = triggerBaseName('INSPECTIONS');

@@ -14,6 +14,7 @@ import type { Source, SourceBatch, SourceContext } from '../contract.js';
 import { buildChangeBatch, buildDeleteBatch, missingKeys, validateRecord, type RecordRules, type ValidRecord } from './file-batches.js';
 import type { FileEntry, FileTransport } from './file-transport.js';
 import { joinRel } from './file-transport.js';
+import { isDataFile } from './file-reader.js';
 import type { ParsedRecord } from './csv-format.js';
 
 /** Reads the records of one file stream. */
@@ -57,8 +58,7 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
   const inFlight = new Set<string>();
   let stopWatch: (() => void) | undefined;
 
-  const isCandidate = (e: FileEntry) => e.isFile && opts.pattern.test(e.name) && !e.name.endsWith('.tmp')
-    && !(opts.trigger && e.name.endsWith(opts.trigger)) && !e.name.endsWith('.rejects.jsonl') && !e.name.endsWith('.reason.txt');
+  const isCandidate = (e: FileEntry) => isDataFile(e, opts.pattern, opts.trigger);
 
   async function readyFiles(): Promise<FileEntry[]> {
     const entries = await transport.list('');

@@ -15,11 +15,12 @@
 import path from 'node:path';
 import { ConfigError, NotConnectedError, errorMessage } from '../../core/errors.js';
 import { parseDuration } from '../../core/duration.js';
-import { defineConnector, type SinkContext, type SourceContext } from '../contract.js';
+import { defineConnector, type ReaderContext, type SinkContext, type SourceContext } from '../contract.js';
 import { checkEncoding, createCsvEncoder, readCsv } from './csv-format.js';
 import { createDropDirSource, type RecordDecoder } from './drop-dir-source.js';
 import { checkTemplate, globToRegExp } from './file-names.js';
 import { fileSinkSchema, fileSourceSchema, fileSystemSchema, type FileSinkOptions, type FileSourceOptions, type FileSystemConfig } from './file-options.js';
+import { createFileReader } from './file-reader.js';
 import { createFileSink, type FileEncoder } from './file-sink.js';
 import type { FileTransport } from './file-transport.js';
 import { createLocalTransport } from './local-transport.js';
@@ -110,6 +111,21 @@ export const fileConnector = defineConnector<FileSystemConfig, FileSourceOptions
       maxDeletes: o.maxDeletes,
       processedDir: o.processedDir,
       failedDir: o.failedDir,
+    });
+  },
+
+  async createReader(rawCtx: ReaderContext<FileSystemConfig, FileSourceOptions>) {
+    const o = rebaseOptions(rawCtx.options, rawCtx.baseDir);
+    if (o.mode !== 'snapshot') throw new ConfigError(`the file reader of ${rawCtx.system}/${rawCtx.collection} reads snapshot files (mode: snapshot); mode "${o.mode}" files list operations, not the rows of the collection`, { path: 'from.mode' });
+    return createFileReader(createTransport(rebaseSystem(rawCtx.systemConfig, rawCtx.baseDir)), {
+      pattern: globToRegExp(o.pattern ?? rawCtx.collection),
+      keyFields: rawCtx.keyFields,
+      opValues: o.opValues,
+      trigger: o.trigger,
+      onError: o.onError,
+      processedDir: o.processedDir,
+      decode: await decoderFor(o),
+      logger: rawCtx.logger,
     });
   },
 

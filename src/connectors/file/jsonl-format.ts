@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import iconv from 'iconv-lite';
 import type { Doc } from '../../core/types.js';
 import { checkEncoding, type ParsedRecord } from './csv-format.js';
-import { parseJsonLossless } from '../../formats/copybook/json-lines.js';
+import { parseJsonLossless } from '../../formats/json/lossless-json.js';
 
 /** Stream the records of a JSON lines file; blank lines are ignored. */
 export async function* readJsonLines(input: Readable, opts: { encoding: string }): AsyncGenerator<ParsedRecord> {

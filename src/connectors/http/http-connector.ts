@@ -17,6 +17,7 @@ import { defineConnector } from '../contract.js';
 import { parseDuration } from '../sql/duration.js';
 import { baseHeaders, createAgent, httpCall } from './http-client.js';
 import { httpSinkSchema, httpSourceSchema, httpSystemSchema, type HttpSinkOptions, type HttpSourceOptions, type HttpSystem, type RestPollSourceOptions, type WebhookSourceOptions } from './http-schemas.js';
+import { createHttpReader } from './http-reader.js';
 import { HttpSink } from './http-sink.js';
 import { RestPollSource } from './rest-poll-source.js';
 import { WebhookSource } from './webhook-source.js';
@@ -34,7 +35,7 @@ export function timeoutOf(sys: HttpSystem, system = 'http'): number {
 /** The HTTP connector descriptor (driver `http`). */
 export const httpConnector = defineConnector<HttpSystem, HttpSourceOptions, HttpSinkOptions>({
   driver: 'http',
-  description: 'HTTP/JSON: signed webhook sink, inbound webhook source, REST polling source.',
+  description: 'HTTP/JSON: signed webhook sink, inbound webhook source, REST polling source, reader of a REST list (and get by key).',
   systemSchema: httpSystemSchema as unknown as z.ZodType<HttpSystem>,
   sourceSchema: httpSourceSchema as unknown as z.ZodType<HttpSourceOptions>,
   sinkSchema: httpSinkSchema as unknown as z.ZodType<HttpSinkOptions>,
@@ -47,6 +48,12 @@ export const httpConnector = defineConnector<HttpSystem, HttpSourceOptions, Http
     const options = ctx.options ?? ({} as HttpSourceOptions);
     if ('listen' in options && options.listen) return new WebhookSource({ ...ctx, options: options as WebhookSourceOptions });
     return new RestPollSource({ ...ctx, systemConfig: requireUrl(ctx.systemConfig, ctx.system, 'a REST polling source'), options: options as RestPollSourceOptions }, timeoutOf(ctx.systemConfig, ctx.system));
+  },
+
+  createReader(ctx) {
+    const options = ctx.options ?? ({} as HttpSourceOptions);
+    if ('listen' in options && options.listen) throw new ConfigError(`the http reader of system "${ctx.system}" needs a REST list endpoint (from.path, cursorParam...); a webhook source only receives records, it cannot read them`, { path: 'from.listen' });
+    return createHttpReader({ ...ctx, systemConfig: requireUrl(ctx.systemConfig, ctx.system, 'a reader'), options: options as RestPollSourceOptions }, timeoutOf(ctx.systemConfig, ctx.system));
   },
 
   createSink(ctx) {

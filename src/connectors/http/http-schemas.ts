@@ -62,6 +62,11 @@ export const restPollSourceSchema = z.strictObject({
   opField: z.string().optional().describe('Field of an item giving the operation (e.g. a deleted flag or "delete"); default: upsert.'),
   initialCursor: z.string().optional().describe('Cursor of the very first request (default: none, the whole list).'),
   maxPages: z.number().int().min(1).default(1000).describe('Pages followed per poll at most (default 1000).'),
+  get: z.strictObject({
+    path: z.string().regex(/\{[^{}]+\}/, 'get.path must name the key, e.g. /permits/{key} or /permits/{id} ({key} or a key field)')
+      .describe('URL template of one record, appended to the base URL: {key} (the key) or {<key field>}, URL-encoded, e.g. /permits/{id}. 404 or 410 means the key is missing.'),
+    itemField: z.string().optional().describe('Field of the response holding the record (dot path); default: the body.'),
+  }).optional().describe('Reading one record by key (the Reader\'s getByKeys: reconciliation, conflict checks); without it getByKeys scans the list.'),
 }).refine((o) => o.cursorField !== undefined || o.nextField !== undefined, { message: 'set cursorField (an item field) or nextField (a response field) so the poll can move on' });
 export type RestPollSourceOptions = z.input<typeof restPollSourceSchema>;
 

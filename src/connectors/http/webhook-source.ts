@@ -18,7 +18,7 @@ import { parseDuration } from '../sql/duration.js';
 import { getPath, opFromValue, webhookSourceSchema, type HttpSystem, type WebhookSourceOptions } from './http-schemas.js';
 import { diffRecords, keyFieldsOf, type RecordIn } from './record-diff.js';
 import { decodeSigningSecret, verifyWebhook } from './webhook-signature.js';
-import { parseJsonLossless } from '../../formats/copybook/json-lines.js';
+import { parseJsonLossless } from '../../formats/json/lossless-json.js';
 
 const MAX_QUEUED = 1000;
 const ID_PREFIX = '#webhook-id:';

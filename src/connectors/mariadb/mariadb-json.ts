@@ -3,7 +3,7 @@
  * JSON columns of a table are found from that check (MySQL's native JSON type is already
  * parsed by mysql2) and parsed exactly (big numbers stay strings).
  */
-import { parseJsonExact } from '../triggers/exact-json.js';
+import { parseJsonLossless } from '../../formats/json/lossless-json.js';
 import type { SqlQueryPort } from '../sql/sql-query-port.js';
 
 /** Names of the columns of `table` declared JSON on MariaDB (json_valid check constraints). */
@@ -30,7 +30,7 @@ export async function jsonColumnsOf(port: SqlQueryPort, table: string): Promise<
 export function parseJsonColumn(v: unknown): unknown {
   if (typeof v !== 'string') return v;
   try {
-    return parseJsonExact(v);
+    return parseJsonLossless(v);
   } catch {
     return v;
   }

@@ -19,7 +19,7 @@
  * | anything else (uuid, enums)  | string                                                       |
  */
 
-import { parseJsonExact } from '../triggers/exact-json.js';
+import { parseJsonLossless } from '../../formats/json/lossless-json.js';
 
 export type TextParser = (text: string) => unknown;
 
@@ -122,8 +122,8 @@ const SCALAR: Record<number, TextParser> = {
   701: parseFloatText,
   1700: identity,
   790: identity,
-  114: parseJsonExact,
-  3802: parseJsonExact,
+  114: (s) => parseJsonLossless(s),
+  3802: (s) => parseJsonLossless(s),
   17: parseBytea,
   1184: timestamptzToIso,
   1114: timestampToIso,

@@ -8,16 +8,18 @@ import { openWsdlClient } from './soap-client.js';
 import { resolveSystemPaths, soapSinkSchema, soapSourceSchema, soapSystemSchema } from './soap-options.js';
 import { createSoapSink } from './soap-sink.js';
 import { createSoapSource } from './soap-source.js';
+import { createSoapReader } from './soap-reader.js';
 import { createSoapTransport } from './soap-transport.js';
 
 export const soapConnector = defineConnector({
   driver: 'soap',
-  description: 'SOAP 1.1/1.2 services: calls WSDL operations or POSTs templated XML bodies; polls a list operation for changes',
+  description: 'SOAP 1.1/1.2 services: calls WSDL operations or POSTs templated XML bodies; polls a list operation for changes; reads it (and a get-by-key operation) as a Reader.',
   systemSchema: soapSystemSchema,
   sinkSchema: soapSinkSchema,
   sourceSchema: soapSourceSchema,
   createSink: createSoapSink,
   createSource: createSoapSource,
+  createReader: createSoapReader,
   async testConnection(rawCfg, { system, baseDir }) {
     const cfg = resolveSystemPaths(rawCfg, baseDir);
     const transport = createSoapTransport(cfg);

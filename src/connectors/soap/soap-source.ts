@@ -4,16 +4,16 @@
  * update events (and deletes after a full scan) together with the shadow rows to store.
  * It never writes the shadow itself: the engine commits each batch atomically.
  */
-import { canonicalKey, fingerprint, keyValues } from '../../core/delta.js';
+import { canonicalKey, fingerprint } from '../../core/delta.js';
 import { ConfigError, FormatError, RetryableError, errorMessage } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
 import type { ShadowDelete, ShadowRow } from '../../store/store.js';
 import type { Source, SourceBatch, SourceContext } from '../contract.js';
-import { openWsdlClient, type WsdlClient } from './soap-client.js';
 import { compileInput } from './soap-input.js';
 import { resolveSystemPaths, type SoapSourceOptions, type SoapSystemConfig } from './soap-options.js';
 import { lookup } from './soap-template.js';
 import { createSoapTransport } from './soap-transport.js';
+import { byKeyReader, listRows, nextPage, wsdlSession } from './soap-reader.js';
 
 /** A soap source; `getByKey` is there when the pipeline configures `getByKey`. */
 export interface SoapSource extends Source {
@@ -38,11 +38,6 @@ async function hasAnyShadow(state: { listShadow(): AsyncIterable<unknown> }): Pr
   return false;
 }
 
-function asRows(v: unknown): unknown[] {
-  if (v === undefined || v === null || v === '') return [];
-  return Array.isArray(v) ? v : [v];
-}
-
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -63,17 +58,8 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
   if (!cfg.wsdl) throw new ConfigError(`system "${ctx.system}" has no wsdl; the soap source calls a WSDL operation, so give systems.${ctx.system}.wsdl`, { path: `systems.${ctx.system}.wsdl` });
   if (ctx.keyFields.length === 0) throw new ConfigError(`the soap source of system "${ctx.system}" needs key fields (the pipeline's key)`, { path: 'key' });
   const transport = createSoapTransport(cfg);
-  let client: WsdlClient | undefined;
   /** Load the WSDL once; a service that is down at start makes the first poll fail (retried by the engine). */
-  const ready = async (): Promise<WsdlClient> => {
-    if (client) return client;
-    const c = await openWsdlClient(cfg, transport, ctx.system);
-    for (const [where, op] of [['from.operation', o.operation], ['from.getByKey.operation', o.getByKey?.operation]] as const) {
-      if (op !== undefined && !c.operations.includes(op)) throw new ConfigError(`${where}: "${op}" is not in the WSDL of system "${ctx.system}"; it declares: ${c.operations.join(', ')}`, { path: where });
-    }
-    client = c;
-    return c;
-  };
+  const ready = wsdlSession(cfg, ctx.system, transport, [['from.operation', o.operation], ['from.getByKey.operation', o.getByKey?.operation]]);
   try {
     await ready();
   } catch (e) {
@@ -84,7 +70,7 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
     ctx.logger.warn({ system: ctx.system, err: e }, `WSDL of system "${ctx.system}" not loaded yet (${e.message}); retrying at the first poll`);
   }
   const input = compileInput(o.input, 'from.input', ['position', 'page', 'collection']);
-  const byKeyInput = o.getByKey ? compileInput(o.getByKey.input, 'from.getByKey.input', ['key', 'keys', 'collection']) : undefined;
+  const getByKey = byKeyReader(o, ctx.keyFields, ctx.collection, ready);
   const scope = ctx.state.scope;
   let lastFullScan = 0;
 
@@ -98,7 +84,7 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
       const args = input({ position: full ? undefined : position ?? undefined, page, collection: ctx.collection });
       const { result } = await (await ready()).call(o.operation, args, { signal });
       const rowsPath = dotted(o.rowsPath);
-      const rows = asRows(lookup(result, rowsPath));
+      const rows = listRows(result, o.rowsPath);
       if (full && rows.length === 0 && !o.emptyListMayBeMissing) {
         // A full scan that finds nothing turns every known row into a delete: only believe it when
         // the response really holds the (empty) list, not when the list element is missing
@@ -140,11 +126,10 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
         events.push({ system: ctx.system, collection: ctx.collection, key, op: prev ? 'update' : 'insert', before: prev?.doc ?? null, after: doc, ts });
         shadow.push({ scope, key, fingerprint: fp, doc });
       }
-      const next = o.nextPagePath ? lookup(result, dotted(o.nextPagePath)) : undefined;
-      const last = next === undefined || next === null || next === '' || rows.length === 0;
-      if (!last) {
+      const next = nextPage(result, o, rows.length);
+      if (next !== null) {
         if (events.length) yield { events, shadow };
-        page = String(next);
+        page = next;
         continue;
       }
       if (seen) {
@@ -177,13 +162,6 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
     },
     close: () => transport.close(),
   };
-  if (o.getByKey && byKeyInput) {
-    const g = o.getByKey;
-    source.getByKey = async (key, signal) => {
-      const { result } = await (await ready()).call(g.operation, byKeyInput({ key, keys: keyValues(key, ctx.keyFields), collection: ctx.collection }), { signal });
-      const row = lookup(result, dotted(g.rowPath));
-      return row !== null && typeof row === 'object' && !Array.isArray(row) ? (row as Doc) : null;
-    };
-  }
+  if (getByKey) source.getByKey = getByKey;
   return source;
 }

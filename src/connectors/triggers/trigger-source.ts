@@ -16,7 +16,7 @@ import type { ChangeEvent, Doc } from '../../core/types.js';
 import type { BackfillCapable, BackfillSupport, SourceContext, WatermarkedBatch } from '../contract.js';
 import { durationSchema, parseDuration, sleep } from '../sql/duration.js';
 import { CHANGELOG_TABLE, changelogExists, SQLITE_BLOB_MARKER, tableColumnTypes } from './trigger-ddl.js';
-import { parseJsonExact } from './exact-json.js';
+import { parseJsonLossless } from '../../formats/json/lossless-json.js';
 import type { TriggerDb } from './trigger-db.js';
 
 export const triggerSourceOptionsSchema = z.strictObject({
@@ -39,8 +39,8 @@ export function isTriggerMode(options: unknown): options is TriggerSourceOptions
 
 function parseImage(v: unknown): Doc | null {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'string') return parseJsonExact(v) as Doc;
-  if (Buffer.isBuffer(v)) return parseJsonExact(v.toString('utf8')) as Doc;
+  if (typeof v === 'string') return parseJsonLossless(v) as Doc;
+  if (Buffer.isBuffer(v)) return parseJsonLossless(v.toString('utf8')) as Doc;
   return v as Doc;
 }
 

@@ -8,7 +8,8 @@ export { createCodec, ShortRecordError, type CodecOptions, type DecodeContext, t
 export { decodeStream, encodeStream, type DecodeStreamOptions, type DecodedRecord, type SkippedRecord } from './record-stream.js';
 export { canonicalDecimal, toUnscaled, presentDecimal } from './copybook-decimal.js';
 export { parsePicture } from './copybook-picture.js';
-export { toJsonLine, parseJsonExact } from './json-lines.js';
+export { toJsonLine } from './json-lines.js';
+export { parseJsonLossless, type LosslessJsonOptions } from '../json/lossless-json.js';
 export type { Copybook, CopybookItem, LayoutNode, FieldType, Picture, Usage } from './copybook-types.js';
 export { getCodePage, listCodePages, type CodePage } from './codepages.js';
 export { readRecords, createRecordWriter, frameRecord, frameRecords, type RecordFormatOptions } from './record-format.js';
