@@ -38,7 +38,7 @@ export class RestPollSource implements Source {
         for (let page = 0; page < this.options.maxPages && !signal.aborted; page++) {
           const { items, next } = await fetchListPage(this.ctx.systemConfig, this.options, cursor, { agent: this.agent, timeoutMs: this.timeoutMs, signal });
           const records: RecordIn[] = items.map((doc: unknown) => ({ doc: doc as Doc, op: isDeletedItem(this.options, doc) ? 'delete' : 'upsert' }));
-          const { events, shadow } = await diffRecords({ state: this.ctx.state, system: this.ctx.system, collection: this.ctx.collection, keyFields: this.keyFields, records });
+          const { events, shadow } = await diffRecords({ state: this.ctx.state, keyFields: this.keyFields, records });
           const advanced = next !== null && next !== cursor;
           if (events.length || advanced) yield { events, shadow, ...(advanced ? { position: next } : {}) };
           if (!advanced || items.length === 0) break;

@@ -153,7 +153,7 @@ export class WebhookSource implements Source {
       }
       return { doc: doc as Doc, op };
     });
-    const { events, shadow } = await diffRecords({ state: this.ctx.state, system: this.ctx.system, collection: this.ctx.collection, keyFields: this.keyFields, records });
+    const { events, shadow } = await diffRecords({ state: this.ctx.state, keyFields: this.keyFields, records });
     if (p.id) shadow.push({ scope, key: ID_PREFIX + p.id, fingerprint: 'seen', doc: null, updatedAt: Date.now() });
     this.inflight.add(p);
     return {
