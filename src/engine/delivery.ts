@@ -11,8 +11,8 @@ import type { CompleteInput, FailInput, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { type Route, toSinkItem } from './route.js';
 import { INTENT_TTL_MS } from './echo.js';
-import { canonicalKey, fingerprint } from '../core/delta.js';
-import type { EchoIntentInput, ShadowDelete, ShadowRow } from '../store/store.js';
+import { canonicalKey } from '../core/delta.js';
+import type { EchoIntentInput, ShadowPatch } from '../store/store.js';
 import { sleep } from '../core/sleep.js';
 
 export interface DeliveryDeps {
@@ -152,36 +152,22 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
   }
 }
 
-/** A fingerprint no row has: a shadow row marked with it differs from whatever is read next ('' is a tombstone). */
-export const STALE_FINGERPRINT = '~stale';
-
 /**
  * A polling reader's shadow is the last state it saw. Once our write is acknowledged the row holds
  * what we wrote, so the written fields go into that shadow: a person who sets a field back before
  * the next poll is then seen as a change (the poll would otherwise find the row equal to its old
- * shadow and never report the edit). A shadow without the state itself is marked stale instead.
+ * shadow and never report the edit). The store merges them into the row as it is now, so a
+ * capture commit of the same row in between is not reverted.
  */
 async function rememberWritten(store: Store, route: Route, items: SinkItem[]): Promise<void> {
+  const patches: ShadowPatch[] = [];
   for (const reader of route.echoReaders) {
-    const byKey = new Map<string, SinkItem['delta']>();
     for (const item of items) {
-      const k = readerKey(item.delta.state, reader.key) ?? item.delta.key;
-      byKey.set(k, item.delta);
+      if (!item.delta.state) continue; // a delete: the reader sees the row gone
+      patches.push({ scope: reader.scope, key: readerKey(item.delta.state, reader.key) ?? item.delta.key, fields: item.delta.changed });
     }
-    const rows = await store.getShadow(reader.scope, [...byKey.keys()]);
-    if (!rows.size) continue;
-    const patch: Array<ShadowRow | ShadowDelete> = [];
-    for (const [k, row] of rows) {
-      const d = byKey.get(k)!;
-      if (!d.state) continue; // a delete: the reader sees the row gone
-      if (!row.doc) patch.push({ ...row, fingerprint: STALE_FINGERPRINT }); // no state kept: the next read compares afresh
-      else {
-        const doc = { ...row.doc, ...d.changed };
-        patch.push({ ...row, doc, fingerprint: fingerprint(doc), updatedAt: Date.now() });
-      }
-    }
-    if (patch.length) await store.commit({ jobs: [], shadow: patch });
   }
+  await store.patchShadow(patches);
 }
 
 /** The key as a reader's source computes it from the written state (null when a key field is not in it). */

@@ -195,8 +195,24 @@ export interface QueueStore {
   wakeReady?(): Promise<void>;
 }
 
+/** A fingerprint no row has: a shadow row marked with it differs from whatever is read next ('' is a tombstone). */
+export const STALE_FINGERPRINT = '~stale';
+
+/** Fields to merge into the shadow doc of one key (see StateStore.patchShadow). */
+export interface ShadowPatch {
+  scope: string;
+  key: string;
+  fields: Record<string, unknown>;
+}
+
 /** What sources and links remember: positions, shadow rows (echo intents: {@link EchoIntentStore}). */
 export interface StateStore {
+  /**
+   * Merge fields into existing shadow docs, atomically per row against the row as it is now (a
+   * concurrent commit of the same row is never reverted); the fingerprint is recomputed. A row
+   * without a doc is marked stale ({@link STALE_FINGERPRINT}); a missing row is left alone.
+   */
+  patchShadow(patches: ShadowPatch[]): Promise<void>;
   getPosition(source: string): Promise<string | null>;
   getShadow(scope: string, keys: string[]): Promise<Map<string, ShadowRow>>;
   /** All shadow rows of a scope (for full scans that must detect deletes). */

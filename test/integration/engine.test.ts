@@ -304,7 +304,11 @@ pipelines:
         await waitFor(() => keys.every((k) => {
           const r = dbB.prepare('SELECT STATUS, OWNER FROM PERMITS WHERE ID = ?').get(k) as { STATUS: string; OWNER: string };
           return r.STATUS === 'APPROVED' && r.OWNER === `owner-${k}`;
-        }), { what: 'both fields of every row to reach hms', timeoutMs: 20_000 });
+        }), { what: 'both fields of every row to reach hms', timeoutMs: 20_000 }).catch((err: Error) => {
+          const rows = dbB.prepare('SELECT * FROM PERMITS ORDER BY ID').all();
+          const county = dbA.prepare('SELECT * FROM PERMITS ORDER BY ID').all();
+          throw new Error(`${err.message}\nhms: ${JSON.stringify(rows)}\ncounty: ${JSON.stringify(county)}\nsent back: ${JSON.stringify(sentBack)}`);
+        });
         await new Promise((r) => setTimeout(r, 400)); // several polls of the reverse pipeline
         assert.deepEqual(sentBack, [], 'nothing of our own writes was sent back to the county');
         for (const pipeline of ['status-to-county', 'owner-to-county']) {

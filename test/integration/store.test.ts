@@ -3,6 +3,8 @@
  * SQLite runs on a temp file per test; PostgreSQL in a fresh schema per test (dropped after).
  */
 import { before, describe, test } from 'node:test';
+import { fingerprint } from '../../src/core/delta.js';
+import { STALE_FINGERPRINT } from '../../src/store/store.js';
 import { latestVersion } from '../../src/store/migrations/migration.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/migrations/sqlite-migrations.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/migrations/postgres-migrations.js';
@@ -128,6 +130,14 @@ for (const dialect of DIALECTS) {
       const after = (await store.getIntents('back', ['1'], 0)).get('1')!;
       assert.deepEqual(after.map((i) => [i.id, i.fields, i.landedAt]), [[ids[0], { FEE: 12 }, now + 5]]);
       assert.equal((await store.getIntents('other', ['1'], 0)).get('1')!.length, 1, 'each reader keeps its own');
+      // patchShadow merges into the row as it is now; a doc-less row is marked stale; a missing row stays missing
+      await store.commit({ jobs: [], shadow: [{ scope: 'pipeline:back', key: '1', fingerprint: 'f', doc: { ID: '1', STATUS: 'P', OWNER: 'ann' } }, { scope: 'pipeline:back', key: '2', fingerprint: 'g', doc: null }] });
+      await store.patchShadow([{ scope: 'pipeline:back', key: '1', fields: { STATUS: 'A' } }, { scope: 'pipeline:back', key: '2', fields: { STATUS: 'A' } }, { scope: 'pipeline:back', key: '3', fields: { STATUS: 'A' } }]);
+      const sh = await store.getShadow('pipeline:back', ['1', '2', '3']);
+      assert.deepEqual(sh.get('1')!.doc, { ID: '1', STATUS: 'A', OWNER: 'ann' });
+      assert.equal(sh.get('1')!.fingerprint, fingerprint({ ID: '1', STATUS: 'A', OWNER: 'ann' }));
+      assert.equal(sh.get('2')!.fingerprint, STALE_FINGERPRINT);
+      assert.equal(sh.has('3'), false);
       await store.recordIntents([], now - 30_000);
       assert.equal((await store.getIntents('back', ['2'], 0)).size, 0, 'intents older than expireBefore are deleted');
     });

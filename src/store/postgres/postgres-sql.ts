@@ -129,6 +129,7 @@ SELECT least(
 ) AS t`,
     getPosition: `SELECT position FROM ${s}.positions WHERE source = $1`,
     getShadow: `SELECT scope, key, fingerprint, doc, updated_at FROM ${s}.shadow WHERE scope = $1 AND key = ANY($2::text[])`,
+    lockShadow: `SELECT scope, key, fingerprint, doc, updated_at FROM ${s}.shadow WHERE scope = $1 AND key = ANY($2::text[]) ORDER BY key FOR UPDATE`,
     shadowPage: `SELECT scope, key, fingerprint, doc, updated_at FROM ${s}.shadow WHERE scope = $1 AND key > $2 ORDER BY key LIMIT $3`,
     shadowFirstPage: `SELECT scope, key, fingerprint, doc, updated_at FROM ${s}.shadow WHERE scope = $1 AND key >= $2 ORDER BY key LIMIT $3`,
     statsCounts: `

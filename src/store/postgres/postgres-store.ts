@@ -11,7 +11,9 @@ import { auditFromRow, byId, intentFromRow, jobFromRow, shadowFromRow, type Audi
 import { latestVersion } from '../migrations/migration.js';
 import { POSTGRES_MIGRATIONS } from '../migrations/postgres-migrations.js';
 import { checkJobId, checkReplayNotStale, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type NewerDoneRow, type StatsRow } from '../store-common.js';
-import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
+import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowPatch, ShadowRow, Store } from '../store.js';
+import { STALE_FINGERPRINT } from '../store.js';
+import { fingerprint } from '../../core/delta.js';
 import { PostgresWaker } from './postgres-waker.js';
 import { postgresSql, type PostgresSql } from './postgres-sql.js';
 
@@ -244,6 +246,29 @@ export class PostgresStore implements Store {
       for (const row of r.rows) out.set(row.key, shadowFromRow(row));
     }
     return out;
+  }
+
+  async patchShadow(patches: ShadowPatch[]): Promise<void> {
+    if (!patches.length) return;
+    const byScope = new Map<string, Map<string, Record<string, unknown>>>();
+    for (const p of patches) {
+      let m = byScope.get(p.scope);
+      if (!m) byScope.set(p.scope, (m = new Map()));
+      m.set(p.key, { ...(m.get(p.key) ?? {}), ...p.fields });
+    }
+    await this.withTx(async (c) => {
+      const now = Date.now();
+      for (const [scope, fields] of byScope) {
+        // locked in key order, so two patches never deadlock each other
+        const rows = (await c.query<ShadowRowLike>(this.sql.lockShadow, [scope, [...fields.keys()].sort()])).rows.map(shadowFromRow);
+        if (!rows.length) continue;
+        const out = rows.map((r) => {
+          const doc = r.doc ? { ...r.doc, ...fields.get(r.key)! } : null;
+          return [scope, r.key, doc ? fingerprint(doc) : STALE_FINGERPRINT, doc, now];
+        });
+        await c.query(this.sql.upsertShadow, [JSON.stringify(out)]);
+      }
+    });
   }
 
   async recordIntents(rows: EchoIntentInput[], expireBefore?: number): Promise<string[]> {

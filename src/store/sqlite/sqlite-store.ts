@@ -13,7 +13,9 @@ import { auditFromRow, intentFromRow, jobFromRow, shadowFromRow, type AuditRowLi
 import { latestVersion } from '../migrations/migration.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite-migrations.js';
 import { checkJobId, checkReplayNotStale, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type NewerDoneRow, type StatsRow } from '../store-common.js';
-import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowRow, Store } from '../store.js';
+import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowPatch, ShadowRow, Store } from '../store.js';
+import { STALE_FINGERPRINT } from '../store.js';
+import { fingerprint } from '../../core/delta.js';
 import { SqliteBulkWriter } from './sqlite-bulk-writer.js';
 import { openDatabase, type SqliteDatabase } from './sqlite-driver.js';
 import { INSERT_BATCH, INSERT_PARAMS, prepareStatements, type SqliteStatements } from './sqlite-statements.js';
@@ -340,6 +342,22 @@ export class SqliteStore implements Store {
       for (const r of rows) out.set(r.key, shadowFromRow(r));
     }
     return out;
+  }
+
+  async patchShadow(patches: ShadowPatch[]): Promise<void> {
+    if (!patches.length) return;
+    while (this.inflight) await this.inflight;
+    const s = this.s;
+    const now = Date.now();
+    this.tx(() => {
+      for (const p of patches) {
+        const row = (s.getShadow.all(p.scope, JSON.stringify([p.key])) as ShadowRowLike[])[0];
+        if (!row) continue;
+        const cur = shadowFromRow(row);
+        const doc = cur.doc ? { ...cur.doc, ...p.fields } : null;
+        s.upsertShadow.run({ scope: p.scope, key: p.key, fingerprint: doc ? fingerprint(doc) : STALE_FINGERPRINT, doc: doc ? JSON.stringify(doc) : null, updatedAt: now });
+      }
+    });
   }
 
   async recordIntents(rows: EchoIntentInput[], expireBefore?: number): Promise<string[]> {
