@@ -152,7 +152,7 @@ export class Connector {
     try {
       for await (const batch of source.stream(ac.signal)) {
         for (const ev of batch.events) yield ev;
-        await store.commit({ jobs: [], shadow: batch.shadow, position: batch.position !== undefined ? { source: scope, position: batch.position } : undefined });
+        await store.commit({ jobs: [], shadow: batch.shadow, position: batch.position !== undefined ? { source: scope, position: batch.position } : undefined, remember: batch.remember?.map((id) => ({ scope, id, at: Date.now() })) });
         if (batch.ack) await batch.ack();
       }
     } finally {

@@ -58,6 +58,13 @@ export interface SourceState {
    * after the shadow listing ends.
    */
   sweepDeletes(exists: (keys: string[], rows: ShadowRow[]) => Promise<Set<string>>, opts?: { pageSize?: number; signal?: AbortSignal }): AsyncIterable<SnapshotDiff>;
+  /**
+   * Which of these delivery ids (a webhook-id) this source has already taken: ids are remembered
+   * through `SourceBatch.remember`, in the batch's commit. Absent on a state without a store.
+   */
+  seenIds?(ids: string[]): Promise<Set<string>>;
+  /** Forget delivery ids taken before `before` (epoch ms); returns how many. */
+  forgetIds?(before: number): Promise<number>;
 }
 
 export interface SourceContext<S = unknown, O = unknown> {
@@ -83,6 +90,8 @@ export interface SourceBatch {
   position?: string;
   /** Shadow rows (fingerprints) to store atomically with the jobs of this batch. */
   shadow?: Array<ShadowRow | ShadowDelete>;
+  /** Delivery ids (webhook-id) this batch takes: remembered in its commit, so a redelivery is recognised. */
+  remember?: string[];
   /**
    * Records the source could not read, to dead-letter (policy `onError: dead-letter`): each becomes
    * a dead job in the same commit, with its error, for an operator to fix and replay. `key` must be

@@ -122,6 +122,7 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
     shadow,
     position: batch.position !== undefined ? { source: p.sourceId, position: batch.position } : undefined,
     intents: intentUpdates.size ? [...intentUpdates.values()] : undefined,
+    remember: batch.remember?.length ? batch.remember.map((id) => ({ scope: p.sourceId, id, at: now })) : undefined,
   });
   if (batch.ack) await batch.ack();
   deps.events.emit('source:batch', { pipeline: p.name, events: batch.events.length, enqueued: r.inserted, merged: r.merged, suppressed, partial, position: batch.position });

@@ -198,7 +198,11 @@ export class Engine extends TypedEmitter<EngineEvents> {
 
   private sourceState(scope: string, ctx: { system: string; collection: string }): SourceState {
     const store = () => this.store;
-    return withSnapshot({ scope, getPosition: () => store().getPosition(scope), getShadow: (keys) => store().getShadow(scope, keys), listShadow: () => store().listShadow(scope) }, ctx);
+    return {
+      ...withSnapshot({ scope, getPosition: () => store().getPosition(scope), getShadow: (keys) => store().getShadow(scope, keys), listShadow: () => store().listShadow(scope) }, ctx),
+      seenIds: (ids) => store().seenIds(scope, ids),
+      forgetIds: (before) => store().forgetIds(scope, before),
+    };
   }
 
   /**

@@ -34,7 +34,11 @@ export type DiffOptions = SnapshotDiffOptions;
  * the snapshot diff over them. The one place a source's state is built (engine, backfill, SDK).
  */
 export function sourceStateFor(store: StateStore, scope: string, ctx: SnapshotContext): SourceState {
-  return withSnapshot({ scope, getPosition: () => store.getPosition(scope), getShadow: (keys) => store.getShadow(scope, keys), listShadow: () => store.listShadow(scope) }, ctx);
+  return {
+    ...withSnapshot({ scope, getPosition: () => store.getPosition(scope), getShadow: (keys) => store.getShadow(scope, keys), listShadow: () => store.listShadow(scope) }, ctx),
+    seenIds: (ids) => store.seenIds(scope, ids),
+    forgetIds: (before) => store.forgetIds(scope, before),
+  };
 }
 
 /** A SourceState over any shadow and position (an in-memory one in tests and benchmarks, say). */

@@ -78,6 +78,8 @@ export interface CommitInput {
   shadow?: Array<ShadowRow | ShadowDelete>;
   /** Echo intents consumed by the changes of this commit. */
   intents?: EchoIntentUpdate[];
+  /** Delivery ids taken by this commit (webhook-id): remembered only if the commit lands. */
+  remember?: Array<{ scope: string; id: string; at: number }>;
   position?: { source: string; position: string };
 }
 
@@ -213,6 +215,10 @@ export interface StateStore {
    * without a doc is marked stale ({@link STALE_FINGERPRINT}); a missing row is left alone.
    */
   patchShadow(patches: ShadowPatch[]): Promise<void>;
+  /** Which of these delivery ids (webhook-id) the scope has already taken (see CommitInput.remember). */
+  seenIds(scope: string, ids: string[]): Promise<Set<string>>;
+  /** Forget the scope's delivery ids taken before `before` (epoch ms); returns how many. */
+  forgetIds(scope: string, before: number): Promise<number>;
   getPosition(source: string): Promise<string | null>;
   getShadow(scope: string, keys: string[]): Promise<Map<string, ShadowRow>>;
   /** All shadow rows of a scope (for full scans that must detect deletes). */

@@ -283,7 +283,7 @@ function consume(source: Source, store: Store, scope: string, gate?: () => Promi
     for await (const b of source.stream(ac.signal)) {
       batches.push(b);
       if (gate) await gate();
-      await store.commit({ jobs: [], shadow: b.shadow, position: b.position !== undefined ? { source: scope, position: b.position } : undefined });
+      await store.commit({ jobs: [], shadow: b.shadow, position: b.position !== undefined ? { source: scope, position: b.position } : undefined, remember: b.remember?.map((id) => ({ scope, id, at: Date.now() })) });
       await b.ack?.();
     }
   })();
@@ -356,12 +356,14 @@ test('webhook source: refuses missing, bad and stale signatures and bad JSON; an
   assert.equal(rb.status, 400);
   assert.match(String(rb.body.error), /key field "permitNumber" is missing/);
   await c.stop();
-  assert.equal((await store.getShadow(scope, ['#webhook-id:m1'])).size, 1, 'webhook-ids are remembered across restarts');
+  assert.deepEqual([...(await store.seenIds(scope, ['m1', 'm2', 'm3', 'm4']))].sort(), ['m1', 'm2', 'm3'], 'webhook-ids are remembered (in the commit of their batch; the refused m4 is not)');
+  assert.equal((await store.getShadow(scope, ['#webhook-id:m1'])).size, 0, 'no longer mixed into the shadow');
 
   // a restarted source forgets webhook-ids older than dedupeFor (and still knows the records)
   const src2 = (await httpConnector.createSource!({ system: 'county', systemConfig: { signingSecret: secret }, collection: 'permits', options: { listen: { port: 0 }, path: '/hooks/permits', dedupeFor: '1ms' }, keyFields: ['permitNumber'], state, logger: silentLogger(), workDir: '.' })) as WebhookSource;
   const c2 = consume(src2, store, scope);
-  await waitFor(async () => (await store.getShadow(scope, ['#webhook-id:m1', '#webhook-id:m2', '#webhook-id:m3'])).size === 0, { what: 'old webhook-ids pruned' });
+  await waitFor(async () => (await store.seenIds(scope, ['m1', 'm2', 'm3'])).size === 0, { what: 'old webhook-ids pruned' });
+  assert.equal((await store.getShadow(scope, ['0123'])).size, 1, 'the records are still known');
   assert.equal(c2.events().length, 0);
   await c2.stop();
 });

@@ -729,3 +729,31 @@ describe('openStore URLs', () => {
     }
   });
 });
+
+test('migration 3 moves remembered webhook-ids out of the shadow into the dedupe table (SQLite)', async () => {
+  const t = tempDir('hms-store-mig-');
+  try {
+    const file = path.join(t.dir, 'old.db');
+    const { openDatabase } = await import('../../src/store/sqlite/sqlite-driver.js');
+    const db = openDatabase(file);
+    db.exec('CREATE TABLE hms_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 2)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO hms_migrations VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    }
+    db.prepare('INSERT INTO shadow (scope, key, fingerprint, doc, updated_at) VALUES (?, ?, ?, ?, ?)').run('pipeline:hooks', '#webhook-id:msg_1', 'seen', null, 1234);
+    db.prepare('INSERT INTO shadow (scope, key, fingerprint, doc, updated_at) VALUES (?, ?, ?, ?, ?)').run('pipeline:hooks', '0123', 'f', '{"a":1}', 1234);
+    db.close();
+    const s = await openStore(`sqlite:${file}`);
+    try {
+      assert.equal(await s.schemaVersion(), latestVersion(SQLITE_MIGRATIONS));
+      assert.deepEqual([...(await s.seenIds('pipeline:hooks', ['msg_1', 'msg_2']))], ['msg_1']);
+      assert.deepEqual([...(await s.getShadow('pipeline:hooks', ['#webhook-id:msg_1', '0123'])).keys()], ['0123']);
+      assert.equal(await s.forgetIds('pipeline:hooks', 2000), 1);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    t.cleanup();
+  }
+});

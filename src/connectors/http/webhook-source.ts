@@ -3,7 +3,8 @@
  * each accepted request into one SourceBatch. The request is answered 2xx only when the engine
  * calls `batch.ack()`, i.e. after the change is durably committed to the queue; if that does not
  * happen within `ackTimeout` the sender gets 503 and retries. Requests are handled one at a time
- * (in arrival order) and deduplicated by webhook-id, which is remembered in the shadow store.
+ * (in arrival order) and deduplicated by webhook-id, which the engine remembers in the store's
+ * dedupe table in the same commit as the batch's jobs.
  *
  * Answers: 401 missing/bad/stale signature, 400 bad JSON or record, 404 other paths,
  * 405 other methods, 413 too large, 503 not committed in time / shutting down / overloaded.
@@ -12,8 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, errorMessage } from '../../core/errors.js';
 import type { Doc } from '../../core/types.js';
-import type { Source, SourceBatch, SourceContext } from '../contract.js';
-import type { ShadowDelete } from '../../store/store.js';
+import type { Source, SourceBatch, SourceContext, SourceState } from '../contract.js';
 import { parseDuration } from '../sql/duration.js';
 import { getPath, opFromValue, webhookSourceSchema, type HttpSystem, type WebhookSourceOptions } from './http-schemas.js';
 import { diffRecords, keyFieldsOf, type RecordIn } from './record-diff.js';
@@ -21,10 +21,8 @@ import { decodeSigningSecret, verifyWebhook } from './webhook-signature.js';
 import { parseJsonLossless } from '../../formats/json/lossless-json.js';
 
 const MAX_QUEUED = 1000;
-const ID_PREFIX = '#webhook-id:';
 /** Remembered webhook-ids older than `dedupeFor` are forgotten at start and then hourly. */
 const PRUNE_EVERY_MS = 3_600_000;
-const PRUNE_MAX = 10_000;
 
 interface Pending {
   method: string;
@@ -82,8 +80,7 @@ export class WebhookSource implements Source {
       while (!signal.aborted) {
         if (Date.now() - this.lastPrune >= PRUNE_EVERY_MS) {
           this.lastPrune = Date.now();
-          const prune = await this.pruneBatch();
-          if (prune) yield prune;
+          await this.pruneIds();
           continue;
         }
         const p = this.queue.shift();
@@ -115,26 +112,26 @@ export class WebhookSource implements Source {
     await this.stop();
   }
 
-  /** Shadow deletes of webhook-ids older than `dedupeFor` (the source never writes its shadow itself). */
-  private async pruneBatch(): Promise<SourceBatch | null> {
-    const cutoff = Date.now() - this.dedupeForMs;
-    const shadow: ShadowDelete[] = [];
+  /** Forget webhook-ids older than `dedupeFor` (an indexed delete in the store's dedupe table). */
+  private async pruneIds(): Promise<void> {
     try {
-      for await (const row of this.ctx.state.listShadow()) {
-        if (row.key.startsWith(ID_PREFIX) && (row.updatedAt ?? 0) < cutoff) shadow.push({ scope: this.ctx.state.scope, key: row.key, delete: true });
-        if (shadow.length >= PRUNE_MAX) break;
-      }
+      const n = await this.dedupe().forgetIds(Date.now() - this.dedupeForMs);
+      if (n) this.ctx.logger.debug({ forgotten: n }, 'forgot old webhook-ids');
     } catch (err) {
-      this.ctx.logger.warn({ err: errorMessage(err) }, 'could not list remembered webhook-ids; will retry');
-      return null;
+      this.ctx.logger.warn({ err: errorMessage(err) }, 'could not forget old webhook-ids; will retry');
     }
-    return shadow.length ? { events: [], shadow } : null;
+  }
+
+  /** The state's delivery-id memory; a state without one cannot deduplicate, which must be loud. */
+  private dedupe(): Required<Pick<SourceState, 'seenIds' | 'forgetIds'>> {
+    const { seenIds, forgetIds } = this.ctx.state;
+    if (!seenIds || !forgetIds) throw new Error('the webhook source needs a state that remembers delivery ids (seenIds/forgetIds); create it with sourceStateFor(store, ...)');
+    return { seenIds: seenIds.bind(this.ctx.state), forgetIds: forgetIds.bind(this.ctx.state) };
   }
 
   private async toBatch(p: Pending): Promise<SourceBatch | null> {
-    const scope = this.ctx.state.scope;
     if (p.id) {
-      const seen = await this.ctx.state.getShadow([ID_PREFIX + p.id]);
+      const seen = await this.dedupe().seenIds([p.id]);
       if (seen.size) {
         this.settle(p, 200, { ok: true, duplicate: true });
         return null;
@@ -154,11 +151,11 @@ export class WebhookSource implements Source {
       return { doc: doc as Doc, op };
     });
     const { events, shadow } = await diffRecords({ state: this.ctx.state, keyFields: this.keyFields, records });
-    if (p.id) shadow.push({ scope, key: ID_PREFIX + p.id, fingerprint: 'seen', doc: null, updatedAt: Date.now() });
     this.inflight.add(p);
     return {
       events,
       shadow,
+      ...(p.id ? { remember: [p.id] } : {}),
       ack: async () => {
         this.inflight.delete(p);
         this.settle(p, 200, { ok: true, events: events.length });

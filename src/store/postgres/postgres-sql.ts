@@ -151,6 +151,9 @@ UPDATE ${s}.jobs SET state = 'pending', attempts = 0, version = version + 1, run
     audit: `INSERT INTO ${s}.audit (at, actor, action, job_id, details) VALUES ($1, $2, $3, $4, $5::jsonb)`,
     listAudit: `SELECT * FROM ${s}.audit ORDER BY id DESC LIMIT $1`,
     prune: `DELETE FROM ${s}.jobs WHERE state = 'done' AND updated_at < $1`,
+    rememberIds: `INSERT INTO ${s}.dedupe_ids (scope, id, seen_at) SELECT x->>0, x->>1, (x->>2)::bigint FROM jsonb_array_elements($1::jsonb) AS x ON CONFLICT (scope, id) DO NOTHING`,
+    seenIds: `SELECT id FROM ${s}.dedupe_ids WHERE scope = $1 AND id = ANY($2::text[])`,
+    forgetIds: `DELETE FROM ${s}.dedupe_ids WHERE scope = $1 AND seen_at < $2`,
     insertIntents: `INSERT INTO ${s}.echo_intents (reader, key, writer, fields, state, created_at)
       SELECT x->>0, x->>1, x->>2, NULLIF(x->3, 'null'::jsonb), NULLIF(x->4, 'null'::jsonb), (x->>5)::bigint FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n
       RETURNING id`,

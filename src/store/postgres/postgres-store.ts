@@ -136,7 +136,7 @@ export class PostgresStore implements Store {
     const jobs = input.jobs ?? [];
     jobs.forEach(checkEnqueueInput);
     const shadow = dedupeShadow(input.shadow ?? []);
-    if (!shadow.length && !input.intents?.length) {
+    if (!shadow.length && !input.intents?.length && !input.remember?.length) {
       // Optimistic fast path: with no pending job to merge into, the commit is one statement
       // inserting the batch (planned as if every key were free) and recording the position. A
       // running or absent tail cannot turn into a pending one behind our back except by lease
@@ -167,6 +167,7 @@ export class PostgresStore implements Store {
         await c.query(this.sql.upsertShadow, [JSON.stringify(upserts.map((r) => [r.scope, r.key, r.fingerprint, r.doc ?? null, r.updatedAt ?? now]))]);
       }
       if (deletes.length) await c.query(this.sql.deleteShadow, [deletes.map((r) => r.scope), deletes.map((r) => r.key)]);
+      if (input.remember?.length) await c.query(this.sql.rememberIds, [JSON.stringify(input.remember.map((r) => [r.scope, r.id, r.at]))]);
       const intents = input.intents ?? [];
       const keep = intents.filter((u): u is { id: string; fields: Record<string, unknown> } => !('delete' in u));
       if (keep.length) await c.query(this.sql.updateIntents, [JSON.stringify(keep.map((u) => [u.id, u.fields]))]);
@@ -246,6 +247,18 @@ export class PostgresStore implements Store {
       for (const row of r.rows) out.set(row.key, shadowFromRow(row));
     }
     return out;
+  }
+
+  async seenIds(scope: string, ids: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < ids.length; i += 5000) {
+      for (const r of (await this.query<{ id: string }>(this.sql.seenIds, [scope, ids.slice(i, i + 5000)])).rows) out.add(r.id);
+    }
+    return out;
+  }
+
+  async forgetIds(scope: string, before: number): Promise<number> {
+    return (await this.query(this.sql.forgetIds, [scope, before])).rowCount ?? 0;
   }
 
   async patchShadow(patches: ShadowPatch[]): Promise<void> {

@@ -137,7 +137,7 @@ export class SqliteStore implements Store {
     const jobs = input.jobs ?? [];
     jobs.forEach(checkEnqueueInput);
     while (this.inflight) await this.inflight;
-    if (jobs.length >= BULK_MIN_JOBS && !input.shadow?.length && !input.intents?.length && this.bulk?.usable) return this.commitOnBulkWriter(jobs, input);
+    if (jobs.length >= BULK_MIN_JOBS && !input.shadow?.length && !input.intents?.length && !input.remember?.length && this.bulk?.usable) return this.commitOnBulkWriter(jobs, input);
     return this.commitHere(jobs, input);
   }
 
@@ -163,6 +163,7 @@ export class SqliteStore implements Store {
           s.upsertShadow.run({ scope: row.scope, key: row.key, fingerprint: row.fingerprint, doc: row.doc === null || row.doc === undefined ? null : JSON.stringify(row.doc), updatedAt: row.updatedAt ?? now });
         }
       }
+      for (const r of input.remember ?? []) s.rememberId.run(r.scope, r.id, r.at);
       for (const u of input.intents ?? []) {
         if ('delete' in u) s.deleteIntent.run(Number(u.id));
         else s.updateIntent.run(JSON.stringify(u.fields), Number(u.id));
@@ -342,6 +343,19 @@ export class SqliteStore implements Store {
       for (const r of rows) out.set(r.key, shadowFromRow(r));
     }
     return out;
+  }
+
+  async seenIds(scope: string, ids: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < ids.length; i += SHADOW_PAGE) {
+      for (const r of this.s.seenIds.all(scope, JSON.stringify(ids.slice(i, i + SHADOW_PAGE))) as Array<{ id: string }>) out.add(r.id);
+    }
+    return out;
+  }
+
+  async forgetIds(scope: string, before: number): Promise<number> {
+    while (this.inflight) await this.inflight;
+    return this.s.forgetIds.run(scope, before).changes;
   }
 
   async patchShadow(patches: ShadowPatch[]): Promise<void> {
