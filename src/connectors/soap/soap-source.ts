@@ -1,13 +1,12 @@
 /**
  * The soap source: polls a list operation (e.g. GetPermits with Since / Page), follows the
- * pages, compares every record with its fingerprint in the shadow, and yields insert /
+ * pages, hands the records to the engine's snapshot diff (SourceState.diff) and yields insert /
  * update events (and deletes after a full scan) together with the shadow rows to store.
  * It never writes the shadow itself: the engine commits each batch atomically.
  */
-import { canonicalKey, fingerprint } from '../../core/delta.js';
+import { canonicalKey } from '../../core/delta.js';
 import { ConfigError, FormatError, RetryableError, errorMessage } from '../../core/errors.js';
-import type { ChangeEvent, Doc } from '../../core/types.js';
-import type { ShadowDelete, ShadowRow } from '../../store/store.js';
+import type { Doc } from '../../core/types.js';
 import type { Source, SourceBatch, SourceContext } from '../contract.js';
 import { compileInput } from './soap-input.js';
 import { resolveSystemPaths, type SoapSourceOptions, type SoapSystemConfig } from './soap-options.js';
@@ -71,7 +70,6 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
   }
   const input = compileInput(o.input, 'from.input', ['position', 'page', 'collection']);
   const getByKey = byKeyReader(o, ctx.keyFields, ctx.collection, ready);
-  const scope = ctx.state.scope;
   let lastFullScan = 0;
 
   /** One scan (all pages); yields batches and returns the new position. */
@@ -82,6 +80,7 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
     for (let n = 1; ; n++) {
       if (n > o.maxPages) throw new FormatError(`${o.operation} of system "${ctx.system}" still had a next page after maxPages = ${o.maxPages} pages; check nextPagePath or raise maxPages`);
       const args = input({ position: full ? undefined : position ?? undefined, page, collection: ctx.collection });
+      const readAt = Date.now();
       const { result } = await (await ready()).call(o.operation, args, { signal });
       const rowsPath = dotted(o.rowsPath);
       const rows = listRows(result, o.rowsPath);
@@ -114,18 +113,9 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
           if (typeof v === 'string' && v !== '' && (best === null || comparePositions(v, best) > 0)) best = v;
         }
       });
-      const events: ChangeEvent[] = [];
-      const shadow: Array<ShadowRow | ShadowDelete> = [];
-      const known = byKey.size ? await ctx.state.getShadow([...byKey.keys()]) : new Map<string, ShadowRow>();
-      const ts = Date.now();
-      for (const [key, doc] of byKey) {
-        seen?.add(key);
-        const fp = fingerprint(doc);
-        const prev = known.get(key);
-        if (prev && prev.fingerprint === fp) continue;
-        events.push({ system: ctx.system, collection: ctx.collection, key, op: prev ? 'update' : 'insert', before: prev?.doc ?? null, after: doc, ts });
-        shadow.push({ scope, key, fingerprint: fp, doc });
-      }
+      if (seen) for (const key of byKey.keys()) seen.add(key);
+      // the engine's snapshot diff; readAt: when this page's call began (echo suppression)
+      const { events, shadow } = await ctx.state.diff([...byKey].map(([key, doc]) => ({ key, doc })), { readAt });
       const next = nextPage(result, o, rows.length);
       if (next !== null) {
         if (events.length) yield { events, shadow };
@@ -133,10 +123,10 @@ export async function createSoapSource(ctx: SourceContext<SoapSystemConfig, Soap
         continue;
       }
       if (seen) {
-        for await (const row of ctx.state.listShadow()) {
-          if (seen.has(row.key)) continue;
-          events.push({ system: ctx.system, collection: ctx.collection, key: row.key, op: 'delete', before: row.doc, after: null, ts });
-          shadow.push({ scope, key: row.key, delete: true });
+        // the keys of this full scan are held in memory: a service list cannot be asked for a page of keys
+        for await (const d of ctx.state.sweepDeletes(async (keys) => new Set(keys.filter((k) => seen.has(k))), { signal })) {
+          events.push(...d.events);
+          shadow.push(...d.shadow);
         }
       }
       const moved = best !== null && best !== position;
