@@ -15,7 +15,8 @@
 import { canonicalKey, keyValues } from '../../core/delta.js';
 import { ConfigError, FormatError, ValidationError, errorMessage } from '../../core/errors.js';
 import type { Doc } from '../../core/types.js';
-import type { ReadRow, Reader, ReaderContext, ScanOptions, ScanPage } from '../contract.js';
+import type { Reader, ReaderContext, ScanOptions, ScanPage } from '../contract.js';
+import { cutToLimit, getByKeysVia, type ServicePage } from '../paged-list.js';
 import { parseJsonLossless } from '../../formats/json/lossless-json.js';
 import type { Agent } from 'undici';
 import { baseHeaders, classifyResponse, createAgent, DEFAULT_MAX_RESPONSE_BYTES, httpCall, joinUrl, secretsOf } from './http-client.js';
@@ -103,14 +104,14 @@ export function createHttpReader(ctx: ReaderContext<HttpSystem & { url: string }
   }
 
   /** Service pages from `cursor` on, their items keyed (tombstones as null). */
-  async function* servicePages(cursor: string | null, signal?: AbortSignal): AsyncGenerator<{ cursor: string | null; rows: Array<ReadRow | null>; next: string | null }> {
+  async function* servicePages(cursor: string | null, signal?: AbortSignal): AsyncGenerator<ServicePage<string | null>> {
     for (let n = 1; ; n++) {
       if (n > o.maxPages) throw new FormatError(`GET ${o.path} of system "${ctx.system}" still had a next page after maxPages = ${o.maxPages} pages; raise maxPages`);
       signal?.throwIfAborted();
       const page = await fetchListPage(sys, o, cursor, { agent, timeoutMs, signal });
       const rows = page.items.map((item, i) => (isDeletedItem(o, item) ? null : { key: recordKey(item, keyFields, i), doc: item as Doc }));
       const next = page.more ? page.next : null;
-      yield { cursor, rows, next };
+      yield { at: cursor, rows, next };
       if (next === null) return;
       cursor = next;
     }
@@ -149,48 +150,12 @@ export function createHttpReader(ctx: ReaderContext<HttpSystem & { url: string }
 
     async *scan(so: ScanOptions): AsyncIterable<ScanPage> {
       if (so.range && (so.range.from != null || so.range.to != null)) throw new ValidationError(`the http reader cannot scan a key range (order 'none': ${HTTP_ORDER_NOTE})`);
-      const limit = Math.max(1, Math.floor(so.limit));
       const start = so.after ? parseCursor(so.after) : { cursor: o.initialCursor ?? null, skip: 0 };
-      let out: ReadRow[] = [];
-      let skip = start.skip;
-      for await (const sp of servicePages(start.cursor, so.signal)) {
-        for (let i = skip; i < sp.rows.length; i++) {
-          const r = sp.rows[i];
-          if (r) out.push(r);
-          if (out.length >= limit) {
-            const done = i + 1 >= sp.rows.length;
-            if (done && sp.next === null) break; // the last item: the final page below says so
-            yield { rows: out, cursor: JSON.stringify(done ? { cursor: sp.next, skip: 0 } : { cursor: sp.cursor, skip: i + 1 } satisfies HttpCursor) };
-            out = [];
-          }
-        }
-        skip = 0;
-      }
-      yield { rows: out, cursor: null };
+      yield* cutToLimit(servicePages(start.cursor, so.signal), start, so.limit, (at, skip) => JSON.stringify({ cursor: at, skip } satisfies HttpCursor));
     },
 
-    async getByKeys(keys: string[], signal?: AbortSignal): Promise<Map<string, Doc>> {
-      const out = new Map<string, Doc>();
-      const wanted = [...new Set(keys)];
-      if (!wanted.length) return out;
-      if (o.get) {
-        let next = 0;
-        const worker = async () => {
-          while (next < wanted.length) {
-            const key = wanted[next++]!;
-            const doc = await getOne(key, signal);
-            if (doc) out.set(key, doc);
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(8, wanted.length) }, worker));
-        return out;
-      }
-      const want = new Set(wanted);
-      for await (const sp of servicePages(o.initialCursor ?? null, signal)) {
-        for (const r of sp.rows) if (r && want.has(r.key) && !out.has(r.key)) out.set(r.key, r.doc);
-        if (out.size === want.size) break;
-      }
-      return out;
+    getByKeys(keys: string[], signal?: AbortSignal): Promise<Map<string, Doc>> {
+      return getByKeysVia(keys, { one: o.get ? (key) => getOne(key, signal) : undefined, parallel: 8, scan: () => servicePages(o.initialCursor ?? null, signal) });
     },
 
     async close() {

@@ -18,6 +18,7 @@ import { ConfigError, FormatError, ValidationError, errorMessage } from '../../c
 import type { Logger } from '../../core/log.js';
 import type { Doc } from '../../core/types.js';
 import type { ReadRow, Reader, ReaderContext, ScanOptions, ScanPage } from '../contract.js';
+import { cutToLimit, getByKeysVia, type ServicePage } from '../paged-list.js';
 import { openWsdlClient, type WsdlClient } from './soap-client.js';
 import { compileInput } from './soap-input.js';
 import { resolveSystemPaths, type SoapSourceOptions, type SoapSystemConfig } from './soap-options.js';
@@ -112,7 +113,7 @@ export function createSoapReader(ctx: ReaderContext<SoapSystemConfig, SoapSource
   }
 
   /** Service pages from `page` on: the valid rows and the next page value. */
-  async function* servicePages(page: string, signal?: AbortSignal): AsyncGenerator<{ page: string; rows: Array<ReadRow | null>; next: string | null }> {
+  async function* servicePages(page: string, signal?: AbortSignal): AsyncGenerator<ServicePage<string>> {
     for (let n = 1; ; n++) {
       if (n > o.maxPages) throw new FormatError(`${o.operation} of system "${ctx.system}" still had a next page after maxPages = ${o.maxPages} pages; check nextPagePath or raise maxPages`);
       signal?.throwIfAborted();
@@ -129,7 +130,7 @@ export function createSoapReader(ctx: ReaderContext<SoapSystemConfig, SoapSource
         }
       }
       const next = nextPage(result, o, raw.length);
-      yield { page, rows: keyedRows(raw, ctx.keyFields, ctx.logger, { system: ctx.system, operation: o.operation, page }), next };
+      yield { at: page, rows: keyedRows(raw, ctx.keyFields, ctx.logger, { system: ctx.system, operation: o.operation, page }), next };
       if (next === null) return;
       page = next;
     }
@@ -141,58 +142,26 @@ export function createSoapReader(ctx: ReaderContext<SoapSystemConfig, SoapSource
 
     async *scan(so: ScanOptions): AsyncIterable<ScanPage> {
       if (so.range && (so.range.from != null || so.range.to != null)) throw new ValidationError(`the soap reader cannot scan a key range (order 'none': ${SOAP_ORDER_NOTE})`);
-      const limit = Math.max(1, Math.floor(so.limit));
       const start = so.after ? parseCursor(so.after) : { page: o.firstPage, skip: 0 };
-      let out: ReadRow[] = [];
-      let skip = start.skip;
-      for await (const sp of servicePages(start.page, so.signal)) {
-        // records of this service page already handed out (a resumed scan)
-        for (let i = skip; i < sp.rows.length; i++) {
-          const r = sp.rows[i];
-          if (r) out.push(r);
-          if (out.length >= limit) {
-            const done = i + 1 >= sp.rows.length;
-            if (done && sp.next === null) break; // the last record: the final page below says so
-            yield { rows: out, cursor: JSON.stringify(done ? { page: sp.next!, skip: 0 } : { page: sp.page, skip: i + 1 } satisfies SoapCursor) };
-            out = [];
-          }
-        }
-        skip = 0;
-      }
-      yield { rows: out, cursor: null };
+      yield* cutToLimit(servicePages(start.page, so.signal), start, so.limit, (at, skip) => JSON.stringify({ page: at, skip } satisfies SoapCursor));
     },
 
-    async getByKeys(keys: string[], signal?: AbortSignal): Promise<Map<string, Doc>> {
-      const out = new Map<string, Doc>();
-      const wanted = [...new Set(keys)];
-      if (!wanted.length) return out;
-      if (getOne) {
-        // a few calls at a time: old services rarely take many parallel requests well
-        let next = 0;
-        const worker = async () => {
-          while (next < wanted.length) {
-            const key = wanted[next++]!;
-            const doc = await getOne(key, signal);
-            if (!doc) continue;
-            let got: string;
-            try {
-              got = canonicalKey(doc, ctx.keyFields);
-            } catch (e) {
-              throw new FormatError(`${o.getByKey!.operation} of system "${ctx.system}" answered key ${JSON.stringify(key)} with a record without its key: ${errorMessage(e)}`);
-            }
-            if (got !== key) throw new FormatError(`${o.getByKey!.operation} of system "${ctx.system}" answered key ${JSON.stringify(key)} with the record of key ${JSON.stringify(got)}; check from.getByKey.input`);
-            out.set(key, doc);
+    getByKeys(keys: string[], signal?: AbortSignal): Promise<Map<string, Doc>> {
+      const one = getOne
+        ? async (key: string) => {
+          const doc = await getOne(key, signal);
+          if (!doc) return null;
+          let got: string;
+          try {
+            got = canonicalKey(doc, ctx.keyFields);
+          } catch (e) {
+            throw new FormatError(`${o.getByKey!.operation} of system "${ctx.system}" answered key ${JSON.stringify(key)} with a record without its key: ${errorMessage(e)}`);
           }
-        };
-        await Promise.all(Array.from({ length: Math.min(4, wanted.length) }, worker));
-        return out;
-      }
-      const want = new Set(wanted);
-      for await (const sp of servicePages(o.firstPage, signal)) {
-        for (const r of sp.rows) if (r && want.has(r.key) && !out.has(r.key)) out.set(r.key, r.doc);
-        if (out.size === want.size) break;
-      }
-      return out;
+          if (got !== key) throw new FormatError(`${o.getByKey!.operation} of system "${ctx.system}" answered key ${JSON.stringify(key)} with the record of key ${JSON.stringify(got)}; check from.getByKey.input`);
+          return doc;
+        }
+        : undefined;
+      return getByKeysVia(keys, { one, parallel: 4, scan: () => servicePages(o.firstPage, signal) });
     },
 
     close: () => transport.close(),
