@@ -124,7 +124,12 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
     // the watchers' next reads show these writes: older intents on the same fields are superseded
     if (landed.length) {
       await deps.store.landIntents(landed, Date.now());
-      await rememberWritten(deps.store, route, items.filter((_, i) => results[i]?.ok && !isStale(results[i]!)));
+      try {
+        await rememberWritten(deps.store, route, items.filter((_, i) => results[i]?.ok && !isStale(results[i]!)));
+      } catch (err) {
+        // best effort: without it only an undo made before the next poll can go unseen; the jobs are delivered
+        deps.logger.warn({ pipeline, err }, 'could not note the written fields in the reverse pipeline\'s shadow');
+      }
     }
     if (done.length) {
       await deps.store.complete(done);

@@ -161,7 +161,8 @@ export class PostgresStore implements Store {
       if (plan.updates.length) {
         await c.query(this.sql.mergeJobs, [JSON.stringify(plan.updates.map((u) => [u.id, u.fromVersion, u.version, u.payload, u.runAt])), now]);
       }
-      const upserts = shadow.filter((o): o is ShadowRow => !('delete' in o && o.delete));
+      // in (scope, key) order, the order patchShadow locks rows in: two commits never deadlock on the shadow
+      const upserts = shadow.filter((o): o is ShadowRow => !('delete' in o && o.delete)).sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       const deletes = shadow.filter((o) => 'delete' in o && o.delete);
       if (upserts.length) {
         await c.query(this.sql.upsertShadow, [JSON.stringify(upserts.map((r) => [r.scope, r.key, r.fingerprint, r.doc ?? null, r.updatedAt ?? now]))]);
@@ -271,7 +272,7 @@ export class PostgresStore implements Store {
     }
     await this.withTx(async (c) => {
       const now = Date.now();
-      for (const [scope, fields] of byScope) {
+      for (const [scope, fields] of [...byScope].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
         // locked in key order, so two patches never deadlock each other
         const rows = (await c.query<ShadowRowLike>(this.sql.lockShadow, [scope, [...fields.keys()].sort()])).rows.map(shadowFromRow);
         if (!rows.length) continue;
