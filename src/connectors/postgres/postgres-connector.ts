@@ -21,6 +21,7 @@ import { createSqlReader, readerTableSpec } from '../sql/sql-reader.js';
 import { postgresDialect } from './postgres-dialect.js';
 import { sqlPollOptionsSchema, type SqlPollOptions } from '../sql/sql-poll-options.js';
 import { clientConfig, createPool, poolQueryPort, postgresSystemSchema, serverLabel, type PostgresSystem } from './pg-connection.js';
+import type { SqlQueryPort } from '../sql/sql-query-port.js';
 import { PgLogicalSource, pgLogicalOptionsSchema, type PgLogicalOptions } from './pg-logical-source.js';
 import { PostgresSink, type PostgresSinkOptions } from './postgres-sink.js';
 import { checkWalLevel, describeTable, replicaIdentityProblems, tableRef } from './pg-setup.js';
@@ -98,66 +99,19 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
       });
     }
     const { mode: _mode, ...pollOptions } = options as SqlPollOptions & { mode?: 'poll' };
-    let pool: pg.Pool | null = null;
-    const server = serverLabel(ctx.systemConfig.url);
+    const lazy = lazyPool(ctx.systemConfig, ctx.baseDir, 'poll query');
     return createSqlPollSource({
       dialect: postgresDialect,
       ctx: { ...ctx, options: pollOptions } as SourceContext<unknown, SqlPollOptions>,
-      port: () => {
-        pool ??= createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });
-        const port = poolQueryPort(pool);
-        return {
-          ...port,
-          query: async (sql: string, params: unknown[]) => {
-            try {
-              return await port.query(sql, params);
-            } catch (err) {
-              throw new NotConnectedError(`poll query on PostgreSQL ${server} failed: ${errorMessage(err)}`, { cause: err });
-            }
-          },
-        };
-      },
-      onPollError: async () => {
-        const p = pool;
-        pool = null;
-        await p?.end().catch(() => {});
-      },
-      close: async () => {
-        const p = pool;
-        pool = null;
-        await p?.end().catch(() => {});
-      },
+      port: lazy.port,
+      onPollError: lazy.drop,
+      close: lazy.drop,
     });
   },
 
   createReader(ctx) {
-    let pool: pg.Pool | null = null;
-    const server = serverLabel(ctx.systemConfig.url);
-    const drop = async () => {
-      const p = pool;
-      pool = null;
-      await p?.end().catch(() => {});
-    };
-    return createSqlReader({
-      ...readerTableSpec(ctx.collection, ctx.keyFields, ctx.options),
-      dialect: postgresDialect,
-      port: () => {
-        pool ??= createPool(ctx.systemConfig, { max: 2, baseDir: ctx.baseDir });
-        const port = poolQueryPort(pool);
-        return {
-          ...port,
-          query: async (sql: string, params: unknown[]) => {
-            try {
-              return await port.query(sql, params);
-            } catch (err) {
-              throw new NotConnectedError(`read query on PostgreSQL ${server} failed: ${errorMessage(err)}`, { cause: err });
-            }
-          },
-        };
-      },
-      onError: drop,
-      close: drop,
-    });
+    const lazy = lazyPool(ctx.systemConfig, ctx.baseDir, 'read query');
+    return createSqlReader({ ...readerTableSpec(ctx.collection, ctx.keyFields, ctx.options), dialect: postgresDialect, port: lazy.port, onError: lazy.drop, close: lazy.drop });
   },
 
   createSink(ctx) {
@@ -199,4 +153,34 @@ async function withClient<T>(cfg: PostgresSystem, system: string, baseDir: strin
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/**
+ * A small pool opened at the first query and ended (to reconnect) after a failure; a failing
+ * query is a NotConnectedError naming the server (`what`: "poll query", "read query").
+ */
+function lazyPool(systemConfig: PostgresSystem, baseDir: string | undefined, what: string): { port: () => SqlQueryPort; drop: () => Promise<void> } {
+  let pool: pg.Pool | null = null;
+  const server = serverLabel(systemConfig.url);
+  return {
+    port: () => {
+      pool ??= createPool(systemConfig, { max: 2, baseDir });
+      const port = poolQueryPort(pool);
+      return {
+        ...port,
+        query: async (sql: string, params: unknown[]) => {
+          try {
+            return await port.query(sql, params);
+          } catch (err) {
+            throw new NotConnectedError(`${what} on PostgreSQL ${server} failed: ${errorMessage(err)}`, { cause: err });
+          }
+        },
+      };
+    },
+    drop: async () => {
+      const p = pool;
+      pool = null;
+      await p?.end().catch(() => {});
+    },
+  };
 }

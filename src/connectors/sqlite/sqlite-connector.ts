@@ -65,60 +65,15 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
 
   createSource(ctx) {
     if (isTriggerMode(ctx.options)) return createTriggerSource(ctx, () => openSqliteTriggerDb(ctx.systemConfig, ctx.baseDir));
-    const file = fileOf(ctx.systemConfig, ctx.baseDir);
-    let port: (SqlQueryPort & { close(): Promise<void> }) | null = null;
-    return createSqlPollSource({
-      dialect: sqliteDialect,
-      ctx,
-      port: () => {
-        if (!port) {
-          try {
-            port = fromBetterSqlite3(openSqlite(file, { readonly: true, busyTimeoutMs: busyMs(ctx.systemConfig) }));
-          } catch (err) {
-            throw new NotConnectedError(`cannot open SQLite database ${JSON.stringify(file)} of system "${ctx.system}": ${errorMessage(err)}`, { cause: err });
-          }
-        }
-        return port;
-      },
-      // Drop the handle after a failure: the file may have been replaced or removed.
-      onPollError: async () => {
-        const p = port;
-        port = null;
-        await p?.close();
-      },
-      close: async () => {
-        const p = port;
-        port = null;
-        await p?.close();
-      },
-    });
+    const lazy = lazyPort(ctx.system, fileOf(ctx.systemConfig, ctx.baseDir), busyMs(ctx.systemConfig));
+    // the handle is dropped after a failure: the file may have been replaced or removed
+    return createSqlPollSource({ dialect: sqliteDialect, ctx, port: lazy.port, onPollError: lazy.drop, close: lazy.drop });
   },
 
   createReader(ctx) {
-    const file = fileOf(ctx.systemConfig, ctx.baseDir);
-    let port: (SqlQueryPort & { close(): Promise<void> }) | null = null;
-    const drop = async () => {
-      const p = port;
-      port = null;
-      await p?.close();
-    };
-    return createSqlReader({
-      ...readerTableSpec(ctx.collection, ctx.keyFields, ctx.options),
-      dialect: sqliteDialect,
-      port: () => {
-        if (!port) {
-          try {
-            port = fromBetterSqlite3(openSqlite(file, { readonly: true, busyTimeoutMs: busyMs(ctx.systemConfig) }));
-          } catch (err) {
-            throw new NotConnectedError(`cannot open SQLite database ${JSON.stringify(file)} of system "${ctx.system}": ${errorMessage(err)}`, { cause: err });
-          }
-        }
-        return port;
-      },
-      // the file may have been replaced or removed: reopen on the next query
-      onError: drop,
-      close: drop,
-    });
+    const lazy = lazyPort(ctx.system, fileOf(ctx.systemConfig, ctx.baseDir), busyMs(ctx.systemConfig));
+    // the file may have been replaced or removed: reopen on the next query
+    return createSqlReader({ ...readerTableSpec(ctx.collection, ctx.keyFields, ctx.options), dialect: sqliteDialect, port: lazy.port, onError: lazy.drop, close: lazy.drop });
   },
 
   createSink(ctx) {
@@ -148,3 +103,25 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
     }
   },
 });
+
+/** A read-only handle on the file, opened at the first query and dropped (to reopen) after a failure. */
+function lazyPort(system: string, file: string, busyTimeoutMs: number): { port: () => SqlQueryPort; drop: () => Promise<void> } {
+  let port: (SqlQueryPort & { close(): Promise<void> }) | null = null;
+  return {
+    port: () => {
+      if (!port) {
+        try {
+          port = fromBetterSqlite3(openSqlite(file, { readonly: true, busyTimeoutMs }));
+        } catch (err) {
+          throw new NotConnectedError(`cannot open SQLite database ${JSON.stringify(file)} of system "${system}": ${errorMessage(err)}`, { cause: err });
+        }
+      }
+      return port;
+    },
+    drop: async () => {
+      const p = port;
+      port = null;
+      await p?.close();
+    },
+  };
+}
