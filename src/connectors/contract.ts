@@ -244,16 +244,9 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-export interface SinkContext<S = unknown, O = unknown> {
-  system: string;
-  systemConfig: S;
-  collection: string;
-  options: O;
-  keyFields: string[];
-  logger: Logger;
+/** What a sink is created with: a reader's context (options are the pipeline's `to:` block) and a work directory. */
+export interface SinkContext<S = unknown, O = unknown> extends ReaderContext<S, O> {
   workDir: string;
-  /** Directory relative paths in the system config resolve against (the config file's folder). */
-  baseDir?: string;
 }
 
 export interface ConnectorDescriptor<S = any, SO = any, KO = any> {
