@@ -4,6 +4,7 @@
 import crypto, { createHash } from 'node:crypto';
 import { ValidationError } from './errors.js';
 import type { Delta, Doc } from './types.js';
+import { sameAcrossTypes } from './normalize.js';
 
 /** JSON with object keys sorted at every depth, so equal documents serialise equally. */
 export function stableStringify(value: unknown): string {
@@ -88,14 +89,16 @@ function preview(doc: Doc): string {
 
 /**
  * The fields of `newDoc` that differ from `oldDoc` (the seeds' makeDiff, done properly:
- * deep comparison, and a field that disappeared is reported as null).
+ * deep comparison, and a field that disappeared is reported as null). A value that differs only in
+ * representation across types (`7.5` and `'7.50'`, a `Date` and its ISO text, `true` and `1`, text
+ * and the same text padded with spaces) is no change (core/normalize.ts `sameAcrossTypes`).
  * @example makeDiff({ status: 'P', n: 1 }, { status: 'A', n: 1 }) // => { status: 'A' }
  */
 export function makeDiff(oldDoc: Doc | null | undefined, newDoc: Doc | null | undefined): Doc {
   const diff: Doc = {};
   const a = oldDoc ?? {};
   const b = newDoc ?? {};
-  for (const k of Object.keys(b)) if (!valuesEqual(a[k], b[k])) diff[k] = b[k];
+  for (const k of Object.keys(b)) if (!valuesEqual(a[k], b[k]) && !sameAcrossTypes(a[k], b[k])) diff[k] = b[k];
   for (const k of Object.keys(a)) if (!(k in b) && a[k] !== undefined && a[k] !== null) diff[k] = null;
   return diff;
 }

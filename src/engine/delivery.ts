@@ -10,6 +10,7 @@ import { isStale, type SinkItem, type SinkResult } from '../connectors/contract.
 import type { CompleteInput, FailInput, Store } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { type Route, toSinkItem } from './route.js';
+import { keepTargetRepresentation } from './representation.js';
 import { INTENT_TTL_MS } from './echo.js';
 import { canonicalKey } from '../core/delta.js';
 import type { EchoIntentInput, ShadowPatch } from '../store/store.js';
@@ -80,6 +81,16 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
         } else skipped.push(job);
       } catch (err) {
         fail(job, err);
+      }
+    }
+    if (route.echoReaders.length && items.length) {
+      // on a link: write the target's own representation of a value it already holds, and nothing
+      // for a change that is only a representation of what it holds (engine/representation.ts)
+      const same = await keepTargetRepresentation(deps.store, route, items, readerKey);
+      for (const i of [...same].sort((a, b) => b - a)) {
+        skipped.push(itemJobs[i]!);
+        items.splice(i, 1);
+        itemJobs.splice(i, 1);
       }
     }
     for (const job of skipped) done.push({ id: job.id, version: job.version, workerId: deps.workerId });
