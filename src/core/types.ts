@@ -28,6 +28,11 @@ export interface ChangeEvent {
    * edit from a late echo). Absent for change streams, whose events show a point in the past.
    */
   readAt?: number;
+  /**
+   * The record could not be read (nested deeper than hms-sync reads, say): the capture dead-letters
+   * it with this error (its `after` is a cut copy for the operator), and the other records go on.
+   */
+  rejected?: string;
 }
 
 /**

@@ -230,6 +230,12 @@ function misbehave(string $kind) {
             return;
         case 'empty':
             return;
+        case 'deep':
+            // a GetPermits answer whose second permit carries a note nested 10,000 elements deep
+            $permit = fn ($n, $extra = '') => "<Permit><PermitNumber>$n</PermitNumber><Status>ISSUED</Status>$extra</Permit>";
+            $deep = '<Notes>' . str_repeat('<n>', 10000) . 'bottom' . str_repeat('</n>', 10000) . '</Notes>';
+            echo sprintf($env, '<GetPermitsResponse xmlns="urn:county:permits"><Permits>' . $permit('D-1') . $permit('D-2', $deep) . $permit('D-3') . '</Permits></GetPermitsResponse>');
+            return;
     }
     http_response_code(404);
 }
