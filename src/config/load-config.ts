@@ -237,6 +237,7 @@ function resolve(data: ConfigParsed, sem: Semantics, baseDir: string, file: stri
         timeoutMs: parseDuration(p.delivery.timeout),
         concurrency: p.delivery.concurrency,
       },
+      reconcile: { ignore: p.reconcile.ignore, ...(p.reconcile.settle !== undefined ? { settleMs: parseDuration(p.reconcile.settle) } : {}), emptyIsNull: p.reconcile.emptyIsNull },
     };
   }
   return {

@@ -82,6 +82,11 @@ export const pipelineSchema = z.strictObject({
   maxWait: durationSchema.optional().describe('Cap of the trailing debounce for a key that keeps changing (default 10 x debounce).'),
   linger: durationSchema.default('5ms').describe('Under load, commits of source batches and claims of jobs are spaced at least this far apart, so each carries more changes (fewer store transactions and sink requests per change); a change arriving after a quiet spell is not delayed. 0 turns it off (default 5ms).'),
   delivery: deliverySchema.prefault({}),
+  reconcile: z.strictObject({
+    ignore: z.array(z.string().min(1)).default([]).describe('Target fields left out of the comparison (besides the fields the mapping does not write, which are never compared).'),
+    settle: durationSchema.optional().describe('How long a key that is changing (a job pending or running, or a change seen within this window) is given before it is confirmed as a discrepancy (default: debounce + 2 x the p99 delivery time, 1s..5m).'),
+    emptyIsNull: z.boolean().default(false).describe('Count empty (or all-space) text as null when comparing.'),
+  }).prefault({}).describe('Reconciliation of this pipeline (docs/reconcile.md).'),
 }).describe('One direction: a source collection to a target collection.');
 
 export const systemSchema = z.looseObject({
@@ -162,6 +167,7 @@ export interface ResolvedPipeline {
   /** Least spacing of capture commits and of claims under load (ms). */
   lingerMs: number;
   delivery: ResolvedDelivery;
+  reconcile: { ignore: string[]; settleMs?: number; emptyIsNull: boolean };
 }
 
 export interface ResolvedConfig {

@@ -72,6 +72,8 @@ export interface Delta extends DeltaCore {
    * first claim with this error, without calling the sink. Editing the payload on replay clears it.
    */
   rejected?: string;
+  /** A repair queued from the review queue: the id of the discrepancy it repairs (audit, trace). */
+  repair?: string;
 }
 
 /** Another name for {@link Delta}: what a source queues, in source field names. */

@@ -3,6 +3,7 @@
  * dead letters, audit log) behind one interface with two dialects (SQLite, PostgreSQL).
  * The engine depends on this shape only; tests run the same suite over both dialects.
  */
+import type { ReviewStore } from './review-store.js';
 import type { Delta, Job, JobState } from '../core/types.js';
 
 export interface EnqueueInput {
@@ -246,4 +247,7 @@ export interface OperationsStore {
   prune(olderThanMs: number): Promise<number>;
 }
 
-export interface Store extends SchemaStore, QueueStore, StateStore, EchoIntentStore, OperationsStore {}
+export interface Store extends SchemaStore, QueueStore, StateStore, EchoIntentStore, OperationsStore {
+  /** The review queue of reconciliation (src/store/review-store.ts). */
+  readonly review: ReviewStore;
+}

@@ -4,6 +4,7 @@
  * LISTEN/NOTIFY; every table lives in one schema (default `hms_sync`).
  */
 import pg from 'pg';
+import { asyncReviewStore, type ReviewStore, type Row } from '../review-store.js';
 import { ConfigError, HmsError } from '../../core/errors.js';
 import type { Delta, Job } from '../../core/types.js';
 import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type PlannedInsert, type TailJob } from '../commit-plan.js';
@@ -51,6 +52,18 @@ export class PostgresStore implements Store {
   private readonly waker: PostgresWaker;
   private closed = false;
   private lastReclaim = 0;
+
+  /** The review queue (reconciliation's discrepancies), in this store's schema. */
+  readonly review: ReviewStore = asyncReviewStore(
+    { all: async (sql, params) => (await this.query<Row>(this.reviewSql(sql), params)).rows, run: async (sql, params) => { await this.query(this.reviewSql(sql), params); } },
+    (fn) => this.withTx((c) => fn({ all: async (sql, params) => (await c.query<Row>(this.reviewSql(sql), params)).rows, run: async (sql, params) => { await c.query(this.reviewSql(sql), params); } })),
+  );
+
+  /** The review store's portable SQL in this dialect: schema-qualified tables, numbered parameters. */
+  private reviewSql(sql: string): string {
+    let n = 0;
+    return sql.replace(/\b(discrepancies|audit|jobs)\b(?=\s|\()/g, `${this.q}.$1`).replace(/\?/g, () => `$${++n}`);
+  }
 
   constructor(opts: PostgresStoreOptions) {
     const schema = opts.schema ?? 'hms_sync';
