@@ -81,7 +81,12 @@ export interface ReconcileSummary {
   opened: number;
   updated: number;
   closed: number;
+  /** Found again while ignored by a person. */
+  ignored: number;
+  /** Discrepancies found by this run (ignored ones included). */
   discrepancies: number;
+  /** Found and not ignored: what a person has to look at. */
+  open: number;
   durationMs: number;
   rowsPerSecond: number;
 }
@@ -194,7 +199,7 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
     const durationMs = Math.max(1, at - started);
     return {
       pipeline: p.name, runId, complete: true, sourceRows: progress.sourceRows, targetRows: progress.targetRows, fields: compared, counts, fieldCounts,
-      settled, unsettled, ...recorded, discrepancies: found.length, durationMs, rowsPerSecond: Math.round(((progress.sourceRows + progress.targetRows) * 1000) / durationMs),
+      settled, unsettled, ...recorded, discrepancies: found.length, open: found.length - recorded.ignored, durationMs, rowsPerSecond: Math.round(((progress.sourceRows + progress.targetRows) * 1000) / durationMs),
     };
   } finally {
     spill.close();
