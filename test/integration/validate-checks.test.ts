@@ -5,7 +5,7 @@
  * fields with a did-you-mean; an empty file gets the same verdict as `run`; "configuration is
  * valid" is never printed after a failure. Real processes, real databases (unique table names).
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +16,8 @@ import { runCli } from '../helpers/cli.js';
 import { MARIADB_URL, needService, PG_URL, tempDir, uniqueName } from '../helpers/services.js';
 
 const tmp = tempDir('hms-validate-');
-after(() => tmp.cleanup());
+// not after(): tests registered after a top-level await (the service probes) may run after it
+process.on('exit', () => tmp.cleanup());
 
 interface Out {
   ok: boolean;
@@ -318,4 +319,32 @@ test('an empty file and a file without pipelines: validate and run give the same
     assert.match(r.stderr, message);
     assert.doesNotMatch(v.stdout, /configuration is valid/);
   }
+});
+
+test('HTTP targets whose host does not resolve and SOAP systems whose WSDL does not load fail their system (exit 4)', async () => {
+  const db = path.join(tmp.dir, 'net.db');
+  openDatabase(db).exec('CREATE TABLE T (ID TEXT PRIMARY KEY)');
+  const file = write('net.yaml', `systems:
+  legacy: { driver: sqlite, path: ${JSON.stringify(db)} }
+  web: { driver: http, url: "http://no-such-host.invalid/api", timeout: 5s }
+  county: { driver: soap, wsdl: ./missing.wsdl }
+pipelines:
+  web:
+    from: { system: legacy, collection: T }
+    to: { system: web, collection: t }
+    key: ID
+  county:
+    from: { system: legacy, collection: T }
+    to: { system: county, collection: t, operations: { upsert: { operation: UpdatePermit, input: { Id: "{{key}}" } } } }
+    key: ID
+`);
+  const { code, out, human } = await validate(file);
+  assert.equal(code, 4, human);
+  const sys = Object.fromEntries(out.systems.map((s) => [s.name, s]));
+  assert.equal(sys.legacy!.ok, true);
+  assert.equal(sys.web!.ok, false);
+  assert.match(sys.web!.error!, /system "web" cannot be reached: .*(ENOTFOUND|EAI_AGAIN).*no-such-host\.invalid/);
+  assert.equal(sys.county!.ok, false);
+  assert.match(sys.county!.error!, /missing\.wsdl/);
+  assert.doesNotMatch(human, /configuration is valid/);
 });
