@@ -348,3 +348,35 @@ pipelines:
   assert.match(sys.county!.error!, /missing\.wsdl/);
   assert.doesNotMatch(human, /configuration is valid/);
 });
+
+test('SOAP sources: the list operation, rowsPath and positionField are checked against the WSDL, and the mapping against its record type', async () => {
+  const wsdl = path.resolve('test/peers/php-soap/permits.wsdl');
+  const file = write('soap.yaml', `systems:
+  county: { driver: soap, wsdl: ${JSON.stringify(wsdl)} }
+${sinkSystem}pipelines:
+  good:
+    from: { system: county, collection: permits, operation: GetPermits, rowsPath: Permits.Permit, positionField: Seq }
+    to: { system: out, collection: a, format: jsonl }
+    key: PermitNumber
+    map: { id: PermitNumber, status: Statsu, seq: Seq }
+  op:
+    from: { system: county, collection: permits, operation: GetPremits, rowsPath: Permits.Permit }
+    to: { system: out, collection: b, format: jsonl }
+    key: PermitNumber
+  rows:
+    from: { system: county, collection: permits, operation: GetPermits, rowsPath: Permits.Permitt }
+    to: { system: out, collection: c, format: jsonl }
+    key: PermitNumber
+`);
+  const { code, out, human } = await validate(file);
+  assert.equal(code, 3, human);
+  const src = Object.fromEntries(out.sources.map((s) => [s.pipeline, s]));
+  assert.equal(src.good!.ok, true, human);
+  assert.match(src.good!.fieldsFrom!, /the Permits\.Permit elements of GetPermits in the WSDL/);
+  assert.equal(src.op!.ok, false);
+  assert.match(src.op!.error!, /from\.operation: "GetPremits" is not an operation of the WSDL .*\(did you mean "GetPermits"\?\)/);
+  assert.equal(src.rows!.ok, false);
+  assert.match(src.rows!.error!, /from\.rowsPath "Permits\.Permitt": the output of GetPermits .* has no element "Permitt" under Permits \(did you mean "Permit"\?\); it has Permit/);
+  assert.deepEqual(out.fields.map((f) => f.path), ['pipelines.good.map.status']);
+  assert.match(out.fields[0]!.message, /"Statsu".*did you mean "Status"/);
+});
