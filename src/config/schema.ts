@@ -47,7 +47,8 @@ export const fieldRuleSchema = z.union([
     default: z.unknown().optional().describe('Value used when the source value is null or missing, and for unknown codes with `unknown: default`.'),
     expr: z.string().optional().describe('JSONata expression over the whole source record, instead of `from` (e.g. "$substring(NAME, 0, 10)").'),
     required: z.boolean().optional().describe('A null or missing value is a mapping error.'),
-    omitIfNull: z.boolean().optional().describe('Leave the field out when its value is null.'),
+    omitIfNull: z.boolean().optional().describe('Leave the field out when its value is null (a field absent from the record is then accepted too).'),
+    optional: z.boolean().optional().describe('The source field may be absent from a record (taken as null). Without optional, default or omitIfNull, a `from` field absent from the record is a mapping error (the job is dead-lettered naming the field), so a misspelt column never delivers null silently.'),
   }).describe('A mapping rule.'),
 ]);
 
