@@ -337,20 +337,20 @@ CREATE TABLE t (ck TEXT PRIMARY KEY, tkey TEXT NOT NULL, h TEXT NOT NULL) WITHOU
     },
     hashStagedSource(fields, norm, dup) {
       commit();
-      const reader = openDatabase(file);
-      try {
-        // a second connection reads the staged rows while this one writes the hashes
-        const rows = reader.prepare('SELECT ck, skey, tkey, doc FROM staged ORDER BY seq').iterate() as IterableIterator<{ ck: string; skey: string; tkey: string; doc: string }>;
+      // a chunk of staged rows at a time, on this one connection (a second reader would hold a
+      // lock this journal-less file cannot write past)
+      const chunk = db.prepare('SELECT seq, ck, skey, tkey, doc FROM staged WHERE seq > ? ORDER BY seq LIMIT 5000');
+      let after = 0;
+      for (;;) {
+        const rows = chunk.all(after) as Array<{ seq: number; ck: string; skey: string; tkey: string; doc: string }>;
+        if (!rows.length) break;
         begin();
-        let n = 0;
         for (const r of rows) {
           const h = rowHash(JSON.parse(r.doc) as Doc, fields, norm);
           if (insS.run(r.ck, r.skey, r.tkey, h).changes === 0) dup(r.ck, r.skey);
-          if (++n % 5000 === 0) { commit(); begin(); }
         }
         commit();
-      } finally {
-        reader.close();
+        after = rows[rows.length - 1]!.seq;
       }
       db.exec('DELETE FROM staged');
     },
