@@ -34,17 +34,17 @@ export interface DeliveryLoopOptions {
 }
 
 /** Deliver one claimed batch. Exported for tests and for `hms-sync run --once`. */
-export async function deliverJobs(deps: DeliveryDeps, jobs: Job[], signal: AbortSignal): Promise<void> {
+export async function deliverJobs(deps: DeliveryDeps, jobs: Job[], signal: AbortSignal, lease?: Pick<LeaseHeartbeat, 'release'>): Promise<void> {
   const byPipeline = new Map<string, Job[]>();
   for (const j of jobs) {
     const list = byPipeline.get(j.pipeline) ?? [];
     list.push(j);
     byPipeline.set(j.pipeline, list);
   }
-  await Promise.all([...byPipeline].map(([pipeline, list]) => deliverGroup(deps, pipeline, list, signal)));
+  await Promise.all([...byPipeline].map(([pipeline, list]) => deliverGroup(deps, pipeline, list, signal, lease)));
 }
 
-async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], signal: AbortSignal): Promise<void> {
+async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], signal: AbortSignal, lease?: Pick<LeaseHeartbeat, 'release'>): Promise<void> {
   const route = deps.routes.get(pipeline);
   const now = Date.now();
   const done: CompleteInput[] = [];
@@ -108,6 +108,9 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
         results = items.map(() => ({ ok: false, error: err }));
       }
     }
+    // the results are recorded next: the heartbeat stops renewing these jobs (an ack racing a
+    // renewal must not look like a lost lease)
+    lease?.release(jobs.map((j) => j.id));
     const landed: string[] = [];
     const stale = new Map<string, string>();
     results.forEach((r, i) => {
@@ -144,6 +147,7 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
     }
   }
   if (failures.length) {
+    lease?.release(jobs.map((j) => j.id));
     await deps.store.fail(failures);
     for (const f of failed) {
       if (f.retryAt === null) {
@@ -237,11 +241,15 @@ export class LeaseHeartbeat {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
+  /** The jobs still renewed; `released` counts the calls that removed some. */
+  private readonly held: Set<string>;
+  private released = 0;
   /** Aborted when a lease was lost (or the outer signal aborted). */
   readonly signal: AbortSignal;
 
-  constructor(private readonly deps: Pick<DeliveryDeps, 'store' | 'logger' | 'workerId'>, private readonly ids: string[], private readonly leaseMs: number, outer: AbortSignal) {
+  constructor(private readonly deps: Pick<DeliveryDeps, 'store' | 'logger' | 'workerId'>, ids: string[], private readonly leaseMs: number, outer: AbortSignal) {
     this.signal = AbortSignal.any([outer, this.ac.signal]);
+    this.held = new Set(ids);
     this.schedule();
   }
 
@@ -253,16 +261,26 @@ export class LeaseHeartbeat {
   }
 
   private async beat(): Promise<void> {
+    const ids = [...this.held];
+    if (!ids.length) return;
+    const generation = this.released;
     try {
-      const held = await this.deps.store.extendLease(this.ids, this.deps.workerId, this.leaseMs);
-      if (typeof held === 'number' && held < this.ids.length && !this.stopped) {
-        const err = new RetryableError(`lost the lease of ${this.ids.length - held} of ${this.ids.length} claimed jobs (another worker may hold them now); the delivery was cancelled`);
-        this.deps.logger.warn({ jobs: this.ids, held }, err.message);
+      const held = await this.deps.store.extendLease(ids, this.deps.workerId, this.leaseMs);
+      // fewer held than asked for, while none of them was acknowledged meanwhile: a lease expired
+      if (typeof held === 'number' && held < ids.length && !this.stopped && generation === this.released) {
+        const err = new RetryableError(`lost the lease of ${ids.length - held} of ${ids.length} claimed jobs (the process stalled past delivery.lease; another worker may hold them now); the delivery was cancelled`);
+        this.deps.logger.warn({ jobs: ids, held }, err.message);
         this.ac.abort(err);
       }
     } catch (err) {
-      this.deps.logger.warn({ err: errorMessage(err), jobs: this.ids.length }, 'could not renew the lease of the jobs being delivered; retrying at the next heartbeat');
+      this.deps.logger.warn({ err: errorMessage(err), jobs: ids.length }, 'could not renew the lease of the jobs being delivered; retrying at the next heartbeat');
     }
+  }
+
+  /** Stop renewing these jobs (their results are about to be recorded). */
+  release(ids: string[]): void {
+    for (const id of ids) this.held.delete(id);
+    this.released++;
   }
 
   async stop(): Promise<void> {
@@ -367,7 +385,7 @@ export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions 
       if (jobs.length) {
         const heartbeat = new LeaseHeartbeat(deps, jobs.map((j) => j.id), opts.leaseMs, sinkSignal);
         try {
-          await deliverJobs(deps, jobs, heartbeat.signal);
+          await deliverJobs(deps, jobs, heartbeat.signal, heartbeat);
         } catch (err) {
           // the store failed while recording results (locked, connection lost): the claimed jobs
           // stay running until their lease expires and are delivered again then

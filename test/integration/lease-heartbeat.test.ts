@@ -141,3 +141,31 @@ test('a delivery slower than the lease is not taken over by another process whil
   assert.equal(await a.terminate(), 0);
   assert.equal(await b.terminate(), 0);
 });
+
+test('a worker that stalled past its lease learns it at the next heartbeat: the delivery of the batch is aborted', async () => {
+  const { LeaseHeartbeat } = await import('../../src/engine/delivery.js');
+  const { silentLogger } = await import('../../src/core/log.js');
+  const store = await openStore('sqlite::memory:');
+  closers.push(() => store.close());
+  await store.migrate();
+  await enqueue(store, 1);
+  const [job] = await store.claim({ workerId: 'stalled', limit: 1, leaseMs: 100 });
+  assert.ok(job);
+  await waitFor(() => Date.now() > job.leaseUntil! + 10);
+  const [taken] = await store.claim({ workerId: 'other', limit: 1, leaseMs: 30_000 });
+  assert.equal(taken?.id, job.id, 'the expired job was claimed by another worker');
+  const hb = new LeaseHeartbeat({ store, logger: silentLogger(), workerId: 'stalled' }, [job.id], 300, new AbortController().signal);
+  try {
+    await waitFor(() => hb.signal.aborted, { timeoutMs: 3000, what: 'the heartbeat to notice the lost lease' });
+    assert.match(String((hb.signal.reason as Error).message), /lost the lease of 1 of 1 claimed jobs/);
+    assert.equal((await store.getJob(job.id))?.lockedBy, 'other', 'the other worker still holds it');
+  } finally {
+    await hb.stop();
+  }
+  // a heartbeat of jobs still held renews them and never aborts
+  const ok = new LeaseHeartbeat({ store, logger: silentLogger(), workerId: 'other' }, [job.id], 300, new AbortController().signal);
+  const before = (await store.getJob(job.id))!.leaseUntil!;
+  await waitFor(async () => (await store.getJob(job.id))!.leaseUntil! !== before, { timeoutMs: 3000, what: 'a renewal' });
+  assert.equal(ok.signal.aborted, false);
+  await ok.stop();
+});
