@@ -93,3 +93,59 @@ test(`${PROCESSES} processes committing and acknowledging jobs of the same keys 
     await admin.end();
   }
 });
+
+test('a store statement aborted by a deadlock or serialization failure is run again; one that keeps failing is an HMS_ERR_STORE naming the SQLSTATE', { skip, timeout: 30_000 }, async () => {
+  const { PostgresStore } = await import('../../src/store/postgres/postgres-store.js');
+  const { computeDelta } = await import('../../src/core/delta.js');
+  const schema = uniqueName('dlretry');
+  const store = new PostgresStore({ connectionString: PG_URL, schema, poolSize: 2 });
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    await store.migrate();
+    // PostgreSQL itself aborts the ack: a trigger raises the deadlock / serialization SQLSTATE for
+    // the first `failures` acks after a reset (counted by a sequence: the abort does not undo it)
+    await admin.query(`CREATE TABLE ${schema}.chaos (failures int, code text)`);
+    await admin.query(`INSERT INTO ${schema}.chaos VALUES (0, '40P01')`);
+    await admin.query(`CREATE SEQUENCE ${schema}.chaos_n`);
+    await admin.query(`CREATE FUNCTION ${schema}.chaos() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE c ${schema}.chaos; BEGIN
+        SELECT * INTO c FROM ${schema}.chaos;
+        IF nextval('${schema}.chaos_n') <= c.failures THEN RAISE EXCEPTION 'injected %', c.code USING ERRCODE = c.code; END IF;
+        RETURN NEW; END $$`);
+    const inject = async (failures: number, code: string) => {
+      await admin.query(`UPDATE ${schema}.chaos SET failures = $1, code = $2`, [failures, code]);
+      await admin.query(`SELECT setval('${schema}.chaos_n', 1, false)`);
+    };
+    await admin.query(`CREATE TRIGGER chaos BEFORE UPDATE ON ${schema}.jobs FOR EACH ROW WHEN (NEW.state = 'done') EXECUTE FUNCTION ${schema}.chaos()`);
+    const now = Date.now();
+    await store.enqueue(['a', 'b', 'c'].map((key) => ({ pipeline: 'p', target: 't', key, payload: computeDelta(key, null, { id: key }, now)!, runAt: now, maxAttempts: 3 })));
+    const jobs = await store.claim({ workerId: 'w', limit: 10, leaseMs: 30_000 });
+    assert.equal(jobs.length, 3);
+    await inject(2, '40P01');
+    await store.complete(jobs.slice(0, 1).map((j) => ({ id: j.id, version: j.version, workerId: 'w' })));
+    await inject(1, '40001');
+    await store.complete(jobs.slice(1, 2).map((j) => ({ id: j.id, version: j.version, workerId: 'w' })));
+    assert.deepEqual(store.conflicts, { deadlock: 2, serialization: 1 }, 'each abort was counted and retried');
+    const done = (await admin.query(`SELECT count(*)::int AS n FROM ${schema}.jobs WHERE state = 'done'`)).rows[0].n;
+    assert.equal(done, 2, 'the retried acks were applied');
+    // a whole transaction (a capture commit with shadow rows) is run again from its start
+    await admin.query(`CREATE TRIGGER chaos BEFORE INSERT ON ${schema}.shadow FOR EACH ROW EXECUTE FUNCTION ${schema}.chaos()`);
+    await inject(1, '40P01');
+    const r = await store.commit({ jobs: [{ pipeline: 'p', target: 't', key: 'd', payload: computeDelta('d', null, { id: 'd' }, now)!, runAt: now, maxAttempts: 3 }], shadow: [{ scope: 's', key: 'd', fingerprint: 'f', doc: { id: 'd' } }], position: { source: 'src', position: '42' } });
+    assert.deepEqual(r, { inserted: 1, merged: 0 });
+    assert.equal(store.conflicts.deadlock, 3);
+    assert.equal(await store.getPosition('src'), '42');
+    assert.equal((await admin.query(`SELECT count(*)::int AS n FROM ${schema}.jobs WHERE key = 'd'`)).rows[0].n, 1, 'the retried commit inserted its job once');
+    await inject(1000, '40P01');
+    await assert.rejects(store.complete(jobs.slice(2).map((j) => ({ id: j.id, version: j.version, workerId: 'w' }))), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'HMS_ERR_STORE');
+      assert.match(err.message, new RegExp(`PostgreSQL store \\(schema ${schema}\\): a transaction was aborted 6 times in a row by "injected 40P01" \\(SQLSTATE 40P01\\)`));
+      return true;
+    });
+  } finally {
+    await store.close();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  }
+});
