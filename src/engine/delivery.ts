@@ -205,7 +205,12 @@ async function callSink(deps: DeliveryDeps, route: Route, items: SinkItem[], sig
   if (signal.aborted) onOuter();
   else signal.addEventListener('abort', onOuter, { once: true });
   const started = Date.now();
-  const p = route.sink.write(items, call.signal);
+  let p: Promise<SinkResult[]>;
+  try {
+    p = route.sink.write(items, call.signal);
+  } catch (err) {
+    p = Promise.reject(err); // a plug-in sink that throws instead of rejecting
+  }
   let timer: NodeJS.Timeout | undefined;
   try {
     if (!ms || ms <= 0) return await p;
