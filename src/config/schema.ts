@@ -66,8 +66,8 @@ export const deliverySchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(1000).default(20).describe('Attempts before a job is dead-lettered.'),
   backoff: backoffSchema.default('exponential 1s..10m').describe('Retry delay policy: exponential with full jitter and a cap ("exponential 1s..10m", "fixed 5s", or { initial, max, factor }).'),
   batchSize: z.number().int().min(1).max(10_000).default(100).describe('Jobs claimed and handed to the sink at once.'),
-  lease: durationSchema.default('30s').describe('How long a claimed job stays locked to a worker; a crashed worker\'s jobs are picked up again after it.'),
-  timeout: durationSchema.default('30s').describe('Time limit of one delivery call to the sink.'),
+  lease: durationSchema.default('10s').describe('How long a claimed job stays locked to its worker without a heartbeat: a delivering worker renews it every lease/3 while the sink call runs (however long that takes), so after a crash (SIGKILL, power loss) its jobs are claimable again at most this long after it, and another running worker takes them within about 1 s more (docs/store.md, Leases and crashed workers).'),
+  timeout: durationSchema.default('30s').describe('Time limit of one delivery call to the sink: then the call is cancelled, the batch waits until the call has really ended (so no older write can land after a newer one) and is retried with backoff.'),
   concurrency: z.number().int().min(1).max(1000).default(1).describe('Batches delivered in parallel for this pipeline (per-key order is kept regardless).'),
 }).describe('How jobs are delivered to the target.');
 

@@ -12,6 +12,7 @@
  *     from: { system: shop, collection: orders, mode: binlog }
  */
 import { z } from 'zod';
+import mysql from 'mysql2/promise';
 import { errorMessage, NotConnectedError, PermanentError } from '../../core/errors.js';
 import { didYouMean } from '../../core/suggest.js';
 import { checkSqlColumns, sqlSourceFields } from '../sql/sql-check.js';
@@ -125,7 +126,15 @@ function descriptor(driver: 'mariadb' | 'mysql'): ConnectorDescriptor<MariadbSys
     createSink(ctx) {
       const o = mariadbSinkSchema.parse(ctx.options ?? {});
       const opts: MariadbSinkOptions = { mode: o.mode, versionField: o.versionField, updateColumns: o.updateColumns, maxRows: o.batchRows };
-      return new MariadbSink(openMariadbPool(ctx.systemConfig), opts, label(ctx.systemConfig));
+      const cfg = ctx.systemConfig;
+      return new MariadbSink(openMariadbPool(cfg), opts, label(cfg), async (threadId) => {
+        const c = await mysql.createConnection({ ...connectionOptions(cfg), connectTimeout: 5000 });
+        try {
+          await c.query(`KILL QUERY ${Number(threadId)}`);
+        } finally {
+          await c.end().catch(() => {});
+        }
+      });
     },
 
     /**
