@@ -224,6 +224,51 @@ pipelines:
   }
 });
 
+test('a CSV snapshot file (a side with no key order) against a SQLite table: each class, trailing spaces and numbers by value', async () => {
+  const tmp = tempDir();
+  try {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(path.join(tmp.dir, 'inbox'));
+    // rows in no key order, as a mainframe job writes them
+    writeFileSync(path.join(tmp.dir, 'inbox', 'PERMITS.20261204.csv'), 'PERMIT_NO,FEE,OWNER\nP9,010.00,ann   \nP2,3.5,bob\nP5,7,cy\nP1,1.10,dee\n');
+    const tf = path.join(tmp.dir, 'portal.db');
+    const db = openDatabase(tf);
+    db.exec('CREATE TABLE permits (PERMIT_NO TEXT PRIMARY KEY, FEE REAL, OWNER TEXT)');
+    const ins = db.prepare('INSERT INTO permits VALUES (?, ?, ?)');
+    ins.run('P9', 10, 'ann');
+    ins.run('P2', 3.5, 'bob');
+    ins.run('P1', 1.2, 'dee'); // different
+    ins.run('P7', 1, 'zed'); // extra; P5 is missing
+    db.close();
+    const cfg = config(`store: sqlite:${path.join(tmp.dir, 'state.db')}
+stateDir: ${tmp.dir}
+systems:
+  dropbox: { driver: file, transport: local, dir: ./inbox }
+  portal: { driver: sqlite, path: ./portal.db }
+pipelines:
+  permits:
+    from: { system: dropbox, collection: permits, pattern: "PERMITS.*.csv", format: csv, mode: snapshot }
+    to: { system: portal, collection: permits }
+    key: PERMIT_NO
+    reconcile: { settle: 10ms }
+`, path.join(tmp.dir, 'hms-sync.yaml'));
+    const store = await openStore(cfg.store);
+    try {
+      const s = await runReconcile({ config: cfg, store, pipeline: 'permits', logger: silentLogger() });
+      assert.equal(s.sourceRows, 4);
+      assert.deepEqual(s.counts, { missing: 1, extra: 1, different: 1, duplicate: 0, unmappable: 0 });
+      const byKey = Object.fromEntries((await listDiscrepancies(store)).map((d) => [d.key, d]));
+      assert.equal(byKey.P5!.class, 'missing');
+      assert.equal(byKey.P7!.class, 'extra');
+      assert.deepEqual(byKey.P1!.fields, [{ field: 'FEE', source: '1.10', target: 1.2 }]);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    tmp.cleanup();
+  }
+});
+
 test('reconcile against PostgreSQL: timestamps in two zones, numeric 1.10 vs 1.1, NULL vs empty, a duplicate key; an unreachable side is exit-4 material', { skip: await needService('postgres') }, async () => {
   const tmp = tempDir();
   const schema = uniqueName('rec');
