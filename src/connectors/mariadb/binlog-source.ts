@@ -14,7 +14,7 @@
 import ZongJi from '@vlasky/zongji';
 import { z } from 'zod';
 import { canonicalKey } from '../../core/delta.js';
-import { errorMessage, NotConnectedError } from '../../core/errors.js';
+import { errorMessage, NotConnectedError, PermanentError } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
 import type { BackfillCapable, BackfillSupport, SourceContext, WatermarkedBatch } from '../contract.js';
 import { durationSchema, parseDuration } from '../sql/duration.js';
@@ -102,8 +102,8 @@ export class BinlogSource implements BackfillCapable {
     const port = fromMariadbPool(openMariadbPool(this.ctx.systemConfig, { connectionLimit: 1 }));
     try {
       const logBin = await port.query("SELECT @@log_bin AS b, @@binlog_format AS f", []);
-      if (!Number(logBin[0]?.b)) throw new NotConnectedError(`the binlog is off on ${this.ctx.system}: start the server with --log-bin --binlog-format=ROW (log_bin is not dynamic; set it in my.cnf [mysqld] and restart)`);
-      if (String(logBin[0]?.f).toUpperCase() !== 'ROW') throw new NotConnectedError(`binlog_format is ${String(logBin[0]?.f)} on ${this.ctx.system}; the binlog source needs ROW: SET GLOBAL binlog_format = 'ROW' and binlog_format=ROW in my.cnf`);
+      if (!Number(logBin[0]?.b)) throw new PermanentError(`the binlog is off on ${this.ctx.system}: start the server with --log-bin --binlog-format=ROW (log_bin is not dynamic; set it in my.cnf [mysqld] and restart)`);
+      if (String(logBin[0]?.f).toUpperCase() !== 'ROW') throw new PermanentError(`binlog_format is ${String(logBin[0]?.f)} on ${this.ctx.system}; the binlog source needs ROW: SET GLOBAL binlog_format = 'ROW' and binlog_format=ROW in my.cnf`);
       let gtid: string | undefined;
       try {
         const g = await port.query('SELECT @@gtid_binlog_pos AS g', []);
