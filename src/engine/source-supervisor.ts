@@ -74,9 +74,9 @@ export function isExpectedError(err: unknown): boolean {
 
 /** The one-line description of a source failure, with what to do when known. */
 export function describeSourceError(err: unknown, where: { pipeline: string; system: string; collection: string }): string {
-  const msg = errorMessage(err);
+  const msg = err instanceof HmsError ? err.message : errorMessage(err);
   const hint = codes(err).map((c) => HINTS[c]).find((h) => h) ?? (/\bno such table\b/i.test(msg) ? 'check the pipeline\'s collection' : undefined);
-  return `pipeline "${where.pipeline}": source ${where.system}/${where.collection}: ${msg}${hint && !msg.includes(hint) ? ` (${hint})` : ''}`;
+  return `pipeline "${where.pipeline}": source ${where.system}/${where.collection}: ${msg}${hint && !msg.includes(hint) ? `; ${hint}` : ''}`;
 }
 
 export interface SourceMonitorOptions {
