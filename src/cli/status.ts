@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { errorMessage } from '../core/errors.js';
 import { loadConfigArg, formatAge, printJson, printTable, withStore } from './common.js';
@@ -17,6 +18,8 @@ export interface SourceView {
   live: boolean;
   /** Failed, retrying longer than sourceFailAfter, or down: `status` exits 1. */
   problem: boolean;
+  /** When `retrying` turned into `failed` here because it lasted longer than sourceFailAfter: for how long. */
+  retryingForMs?: number;
 }
 
 export function viewSource(s: SourceStatus, failAfterMs: number): SourceView {
@@ -35,7 +38,8 @@ async function storeWrite(store: Store): Promise<{ writable: boolean; error?: st
     await store.probeWrite(`status:${process.pid}`);
     return { writable: true };
   } catch (e) {
-    return { writable: false, error: errorMessage(e) };
+    const where = store.dialect === 'sqlite' ? `SQLite store ${path.resolve((store as unknown as { file: string }).file)}` : `PostgreSQL store, schema ${(store as unknown as { schema: string }).schema}`;
+    return { writable: false, error: `${errorMessage(e)} (${where})` };
   }
 }
 

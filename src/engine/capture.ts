@@ -13,8 +13,9 @@ import type { EchoIntent, EchoIntentStore, EchoIntentUpdate, EnqueueInput, Queue
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { sleep } from '../core/sleep.js';
 import { computeBackoff, type BackoffPolicy } from '../core/backoff.js';
-import { errorMessage, StoreUnwritableError } from '../core/errors.js';
+import { errorMessage, HmsError, StoreUnwritableError } from '../core/errors.js';
 import { isExpectedError, isPermanentSourceError, type SourceHealthReporter } from './source-supervisor.js';
+import { isStoreUnavailable } from './store-wait.js';
 
 export interface CapturePipeline {
   name: string;
@@ -134,6 +135,7 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
       remember: batch.remember?.length ? batch.remember.map((id) => ({ scope: p.sourceId, id, at: now })) : undefined,
     });
   } catch (err) {
+    if (!isStoreUnavailable(err)) throw err;
     // the store, not the source, failed: capture waits for the store instead of backing off
     throw new StoreUnwritableError(`the state store ${deps.storeLabel ?? ''}${deps.storeLabel ? ' ' : ''}cannot take the changes of pipeline "${p.name}": ${errorMessage(err)}`, { cause: err });
   }
@@ -174,17 +176,20 @@ export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: 
       }
     } catch (err) {
       if (signal.aborted) break;
-      if (err instanceof StoreUnwritableError && deps.store.probeWrite && await waitForStore(p, deps, err, signal)) continue;
+      if (err instanceof StoreUnwritableError && deps.store.probeWrite) {
+        await waitForStore(p, deps, err, signal);
+        continue;
+      }
       failures++;
       const error = err instanceof Error ? err : new Error(String(err));
       permanent = isPermanentSourceError(error);
       p.monitor?.failed(error);
       // expected errors (ours, or a driver's coded error) are one line; anything else keeps its stack
-      const logged = isExpectedError(error) ? { error: errorMessage(error), code: (error as { code?: unknown }).code } : { err: error };
+      const logged = isExpectedError(error) ? { error: error instanceof HmsError ? error.message : errorMessage(error), code: (error as { code?: unknown }).code } : { err: error };
       if (error.message !== lastMessage) {
         lastMessage = error.message;
         repeats = 0;
-        deps.logger.error({ pipeline: p.name, ...logged, failures }, `${permanent ? 'source cannot start until this is fixed; retrying now and then' : 'source failed; restarting it'}: ${errorMessage(error)}`);
+        deps.logger.error({ pipeline: p.name, ...logged, failures }, `${permanent ? 'source cannot start until this is fixed; retrying now and then' : 'source failed; restarting it'}: ${error instanceof HmsError ? error.message : errorMessage(error)}`);
       } else {
         repeats++;
         deps.logger.warn({ pipeline: p.name, failures, repeats }, `source still failing with the same error: ${error.message.slice(0, 120)}${error.message.length > 120 ? '...' : ''}`);
@@ -197,23 +202,21 @@ export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: 
 }
 
 /**
- * After a commit failed: probe the store until it writes again (true: restart the source now), or
- * false when the first probe already succeeds (the commit failed for another reason: back off).
+ * After a commit failed because the store cannot write: probe it every {@link STORE_PROBE_MS}
+ * until a write lands (or the signal aborts), then the caller restarts the source at once.
  */
-async function waitForStore(p: CapturePipeline, deps: CaptureDeps, err: StoreUnwritableError, signal: AbortSignal): Promise<boolean> {
-  const probe = () => deps.store.probeWrite!(deps.workerId ?? 'capture').then(() => true, () => false);
-  if (await probe()) return false;
+async function waitForStore(p: CapturePipeline, deps: CaptureDeps, err: StoreUnwritableError, signal: AbortSignal): Promise<void> {
   deps.logger.error({ pipeline: p.name, error: err.message }, `${err.message}; capture waits and resumes as soon as the store can write`);
   deps.events.emit('store:unwritable', { pipeline: p.name, error: err.message });
   const started = Date.now();
   while (!signal.aborted) {
     await sleep(STORE_PROBE_MS, signal);
-    if (signal.aborted) return true;
-    if (await probe()) {
-      deps.logger.info({ pipeline: p.name, waitedMs: Date.now() - started }, `the state store ${deps.storeLabel ?? ''} can write again; pipeline "${p.name}" resumes`);
+    if (signal.aborted) return;
+    const ok = await deps.store.probeWrite!(deps.workerId ?? 'capture').then(() => true, () => false);
+    if (ok) {
+      deps.logger.info({ pipeline: p.name, waitedMs: Date.now() - started }, `the state store ${deps.storeLabel ?? ''}${deps.storeLabel ? ' ' : ''}can write again; pipeline "${p.name}" resumes`);
       deps.events.emit('store:writable', { pipeline: p.name });
-      return true;
+      return;
     }
   }
-  return true;
 }

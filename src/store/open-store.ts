@@ -48,7 +48,11 @@ export function ensureDir(dir: string, what: string): string[] {
         cur = up;
         continue;
       }
-      if (code === 'ENOTDIR') throw new StoreError(`cannot create ${what} ${abs}: a parent of ${cur} is a file, not a folder`, { cause: e });
+      if (code === 'ENOTDIR') {
+        let file = path.dirname(cur);
+        while (path.dirname(file) !== file && !statSync(file, { throwIfNoEntry: false })) file = path.dirname(file);
+        throw new StoreError(`cannot create ${what} ${abs}: ${file} is a file, not a folder`, { cause: e });
+      }
       throw new StoreError(`cannot create ${what} ${abs}: ${cur}: ${errorMessage(e)}`, { cause: e });
     }
     if (!isDir) throw new StoreError(`cannot create ${what} ${abs}: ${cur} is a file, not a folder`);
@@ -62,7 +66,10 @@ export function ensureDir(dir: string, what: string): string[] {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && statSync(d, { throwIfNoEntry: false })?.isDirectory()) continue;
-      const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : errorMessage(e);
+      const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied'
+        : code === 'EROFS' ? 'read-only file system'
+          : code === 'ENOENT' ? `the file system of ${path.dirname(d)} does not allow creating folders there`
+            : errorMessage(e);
       throw new StoreError(`cannot create ${what} ${abs}: mkdir ${d}: ${why}`, { cause: e });
     }
   }

@@ -81,7 +81,8 @@ export class SqliteSources {
 
   probe(writer: string): void {
     this.tx(() => {
-      this.db().prepare('INSERT INTO store_probe (id, written_at, writer) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, writer = excluded.writer').run(Date.now(), writer);
+      // a few pages (randomblob: not compressible, overflow pages) so a file system without room for them fails the probe
+      this.db().prepare('INSERT INTO store_probe (id, written_at, writer) VALUES (1, ?, ? || hex(randomblob(8192))) ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, writer = excluded.writer').run(Date.now(), writer);
     });
   }
 }
