@@ -20,7 +20,12 @@ export function isStoreUnavailable(err: unknown): boolean {
   return false;
 }
 
-/** Retry `write` every 250 ms while it fails because the store cannot write (other errors are thrown); logs the first such failure in one line. */
+function isLockContention(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
+
+/** Retry `write` every 250 ms while it fails because the store cannot write (full, read-only, gone; other errors, and lock contention, are thrown); logs the first such failure in one line. */
 export async function retryWhileStoreDown<T>(write: () => Promise<T>, logger: Logger, what: string, signal: AbortSignal): Promise<T> {
   let logged = false;
   for (;;) {
@@ -29,7 +34,9 @@ export async function retryWhileStoreDown<T>(write: () => Promise<T>, logger: Lo
       if (logged) logger.info(`the state store can write again: ${what} recorded`);
       return r;
     } catch (err) {
-      if (!isStoreUnavailable(err) || signal.aborted) throw err;
+      // lock contention (another process holds the write lock past the busy timeout) keeps its
+      // old handling: the jobs stay running and are delivered again when their lease expires
+      if (!isStoreUnavailable(err) || isLockContention(err) || signal.aborted) throw err;
       if (!logged) logger.error({ error: errorMessage(err) }, `cannot record ${what} in the state store: ${errorMessage(err)}; retrying every 250 ms until it can write`);
       logged = true;
       await sleep(250, signal);

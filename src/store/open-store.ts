@@ -86,7 +86,7 @@ function storeOpenError(url: string, parsed: ReturnType<typeof parseStoreUrl>, e
     const code = (e as { code?: unknown }).code;
     const u = (() => { try { return new URL(parsed.connectionString); } catch { return null; } })();
     const where = u ? `${u.hostname}:${u.port || 5432}${u.pathname}` : redactUrl(url);
-    if (typeof code === 'string' && CONNECT_CODES.has(code)) return new NotConnectedError(`cannot reach the PostgreSQL state store at ${where} (${redactUrl(url)}): ${msg}`, { cause: e });
+    if (typeof code === 'string' && CONNECT_CODES.has(code)) return new NotConnectedError(`cannot open the state store ${redactUrl(url)} (PostgreSQL at ${where} cannot be reached): ${msg}`, { cause: e });
     return new StoreError(`the PostgreSQL state store at ${where} failed: ${msg}`, { cause: e });
   }
   return new StoreError(`cannot use the SQLite state store ${path.resolve(parsed.file)}: ${msg}`, { cause: e });

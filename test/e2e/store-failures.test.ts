@@ -63,10 +63,10 @@ test('a store that cannot be opened or created is one line with its path or addr
   const started = Date.now();
   oneLine(await runCli(['run', config('proc', 'sqlite:/proc/hms-sync-test/state.db')], { timeoutMs: 20_000 }), /^hms-sync: cannot create the folder of the SQLite state store \/proc\/hms-sync-test: mkdir \/proc\/hms-sync-test: the file system of \/proc does not allow creating folders there$/);
   assert.ok(Date.now() - started < 15_000);
-  oneLine(await runCli(['run', config('pgdown', 'postgres://postgres:secret@127.0.0.1:1/test')], { timeoutMs: 20_000 }), /^hms-sync: cannot reach the PostgreSQL state store at 127\.0\.0\.1:1\/test \(postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test\): .*ECONNREFUSED/);
+  oneLine(await runCli(['run', config('pgdown', 'postgres://postgres:secret@127.0.0.1:1/test')], { timeoutMs: 20_000 }), /^hms-sync: cannot open the state store postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test \(PostgreSQL at 127\.0\.0\.1:1\/test cannot be reached\): .*ECONNREFUSED/);
   oneLine(await runCli(['run', config('statedir', `sqlite:${tmp.dir}/sd.db`, `${file}/state`)], { timeoutMs: 20_000 }), new RegExp(`^hms-sync: cannot create the state folder \\(stateDir\\) ${file}/state: ${file} is a file, not a folder$`));
   const status = await runCli(['status', '--store', 'postgres://postgres@127.0.0.1:1/test']);
-  oneLine(status, /^hms-sync: cannot reach the PostgreSQL state store at 127\.0\.0\.1:1\/test/);
+  oneLine(status, /^hms-sync: cannot open the state store postgres:\/\/postgres@127\.0\.0\.1:1\/test \(PostgreSQL at 127\.0\.0\.1:1\/test cannot be reached\)/);
 });
 
 test('a busy port is one line with the address and exit 4: demo --port, and a webhook source (reported once, not ignored)', { timeout: 60_000 }, async () => {
