@@ -7,11 +7,12 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import net from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { Receiver } from '../helpers/receiver.js';
 import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/services.js';
+import { needCommand, tempDir } from '../helpers/services.js';
 
 const tmp = tempDir();
 const receiver = new Receiver();
@@ -83,3 +84,16 @@ test('a busy port is one line with the address and exit 4: demo --port, and a we
   }
 });
 
+
+test('a state folder without permission (run as an unprivileged user) is one line naming the folder, exit 4, not an internal error', { skip: await needCommand('setpriv', 'apt-get install util-linux'), timeout: 60_000 }, async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to switch to an unprivileged user');
+  const base = path.join(tmp.dir, 'perm');
+  mkdirSync(base, { mode: 0o755 });
+  const locked = path.join(base, 'locked');
+  mkdirSync(locked, { mode: 0o555 });
+  chmodSync(tmp.dir, 0o755);
+  const file = config('perm', `sqlite:${base}/store/state.db`, `${locked}/state`);
+  chmodSync(file, 0o644);
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', import.meta.resolve('tsx'), path.resolve('test/helpers/run-cli.ts'), 'run', file], { encoding: 'utf8', env: { ...process.env, HOME: base, HMS_LOG_LEVEL: 'silent' }, timeout: 45_000 });
+  oneLine({ code: r.status, stderr: r.stderr }, new RegExp(`^hms-sync: cannot create the state folder \\(stateDir\\) ${locked}/state: mkdir ${locked}/state: permission denied$`));
+});
