@@ -19,7 +19,7 @@ import type { Sink, Source, SourceState } from '../connectors/contract.js';
 import type { Store } from '../store/store.js';
 import { ensureDir, openStore } from '../store/open-store.js';
 import { type CapturePipeline, currentBatchJobs, runCapture } from './capture.js';
-import { leaseLoop, SOURCE_LEASE_MS, SourceMonitor, thisHolder } from './source-supervisor.js';
+import { leaseLoop, liveEngines, SOURCE_LEASE_MS, SourceMonitor, thisHolder } from './source-supervisor.js';
 import { redactUrl } from '../core/log.js';
 import { errorMessage } from '../core/errors.js';
 import { runDelivery, WakeGroup, type DeliveryDeps } from './delivery.js';
@@ -115,6 +115,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new ValidationError(`engine already ${this.state}`);
     this.state = 'started';
+    liveEngines.add(this.workerId);
     this.noteCreated(ensureDir(this.config.stateDir, 'the state folder (stateDir)'), 'the state folder (stateDir)');
     if (this.opts.store) this.store = this.opts.store;
     else {
@@ -335,6 +336,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
     }
     await Promise.allSettled([...this.sources.map((s) => s.close()), ...this.sinks.map((s) => s.close())]);
     if (this.ownsStore) await this.store.close();
+    liveEngines.delete(this.workerId);
     this.state = 'stopped';
     this.logger.info('engine stopped');
     this.emit('engine:stopped');

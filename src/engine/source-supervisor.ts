@@ -167,6 +167,16 @@ function ago(at: number | null): string {
   return `${s} s ago`;
 }
 
+/** Engine ids of the engines running in this process (a lease held by another id of our pid is a dead engine's). */
+export const liveEngines = new Set<string>();
+
+/** Whether the holder is known to be gone: a process of this host that no longer exists, or an engine of this process that stopped without releasing. */
+function holderIsDead(h: SourceHolder, self: SourceHolder): boolean {
+  if (h.host !== self.host) return false;
+  if (h.pid === process.pid) return h.holder !== self.holder && !liveEngines.has(h.holder);
+  return !pidAlive(h.pid);
+}
+
 export interface LeaseLoopOptions {
   pipeline: string;
   sourceId: string;
@@ -191,8 +201,8 @@ export async function leaseLoop(o: LeaseLoopOptions, read: (signal: AbortSignal)
     let acquired = false;
     try {
       let r = await o.store.acquireSource({ source: o.sourceId, pipeline: o.pipeline, holder: o.holder, ttlMs });
-      if (!r.acquired && r.heldBy.host === o.holder.host && r.heldBy.pid !== process.pid && !pidAlive(r.heldBy.pid)) {
-        o.logger.info({ pipeline: o.pipeline, holder: r.heldBy }, `the source of pipeline "${o.pipeline}" was read by process ${r.heldBy.pid} of this host, which no longer exists; taking it over`);
+      if (!r.acquired && holderIsDead(r.heldBy, o.holder)) {
+        o.logger.info({ pipeline: o.pipeline, holder: r.heldBy }, `the source of pipeline "${o.pipeline}" was read by ${r.heldBy.pid === process.pid ? `engine ${r.heldBy.holder} of this process, which stopped without releasing it` : `process ${r.heldBy.pid} of this host, which no longer exists`}; taking it over`);
         r = await o.store.acquireSource({ source: o.sourceId, pipeline: o.pipeline, holder: o.holder, ttlMs, replace: r.heldBy.holder });
       }
       storeProblem = null;
