@@ -203,12 +203,15 @@ export class Engine extends TypedEmitter<EngineEvents> {
   private startHeartbeat(ttlMs: number): void {
     let problem: string | null = null;
     let busy = false;
+    let lastRenewed = Date.now();
     this.heartbeat = setInterval(() => {
+      if (!this.held.size) lastRenewed = Date.now(); // nothing held: the next lease taken counts from now
       if (busy || !this.held.size) return;
       busy = true;
       const ids = [...this.held.keys()];
       this.store.renewSources(this.workerId, ids, ttlMs).then((kept) => {
         problem = null;
+        lastRenewed = Date.now();
         const keep = new Set(kept);
         for (const id of ids) {
           if (keep.has(id)) continue;
@@ -221,6 +224,12 @@ export class Engine extends TypedEmitter<EngineEvents> {
         const msg = errorMessage(e);
         if (msg !== problem) this.logger.warn({ error: msg }, `could not renew the source leases in the store: ${msg}`);
         problem = msg;
+        // about to expire: stop reading before another process may take the sources over (each
+        // lease loop takes its lease again as soon as the store answers, if nobody else has)
+        if (Date.now() - lastRenewed >= ttlMs - Math.floor(ttlMs / 3)) {
+          this.logger.error({ sources: ids }, `the source leases could not be renewed for ${Math.round((Date.now() - lastRenewed) / 1000)} s: stopping reading ${ids.join(', ')} until the store answers, so that two processes never read one source`);
+          for (const id of ids) this.held.get(id)?.abort();
+        }
       }).finally(() => { busy = false; });
     }, Math.max(50, Math.floor(ttlMs / 3)));
     this.heartbeat.unref();

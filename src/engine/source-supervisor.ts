@@ -15,6 +15,9 @@ import { sleep } from '../core/sleep.js';
 import type { SourceHealthState, SourceHolder, SourceStore } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 
+/** A permanent error this soon after the engine started, before any successful read, is a failure to start. */
+const START_WINDOW_MS = 60_000;
+
 /** A lease not renewed for this long is free. */
 export const SOURCE_LEASE_MS = 15_000;
 
@@ -99,6 +102,7 @@ export class SourceMonitor implements SourceHealthReporter {
   since = Date.now();
   error: string | null = null;
   private everOk = false;
+  private readonly createdAt = Date.now();
   private fatalSent = false;
   private writes: Promise<void> = Promise.resolve();
 
@@ -123,7 +127,9 @@ export class SourceMonitor implements SourceHealthReporter {
   failed(err: unknown): void {
     const permanent = isPermanentSourceError(err);
     const message = describeSourceError(err, this.o);
-    if (permanent && !this.everOk && !this.fatalSent && this.o.onFatal) {
+    // "at start": before the source ever read, and within its first minute (a change stream that
+    // has been up a while without a batch has started fine)
+    if (permanent && !this.everOk && Date.now() - this.createdAt < START_WINDOW_MS && !this.fatalSent && this.o.onFatal) {
       this.fatalSent = true;
       this.o.onFatal(new SourceFailedError(message, { cause: err }));
     }
@@ -223,7 +229,7 @@ export async function leaseLoop(o: LeaseLoopOptions, read: (signal: AbortSignal)
     }
     if (signal.aborted) break;
     if (!acquired) {
-      await sleep(storeProblem ? 1000 : ttlMs / 3, signal);
+      await sleep(storeProblem ? 250 : ttlMs / 3, signal);
       continue;
     }
     if (lastHolder) o.logger.info({ pipeline: o.pipeline }, `pipeline "${o.pipeline}": took over reading its source`);
