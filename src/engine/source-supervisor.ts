@@ -211,6 +211,7 @@ export async function leaseLoop(o: LeaseLoopOptions, read: (signal: AbortSignal)
         o.logger.info({ pipeline: o.pipeline, holder: r.heldBy }, `the source of pipeline "${o.pipeline}" was read by ${r.heldBy.pid === process.pid ? `engine ${r.heldBy.holder} of this process, which stopped without releasing it` : `process ${r.heldBy.pid} of this host, which no longer exists`}; taking it over`);
         r = await o.store.acquireSource({ source: o.sourceId, pipeline: o.pipeline, holder: o.holder, ttlMs, replace: r.heldBy.holder });
       }
+      if (storeProblem && r.acquired) o.logger.info({ pipeline: o.pipeline }, `the state store answers again: pipeline "${o.pipeline}" reads its source again`);
       storeProblem = null;
       if (r.acquired) acquired = true;
       else if (r.heldBy.holder !== lastHolder) {

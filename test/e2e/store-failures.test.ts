@@ -97,3 +97,23 @@ test('a state folder without permission (run as an unprivileged user) is one lin
   const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', import.meta.resolve('tsx'), path.resolve('test/helpers/run-cli.ts'), 'run', file], { encoding: 'utf8', env: { ...process.env, HOME: base, HMS_LOG_LEVEL: 'silent' }, timeout: 45_000 });
   oneLine({ code: r.status, stderr: r.stderr }, new RegExp(`^hms-sync: cannot create the state folder \\(stateDir\\) ${locked}/state: mkdir ${locked}/state: permission denied$`));
 });
+
+test('run says so when it creates folders outside the config\'s folder (state folder, SQLite store folder)', async () => {
+  const cfgDir = path.join(tmp.dir, 'cfg');
+  mkdirSync(cfgDir);
+  const file = path.join(cfgDir, 'outside.yaml');
+  writeFileSync(file, `store: sqlite:../outside-store/state.db
+stateDir: ../outside-state
+systems:
+  legacy: { driver: sqlite, path: ${src} }
+  web: { driver: http, url: ${receiver.url} }
+pipelines:
+  orders: { from: { system: legacy, collection: NO_SUCH_TABLE }, to: { system: web, collection: orders, path: "/o/{key}" }, key: ID }
+`);
+  const r = await runCli(['run', file, '--log-level', 'warn'], { timeoutMs: 30_000 });
+  assert.equal(r.code, 4, r.stderr);
+  const logs = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
+  const said = (dir: string) => logs.some((l) => l.level === 40 && l.msg === `created ${path.join(tmp.dir, dir)} for ${dir === 'outside-state' ? 'the state folder (stateDir)' : 'the SQLite state store'}, outside the config's folder ${cfgDir}`);
+  assert.ok(said('outside-state'), `the state folder is announced: ${r.stderr}`);
+  assert.ok(said('outside-store'), `the store folder is announced: ${r.stderr}`);
+});
