@@ -4,7 +4,7 @@
  * `migrate: false`.
  * @example const store = await openStore('sqlite:./.hms-sync/state.db');
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, errorMessage, HmsError, NotConnectedError, StoreError } from '../core/errors.js';
 import { redactUrl } from '../core/log.js';
@@ -89,7 +89,19 @@ function storeOpenError(url: string, parsed: ReturnType<typeof parseStoreUrl>, e
     if (typeof code === 'string' && CONNECT_CODES.has(code)) return new NotConnectedError(`cannot open the state store ${redactUrl(url)} (PostgreSQL at ${where} cannot be reached): ${msg}`, { cause: e });
     return new StoreError(`the PostgreSQL state store at ${where} failed: ${msg}`, { cause: e });
   }
-  return new StoreError(`cannot use the SQLite state store ${path.resolve(parsed.file)}: ${msg}`, { cause: e });
+  const file = path.resolve(parsed.file);
+  let why = '';
+  if (/SQLITE_(CANTOPEN|READONLY)/.test(msg)) {
+    // say which: a read-only file system, a folder or file without write permission
+    try {
+      accessSync(path.dirname(file), constants.W_OK);
+      if (existsSync(file)) accessSync(file, constants.W_OK);
+    } catch (a) {
+      const code = (a as NodeJS.ErrnoException).code;
+      why = code === 'EROFS' ? ` (the file system of ${path.dirname(file)} is read-only)` : code === 'EACCES' || code === 'EPERM' ? ` (no permission to write ${(a as NodeJS.ErrnoException).path ?? file})` : '';
+    }
+  }
+  return new StoreError(`cannot use the SQLite state store ${file}: ${msg}${why}`, { cause: e });
 }
 
 /** The default store URL: an SQLite file under ./.hms-sync. */

@@ -59,7 +59,7 @@ function mountTmpfs(dir: string, size: string): string | false {
   return why;
 }
 
-test('a full disk under the store: one error naming the store path, status reports it (exit 1), capture resumes within a second of space being freed', { timeout: 60_000 }, async (t) => {
+test('a full disk under the store: one error naming the store path, status reports it (exit 1), capture resumes within a second of space being freed; a read-only store is one line, exit 4', { timeout: 60_000 }, async (t) => {
   const mnt = path.join(tmp.dir, 'small');
   const cannot = mountTmpfs(mnt, '8m');
   if (cannot) return t.skip(cannot);
@@ -127,4 +127,12 @@ test('a full disk under the store: one error naming the store path, status repor
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   run.kill('SIGTERM');
   await new Promise((r) => run.once('exit', r));
+
+  // the same store on a file system that turned read-only: status and run say so in one line, exit 4
+  assert.equal(spawnSync('mount', ['-o', 'remount,ro', mnt]).status, 0);
+  for (const args of [['status', file], ['run', file]]) {
+    const r = await runCli(args, { timeoutMs: 30_000 });
+    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.stderr, `hms-sync: cannot use the SQLite state store ${storeFile}: SQLITE_CANTOPEN: unable to open database file (the file system of ${mnt} is read-only)\n`);
+  }
 });
