@@ -79,7 +79,8 @@ export function isExpectedError(err: unknown): boolean {
 export function describeSourceError(err: unknown, where: { pipeline: string; system: string; collection: string }): string {
   const msg = err instanceof HmsError ? err.message : errorMessage(err);
   const hint = codes(err).map((c) => HINTS[c]).find((h) => h) ?? (/\bno such table\b/i.test(msg) ? 'check the pipeline\'s collection' : undefined);
-  return `pipeline "${where.pipeline}": source ${where.system}/${where.collection}: ${msg}${hint && !msg.includes(hint) ? `; ${hint}` : ''}`;
+  const advised = hint === undefined || msg.includes(hint) || /\bcheck |hms-sync \w+/.test(msg);
+  return `pipeline "${where.pipeline}": source ${where.system}/${where.collection}: ${msg}${advised ? '' : `; ${hint}`}`;
 }
 
 export interface SourceMonitorOptions {
