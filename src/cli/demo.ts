@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { openDatabase, type SqliteDatabase } from '../store/sqlite/sqlite-driver.js';
 import type { Command } from 'commander';
 import { configError, parseConfig } from '../config/load-config.js';
-import { UsageError } from '../core/errors.js';
+import { errorMessage, NotConnectedError, UsageError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { createEngine, type Engine } from '../engine/engine.js';
 import { EXIT } from './exit-codes.js';
@@ -99,7 +99,10 @@ class Receiver {
       });
     });
     await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
+      this.server!.once('error', (e: NodeJS.ErrnoException) => {
+        const why = e.code === 'EADDRINUSE' ? 'the port is in use by another process' : e.code === 'EACCES' ? 'permission denied' : errorMessage(e);
+        reject(new NotConnectedError(`demo: cannot listen on 127.0.0.1:${port} for the demo dashboard: ${why}; pass another --port (0 picks a free one)`, { cause: e }));
+      });
       this.server!.listen(port, '127.0.0.1', () => resolve());
     });
     return (this.server.address() as AddressInfo).port;

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { LOG_LEVELS } from '../config/schema.js';
 import { createEngine } from '../engine/engine.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, RefusedError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { loadConfigArg } from './common.js';
 import { nothingToRunIssue } from '../config/load-config.js';
@@ -15,14 +15,22 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('-p, --pipeline <name...>', 'run only these pipelines')
     .option('--no-capture', 'do not run sources (delivery workers only: scale out workers on PostgreSQL)')
     .option('--no-deliver', 'do not run delivery workers (capture only)')
+    .option('--keep-going', 'keep running when a source cannot start (missing table, wal_level, binlog off, bad credentials, port in use; on SQLite another process reads it): retry it and report it in `status` instead of exiting 4 (5)')
     .addOption(new Option('--log-level <level>', 'log level (default: $HMS_LOG_LEVEL, else the config\'s log.level)').choices(LOG_LEVELS))
-    .addHelpText('after', '\nExamples:\n  hms-sync run hms-sync.yaml\n  hms-sync run prod.yaml --pipeline bridge-schedule --no-capture   # an extra worker process\n')
-    .action(async (configArg: string | undefined, opts: { pipeline?: string[]; capture: boolean; deliver: boolean; logLevel?: string }) => {
+    .addHelpText('after', '\nExit codes: 0 stopped cleanly, 3 invalid configuration, 4 a source cannot start (permanent problem; see --keep-going) or the state store cannot be opened, 5 on SQLite another process already reads a source, 130 forced stop.\n\nExamples:\n  hms-sync run hms-sync.yaml\n  hms-sync run prod.yaml --pipeline bridge-schedule --no-capture   # an extra worker process\n')
+    .action(async (configArg: string | undefined, opts: { pipeline?: string[]; capture: boolean; deliver: boolean; logLevel?: string; keepGoing?: boolean }) => {
       const config = await loadConfigArg(configArg);
       const logger = createLogger({ level: opts.logLevel ?? (process.env.HMS_LOG_LEVEL ? undefined : config.logLevel) });
       const idle = opts.pipeline?.length ? null : nothingToRunIssue(config);
       if (idle) throw new ConfigError(idle.message, { file: config.file, path: idle.path });
-      const engine = createEngine({ config, logger, pipelines: opts.pipeline, capture: opts.capture, deliver: opts.deliver });
+      const engine = createEngine({ config, logger, pipelines: opts.pipeline, capture: opts.capture, deliver: opts.deliver, failFast: !opts.keepGoing });
+      // a source that cannot start ends the run (unless --keep-going): one line naming the pipeline and what to change
+      let fatal: Error | null = null;
+      let onFatal: (() => void) | null = null;
+      engine.once('source:fatal', ({ error }) => {
+        fatal = error;
+        onFatal?.();
+      });
       await engine.start();
       await new Promise<void>((resolve) => {
         const onSignal = (sig: NodeJS.Signals) => {
@@ -33,9 +41,21 @@ export function register(program: Command, setCode: (code: number) => void): voi
           process.once('SIGTERM', () => process.exit(EXIT.INTERRUPTED));
           engine.stop().then(resolve, resolve);
         };
+        onFatal = () => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          engine.stop().then(resolve, resolve);
+        };
+        if (fatal) return onFatal();
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
       });
+      if (fatal) {
+        const err = fatal as Error;
+        process.stderr.write(`hms-sync: ${err.message}${err instanceof RefusedError ? '' : '; fix it and run again, or run with --keep-going to keep the other pipelines running and retry this one'}\n`);
+        setCode(err instanceof RefusedError ? EXIT.REFUSED : EXIT.UNREACHABLE);
+        return;
+      }
       setCode(EXIT.OK);
     });
 }

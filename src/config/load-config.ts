@@ -284,6 +284,7 @@ function resolve(data: ConfigParsed, sem: Semantics, baseDir: string, file: stri
     store,
     stateDir: abs(data.stateDir),
     logLevel: data.log.level,
+    sourceFailAfterMs: parseDuration(data.sourceFailAfter),
     server: { ...data.server },
     systems: sem.systems,
     pipelines,

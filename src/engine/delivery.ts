@@ -15,6 +15,7 @@ import { INTENT_TTL_MS } from './echo.js';
 import { canonicalKey } from '../core/delta.js';
 import type { EchoIntentInput, ShadowPatch } from '../store/store.js';
 import { sleep } from '../core/sleep.js';
+import { retryWhileStoreDown } from './store-wait.js';
 
 export interface DeliveryDeps {
   store: Store;
@@ -146,7 +147,7 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
       }
     }
     if (done.length) {
-      await deps.store.complete(done);
+      await retryWhileStoreDown(() => deps.store.complete(done), deps.logger, `the delivery of ${done.length} job(s) of pipeline "${pipeline}"`, signal);
       const doneIds = new Set(done.map((d) => d.id));
       for (const job of jobs) {
         if (!doneIds.has(job.id)) continue;
@@ -159,7 +160,7 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
   }
   if (failures.length) {
     lease?.release(jobs.map((j) => j.id));
-    await deps.store.fail(failures);
+    await retryWhileStoreDown(() => deps.store.fail(failures), deps.logger, `the failed attempts of ${failures.length} job(s) of pipeline "${pipeline}"`, signal);
     for (const f of failed) {
       if (f.retryAt === null) {
         deps.logger.warn({ pipeline, jobId: f.job.id, key: f.job.key, attempts: f.job.attempts, error: f.error }, 'job dead-lettered');

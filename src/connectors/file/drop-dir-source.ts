@@ -232,7 +232,9 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
         let ready: FileEntry[] = [];
         try {
           ready = await readyFiles();
+          ctx.health?.ok();
         } catch (e) {
+          ctx.health?.failed(e);
           log.warn({ err: errorMessage(e), where: transport.where }, 'cannot list the drop directory; retrying');
         }
         for (const file of ready) {
