@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatAge, printJson, printTable, withStore } from './common.js';
+import { formatAge, printJson, printTable, shorten, withStore } from './common.js';
 import { EXIT } from './exit-codes.js';
 
 export function register(program: Command, setCode: (code: number) => void): void {
@@ -15,7 +15,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
         const stats = await store.stats();
         if (opts.json) printJson(stats);
         else if (!stats.length) process.stdout.write('queue is empty: no jobs recorded yet\n');
-        else printTable(stats.map((s) => ({ ...s, oldest: formatAge(s.oldestPendingAgeMs), lastError: s.lastError ? s.lastError.slice(0, 80) : null })), ['pipeline', 'target', 'pending', 'running', 'retrying', 'dead', 'done', 'oldest', 'lastError']);
+        else printTable(stats.map((s) => ({ ...s, oldest: formatAge(s.oldestPendingAgeMs), lastError: shorten(s.lastError, 80) })), ['pipeline', 'target', 'pending', 'running', 'retrying', 'dead', 'done', 'oldest', 'lastError']);
         setCode(stats.some((s) => s.dead > 0) ? EXIT.FAILURE : EXIT.OK);
       });
     });

@@ -143,7 +143,7 @@ WHERE state <> 'done' AND last_error IS NOT NULL ORDER BY pipeline, target, upda
     listJobs: `
 SELECT * FROM ${s}.jobs WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR pipeline = $2) ORDER BY id LIMIT $3`,
     replay: `
-UPDATE ${s}.jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = $2, payload = $3::jsonb,
+UPDATE ${s}.jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = $2, payload = $3::jsonb, last_error = NULL,
   locked_by = NULL, lease_until = NULL, updated_at = $2 WHERE id = $1 AND state = 'dead' RETURNING *`,
     /** The newest delivered job of a pipeline and key newer than a dead letter (replay guard): walks the primary key down from the newest id. */
     newerDone: `SELECT id, target, updated_at FROM ${s}.jobs WHERE pipeline = $1 AND key = $2 AND id > $3 AND state = 'done' ORDER BY id DESC LIMIT 1`,

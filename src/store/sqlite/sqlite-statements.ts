@@ -91,7 +91,7 @@ export const SQL = {
   getJob: 'SELECT * FROM jobs WHERE id = ?',
   listJobs: `SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@pipeline IS NULL OR pipeline = @pipeline)
     ORDER BY id LIMIT @limit`,
-  replay: `UPDATE jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = @now, payload = @payload,
+  replay: `UPDATE jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = @now, payload = @payload, last_error = NULL,
     locked_by = NULL, lease_until = NULL, updated_at = @now WHERE id = @id AND state = 'dead' RETURNING *`,
   /** The newest delivered job of a pipeline and key newer than a dead letter (replay guard): walks ids down from the newest. */
   newerDone: `SELECT id, target, updated_at FROM jobs WHERE pipeline = ? AND key = ? AND id > ? AND state = 'done' ORDER BY id DESC LIMIT 1`,
