@@ -4,6 +4,10 @@ import { createEngine } from '../engine/engine.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { loadConfigArg } from './common.js';
+import { startActivityLog } from '../engine/activity-log.js';
+import { LOG_FORMATS } from '../core/log.js';
+import { isDuration, parseDuration } from '../core/duration.js';
+import { UsageError } from '../core/errors.js';
 import { EXIT } from './exit-codes.js';
 
 export function register(program: Command, setCode: (code: number) => void): void {
@@ -15,15 +19,22 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('--no-capture', 'do not run sources (delivery workers only: scale out workers on PostgreSQL)')
     .option('--no-deliver', 'do not run delivery workers (capture only)')
     .addOption(new Option('--log-level <level>', 'log level (default: $HMS_LOG_LEVEL, else the config\'s log.level)').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'log format: pretty lines, JSON lines, or auto = pretty on a terminal (default: $HMS_LOG_FORMAT, else auto)').choices(LOG_FORMATS))
+    .option('--log-every <duration>', 'how often each pipeline\'s delivery summary line is logged at info (default: $HMS_LOG_EVERY, else 5s)')
     .addHelpText('after', '\nExamples:\n  hms-sync run hms-sync.yaml\n  hms-sync run prod.yaml --pipeline bridge-schedule --no-capture   # an extra worker process\n')
-    .action(async (configArg: string | undefined, opts: { pipeline?: string[]; capture: boolean; deliver: boolean; logLevel?: string }) => {
+    .action(async (configArg: string | undefined, opts: { pipeline?: string[]; capture: boolean; deliver: boolean; logLevel?: string; logFormat?: string; logEvery?: string }) => {
+      const everyMs = activityEvery(opts.logEvery);
       const config = await loadConfigArg(configArg);
-      const logger = createLogger({ level: opts.logLevel ?? (process.env.HMS_LOG_LEVEL ? undefined : config.logLevel) });
+      const logger = createLogger({ level: opts.logLevel ?? (process.env.HMS_LOG_LEVEL ? undefined : config.logLevel), format: opts.logFormat });
       if (!opts.pipeline?.length && !Object.values(config.pipelines).some((p) => p.enabled)) {
         const n = Object.keys(config.pipelines).length;
         throw new ConfigError(`${config.file ?? 'the configuration'} has ${n ? `no enabled pipelines (${n} with enabled: false)` : 'no pipelines'}: nothing to run; add one under \`pipelines:\` (docs/config.md)`, { file: config.file, path: 'pipelines' });
       }
       const engine = createEngine({ config, logger, pipelines: opts.pipeline, capture: opts.capture, deliver: opts.deliver });
+      const activity = startActivityLog(engine, {
+        logger, everyMs, store: () => engine.store,
+        pipelines: opts.pipeline?.length ? opts.pipeline : Object.values(config.pipelines).filter((p) => p.enabled).map((p) => p.name),
+      });
       await engine.start();
       await new Promise<void>((resolve) => {
         const onSignal = (sig: NodeJS.Signals) => {
@@ -32,11 +43,20 @@ export function register(program: Command, setCode: (code: number) => void): voi
           process.off('SIGTERM', onSignal);
           process.once('SIGINT', () => process.exit(EXIT.INTERRUPTED));
           process.once('SIGTERM', () => process.exit(EXIT.INTERRUPTED));
-          engine.stop().then(resolve, resolve);
+          engine.stop().finally(() => activity.stop()).then(resolve, resolve);
         };
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
       });
       setCode(EXIT.OK);
     });
+}
+
+/** `--log-every`, else $HMS_LOG_EVERY, else 5 s; at least 100 ms. */
+function activityEvery(option: string | undefined): number {
+  const text = option ?? process.env.HMS_LOG_EVERY;
+  if (text === undefined) return 5000;
+  const from = option !== undefined ? '--log-every' : '$HMS_LOG_EVERY';
+  if (!isDuration(text) || parseDuration(text) < 100) throw new UsageError(`${from} "${text}" is not valid; give a duration of at least 100ms, e.g. 5s or 30s`);
+  return parseDuration(text);
 }

@@ -135,6 +135,10 @@ SELECT least(
     statsCounts: `
 SELECT pipeline, target, state, attempts > 0 AS retried, count(*) AS n, min(created_at) AS oldest
 FROM ${s}.jobs GROUP BY pipeline, target, state, retried`,
+    /** Unfinished jobs per pipeline (the log's periodic delivery line). */
+    backlog: `
+SELECT pipeline, count(*) FILTER (WHERE state = 'pending')::int AS pending, count(*) FILTER (WHERE state = 'running')::int AS running,
+  min(created_at) FILTER (WHERE state = 'pending') AS oldest FROM ${s}.jobs WHERE state IN ('pending', 'running') GROUP BY pipeline`,
     statsErrors: `
 SELECT DISTINCT ON (pipeline, target) pipeline, target, last_error FROM ${s}.jobs
 WHERE state <> 'done' AND last_error IS NOT NULL ORDER BY pipeline, target, updated_at DESC, id DESC`,

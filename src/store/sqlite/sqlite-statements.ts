@@ -86,6 +86,9 @@ export const SQL = {
   shadowPage: 'SELECT scope, key, fingerprint, doc, updated_at FROM shadow WHERE scope = ? AND key > ? ORDER BY key LIMIT ?',
   statsCounts: `SELECT pipeline, target, state, attempts > 0 AS retried, count(*) AS n, min(created_at) AS oldest
     FROM jobs GROUP BY pipeline, target, state, retried`,
+  /** Unfinished jobs per pipeline (the log's periodic delivery line): reads the partial index of unfinished jobs, not the done ones. */
+  backlog: `SELECT pipeline, sum(state = 'pending') AS pending, sum(state = 'running') AS running,
+    min(CASE WHEN state = 'pending' THEN created_at END) AS oldest FROM jobs WHERE state IN ('pending', 'running') GROUP BY pipeline`,
   statsErrors: `SELECT pipeline, target, last_error, max(updated_at) AS at FROM jobs
     WHERE state <> 'done' AND last_error IS NOT NULL GROUP BY pipeline, target`,
   getJob: 'SELECT * FROM jobs WHERE id = ?',
