@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
-import { startRun } from '../helpers/cli.js';
+import { runCli, startRun } from '../helpers/cli.js';
 import { tempDir, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';
 
@@ -95,6 +95,10 @@ test('run under load logs one delivery line per pipeline per interval (delivered
     assert.ok(during.some((l) => l.pending! > 0 || l.lagMs !== null) || during.length >= 2, 'the backlog is reported');
     assert.ok(lines.length < 40, `${N} jobs do not make ${N} info lines (got ${lines.length})`);
     assert.equal(lines.filter((l) => l.msg === 'job delivered').length, 0, 'per-job lines are debug only');
+    // the refused attempt's error stays on the done job as history, marked so in the table
+    const jobs = await runCli(['jobs', path.join(tmp.dir, `${pipeline}.yaml`), '--state', 'done', '--limit', '1000']);
+    const row = jobs.stdout.split('\n').find((l) => /\bk0007\b/.test(l));
+    assert.match(row ?? '', /done .*\(earlier\) HMS_ERR_RETRYABLE: POST http:\/\/127\.0\.0\.1:\d+\/rows\/k0007/, jobs.stdout.slice(0, 2000));
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     db.close();
