@@ -28,7 +28,7 @@ export function createLogger(opts: { level?: string; name?: string; destination?
   if (!(LEVELS as readonly string[]).includes(level)) {
     throw new ConfigError(`log level ${JSON.stringify(level)}${opts.level === undefined ? ' (from $HMS_LOG_LEVEL)' : ''} is not valid; use one of ${LEVELS.join(', ')}`);
   }
-  const format = opts.format ?? process.env.HMS_LOG_FORMAT ?? 'auto';
+  const format = opts.format ?? (process.env.HMS_LOG_FORMAT || 'auto'); // set but empty = not set
   if (!(LOG_FORMATS as readonly string[]).includes(format)) {
     throw new ConfigError(`log format ${JSON.stringify(format)}${opts.format === undefined ? ' (from $HMS_LOG_FORMAT)' : ''} is not valid; use one of ${LOG_FORMATS.join(', ')}`);
   }

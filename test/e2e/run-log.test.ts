@@ -8,10 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { openDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { runCli, startRun } from '../helpers/cli.js';
-import { tempDir, waitFor } from '../helpers/services.js';
+import { needCommand, tempDir, waitFor } from '../helpers/services.js';
 import { Receiver } from '../helpers/receiver.js';
 
 function configFor(dir: string, receiver: Receiver, pipeline: string): string {
@@ -132,6 +132,40 @@ test('run --log-level debug --log-format pretty: one readable line per delivered
     assert.match(text, /INFO {2}engine started {2}pipelines=/);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
+    db.close();
+    await receiver.stop();
+    tmp.cleanup();
+  }
+});
+
+test('on a terminal run logs readable, coloured lines by itself (no --log-format)', { skip: await needCommand('script', 'apt-get install util-linux') }, async () => {
+  const tmp = tempDir('hms-run-log-tty-');
+  const receiver = new Receiver();
+  await receiver.start();
+  const db = openDatabase(path.join(tmp.dir, 'legacy.db'));
+  db.exec('CREATE TABLE ROWS (ID TEXT PRIMARY KEY, V TEXT)');
+  db.prepare('INSERT INTO ROWS VALUES (?, ?)').run('t1', 'x');
+  const pipeline = `tty${Math.random().toString(36).slice(2, 6)}`;
+  const config = configFor(tmp.dir, receiver, pipeline);
+  try {
+    const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+    const cmd = ['timeout', '-s', 'TERM', '8', process.execPath, '--import', import.meta.resolve('tsx'), path.resolve('test/helpers/run-cli.ts'), 'run', config, '--log-level', 'info', '--log-every', '500ms'].map(q).join(' ');
+    // script(1) gives the child a pseudo-terminal for stdin, stdout and stderr
+    const out = await new Promise<string>((resolve) => {
+      const c = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, HMS_LOG_FORMAT: undefined, NO_COLOR: undefined }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      c.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (text += d.toString()));
+      c.on('exit', () => resolve(text));
+    });
+    // eslint-disable-next-line no-control-regex
+    assert.match(out, /\u001b\[\d+m/, `coloured: ${JSON.stringify(out.slice(0, 300))}`);
+    // eslint-disable-next-line no-control-regex
+    const plain = out.replace(/\u001b\[\d+m/g, '').replace(/\r/g, '');
+    assert.match(plain, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}engine started/m, plain);
+    assert.match(plain, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO {2}\\[${pipeline}\\] delivered 1, failed 0`, 'm'), plain);
+    assert.doesNotMatch(plain, /^\{"level"/m, 'no JSON on a terminal');
+  } finally {
     db.close();
     await receiver.stop();
     tmp.cleanup();
