@@ -43,6 +43,32 @@ test('a process a test left running is reported with its port, stopped, and fail
   }
 });
 
+test('an interrupted run (Ctrl-C) still stops what its tests left running', { skip: process.platform !== 'linux' ? 'reads /proc' : false }, async () => {
+  const tmp = tempDir('hms-leftover-int-');
+  const pidFile = path.join(tmp.dir, 'pid');
+  let pid = 0;
+  try {
+    const child = spawn(process.execPath, ['scripts/run-tests.mjs', 'test/fixtures-leftover/leaves-a-server.fixture.ts'], {
+      env: { ...process.env, NODE_TEST_CONTEXT: undefined, LEFTOVER_PID_FILE: pidFile, FIXTURE_HANG: '1', HMS_TEST_REPORTER: 'tap' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').length > 0, { what: 'the fixture started its server', timeoutMs: 30_000 });
+    pid = Number(readFileSync(pidFile, 'utf8'));
+    assert.ok(alive(pid));
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.notEqual(code, 0, out);
+    assert.match(out, new RegExp(`pid ${pid} listening on 127\\.0\\.0\\.1:\\d+`), out);
+    await waitFor(() => !alive(pid), { what: `pid ${pid} stopped`, timeoutMs: 5000 });
+  } finally {
+    if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+    tmp.cleanup();
+  }
+});
+
 test('the second PostgreSQL (port 5433) a run started is stopped when the run ends, even when a test failed', async (t) => {
   if (!existsSync('/usr/lib/postgresql')) return t.skip('no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql');
   if (await canConnect('127.0.0.1', 5433)) return t.skip('a PostgreSQL on 5433 is already up (another test run uses it): this test must start it itself');

@@ -9,4 +9,5 @@ test('starts a server and forgets to stop it', async () => {
   c.unref();
   await new Promise((r) => setTimeout(r, 500));
   writeFileSync(process.env.LEFTOVER_PID_FILE!, String(c.pid));
+  if (process.env.FIXTURE_HANG === '1') await new Promise(() => setInterval(() => {}, 1000)); // until the run is interrupted
 });
