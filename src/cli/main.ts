@@ -18,6 +18,7 @@ import { register as registerNew } from './new.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerTriggers } from './triggers.js';
 import { register as registerBackfill } from './backfill.js';
+import { register as registerReconcile } from './reconcile.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('hms-sync')
@@ -28,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)');
   let code: number = EXIT.OK;
   const setCode = (c: number) => { code = c; };
-  for (const register of [registerDemo, registerRun, registerValidate, registerStatus, registerJobs, registerDlq, registerPrune, registerNew, registerCopybook, registerTriggers, registerBackfill]) register(program, setCode);
+  for (const register of [registerDemo, registerRun, registerValidate, registerStatus, registerJobs, registerDlq, registerPrune, registerNew, registerCopybook, registerTriggers, registerBackfill, registerReconcile]) register(program, setCode);
   if (!argv.length) {
     // `hms-sync` alone: the overview on stdout (so `hms-sync | less` works), exit 0
     process.stdout.write(program.helpInformation());

@@ -91,6 +91,34 @@ export async function loadConfig(file: string, opts: Omit<ParseConfigOptions, 'f
   return config;
 }
 
+/**
+ * Line and column (1-based) of the node at a field path in config text (of its key with
+ * `atKey`), else of its nearest existing parent; `{}` when the text does not parse.
+ */
+export function locateConfigPath(text: string, fieldPath: PathSeg[], atKey = false): { line?: number; column?: number } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(protectEnvRefs(text).text, { lineCounter, uniqueKeys: false });
+  if (doc.errors.length) return {};
+  const offset = offsetOf(doc, fieldPath, atKey);
+  if (offset === undefined) return {};
+  const pos = lineCounter.linePos(offset);
+  return { line: pos.line, column: pos.col };
+}
+
+/**
+ * Why a valid config gives `run` nothing to do (no pipelines, or none enabled), or null. `run`
+ * and `validate` give the same verdict on it (exit 3).
+ */
+export function nothingToRunIssue(config: ResolvedConfig): ConfigIssue | null {
+  if (Object.values(config.pipelines).some((p) => p.enabled)) return null;
+  const n = Object.keys(config.pipelines).length;
+  return {
+    ...(config.file !== undefined ? { file: config.file } : {}),
+    path: 'pipelines',
+    message: `${config.file ?? 'the configuration'} has ${n ? `no enabled pipelines (${n} with enabled: false)` : 'no pipelines'}: nothing to run; add one under \`pipelines:\` (docs/config.md)`,
+  };
+}
+
 /** One issue as `file:line:col path: message`. */
 export function formatConfigIssue(i: ConfigIssue): string {
   const where = [i.file ?? 'config', i.line, i.column].filter((x) => x !== undefined).join(':');
@@ -206,6 +234,16 @@ function checkSemantics(raw: Obj, isSecret: (p: PathSeg[]) => boolean, badUnder:
       const w = parseDuration(p.maxWait as string | number);
       if (w < d) issues.push({ path: [...base, 'maxWait'], message: `maxWait (${w} ms) is shorter than debounce (${d} ms); it must be at least the debounce window` });
     }
+    // a scheduled reconciliation reads both sides: say now when one cannot be read
+    const rec = p.reconcile as { schedule?: unknown; autoRepair?: unknown } | undefined;
+    if (rec && (rec.schedule !== undefined || rec.autoRepair === true)) {
+      for (const end of ['from', 'to'] as const) {
+        const driver = (systems[(p[end] as { system?: string } | undefined)?.system ?? ''] as { driver?: string } | undefined)?.driver;
+        if (driver && hasConnector(driver) && !getConnector(driver).createReader) {
+          issues.push({ path: [...base, 'reconcile', rec.schedule !== undefined ? 'schedule' : 'autoRepair'], message: `reconciliation reads both sides, and the ${end === 'from' ? 'source' : 'target'} system "${(p[end] as { system: string }).system}" (driver "${driver}") cannot be read; remove the schedule or reconcile a pipeline whose systems have a Reader` });
+        }
+      }
+    }
   }
   return out;
 }
@@ -237,6 +275,7 @@ function resolve(data: ConfigParsed, sem: Semantics, baseDir: string, file: stri
         timeoutMs: parseDuration(p.delivery.timeout),
         concurrency: p.delivery.concurrency,
       },
+      reconcile: { ignore: p.reconcile.ignore, ...(p.reconcile.settle !== undefined ? { settleMs: parseDuration(p.reconcile.settle) } : {}), emptyIsNull: p.reconcile.emptyIsNull, ...(p.reconcile.schedule !== undefined ? { schedule: p.reconcile.schedule } : {}), ...(p.reconcile.timezone !== undefined ? { timezone: p.reconcile.timezone } : {}), autoRepair: p.reconcile.autoRepair, maxAutoRepair: p.reconcile.maxAutoRepair },
     };
   }
   return {

@@ -9,6 +9,17 @@ import { z } from 'zod';
 import { isDuration } from '../core/duration.js';
 import { parseBackoff, type BackoffInput, type BackoffPolicy } from '../core/backoff.js';
 import type { MappingSpec } from '../core/mapping.js';
+import { Cron } from 'croner';
+
+/** Why a cron expression is not valid (null when it is). */
+export function cronProblem(expr: string): string | null {
+  try {
+    new Cron(expr, { paused: true });
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 /** `250ms`, `5s`, `10m`, `1h`, `1m30s`, or a number of milliseconds. */
 export const durationSchema = z
@@ -47,7 +58,8 @@ export const fieldRuleSchema = z.union([
     default: z.unknown().optional().describe('Value used when the source value is null or missing, and for unknown codes with `unknown: default`.'),
     expr: z.string().optional().describe('JSONata expression over the whole source record, instead of `from` (e.g. "$substring(NAME, 0, 10)").'),
     required: z.boolean().optional().describe('A null or missing value is a mapping error.'),
-    omitIfNull: z.boolean().optional().describe('Leave the field out when its value is null.'),
+    omitIfNull: z.boolean().optional().describe('Leave the field out when its value is null (a field absent from the record is then accepted too).'),
+    optional: z.boolean().optional().describe('The source field may be absent from a record (taken as null). Without optional, default or omitIfNull, a `from` field absent from the record is a mapping error (the job is dead-lettered naming the field), so a misspelt column never delivers null silently.'),
   }).describe('A mapping rule.'),
 ]);
 
@@ -65,8 +77,8 @@ export const deliverySchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(1000).default(20).describe('Attempts before a job is dead-lettered.'),
   backoff: backoffSchema.default('exponential 1s..10m').describe('Retry delay policy: exponential with full jitter and a cap ("exponential 1s..10m", "fixed 5s", or { initial, max, factor }).'),
   batchSize: z.number().int().min(1).max(10_000).default(100).describe('Jobs claimed and handed to the sink at once.'),
-  lease: durationSchema.default('30s').describe('How long a claimed job stays locked to a worker; a crashed worker\'s jobs are picked up again after it.'),
-  timeout: durationSchema.default('30s').describe('Time limit of one delivery call to the sink.'),
+  lease: durationSchema.default('10s').describe('How long a claimed job stays locked to its worker without a heartbeat: a delivering worker renews it every lease/3 while the sink call runs (however long that takes), so after a crash (SIGKILL, power loss) its jobs are claimable again at most this long after it, and another running worker takes them within about 1 s more (docs/store.md, Leases and crashed workers).'),
+  timeout: durationSchema.default('30s').describe('Time limit of one delivery call to the sink: then the call is cancelled, the batch waits until the call has really ended (so no older write can land after a newer one) and is retried with backoff.'),
   concurrency: z.number().int().min(1).max(1000).default(1).describe('Batches delivered in parallel for this pipeline (per-key order is kept regardless).'),
 }).describe('How jobs are delivered to the target.');
 
@@ -82,6 +94,15 @@ export const pipelineSchema = z.strictObject({
   maxWait: durationSchema.optional().describe('Cap of the trailing debounce for a key that keeps changing (default 10 x debounce).'),
   linger: durationSchema.default('5ms').describe('Under load, commits of source batches and claims of jobs are spaced at least this far apart, so each carries more changes (fewer store transactions and sink requests per change); a change arriving after a quiet spell is not delayed. 0 turns it off (default 5ms).'),
   delivery: deliverySchema.prefault({}),
+  reconcile: z.strictObject({
+    ignore: z.array(z.string().min(1)).default([]).describe('Target fields left out of the comparison (besides the fields the mapping does not write, which are never compared).'),
+    settle: durationSchema.optional().describe('How long a key that is changing (a job pending or running, or a change seen within this window) is given before it is confirmed as a discrepancy (default: debounce + 2 x the p99 delivery time, 1s..5m).'),
+    emptyIsNull: z.boolean().default(false).describe('Count empty (or all-space) text as null when comparing.'),
+    schedule: z.string().min(1).refine((s) => cronProblem(s) === null, { error: (i) => `not a cron expression: ${cronProblem(String(i.input))}; e.g. "0 2 * * *" (02:00 every day)` }).optional().describe('Run the reconciliation on this cron schedule while `hms-sync run` runs (5 fields, or 6 with seconds first; e.g. "0 2 * * *").'),
+    timezone: z.string().min(1).refine((tz) => { try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; } }, { error: (i) => `unknown time zone ${JSON.stringify(i.input)}; use an IANA name such as Europe/Berlin or UTC` }).optional().describe('Time zone of the schedule (IANA name; default: the machine\'s).'),
+    autoRepair: z.boolean().default(false).describe('Repair the discrepancies a run finds without a person (through the pipeline, audited as auto-repair), unless more than maxAutoRepair of the rows differ.'),
+    maxAutoRepair: z.union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?%$/, 'a percentage such as "1%" or a number of rows')]).default('1%').describe('The auto-repair guard: when more rows than this differ (a number of rows, or a percentage of the larger side), nothing is repaired and the run is reported as refused: a broken mapping must not rewrite a whole table.'),
+  }).prefault({}).describe('Reconciliation of this pipeline (docs/reconcile.md).'),
 }).describe('One direction: a source collection to a target collection.');
 
 export const systemSchema = z.looseObject({
@@ -162,6 +183,7 @@ export interface ResolvedPipeline {
   /** Least spacing of capture commits and of claims under load (ms). */
   lingerMs: number;
   delivery: ResolvedDelivery;
+  reconcile: { ignore: string[]; settleMs?: number; emptyIsNull: boolean; schedule?: string; timezone?: string; autoRepair: boolean; maxAutoRepair: number | string };
 }
 
 export interface ResolvedConfig {

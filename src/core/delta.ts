@@ -4,9 +4,35 @@
 import crypto, { createHash } from 'node:crypto';
 import { ValidationError } from './errors.js';
 import type { Delta, Doc } from './types.js';
+import { sameAcrossTypes } from './normalize.js';
+
+/**
+ * Documents nested deeper than this are refused (a {@link DocumentTooDeepError} naming where):
+ * fingerprinting, the store's JSON and every mapping walk a document recursively, and a runaway
+ * nesting (a 10,000-deep SOAP response) would otherwise end in a bare stack overflow.
+ */
+export const MAX_DOC_DEPTH = 200;
+
+/** A document nested deeper than {@link MAX_DOC_DEPTH}: the record is dead-lettered, the others go on. */
+export class DocumentTooDeepError extends ValidationError {
+  constructor(readonly path: string) {
+    super(`the record is nested deeper than ${MAX_DOC_DEPTH} levels (at ${path}); hms-sync does not read documents this deep. Fix the record at the source (or map the deep part away with an expression) and replay it`, { details: { path, maxDepth: MAX_DOC_DEPTH } });
+  }
+}
 
 /** JSON with object keys sorted at every depth, so equal documents serialise equally. */
 export function stableStringify(value: unknown): string {
+  try {
+    return stable(value, 0);
+  } catch (err) {
+    if (err instanceof DepthExceeded) throw new DocumentTooDeepError(deepPath(value));
+    throw err;
+  }
+}
+
+class DepthExceeded extends Error {}
+
+function stable(value: unknown, depth: number): string {
   if (value === undefined) return 'null';
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'bigint') return JSON.stringify(value.toString());
@@ -14,7 +40,12 @@ export function stableStringify(value: unknown): string {
   }
   if (value instanceof Date) return JSON.stringify(value.toISOString());
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (depth >= MAX_DOC_DEPTH) throw new DepthExceeded();
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + stable(value[i], depth + 1);
+    return `${out}]`;
+  }
   const obj = value as Record<string, unknown>;
   // A loop instead of filter/map/join, and scalars serialised inline: fingerprints are computed
   // for every captured row (a backfill does it a million times), the output is the same.
@@ -23,9 +54,63 @@ export function stableStringify(value: unknown): string {
     const v = obj[k];
     if (v === undefined) continue;
     const t = typeof v;
-    out += (out === '' ? '{' : ',') + jsonKey(k) + (t === 'string' || t === 'number' || t === 'boolean' ? JSON.stringify(v) : stableStringify(v));
+    out += (out === '' ? '{' : ',') + jsonKey(k) + (t === 'string' || t === 'number' || t === 'boolean' ? JSON.stringify(v) : stable(v, depth + 1));
   }
   return out === '' ? '{}' : `${out}}`;
+}
+
+/**
+ * Where a document first goes deeper than {@link MAX_DOC_DEPTH}: the path of its first levels and
+ * how deep it goes (walked without recursion, so any depth is measured).
+ */
+export function deepPath(value: unknown): string {
+  let deepest = 0;
+  let found: string[] | null = null;
+  const stack: Array<{ v: unknown; d: number; p: string[] }> = [{ v: value, d: 0, p: [] }];
+  while (stack.length) {
+    const { v, d, p } = stack.pop()!;
+    if (d > deepest) deepest = d;
+    if (v === null || typeof v !== 'object' || v instanceof Date || v instanceof Uint8Array) continue;
+    if (d >= MAX_DOC_DEPTH && found === null) found = p;
+    const entries: Array<[string, unknown]> = Array.isArray(v) ? v.map((x, i) => [String(i), x]) : Object.entries(v as Record<string, unknown>);
+    // the first 8 names of the path are kept; deeper levels only count
+    for (let i = entries.length - 1; i >= 0; i--) stack.push({ v: entries[i]![1], d: d + 1, p: p.length < 8 ? [...p, entries[i]![0]] : p });
+  }
+  const shown = (found ?? []).slice(0, 6).join('.');
+  return `${shown || '(top)'}${(found ?? []).length > 6 ? '...' : ''}, ${deepest} levels deep`;
+}
+
+/**
+ * A fingerprint of a document of any depth (walked without recursion), for the shadow row of a
+ * record refused as too deep: the same record read again is recognised and not dead-lettered twice.
+ */
+export function deepFingerprint(value: unknown): string {
+  const h = createHash('sha1');
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object' || v instanceof Date || v instanceof Uint8Array) {
+      h.update(v === undefined ? 'null' : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : typeof v === 'bigint' ? v.toString() : JSON.stringify(v) ?? 'null');
+      h.update('\u0000');
+      continue;
+    }
+    const keys = Array.isArray(v) ? v.map((_, i) => i) : Object.keys(v).sort();
+    h.update(Array.isArray(v) ? `[${keys.length}` : `{${keys.length}`);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const k = keys[i]!;
+      stack.push((v as Record<string | number, unknown>)[k]);
+      if (!Array.isArray(v)) stack.push(String(k));
+    }
+  }
+  return `!${h.digest('base64url')}`;
+}
+
+/** A copy of a document cut at `maxDepth` levels (deeper parts replaced by a note), for a dead letter. */
+export function cutDepth(value: unknown, maxDepth = 16): unknown {
+  if (value === null || typeof value !== 'object' || value instanceof Date || value instanceof Uint8Array) return value;
+  if (maxDepth <= 0) return `[cut: nested deeper than shown]`;
+  if (Array.isArray(value)) return value.map((v) => cutDepth(v, maxDepth - 1));
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, cutDepth(v, maxDepth - 1)]));
 }
 
 /** `"name":` of an object key; field names repeat on every row, so they are kept (a bounded number). */
@@ -88,14 +173,16 @@ function preview(doc: Doc): string {
 
 /**
  * The fields of `newDoc` that differ from `oldDoc` (the seeds' makeDiff, done properly:
- * deep comparison, and a field that disappeared is reported as null).
+ * deep comparison, and a field that disappeared is reported as null). A value that differs only in
+ * representation across types (`7.5` and `'7.50'`, a `Date` and its ISO text, `true` and `1`, text
+ * and the same text padded with spaces) is no change (core/normalize.ts `sameAcrossTypes`).
  * @example makeDiff({ status: 'P', n: 1 }, { status: 'A', n: 1 }) // => { status: 'A' }
  */
 export function makeDiff(oldDoc: Doc | null | undefined, newDoc: Doc | null | undefined): Doc {
   const diff: Doc = {};
   const a = oldDoc ?? {};
   const b = newDoc ?? {};
-  for (const k of Object.keys(b)) if (!valuesEqual(a[k], b[k])) diff[k] = b[k];
+  for (const k of Object.keys(b)) if (!valuesEqual(a[k], b[k]) && !sameAcrossTypes(a[k], b[k])) diff[k] = b[k];
   for (const k of Object.keys(a)) if (!(k in b) && a[k] !== undefined && a[k] !== null) diff[k] = null;
   return diff;
 }

@@ -28,6 +28,11 @@ export interface ChangeEvent {
    * edit from a late echo). Absent for change streams, whose events show a point in the past.
    */
   readAt?: number;
+  /**
+   * The record could not be read (nested deeper than hms-sync reads, say): the capture dead-letters
+   * it with this error (its `after` is a cut copy for the operator), and the other records go on.
+   */
+  rejected?: string;
 }
 
 /**
@@ -67,6 +72,8 @@ export interface Delta extends DeltaCore {
    * first claim with this error, without calling the sink. Editing the payload on replay clears it.
    */
   rejected?: string;
+  /** A repair queued from the review queue: the id of the discrepancy it repairs (audit, trace). */
+  repair?: string;
 }
 
 /** Another name for {@link Delta}: what a source queues, in source field names. */

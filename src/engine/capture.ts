@@ -4,7 +4,7 @@
  * ONE store transaction (outbox), then ack the batch to the source.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { computeDelta } from '../core/delta.js';
+import { computeDelta, cutDepth, DocumentTooDeepError } from '../core/delta.js';
 import { filterEcho, INTENT_TTL_MS, MAX_INTENTS } from './echo.js';
 import type { ChangeEvent, Delta, Doc } from '../core/types.js';
 import type { Logger } from '../core/log.js';
@@ -76,12 +76,25 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
     : new Map<string, EchoIntent[]>();
   const intentUpdates = new Map<string, EchoIntentUpdate>();
   const hooks = p.hooks();
+  const rejected = [...(batch.rejected ?? [])];
   for (const ev of batch.events) {
+    if (ev.rejected !== undefined) {
+      rejected.push({ key: ev.key, record: ev.after ?? {}, error: ev.rejected });
+      continue;
+    }
+    let delta: Delta | null;
+    try {
+      delta = deltaForEvent(ev);
+    } catch (err) {
+      // one record hms-sync cannot read (nested too deep) is dead-lettered; the others go on
+      if (!(err instanceof DocumentTooDeepError)) throw err;
+      rejected.push({ key: ev.key, record: (cutDepth(ev.after ?? ev.before ?? {}) ?? {}) as Doc, error: `record ${JSON.stringify(ev.key)}: ${err.message}` });
+      continue;
+    }
     deps.events.emit('change', { pipeline: p.name, event: ev });
     // jobs enqueued by onChange hooks join this commit, after the event's own job
     const hookJobs: EnqueueInput[] = [];
     for (const hook of hooks) await batchJobs.run(hookJobs, () => hook(ev.before ?? null, ev.op === 'delete' ? null : ev.after ?? null, ev));
-    let delta = deltaForEvent(ev);
     const live = intents.get(ev.key);
     if (live?.length) {
       // only the fields we wrote, with the values we wrote, are our echo; the rest flows on
@@ -105,7 +118,7 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
     }
     jobs.push(...hookJobs);
   }
-  for (const bad of batch.rejected ?? []) {
+  for (const bad of rejected) {
     jobs.push({
       pipeline: p.name,
       target: p.target,

@@ -23,6 +23,7 @@
  * Pure functions: the store keeps intents (`echo_intents`), the capture loop applies the outcome.
  */
 import { fingerprint, makeDiff, valuesEqual } from '../core/delta.js';
+import { equivalent } from '../core/normalize.js';
 import type { ChangeEvent, Delta, Doc } from '../core/types.js';
 import type { EchoIntent, EchoIntentUpdate } from '../store/store.js';
 
@@ -31,10 +32,13 @@ export const INTENT_TTL_MS = 10 * 60_000;
 /** At most this many live intents per reader and key are considered (the newest). */
 export const MAX_INTENTS = 64;
 
-/** Values equal, or equal as text (legacy systems hand back numbers as strings and the other way round). */
+/**
+ * The value read back is the one we wrote, in the target's representation: equal after the
+ * canonical normalisation (numbers by value, trimmed fixed-width text, timestamps as instants,
+ * booleans as 1/0; core/normalize.ts). A target that stores `'007.50'` as `7.5` shows our write.
+ */
 export function sameValue(got: unknown, wrote: unknown): boolean {
-  if (valuesEqual(got, wrote)) return true;
-  return got != null && wrote != null && typeof got !== 'object' && typeof wrote !== 'object' && String(got) === String(wrote);
+  return valuesEqual(got, wrote) || equivalent(got, wrote);
 }
 
 export interface EchoOutcome {

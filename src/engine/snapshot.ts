@@ -8,7 +8,7 @@
  * Each record is hashed once and diffed once. Pure over two small ports (the shadow and an
  * existence check), so it runs the same for every connector.
  */
-import { fingerprint } from '../core/delta.js';
+import { cutDepth, deepFingerprint, DocumentTooDeepError, fingerprint } from '../core/delta.js';
 import type { ChangeEvent, Doc } from '../core/types.js';
 import type { Reader, SnapshotDiff, SnapshotDiffOptions, SnapshotRecord, SourceBatch, SourceState } from '../connectors/contract.js';
 import type { ShadowDelete, ShadowRow, StateStore } from '../store/store.js';
@@ -75,7 +75,19 @@ export async function diffSnapshot(shadow: SnapshotShadow, ctx: SnapshotContext,
       current.set(r.key, opts.tombstones ? { fingerprint: '', doc: null } : null);
       continue;
     }
-    const fp = fingerprint(r.doc);
+    let fp: string;
+    try {
+      fp = fingerprint(r.doc);
+    } catch (err) {
+      if (!(err instanceof DocumentTooDeepError)) throw err;
+      // this record is dead-lettered (once: its shadow row recognises it when read again); the rest go on
+      const tooDeep = deepFingerprint(r.doc);
+      if (found && found.fingerprint === tooDeep) continue;
+      events.push({ system: ctx.system, collection: ctx.collection, key: r.key, op: 'insert', before: null, after: cutDepth(r.doc) as Doc, ts: now, rejected: `record ${JSON.stringify(r.key)}: ${err.message}`, ...readAt });
+      rows.push({ scope, key: r.key, fingerprint: tooDeep, doc: null, updatedAt: now });
+      current.set(r.key, { fingerprint: tooDeep, doc: null });
+      continue;
+    }
     if (prev && prev.fingerprint === fp) continue;
     events.push({ system: ctx.system, collection: ctx.collection, key: r.key, op: prev ? 'update' : 'insert', before: prev?.doc ?? null, after: r.doc, ts: now, ...readAt });
     const doc = opts.fingerprintOnly ? null : r.doc;

@@ -3,6 +3,7 @@
  * dead letters, audit log) behind one interface with two dialects (SQLite, PostgreSQL).
  * The engine depends on this shape only; tests run the same suite over both dialects.
  */
+import type { ReviewStore } from './review-store.js';
 import type { Delta, Job, JobState } from '../core/types.js';
 
 export interface EnqueueInput {
@@ -194,8 +195,11 @@ export interface QueueStore {
   complete(done: CompleteInput[]): Promise<void>;
   /** Record a failure: schedule a retry at `retryAt`, or dead-letter when retryAt is null. */
   fail(failures: FailInput[]): Promise<void>;
-  /** Extend the lease of jobs a worker still holds. */
-  extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void>;
+  /**
+   * Extend the lease of jobs a worker still holds (the delivery heartbeat); returns how many of
+   * them it still holds (fewer than `ids.length`: a lease expired and the job was reclaimed).
+   */
+  extendLease(ids: string[], workerId: string, leaseMs: number): Promise<number>;
   /** Epoch ms of the earliest pending runAt (to sleep until), or null when the queue is empty. */
   nextRunAt(pipelines?: string[]): Promise<number | null>;
   /** Called when jobs may have become runnable (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite). */
@@ -258,4 +262,7 @@ export interface OperationsStore {
   prune(olderThanMs: number): Promise<number>;
 }
 
-export interface Store extends SchemaStore, QueueStore, StateStore, EchoIntentStore, OperationsStore {}
+export interface Store extends SchemaStore, QueueStore, StateStore, EchoIntentStore, OperationsStore {
+  /** The review queue of reconciliation (src/store/review-store.ts). */
+  readonly review: ReviewStore;
+}

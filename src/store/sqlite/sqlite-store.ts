@@ -9,6 +9,7 @@ import path from 'node:path';
 import { HmsError } from '../../core/errors.js';
 import type { Delta, Job } from '../../core/types.js';
 import { checkDelta, checkEnqueueInput, dedupeShadow, planCommit, tailKey, type PlannedInsert, type TailJob } from '../commit-plan.js';
+import { syncReviewStore, type ReviewStore, type Row } from '../review-store.js';
 import { auditFromRow, intentFromRow, jobFromRow, shadowFromRow, type AuditRowLike, type IntentRowLike, type JobRowLike, type ShadowRowLike } from '../job-row.js';
 import { latestVersion } from '../migrations/migration.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite-migrations.js';
@@ -72,6 +73,11 @@ export class SqliteStore implements Store {
   private inflight: Promise<void> | null = null;
   /** Commits done by the bulk writer, and large commits it handed back because a key had a pending job (for tests). */
   readonly bulkStats = { committed: 0, handedBack: 0 };
+  /** The review queue (reconciliation's discrepancies), on this store's connection. */
+  readonly review: ReviewStore = syncReviewStore({
+    all: (sql, params) => this.db.prepare(sql).all(...params) as Row[],
+    run: (sql, params) => { this.db.prepare(sql).run(...params); },
+  }, (fn) => this.tx(fn));
 
   constructor(opts: SqliteStoreOptions = {}) {
     const file = opts.file ?? path.join('.hms-sync', 'state.db');
@@ -307,13 +313,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void> {
-    if (!ids.length) return;
+  async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<number> {
+    if (!ids.length) return 0;
     while (this.inflight) await this.inflight;
     const s = this.s;
     const now = Date.now();
-    this.tx(() => {
-      for (const id of ids) s.extendLease.run(now + leaseMs, now, id, workerId);
+    return this.tx(() => {
+      let held = 0;
+      for (const id of ids) held += Number(s.extendLease.run(now + leaseMs, now, id, workerId).changes);
+      return held;
     });
   }
 
