@@ -93,6 +93,9 @@ test('status, jobs and dlq work while a delivery secret\'s variable is unset; ru
     assert.equal(JSON.parse(swapped.stdout).id, id);
     const audit = await runCli(['dlq', 'audit', f.config, '--json'], { env });
     assert.equal(audit.code, 0, audit.stderr);
+    const review = await runCli(['review', 'list', f.config, '--json'], { env });
+    assert.equal(review.code, 0, `the review queue needs only the store too: ${review.stderr}`);
+    assert.deepEqual(JSON.parse(review.stdout), []);
     const two = await runCli(['dlq', 'list', f.config, '--config', path.join(f.tmp.dir, 'other.yaml')], { env });
     assert.equal(two.code, 2, 'two different configs is a usage error');
     assert.match(two.stderr, /two configuration files given/);
