@@ -30,6 +30,11 @@ export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.OK;
   const setCode = (c: number) => { code = c; };
   for (const register of [registerDemo, registerRun, registerValidate, registerStatus, registerJobs, registerDlq, registerPrune, registerNew, registerCopybook, registerTriggers, registerBackfill, registerReconcile]) register(program, setCode);
+  if (!argv.length) {
+    // `hms-sync` alone: the overview on stdout (so `hms-sync | less` works), exit 0
+    process.stdout.write(program.helpInformation());
+    return EXIT.OK;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

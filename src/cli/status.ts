@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { errorMessage } from '../core/errors.js';
-import { loadConfigArg, formatAge, printJson, printTable, withStore } from './common.js';
+import { loadConfigArg, formatAge, printJson, printTable, shorten, withStore } from './common.js';
 import { EXIT } from './exit-codes.js';
 import type { SourceStatus, Store } from '../store/store.js';
 
@@ -71,7 +71,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
         if (opts.json) printJson(rows.map((r) => ({ ...r, store: write })));
         else {
           if (!stats.length) process.stdout.write('queue is empty: no jobs recorded yet\n');
-          else printTable(stats.map((s) => ({ ...s, oldest: formatAge(s.oldestPendingAgeMs), lastError: s.lastError ? s.lastError.slice(0, 80) : null })), ['pipeline', 'target', 'pending', 'running', 'retrying', 'dead', 'done', 'oldest', 'lastError']);
+          else printTable(stats.map((s) => ({ ...s, oldest: formatAge(s.oldestPendingAgeMs), lastError: shorten(s.lastError, 80) })), ['pipeline', 'target', 'pending', 'running', 'retrying', 'dead', 'done', 'oldest', 'lastError']);
           if (sources.size) {
             process.stdout.write('\n');
             printTable([...sources].map(([pipeline, v]) => ({

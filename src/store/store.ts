@@ -129,6 +129,16 @@ export interface QueueStats {
   lastError: string | null;
 }
 
+/** Unfinished jobs of one pipeline, from {@link OperationsStore.backlog}. */
+export interface BacklogStats {
+  pipeline: string;
+  /** Pending jobs (first attempt or retry, due or not). */
+  pending: number;
+  running: number;
+  /** Age in ms of the oldest pending job, null when none: how far behind the target is. */
+  oldestPendingAgeMs: number | null;
+}
+
 export interface AuditEntry {
   id: string;
   at: number;
@@ -232,6 +242,8 @@ export interface StateStore {
 /** What operators (CLI, server) read and do: stats, job lookup, dead letters, audit, pruning. */
 export interface OperationsStore {
   stats(): Promise<QueueStats[]>;
+  /** Pending and running jobs per pipeline; cheap (reads only unfinished jobs), for periodic logging. Pipelines with none are left out. */
+  backlog(): Promise<BacklogStats[]>;
   getJob(id: string): Promise<Job | null>;
   listJobs(opts: ListJobsOptions): Promise<Job[]>;
   /**

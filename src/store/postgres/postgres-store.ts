@@ -14,6 +14,8 @@ import { POSTGRES_MIGRATIONS } from '../migrations/postgres-migrations.js';
 import { checkJobId, checkReplayNotStale, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type NewerDoneRow, type StatsRow } from '../store-common.js';
 import type { AcquireResult, AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowPatch, ShadowRow, SourceHealthState, SourceHolder, SourceStatus, Store } from '../store.js';
 import { STALE_FINGERPRINT } from '../store.js';
+import type { BacklogStats } from '../store.js';
+import { foldBacklog, type BacklogRow } from '../store-common.js';
 import { fingerprint } from '../../core/delta.js';
 import { PostgresWaker } from './postgres-waker.js';
 import { postgresSql, type PostgresSql } from './postgres-sql.js';
@@ -394,6 +396,10 @@ export class PostgresStore implements Store {
       this.query<{ pipeline: string; target: string; last_error: string }>(this.sql.statsErrors),
     ]);
     return foldStats(counts.rows, errors.rows, Date.now());
+  }
+
+  async backlog(): Promise<BacklogStats[]> {
+    return foldBacklog((await this.query<BacklogRow>(this.sql.backlog)).rows, Date.now());
   }
 
   async getJob(id: string): Promise<Job | null> {

@@ -16,6 +16,8 @@ import { SQLITE_MIGRATIONS } from '../migrations/sqlite-migrations.js';
 import { checkJobId, checkReplayNotStale, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type NewerDoneRow, type StatsRow } from '../store-common.js';
 import type { AcquireResult, AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowPatch, ShadowRow, SourceHealthState, SourceHolder, SourceStatus, Store } from '../store.js';
 import { STALE_FINGERPRINT } from '../store.js';
+import type { BacklogStats } from '../store.js';
+import { foldBacklog, type BacklogRow } from '../store-common.js';
 import { fingerprint } from '../../core/delta.js';
 import { SqliteBulkWriter } from './sqlite-bulk-writer.js';
 import { SqliteSources } from './sqlite-sources.js';
@@ -431,6 +433,10 @@ export class SqliteStore implements Store {
     const rows = s.statsCounts.all() as StatsRow[];
     const errors = s.statsErrors.all() as Array<{ pipeline: string; target: string; last_error: string }>;
     return foldStats(rows, errors, Date.now());
+  }
+
+  async backlog(): Promise<BacklogStats[]> {
+    return foldBacklog(this.s.backlog.all() as BacklogRow[], Date.now());
   }
 
   async getJob(id: string): Promise<Job | null> {
