@@ -379,6 +379,9 @@ export class WakeGroup {
 export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions & { group?: WakeGroup }, signal: AbortSignal, sinkSignal: AbortSignal): Promise<void> {
   const group = opts.group ?? new WakeGroup(deps.store);
   let lastFull = false;
+  // a store that fails every claim (down, full) is logged once per distinct error, not every second
+  let claimError: string | null = null;
+  let claimFailures = 0;
   try {
     while (!signal.aborted) {
       let jobs: Job[];
@@ -390,8 +393,17 @@ export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions 
       try {
         group.takeMissed(); // this claim sees everything committed before it
         jobs = await deps.store.claim({ workerId: deps.workerId, limit: opts.batchSize, leaseMs: opts.leaseMs, pipelines: opts.pipelines });
+        if (claimError !== null) {
+          deps.logger.info({ pipelines: opts.pipelines, failures: claimFailures }, `claims work again after ${claimFailures} failed attempt(s)`);
+          claimError = null;
+          claimFailures = 0;
+        }
       } catch (err) {
-        deps.logger.error({ err, pipelines: opts.pipelines }, 'claim failed; retrying');
+        const message = errorMessage(err);
+        claimFailures++;
+        if (message !== claimError) deps.logger.error({ pipelines: opts.pipelines, error: message }, `claiming jobs from the store failed; retrying every second: ${message}`);
+        else deps.logger.debug({ pipelines: opts.pipelines, failures: claimFailures }, 'claim still failing');
+        claimError = message;
         deps.events.emit('worker:error', { pipeline: opts.pipelines.join(','), error: err instanceof Error ? err : new Error(errorMessage(err)) });
         await sleep(1000, signal);
         continue;
