@@ -64,10 +64,17 @@ export function register(program: Command, setCode: (code: number) => void): voi
         const stats = await store.stats();
         const sources = new Map((await store.listSources()).map((s) => [s.pipeline, viewSource(s, failAfterMs)]));
         const write = await storeWrite(store);
+        // the review queue: discrepancies reconciliation found that nobody has repaired or ignored
+        const review = new Map<string, Record<string, number>>();
+        for (const c of await store.review.countOpen()) review.set(c.pipeline, { ...review.get(c.pipeline), [c.class]: c.count });
         const rows: Array<Record<string, unknown>> = stats.map((s) => ({ ...s, source: sources.get(s.pipeline) ?? null }));
         for (const [pipeline, source] of sources) {
           if (!stats.some((s) => s.pipeline === pipeline)) rows.push({ pipeline, target: null, pending: 0, running: 0, retrying: 0, dead: 0, done: 0, oldestPendingAgeMs: null, lastError: null, source });
         }
+        for (const pipeline of review.keys()) {
+          if (!rows.some((r) => r.pipeline === pipeline)) rows.push({ pipeline, target: null, pending: 0, running: 0, retrying: 0, dead: 0, done: 0, oldestPendingAgeMs: null, lastError: null, source: null });
+        }
+        for (const r of rows) r.review = review.get(String(r.pipeline)) ?? {};
         if (opts.json) printJson(rows.map((r) => ({ ...r, store: write })));
         else {
           if (!stats.length) process.stdout.write('queue is empty: no jobs recorded yet\n');
@@ -83,8 +90,12 @@ export function register(program: Command, setCode: (code: number) => void): voi
             })), ['pipeline', 'source', 'since', 'readBy', 'error']);
           }
           if (!write.writable) process.stdout.write(`\nstore: CANNOT WRITE: ${write.error}\n`);
+          for (const [pipeline, counts] of review) {
+            const total = Object.values(counts).reduce((a, b) => a + b, 0);
+            process.stdout.write(`\nreview queue of ${pipeline}: ${total} open discrepancies (${Object.entries(counts).map(([c, n]) => `${n} ${c}`).join(', ')}) - hms-sync review list --pipeline ${pipeline}\n`);
+          }
         }
-        const problem = stats.some((s) => s.dead > 0) || [...sources.values()].some((v) => v.problem) || !write.writable;
+        const problem = stats.some((s) => s.dead > 0) || [...sources.values()].some((v) => v.problem) || !write.writable || review.size > 0;
         setCode(problem ? EXIT.FAILURE : EXIT.OK);
       });
     });

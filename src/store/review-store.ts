@@ -90,6 +90,8 @@ export interface ReviewStore {
    * flight), or, with `since`, one that finished at or after it (a change that just landed).
    */
   keysInFlight(pipeline: string, keys: string[], since?: number): Promise<Set<string>>;
+  /** Open discrepancies per pipeline and class (for `status`). */
+  countOpen(): Promise<Array<{ pipeline: string; class: DiscrepancyClass; count: number }>>;
   /** Change status / assignee / reason / repair job; audited with the actor. */
   updateDiscrepancy(id: string, patch: { status?: DiscrepancyStatus; assignee?: string | null; reason?: string | null; repairJob?: string | null }, opts: { actor: string; action: string; details?: Record<string, unknown> }): Promise<Discrepancy>;
 }
@@ -201,6 +203,9 @@ function* updateSteps(id: string, patch: Parameters<ReviewStore['updateDiscrepan
   }
 }
 
+const COUNT_OPEN = "SELECT pipeline, class, count(*) AS n FROM discrepancies WHERE status = 'open' GROUP BY pipeline, class ORDER BY pipeline, class";
+const countRow = (r: Row) => ({ pipeline: String(r.pipeline), class: r.class as DiscrepancyClass, count: Number(r.n) });
+
 function inFlightSql(n: number): string {
   return `SELECT DISTINCT key FROM jobs WHERE pipeline = ? AND (state IN ('pending', 'running') OR updated_at >= ?) AND key IN (${Array.from({ length: n }, () => '?').join(', ')})`;
 }
@@ -231,6 +236,7 @@ export function syncReviewStore(sql: ReviewSql<'sync'>, tx: <T>(fn: () => T) => 
     listDiscrepancies: async (opts = {}) => { const q = listQuery(opts); return sql.all(q.sql, q.params).map(discrepancyFromRow); },
     getDiscrepancy: async (id) => (/^\d+$/.test(id) ? sql.all(`SELECT ${COLS} FROM discrepancies WHERE id = ?`, [Number(id)]).map(discrepancyFromRow)[0] ?? null : null),
     updateDiscrepancy: async (id, patch, opts) => tx(() => runSync(updateSteps(id, patch, opts), sql)),
+    countOpen: async () => sql.all(COUNT_OPEN, []).map(countRow),
     keysInFlight: async (pipeline, keys, since) => {
       const out = new Set<string>();
       for (let i = 0; i < keys.length; i += 500) for (const r of sql.all(inFlightSql(keys.slice(i, i + 500).length), [pipeline, since ?? Number.MAX_SAFE_INTEGER, ...keys.slice(i, i + 500)])) out.add(String(r.key));
@@ -246,6 +252,7 @@ export function asyncReviewStore(sql: ReviewSql<'async'>, tx: <T>(fn: (q: Review
     listDiscrepancies: async (opts = {}) => { const q = listQuery(opts); return (await sql.all(q.sql, q.params)).map(discrepancyFromRow); },
     getDiscrepancy: async (id) => (/^\d+$/.test(id) ? (await sql.all(`SELECT ${COLS} FROM discrepancies WHERE id = ?`, [Number(id)])).map(discrepancyFromRow)[0] ?? null : null),
     updateDiscrepancy: (id, patch, opts) => tx((q) => runAsync(updateSteps(id, patch, opts), q)),
+    countOpen: async () => (await sql.all(COUNT_OPEN, [])).map(countRow),
     keysInFlight: async (pipeline, keys, since) => {
       const out = new Set<string>();
       for (let i = 0; i < keys.length; i += 500) for (const r of await sql.all(inFlightSql(keys.slice(i, i + 500).length), [pipeline, since ?? Number.MAX_SAFE_INTEGER, ...keys.slice(i, i + 500)])) out.add(String(r.key));

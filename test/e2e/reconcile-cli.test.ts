@@ -67,6 +67,11 @@ pipelines:
     const dry = await runCli(['review', 'repair', d!.id, '-c', cfg, '--dry-run', '--json']);
     assert.equal(dry.code, 0, dry.stderr);
     assert.equal((JSON.parse(dry.stdout) as { repairs: Array<{ action: string }> }).repairs[0]!.action, 'upsert');
+    const status = await runCli(['status', cfg, '--json']);
+    assert.equal(status.code, 1, 'an open discrepancy makes status exit 1');
+    assert.deepEqual((JSON.parse(status.stdout) as Array<{ pipeline: string; review: Record<string, number> }>).find((r) => r.pipeline === 'permits')?.review, { different: 1 });
+    const statusText = await runCli(['status', cfg]);
+    assert.match(statusText.stdout, /review queue of permits: 1 open discrepancies \(1 different\)/);
     const noReason = await runCli(['review', 'ignore', d!.id, '-c', cfg]);
     assert.equal(noReason.code, 2, 'ignore without --reason is a usage error');
     const ign = await runCli(['review', 'ignore', d!.id, '-c', cfg, '--reason', 'eve is testing']);
@@ -74,6 +79,7 @@ pipelines:
     const again = await runCli(['reconcile', 'permits', cfg]);
     assert.equal(again.code, 0, `an ignored discrepancy does not fail the run: ${again.stdout}`);
     assert.match(again.stdout, /1 ignored/);
+    assert.equal((await runCli(['status', cfg])).code, 0, 'an ignored discrepancy is not a problem for status');
 
     writeFileSync(cfg, yaml('{ driver: postgres, url: "postgres://nobody@127.0.0.1:9/none" }'));
     const down = await runCli(['reconcile', 'permits', cfg]);
