@@ -103,7 +103,10 @@ function instantOf(s: string): string | null {
   const m = DATETIME.exec(s);
   if (!m) return null;
   const [, y, mo, d, h, mi, sec, frac, zone] = m;
-  let ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec ?? 0));
+  // Date.UTC reads years 0..99 as 1900..1999: set the year on its own
+  const at = new Date(Date.UTC(2000, Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec ?? 0)));
+  at.setUTCFullYear(Number(y));
+  let ms = at.getTime();
   if (Number.isNaN(ms)) return null;
   if (zone && zone.toUpperCase() !== 'Z') {
     const sign = zone[0] === '-' ? -1 : 1;

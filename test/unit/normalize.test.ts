@@ -43,6 +43,9 @@ test('equivalent: numbers by value, booleans as 1/0, padded text, instants, null
   assert.ok(equivalent('', null, { emptyIsNull: true }));
   assert.ok(equivalent('   ', undefined, { emptyIsNull: true }));
   assert.equal(canonicalToken('007.50'), canonicalToken(7.5));
+  // years before 100 are not read as 19yy
+  assert.equal(canonicalToken('0050-03-01T00:00:00Z'), `t:${new Date('0050-03-01T00:00:00Z').getTime()}`);
+  assert.ok(!equivalent('0050-03-01T00:00:00Z', '1950-03-01T00:00:00Z'));
 });
 
 test('change detection: a change of representation across types is no change; a text edit is one', () => {
