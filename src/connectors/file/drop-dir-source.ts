@@ -11,8 +11,8 @@ import { appendFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { errorMessage } from '../../core/errors.js';
-import type { Source, SourceBatch, SourceContext } from '../contract.js';
-import { buildChangeBatch, buildDeleteBatch, missingKeys, validateRecord, type RecordRules, type ValidRecord } from './file-batches.js';
+import type { SnapshotDiff, Source, SourceBatch, SourceContext } from '../contract.js';
+import { validateRecord, type RecordRules, type ValidRecord } from './file-batches.js';
 import type { FileEntry, FileTransport } from './file-transport.js';
 import { joinRel } from './file-transport.js';
 import { isDataFile } from './file-reader.js';
@@ -145,7 +145,8 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
         }
       }
       if (!reason && guardDeletes && keys) {
-        const gone = (await missingKeys(ctx.state, keys)).length;
+        let gone = 0;
+        for await (const d of ctx.state.sweepDeletes(async (page) => new Set(page.filter((k) => keys.has(k))), { pageSize: opts.batchSize, signal })) gone += d.events.length;
         if (gone > opts.maxDeletes!) reason = `${where}: the snapshot would delete ${gone} keys, more than maxDeletes (${opts.maxDeletes}); if that is intended, raise maxDeletes and drop the file again`;
       }
       if (reason) {
@@ -171,7 +172,9 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
     // bad records under onError: dead-letter, committed with the next batch as dead jobs
     const rejected: NonNullable<SourceBatch['rejected']> = [];
     let last = 0;
-    const ts = Date.now();
+    // the engine's snapshot diff against the shadow; a changes file's delete of a key never seen is
+    // passed on (the target may have it) and remembered as a tombstone, so a repeat is dropped
+    const diffChunk = (recs: ValidRecord[]): Promise<SnapshotDiff> => ctx.state.diff(recs.map((r) => ({ key: r.key, doc: r.op === 'delete' ? null : r.doc })), { tombstones: !snapshot });
     for await (const r of records(file, seen)) {
       if (signal.aborted) return;
       last = r.no;
@@ -190,13 +193,15 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
       if (r.no <= resumeAfter) continue;
       chunk.push(r);
       if (chunk.length >= opts.batchSize) {
-        const b = await buildChangeBatch(chunk, ctx, ts);
+        const b = await diffChunk(chunk);
         chunk = [];
         yield { ...b, rejected: rejected.splice(0), position: posOf(last) };
       }
     }
-    const tail = await buildChangeBatch(chunk, ctx, ts);
-    let gone: string[] = [];
+    const tail = await diffChunk(chunk);
+    // a snapshot's deletes: the engine's delete sweep over the shadow, a page of keys at a time,
+    // asking the file's key set (the file cannot be asked for a key; its keys are the memory bound)
+    const deletes: SnapshotDiff[] = [];
     if (seen) {
       if (tail.events.length) {
         // Commit the tail first so the shadow listing below sees it.
@@ -204,17 +209,16 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
         tail.events = [];
         tail.shadow = [];
       }
-      gone = await missingKeys(ctx.state, seen);
+      for await (const d of ctx.state.sweepDeletes(async (keys) => new Set(keys.filter((k) => seen.has(k))), { pageSize: opts.batchSize, signal })) deletes.push(d);
       seen.clear();
     }
     if (signal.aborted) return;
-    for (let i = 0; i < gone.length || i === 0; i += opts.batchSize) {
-      const del = await buildDeleteBatch(gone.slice(i, i + opts.batchSize), ctx, ts);
-      const final = i + opts.batchSize >= gone.length;
-      const batch: SourceBatch = { events: [...tail.events, ...del.events], shadow: [...tail.shadow, ...del.shadow], rejected: rejected.splice(0), position: posOf(last) };
+    const parts = deletes.length ? deletes : [{ events: [], shadow: [] }];
+    for (let i = 0; i < parts.length; i++) {
+      const batch: SourceBatch = { events: [...tail.events, ...parts[i]!.events], shadow: [...tail.shadow, ...parts[i]!.shadow], rejected: rejected.splice(0), position: posOf(last) };
       tail.events = [];
       tail.shadow = [];
-      if (final) batch.ack = () => moveDone(file, rejectsPath).finally(() => inFlight.delete(file.name));
+      if (i === parts.length - 1) batch.ack = () => moveDone(file, rejectsPath).finally(() => inFlight.delete(file.name));
       yield batch;
     }
   }
