@@ -1,0 +1,236 @@
+/**
+ * The SQL pushdown engine: instead of reading every row of both sides, each database computes,
+ * per key range, a digest of its rows (count, XOR of a 64-bit row hash of the normalised compared
+ * fields, count of rows the SQL cannot normalise exactly); both sides are queried at once. Only
+ * ranges whose digests differ are split further (into 16 sub-ranges per level), and once the
+ * differing ranges hold few rows, their (key, hash) pairs are read and compared one by one. The
+ * keys that differ are the same candidates the streamed engine produces, and go through the same
+ * confirm step (reconcile.ts `confirmBatch`). Rows flagged uncertain are compared in TypeScript
+ * with the streamed engine's own hash (getByKeys on both sides, the pipeline's mapping).
+ *
+ * Key ranges are numeric ranges of an integer key: both databases agree on that order.
+ */
+import { errorMessage, HmsError, NotConnectedError } from '../../core/errors.js';
+import type { Doc } from '../../core/types.js';
+import type { NormalizeOptions } from '../../core/normalize.js';
+import type { Reader } from '../../connectors/contract.js';
+import type { DiscrepancyInput } from '../../store/review-store.js';
+import type { PushdownPlan, SideSql } from './plan.js';
+
+export interface PushdownCandidate {
+  ck: string;
+  skey: string | null;
+  tkey: string | null;
+  kind: 'missing' | 'extra' | 'different';
+}
+
+export interface PushdownStats {
+  /** Digest queries per side, level by level (ranges asked). */
+  levels: number[];
+  /** Rows read one by one (both sides). */
+  leafRows: number;
+  /** Rows compared in TypeScript because the SQL could not normalise them exactly. */
+  uncertainRows: number;
+}
+
+export interface PushdownResult {
+  sourceRows: number;
+  targetRows: number;
+  candidates: PushdownCandidate[];
+  /** Rows whose mapping failed (found among the uncertain rows). */
+  found: DiscrepancyInput[];
+  stats: PushdownStats;
+}
+
+export interface PushdownInput {
+  plan: PushdownPlan;
+  readers: { source: Reader; target: Reader };
+  /** The pipeline's mapping (the uncertain rows are mapped in TypeScript). */
+  apply: (doc: Doc) => Promise<Doc>;
+  /** The streamed engine's row hash (reconcile.ts rowHash). */
+  rowHash: (doc: Doc, fields: readonly string[], norm: NormalizeOptions) => string;
+  norm: NormalizeOptions;
+  signal?: AbortSignal;
+  onLevel?: (level: number, ranges: number) => void;
+}
+
+/** Rows per bucket aimed at by the first level. */
+const FIRST_BUCKET_ROWS = 32n;
+const FAN_OUT = 16n;
+/** Differing ranges holding at most this many rows are read row by row. */
+const LEAF_ROWS = 40_000;
+/** Ranges per digest or leaf query. */
+const RANGES_PER_QUERY = 2000;
+
+interface Digest { n: number; x: string; u: number }
+interface Range { a: bigint; z: bigint }
+
+function whereOf(s: SideSql): string {
+  return `${s.key} IS NOT NULL${s.where ? ` AND ${s.where}` : ''}`;
+}
+
+async function bounds(s: SideSql): Promise<{ lo: bigint; hi: bigint; n: number } | null> {
+  const r = await s.pool.query<{ lo: string | null; hi: string | null; n: string }>(`SELECT min(${s.key})::text AS lo, max(${s.key})::text AS hi, count(*)::text AS n FROM ${s.table} WHERE ${whereOf(s)}`);
+  const row = r.rows[0];
+  if (!row || row.lo === null || row.hi === null) return null;
+  return { lo: BigInt(row.lo), hi: BigInt(row.hi), n: Number(row.n) };
+}
+
+/** Digests per bucket of width `w` (buckets numbered from `lo`), over the whole table or within ranges. */
+async function digests(s: SideSql, lo: bigint, w: bigint, ranges: Range[] | null): Promise<Map<string, Digest>> {
+  const out = new Map<string, Digest>();
+  const bucket = `((${s.key}::bigint - $1::bigint) / $2::bigint)::text`;
+  const run = async (sql: string, params: unknown[]) => {
+    const r = await s.pool.query<{ b: string; n: string; x: string; u: string }>(sql, params);
+    for (const row of r.rows) out.set(row.b, { n: Number(row.n), x: row.x, u: Number(row.u) });
+  };
+  const agg = `count(*)::text AS n, bit_xor(h)::text AS x, sum(u)::text AS u`;
+  if (!ranges) {
+    await run(`SELECT b, ${agg} FROM (SELECT ${bucket} AS b, ${s.hash} AS h, ${s.uncertain} AS u FROM ${s.table} WHERE ${whereOf(s)}) d GROUP BY b`, [lo.toString(), w.toString()]);
+    return out;
+  }
+  for (let i = 0; i < ranges.length; i += RANGES_PER_QUERY) {
+    const part = ranges.slice(i, i + RANGES_PER_QUERY);
+    await run(
+      `SELECT b, ${agg} FROM (SELECT ${bucket} AS b, ${s.hash} AS h, ${s.uncertain} AS u FROM ${s.table} JOIN unnest($3::bigint[], $4::bigint[]) AS r(a, z) ON ${s.key} >= r.a AND ${s.key} < r.z WHERE ${whereOf(s)}) d GROUP BY b`,
+      [lo.toString(), w.toString(), part.map((x) => x.a.toString()), part.map((x) => x.z.toString())]);
+  }
+  return out;
+}
+
+async function leafRows(s: SideSql, ranges: Range[]): Promise<Map<string, { h: string; u: number }>> {
+  const out = new Map<string, { h: string; u: number }>();
+  for (let i = 0; i < ranges.length; i += RANGES_PER_QUERY) {
+    const part = ranges.slice(i, i + RANGES_PER_QUERY);
+    const r = await s.pool.query<{ k: string; h: string; u: number }>(
+      `SELECT ${s.key}::text AS k, (${s.hash})::text AS h, ${s.uncertain} AS u FROM ${s.table} JOIN unnest($1::bigint[], $2::bigint[]) AS r(a, z) ON ${s.key} >= r.a AND ${s.key} < r.z WHERE ${whereOf(s)}`,
+      [part.map((x) => x.a.toString()), part.map((x) => x.z.toString())]);
+    for (const row of r.rows) out.set(row.k, { h: row.h, u: Number(row.u) });
+  }
+  return out;
+}
+
+/** Adjacent ranges merged (fewer bounds to send; the ranges are disjoint by construction). */
+function merge(ranges: Range[]): Range[] {
+  const sorted = [...ranges].sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
+  const out: Range[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.z >= r.a) { if (r.z > last.z) last.z = r.z; } else out.push({ ...r });
+  }
+  return out;
+}
+
+const same = (a: Digest | undefined, b: Digest | undefined) => (a?.n ?? 0) === (b?.n ?? 0) && (a?.x ?? null) === (b?.x ?? null) && !a?.u && !b?.u;
+
+function wrap(role: string, err: unknown): Error {
+  if (err instanceof HmsError) return err;
+  return new NotConnectedError(`cannot read the ${role} side to the end (pushdown digest query): ${errorMessage(err)}; no report was written (a partial comparison is never reported as complete)`, { cause: err });
+}
+
+/** Run the pushdown comparison; candidates are keys (canonical, as the Readers give them). */
+export async function runPushdown(input: PushdownInput): Promise<PushdownResult> {
+  const { plan } = input;
+  const both = <T>(f: (s: SideSql) => Promise<T>): Promise<[T, T]> => Promise.all([
+    f(plan.source).catch((e: unknown) => { throw wrap('source', e); }),
+    f(plan.target).catch((e: unknown) => { throw wrap('target', e); }),
+  ]);
+  const stats: PushdownStats = { levels: [], leafRows: 0, uncertainRows: 0 };
+  const [sb, tb] = await both(bounds);
+  const result: PushdownResult = { sourceRows: 0, targetRows: 0, candidates: [], found: [], stats };
+  if (!sb && !tb) return result;
+  const lo = sb && tb ? (sb.lo < tb.lo ? sb.lo : tb.lo) : (sb ?? tb)!.lo;
+  const hi = sb && tb ? (sb.hi > tb.hi ? sb.hi : tb.hi) : (sb ?? tb)!.hi;
+  const rows = BigInt(Math.max(sb?.n ?? 0, tb?.n ?? 0));
+  const span = hi - lo + 1n;
+  let w = span / (rows / FIRST_BUCKET_ROWS + 1n) + 1n;
+  // level 0: the whole of both tables, at once
+  input.onLevel?.(0, 1);
+  stats.levels.push(1);
+  let [sd, td] = await both((s) => digests(s, lo, w, null));
+  for (const d of sd.values()) result.sourceRows += d.n;
+  for (const d of td.values()) result.targetRows += d.n;
+  let ranges: Range[] = [];
+  let pending = 0;
+  const differing = (width: bigint) => {
+    const out: Range[] = [];
+    let n = 0;
+    for (const b of new Set([...sd.keys(), ...td.keys()])) {
+      const x = sd.get(b);
+      const y = td.get(b);
+      if (same(x, y)) continue;
+      const a = lo + BigInt(b) * width;
+      out.push({ a, z: a + width });
+      n += Math.max(x?.n ?? 0, y?.n ?? 0);
+    }
+    return { out, n };
+  };
+  ({ out: ranges, n: pending } = differing(w));
+  for (let level = 1; ranges.length && pending > LEAF_ROWS && w > 16n; level++) {
+    if (input.signal?.aborted) throw new HmsError('HMS_ERR_USAGE', 'reconciliation interrupted');
+    w = w / FAN_OUT + 1n;
+    const merged = merge(ranges);
+    input.onLevel?.(level, merged.length);
+    stats.levels.push(merged.length);
+    [sd, td] = await both((s) => digests(s, lo, w, merged));
+    // a sub-bucket may reach past its parent range: only the parents' rows were digested on both sides
+    ({ out: ranges, n: pending } = differing(w));
+    ranges = ranges.map((r) => clip(r, merged)).filter((r): r is Range => r !== null);
+  }
+  if (!ranges.length) return result;
+  const merged = merge(ranges);
+  const [sr, tr] = await both((s) => leafRows(s, merged));
+  stats.leafRows = sr.size + tr.size;
+  const uncertain: string[] = [];
+  for (const [k, s] of sr) {
+    const t = tr.get(k);
+    if (s.u || t?.u) { uncertain.push(k); continue; }
+    if (!t) result.candidates.push({ ck: `n:${k}`, skey: k, tkey: null, kind: 'missing' });
+    else if (t.h !== s.h) result.candidates.push({ ck: `n:${k}`, skey: k, tkey: k, kind: 'different' });
+  }
+  for (const k of tr.keys()) if (!sr.has(k)) result.candidates.push({ ck: `n:${k}`, skey: null, tkey: k, kind: 'extra' });
+  stats.uncertainRows = uncertain.length;
+  if (uncertain.length) await compareInTypeScript(input, uncertain, tr, result);
+  return result;
+}
+
+/** The part of a sub-bucket inside one of its parent ranges (a sub-bucket never spans two disjoint parents' rows on only one side). */
+function clip(r: Range, parents: Range[]): Range | null {
+  let a: bigint | null = null;
+  let z: bigint | null = null;
+  for (const p of parents) {
+    if (p.z <= r.a || p.a >= r.z) continue;
+    const pa = p.a > r.a ? p.a : r.a;
+    const pz = p.z < r.z ? p.z : r.z;
+    a = a === null || pa < a ? pa : a;
+    z = z === null || pz > z ? pz : z;
+  }
+  return a === null || z === null ? null : { a, z };
+}
+
+/** Rows the SQL flagged: mapped and hashed in TypeScript, exactly as the streamed engine does. */
+async function compareInTypeScript(input: PushdownInput, keys: string[], targetRows: Map<string, unknown>, result: PushdownResult): Promise<void> {
+  const fields = input.plan.fields;
+  for (let i = 0; i < keys.length; i += 500) {
+    const part = keys.slice(i, i + 500);
+    const [sDocs, tDocs] = await Promise.all([input.readers.source.getByKeys(part, input.signal), input.readers.target.getByKeys(part.filter((k) => targetRows.has(k)), input.signal)]);
+    for (const k of part) {
+      const raw = sDocs.get(k);
+      const there = tDocs.get(k);
+      if (!raw) {
+        // gone since the digest: the confirm step looks at it again
+        result.candidates.push({ ck: `n:${k}`, skey: k, tkey: there ? k : null, kind: there ? 'different' : 'missing' });
+        continue;
+      }
+      let mapped: Doc;
+      try {
+        mapped = await input.apply(raw);
+      } catch (err) {
+        result.found.push({ key: k, sourceKey: k, class: 'unmappable', fields: [], source: null, target: null, error: errorMessage(err) });
+        continue;
+      }
+      if (!there) result.candidates.push({ ck: `n:${k}`, skey: k, tkey: null, kind: 'missing' });
+      else if (input.rowHash(mapped, fields, input.norm) !== input.rowHash(there, fields, input.norm)) result.candidates.push({ ck: `n:${k}`, skey: k, tkey: k, kind: 'different' });
+    }
+  }
+}
