@@ -4,11 +4,13 @@
  * See docs/reconcile.md.
  */
 import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { createLogger } from '../core/log.js';
 import { UsageError } from '../core/errors.js';
 import { openStore } from '../store/open-store.js';
 import { runReconcile, type ReconcileProgress, type ReconcileSummary } from '../reconcile/reconcile.js';
+import { renderReport } from '../reconcile/report.js';
 import { assignDiscrepancy, ignoreDiscrepancy, listDiscrepancies, repairDiscrepancies, showDiscrepancy } from '../reconcile/review.js';
 import { DISCREPANCY_CLASSES, DISCREPANCY_STATUSES, type DiscrepancyClass, type DiscrepancyStatus } from '../store/review-store.js';
 import { actor, loadConfigArg, printJson, printTable } from './common.js';
@@ -52,7 +54,7 @@ function printSummary(s: ReconcileSummary): void {
   if (fields.length) process.stdout.write(`  fields that differ: ${fields.map(([f, n]) => `${f} (${n})`).join(', ')}\n`);
   if (s.settled) process.stdout.write(`  ${s.settled} differences were changes on their way and settled\n`);
   if (s.unsettled.length) process.stdout.write(`  ${s.unsettled.length} keys were still changing and are not reported; the next run looks again: ${s.unsettled.slice(0, 5).join(', ')}${s.unsettled.length > 5 ? ', ...' : ''}\n`);
-  process.stdout.write(`  review queue: ${s.opened} opened, ${s.updated} still open, ${s.closed} closed${s.discrepancies ? ` - \`hms-sync review list --pipeline ${s.pipeline}\`` : ''}\n`);
+  process.stdout.write(`  review queue: ${s.opened} opened, ${s.updated - s.ignored} still open, ${s.ignored} ignored, ${s.closed} closed${s.open ? ` - \`hms-sync review list --pipeline ${s.pipeline}\`` : ''}\n`);
 }
 
 const parseLimit = (v: string) => {
@@ -91,10 +93,11 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('--ignore <fields>', 'also leave these target fields out of the comparison (comma separated)')
     .option('--settle <ms>', 'wait this long before confirming a key that is changing (default: debounce + 2 x p99 delivery time)')
     .option('--empty-is-null', 'count empty text as null')
+    .option('--report <file>', 'also write a self-contained HTML report (counts per class and field, samples with both values)')
     .option('--json', 'print a JSON summary')
     .option('--log-level <level>', 'trace, debug, info, warn, error, silent')
     .addHelpText('after', '\nExit codes: 0 the sides agree, 1 discrepancies found (see `hms-sync review list`), 2 usage,\n3 configuration error, 4 a side could not be read to the end (no report is written).\n\nExample:\n  hms-sync reconcile bridges hms-sync.yaml\n')
-    .action(async (pipeline: string, configArg: string | undefined, opts: { keys?: string; ignore?: string; settle?: string; emptyIsNull?: boolean; json?: boolean; logLevel?: string }) => {
+    .action(async (pipeline: string, configArg: string | undefined, opts: { keys?: string; ignore?: string; settle?: string; emptyIsNull?: boolean; report?: string; json?: boolean; logLevel?: string }) => {
       let settleMs: number | undefined;
       if (opts.settle !== undefined) {
         settleMs = Number(opts.settle);
@@ -111,9 +114,14 @@ export function register(program: Command, setCode: (code: number) => void): voi
           const split = (v?: string) => v?.split(',').map((x) => x.trim()).filter(Boolean);
           const s = await runReconcile({ config, store, pipeline, logger, keys: split(opts.keys), ignore: split(opts.ignore), settleMs, emptyIsNull: opts.emptyIsNull, signal: ac.signal, onProgress: (p) => rep.update(p) });
           rep.stop();
+          if (opts.report) {
+            const samples = (await store.review.listDiscrepancies({ pipeline, status: ['open', 'ignored', 'repairing'], limit: 5000 })).filter((d) => d.runId === s.runId);
+            writeFileSync(opts.report, renderReport(s, samples));
+          }
           if (opts.json) printJson(s);
           else printSummary(s);
-          setCode(s.discrepancies > 0 ? EXIT.FAILURE : EXIT.OK);
+          if (opts.report && !opts.json) process.stdout.write(`  report: ${opts.report}\n`);
+          setCode(s.open > 0 ? EXIT.FAILURE : EXIT.OK);
         } finally {
           rep.stop();
           process.off('SIGINT', onSignal);

@@ -4,6 +4,7 @@ import { createEngine } from '../engine/engine.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { loadConfigArg } from './common.js';
+import { nothingToRunIssue } from '../config/load-config.js';
 import { EXIT } from './exit-codes.js';
 
 export function register(program: Command, setCode: (code: number) => void): void {
@@ -19,10 +20,8 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .action(async (configArg: string | undefined, opts: { pipeline?: string[]; capture: boolean; deliver: boolean; logLevel?: string }) => {
       const config = await loadConfigArg(configArg);
       const logger = createLogger({ level: opts.logLevel ?? (process.env.HMS_LOG_LEVEL ? undefined : config.logLevel) });
-      if (!opts.pipeline?.length && !Object.values(config.pipelines).some((p) => p.enabled)) {
-        const n = Object.keys(config.pipelines).length;
-        throw new ConfigError(`${config.file ?? 'the configuration'} has ${n ? `no enabled pipelines (${n} with enabled: false)` : 'no pipelines'}: nothing to run; add one under \`pipelines:\` (docs/config.md)`, { file: config.file, path: 'pipelines' });
-      }
+      const idle = opts.pipeline?.length ? null : nothingToRunIssue(config);
+      if (idle) throw new ConfigError(idle.message, { file: config.file, path: idle.path });
       const engine = createEngine({ config, logger, pipelines: opts.pipeline, capture: opts.capture, deliver: opts.deliver });
       await engine.start();
       await new Promise<void>((resolve) => {

@@ -91,6 +91,34 @@ export async function loadConfig(file: string, opts: Omit<ParseConfigOptions, 'f
   return config;
 }
 
+/**
+ * Line and column (1-based) of the node at a field path in config text (of its key with
+ * `atKey`), else of its nearest existing parent; `{}` when the text does not parse.
+ */
+export function locateConfigPath(text: string, fieldPath: PathSeg[], atKey = false): { line?: number; column?: number } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(protectEnvRefs(text).text, { lineCounter, uniqueKeys: false });
+  if (doc.errors.length) return {};
+  const offset = offsetOf(doc, fieldPath, atKey);
+  if (offset === undefined) return {};
+  const pos = lineCounter.linePos(offset);
+  return { line: pos.line, column: pos.col };
+}
+
+/**
+ * Why a valid config gives `run` nothing to do (no pipelines, or none enabled), or null. `run`
+ * and `validate` give the same verdict on it (exit 3).
+ */
+export function nothingToRunIssue(config: ResolvedConfig): ConfigIssue | null {
+  if (Object.values(config.pipelines).some((p) => p.enabled)) return null;
+  const n = Object.keys(config.pipelines).length;
+  return {
+    ...(config.file !== undefined ? { file: config.file } : {}),
+    path: 'pipelines',
+    message: `${config.file ?? 'the configuration'} has ${n ? `no enabled pipelines (${n} with enabled: false)` : 'no pipelines'}: nothing to run; add one under \`pipelines:\` (docs/config.md)`,
+  };
+}
+
 /** One issue as `file:line:col path: message`. */
 export function formatConfigIssue(i: ConfigIssue): string {
   const where = [i.file ?? 'config', i.line, i.column].filter((x) => x !== undefined).join(':');

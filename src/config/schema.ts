@@ -47,7 +47,8 @@ export const fieldRuleSchema = z.union([
     default: z.unknown().optional().describe('Value used when the source value is null or missing, and for unknown codes with `unknown: default`.'),
     expr: z.string().optional().describe('JSONata expression over the whole source record, instead of `from` (e.g. "$substring(NAME, 0, 10)").'),
     required: z.boolean().optional().describe('A null or missing value is a mapping error.'),
-    omitIfNull: z.boolean().optional().describe('Leave the field out when its value is null.'),
+    omitIfNull: z.boolean().optional().describe('Leave the field out when its value is null (a field absent from the record is then accepted too).'),
+    optional: z.boolean().optional().describe('The source field may be absent from a record (taken as null). Without optional, default or omitIfNull, a `from` field absent from the record is a mapping error (the job is dead-lettered naming the field), so a misspelt column never delivers null silently.'),
   }).describe('A mapping rule.'),
 ]);
 
@@ -65,8 +66,8 @@ export const deliverySchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(1000).default(20).describe('Attempts before a job is dead-lettered.'),
   backoff: backoffSchema.default('exponential 1s..10m').describe('Retry delay policy: exponential with full jitter and a cap ("exponential 1s..10m", "fixed 5s", or { initial, max, factor }).'),
   batchSize: z.number().int().min(1).max(10_000).default(100).describe('Jobs claimed and handed to the sink at once.'),
-  lease: durationSchema.default('30s').describe('How long a claimed job stays locked to a worker; a crashed worker\'s jobs are picked up again after it.'),
-  timeout: durationSchema.default('30s').describe('Time limit of one delivery call to the sink.'),
+  lease: durationSchema.default('10s').describe('How long a claimed job stays locked to its worker without a heartbeat: a delivering worker renews it every lease/3 while the sink call runs (however long that takes), so after a crash (SIGKILL, power loss) its jobs are claimable again at most this long after it, and another running worker takes them within about 1 s more (docs/store.md, Leases and crashed workers).'),
+  timeout: durationSchema.default('30s').describe('Time limit of one delivery call to the sink: then the call is cancelled, the batch waits until the call has really ended (so no older write can land after a newer one) and is retried with backoff.'),
   concurrency: z.number().int().min(1).max(1000).default(1).describe('Batches delivered in parallel for this pipeline (per-key order is kept regardless).'),
 }).describe('How jobs are delivered to the target.');
 

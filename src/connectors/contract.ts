@@ -276,11 +276,32 @@ export interface ConnectorDescriptor<S = any, SO = any, KO = any> {
   /** Throws a clear error when the system cannot be reached or authenticated. */
   testConnection(systemConfig: S, ctx: { logger: Logger; system: string; baseDir?: string }): Promise<void>;
   /**
-   * Optional, for `hms-sync validate`: check that the system can serve this pipeline's source as
-   * configured (the table exists, the server allows the capture mode...) without changing
-   * anything. Throws what would stop the source; returns warnings for what would only degrade it.
+   * Optional, for `hms-sync validate` (and for a start-up check): check cheaply that the system can
+   * serve this pipeline's source as configured (the table and the key, `columns` and `incremental`
+   * columns exist, the server allows the capture mode, the drop folder is readable...) without
+   * changing anything. Throws what would stop the source (a PermanentError or ConfigError for a
+   * configuration the system refuses, a NotConnectedError when it cannot be reached); returns
+   * warnings for what would only degrade it.
    */
-  checkSource?(ctx: Omit<SourceContext<S, SO>, 'state' | 'workDir'>): Promise<string[]>;
+  checkSource?(ctx: SourceCheckContext<S, SO>): Promise<string[]>;
+  /**
+   * Optional, for `hms-sync validate`: the fields a record of this source has (a table's columns,
+   * a CSV header, a copybook's fields), so a mapping's `from`, expression and key field names can
+   * be checked against them with a did-you-mean. Null when the source cannot tell (a JSON feed, a
+   * drop folder with no file yet). Called only after `checkSource` passed; changes nothing.
+   */
+  describeSource?(ctx: SourceCheckContext<S, SO>): Promise<SourceDescription | null>;
+}
+
+/** What `checkSource` and `describeSource` get: a source's context without state or work folder. */
+export type SourceCheckContext<S = unknown, O = unknown> = Omit<SourceContext<S, O>, 'state' | 'workDir'>;
+
+/** The fields of a source's records, as `describeSource` found them. */
+export interface SourceDescription {
+  /** Top-level field names of a record, in the source's naming. */
+  fields: string[];
+  /** Where they were read, for messages: `table "public"."permit"`, `the header of drop/a.csv`. */
+  from: string;
 }
 
 /** Helper so descriptors keep their precise types. */

@@ -32,6 +32,12 @@ export interface FieldRuleObject {
   required?: boolean;
   /** Leave the field out of the target record when its value is null. */
   omitIfNull?: boolean;
+  /**
+   * The source field may be absent from a record (it is then taken as null). Without it (or a
+   * `default` or `omitIfNull`), a `from` field missing from the record is a MappingError: a
+   * misspelt column must not deliver null silently.
+   */
+  optional?: boolean;
 }
 
 /** A source field name (a rename) or a full rule. */
@@ -59,7 +65,7 @@ export interface MappingIssue {
   message: string;
 }
 
-const RULE_KEYS = ['from', 'convert', 'values', 'unknown', 'default', 'expr', 'required', 'omitIfNull'] as const;
+const RULE_KEYS = ['from', 'convert', 'values', 'unknown', 'default', 'expr', 'required', 'omitIfNull', 'optional'] as const;
 const POLICIES: UnknownCodePolicy[] = ['error', 'pass', 'default'];
 const MAX_LISTED_CODES = 20;
 /**
@@ -81,6 +87,8 @@ interface Compiled {
   default: unknown;
   required: boolean;
   omitIfNull: boolean;
+  /** The source field may be absent (`optional`, `default` or `omitIfNull`). */
+  mayBeAbsent: boolean;
 }
 
 /**
@@ -165,7 +173,7 @@ function compileRules(spec: MappingSpec): { compiled: Compiled[]; issues: Mappin
     const issue = (message: string, ...sub: string[]) => issues.push({ path: [target, ...sub], message });
     if (typeof rule === 'string') {
       if (rule.trim() === '') issue('the source field name is empty');
-      compiled.push({ target, from: rule, unknown: 'error', hasDefault: false, default: undefined, required: false, omitIfNull: false });
+      compiled.push({ target, from: rule, unknown: 'error', hasDefault: false, default: undefined, required: false, omitIfNull: false, mayBeAbsent: false });
       continue;
     }
     if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
@@ -183,6 +191,7 @@ function compileRules(spec: MappingSpec): { compiled: Compiled[]; issues: Mappin
       default: rule.default,
       required: rule.required === true,
       omitIfNull: rule.omitIfNull === true,
+      mayBeAbsent: rule.optional === true || rule.omitIfNull === true || Object.hasOwn(rule, 'default'),
     };
     if (rule.from !== undefined && rule.expr !== undefined) issue('give either `from` or `expr`, not both', 'expr');
     if (rule.expr !== undefined) {
@@ -222,7 +231,7 @@ function compileRules(spec: MappingSpec): { compiled: Compiled[]; issues: Mappin
       else if (rule.values === undefined) issue('`unknown` only applies to a code table; add `values`', 'unknown');
       else if (rule.unknown === 'default' && !c.hasDefault) issue('`unknown: default` needs a `default` value', 'unknown');
     }
-    for (const flag of ['required', 'omitIfNull'] as const) {
+    for (const flag of ['required', 'omitIfNull', 'optional'] as const) {
       if (rule[flag] !== undefined && typeof rule[flag] !== 'boolean') issue(`${flag} must be true or false, got ${JSON.stringify(rule[flag])}`, flag);
     }
     if (issues.length === before) compiled.push(c);
@@ -242,7 +251,19 @@ async function applyRule(c: Compiled, doc: Doc): Promise<unknown> {
     }
     if (Array.isArray(value) && (value as { sequence?: boolean }).sequence) value = [...value];
   } else {
-    value = doc[c.from as string];
+    const from = c.from as string;
+    if (!Object.hasOwn(doc, from)) {
+      if (!c.mayBeAbsent) {
+        const present = Object.keys(doc);
+        const listed = present.length > MAX_LISTED_CODES ? `${present.slice(0, MAX_LISTED_CODES).join(', ')}, ... (${present.length} in all)` : present.join(', ') || 'none';
+        throw new MappingError(
+          c.target,
+          `source field "${from}" is not in the record${didYouMean(from, present)}; the record has ${listed} (set optional: true, a default or omitIfNull if it may be absent)`,
+          { details: { source: from, missing: true } },
+        );
+      }
+      value = null;
+    } else value = doc[from];
   }
   if (value === undefined) value = null;
   if (c.chain) {
@@ -275,4 +296,85 @@ async function applyRule(c: Compiled, doc: Doc): Promise<unknown> {
     return c.omitIfNull ? undefined : null;
   }
   return value;
+}
+
+/** A source field a mapping reads, and where in the mapping it is named. */
+export interface SourceFieldRef {
+  /** Path in the mapping: `["status", "from"]`, `["status"]` for a rename or a rule without `from`, `["total", "expr"]`. */
+  path: string[];
+  /** The source field name. */
+  field: string;
+  /** `from`, a rename (`target: FIELD`), the target's own name (a rule without `from`), or a field an expression reads. */
+  via: 'from' | 'rename' | 'target' | 'expr';
+  /**
+   * The rule says the field may be absent (`optional: true`; for `from` rules also `default` or
+   * `omitIfNull`): a source without it is a warning for `validate`, not an error.
+   */
+  optional: boolean;
+}
+
+/**
+ * The source fields a mapping spec reads, for checking them against a source's real columns
+ * (`hms-sync validate`). An expression contributes the fields it reads at the record's top level
+ * (`NAME`, `$.NAME`, `ADDR` of `ADDR.CITY`); names inside filters, nested steps and functions
+ * are relative to other contexts and are not listed. Rules that do not compile are skipped.
+ */
+export function sourceFieldRefs(spec: MappingSpec | null | undefined): SourceFieldRef[] {
+  if (spec === null || spec === undefined || typeof spec !== 'object') return [];
+  const out: SourceFieldRef[] = [];
+  for (const [target, rule] of Object.entries(spec)) {
+    if (typeof rule === 'string') {
+      if (rule) out.push({ path: [target], field: rule, via: 'rename', optional: false });
+      continue;
+    }
+    if (rule === null || typeof rule !== 'object') continue;
+    const mayBeAbsent = rule.optional === true || rule.omitIfNull === true || Object.hasOwn(rule, 'default');
+    if (typeof rule.expr === 'string') {
+      let ast: unknown;
+      try {
+        ast = jsonata(rule.expr).ast();
+      } catch {
+        continue;
+      }
+      for (const field of new Set(expressionRootFields(ast))) out.push({ path: [target, 'expr'], field, via: 'expr', optional: rule.optional === true });
+    } else if (rule.expr === undefined) {
+      if (typeof rule.from === 'string') out.push({ path: [target, 'from'], field: rule.from, via: 'from', optional: mayBeAbsent });
+      else if (rule.from === undefined) out.push({ path: [target], field: target, via: 'target', optional: mayBeAbsent });
+    }
+  }
+  return out;
+}
+
+type AstNode = { type?: string; value?: unknown; steps?: AstNode[] } & Record<string, unknown>;
+
+/** Field names a JSONata expression reads from the top level of its input. */
+export function expressionRootFields(ast: unknown): string[] {
+  const out: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const n of node) walk(n);
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    const n = node as AstNode;
+    if (n.type === 'name' && typeof n.value === 'string') {
+      out.push(n.value);
+      return;
+    }
+    if (n.type === 'path' && Array.isArray(n.steps)) {
+      const [first, second] = n.steps;
+      // `$.NAME`: the context variable, then a name
+      const head = first?.type === 'variable' && first.value === '' ? second : first;
+      if (head?.type === 'name' && typeof head.value === 'string') out.push(head.value);
+      else if (head && head.type !== 'name') walk(head);
+      return; // later steps, filters and stages read other contexts
+    }
+    if (n.type === 'lambda') return; // its body runs on whatever it is applied to
+    for (const [k, v] of Object.entries(n)) {
+      if (k === 'position' || k === 'value' || k === 'type') continue;
+      walk(v);
+    }
+  };
+  walk(ast);
+  return out;
 }

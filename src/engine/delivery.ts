@@ -2,7 +2,7 @@
  * The delivery loop: claim a batch of runnable jobs (per-key order is the store's claim rule),
  * map them, hand them to the sink, then ack, retry with backoff, or dead-letter.
  */
-import { classifyError, errorMessage, MappingError, ValidationError } from '../core/errors.js';
+import { classifyError, errorMessage, MappingError, RetryableError, ValidationError } from '../core/errors.js';
 import { computeBackoff, DEFAULT_BACKOFF } from '../core/backoff.js';
 import type { Job } from '../core/types.js';
 import type { Logger } from '../core/log.js';
@@ -35,17 +35,17 @@ export interface DeliveryLoopOptions {
 }
 
 /** Deliver one claimed batch. Exported for tests and for `hms-sync run --once`. */
-export async function deliverJobs(deps: DeliveryDeps, jobs: Job[], signal: AbortSignal): Promise<void> {
+export async function deliverJobs(deps: DeliveryDeps, jobs: Job[], signal: AbortSignal, lease?: Pick<LeaseHeartbeat, 'release'>): Promise<void> {
   const byPipeline = new Map<string, Job[]>();
   for (const j of jobs) {
     const list = byPipeline.get(j.pipeline) ?? [];
     list.push(j);
     byPipeline.set(j.pipeline, list);
   }
-  await Promise.all([...byPipeline].map(([pipeline, list]) => deliverGroup(deps, pipeline, list, signal)));
+  await Promise.all([...byPipeline].map(([pipeline, list]) => deliverGroup(deps, pipeline, list, signal, lease)));
 }
 
-async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], signal: AbortSignal): Promise<void> {
+async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], signal: AbortSignal, lease?: Pick<LeaseHeartbeat, 'release'>): Promise<void> {
   const route = deps.routes.get(pipeline);
   const now = Date.now();
   const done: CompleteInput[] = [];
@@ -113,12 +113,15 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
     let results: SinkResult[] = [];
     if (items.length) {
       try {
-        results = await withTimeout(route.sink.write(items, signal), route.delivery.timeoutMs, `sink of pipeline "${pipeline}"`);
+        results = await callSink(deps, route, items, signal);
         if (results.length !== items.length) throw new Error(`sink returned ${results.length} results for ${items.length} items`);
       } catch (err) {
         results = items.map(() => ({ ok: false, error: err }));
       }
     }
+    // the results are recorded next: the heartbeat stops renewing these jobs (an ack racing a
+    // renewal must not look like a lost lease)
+    lease?.release(jobs.map((j) => j.id));
     const landed: string[] = [];
     const stale = new Map<string, string>();
     results.forEach((r, i) => {
@@ -155,6 +158,7 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
     }
   }
   if (failures.length) {
+    lease?.release(jobs.map((j) => j.id));
     await deps.store.fail(failures);
     for (const f of failed) {
       if (f.retryAt === null) {
@@ -196,13 +200,110 @@ function readerKey(state: Record<string, unknown> | null, fields: string[]): str
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  if (!ms || ms <= 0) return p;
-  let t: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(Object.assign(new Error(`${what} did not answer within ${ms} ms`), { code: 'ETIMEDOUT' })), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+/**
+ * One sink call with the pipeline's time limit. At the limit the call's own signal is aborted
+ * (every sink cancels what it has in flight: the HTTP request, the SQL statement and its
+ * transaction, the file write) and this waits until the call has really ENDED before the batch
+ * is recorded as failed: a key's next attempt is claimed only once an earlier attempt can no
+ * longer land after it. The claimed jobs' leases are renewed by the heartbeat meanwhile; a sink
+ * that does not stop is reported every time limit until it does.
+ */
+async function callSink(deps: DeliveryDeps, route: Route, items: SinkItem[], signal: AbortSignal): Promise<SinkResult[]> {
+  const ms = route.delivery.timeoutMs;
+  const what = `sink of pipeline "${route.pipeline}" (${route.target}/${route.collection})`;
+  const call = new AbortController();
+  const onOuter = () => call.abort(signal.reason);
+  if (signal.aborted) onOuter();
+  else signal.addEventListener('abort', onOuter, { once: true });
+  const started = Date.now();
+  let p: Promise<SinkResult[]>;
+  try {
+    p = route.sink.write(items, call.signal);
+  } catch (err) {
+    p = Promise.reject(err); // a plug-in sink that throws instead of rejecting
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    if (!ms || ms <= 0) return await p;
+    const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), ms); });
+    const first = await Promise.race([p.then(() => 'settled' as const, () => 'settled' as const), timedOut]);
+    if (first === 'settled') return await p;
+    const err = new RetryableError(`${what} did not answer within ${ms} ms (delivery.timeout); the call was cancelled and the batch will be retried`, { details: { pipeline: route.pipeline, timeoutMs: ms } });
+    call.abort(err);
+    // wait for the abandoned call to end: until then it may still land, so its keys stay claimed
+    let warned = 0;
+    for (;;) {
+      const late = await Promise.race([p.then(() => 'settled' as const, () => 'settled' as const), new Promise<'waiting'>((resolve) => { timer = setTimeout(() => resolve('waiting'), ms); })]);
+      if (late === 'settled') break;
+      warned++;
+      deps.logger.warn({ pipeline: route.pipeline, jobs: items.length, waitedMs: Date.now() - started }, `${what} has not stopped ${Date.now() - started - ms} ms after it was cancelled; its keys wait for it (their leases are renewed)`);
+    }
+    if (warned) deps.logger.info({ pipeline: route.pipeline, waitedMs: Date.now() - started }, `${what} stopped after it was cancelled`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onOuter);
+  }
+}
+
+/**
+ * Renews the leases of a claimed batch every `leaseMs / 3` while it is being delivered, so the
+ * lease can be short (a crashed worker's keys move on soon) while a slow delivery is never taken
+ * over. When the store says a job is no longer ours (its lease expired, e.g. the process stalled,
+ * and another worker claimed it), the batch's sink call is aborted.
+ */
+export class LeaseHeartbeat {
+  private readonly ac = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private running: Promise<void> = Promise.resolve();
+  /** The jobs still renewed; `released` counts the calls that removed some. */
+  private readonly held: Set<string>;
+  private released = 0;
+  /** Aborted when a lease was lost (or the outer signal aborted). */
+  readonly signal: AbortSignal;
+
+  constructor(private readonly deps: Pick<DeliveryDeps, 'store' | 'logger' | 'workerId'>, ids: string[], private readonly leaseMs: number, outer: AbortSignal) {
+    this.signal = AbortSignal.any([outer, this.ac.signal]);
+    this.held = new Set(ids);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.beat().finally(() => this.schedule());
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+  }
+
+  private async beat(): Promise<void> {
+    const ids = [...this.held];
+    if (!ids.length) return;
+    const generation = this.released;
+    try {
+      const held = await this.deps.store.extendLease(ids, this.deps.workerId, this.leaseMs);
+      // fewer held than asked for, while none of them was acknowledged meanwhile: a lease expired
+      if (typeof held === 'number' && held < ids.length && !this.stopped && generation === this.released) {
+        const err = new RetryableError(`lost the lease of ${ids.length - held} of ${ids.length} claimed jobs (the process stalled past delivery.lease; another worker may hold them now); the delivery was cancelled`);
+        this.deps.logger.warn({ jobs: ids, held }, err.message);
+        this.ac.abort(err);
+      }
+    } catch (err) {
+      this.deps.logger.warn({ err: errorMessage(err), jobs: ids.length }, 'could not renew the lease of the jobs being delivered; retrying at the next heartbeat');
+    }
+  }
+
+  /** Stop renewing these jobs (their results are about to be recorded). */
+  release(ids: string[]): void {
+    for (const id of ids) this.held.delete(id);
+    this.released++;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
 }
 
 /**
@@ -298,8 +399,9 @@ export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions 
       lastFull = full;
       if (full) group.wakeOne(); // more may be waiting: bring another loop in
       if (jobs.length) {
+        const heartbeat = new LeaseHeartbeat(deps, jobs.map((j) => j.id), opts.leaseMs, sinkSignal);
         try {
-          await deliverJobs(deps, jobs, sinkSignal);
+          await deliverJobs(deps, jobs, heartbeat.signal, heartbeat);
         } catch (err) {
           // the store failed while recording results (locked, connection lost): the claimed jobs
           // stay running until their lease expires and are delivered again then
@@ -307,6 +409,8 @@ export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions 
           deps.events.emit('worker:error', { pipeline: opts.pipelines.join(','), error: err instanceof Error ? err : new Error(errorMessage(err)) });
           await sleep(1000, signal);
           continue;
+        } finally {
+          await heartbeat.stop();
         }
         if (full) continue;
       }

@@ -173,7 +173,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
       for (let i = 0; i < p.delivery.concurrency; i++) {
         loops.push(this.guard(runDelivery(deps, {
           pipelines: [p.name], batchSize: p.delivery.batchSize,
-          leaseMs: Math.max(p.delivery.leaseMs, p.delivery.timeoutMs * 2), idlePollMs: this.opts.idlePollMs ?? 1000, lingerMs: p.lingerMs, group,
+          leaseMs: p.delivery.leaseMs, idlePollMs: this.opts.idlePollMs ?? 1000, lingerMs: p.lingerMs, group,
         }, this.deliveryAbort.signal, this.sinkAbort.signal), p.name));
       }
       this.loops.push(Promise.all(loops).then(() => group.close()));

@@ -85,7 +85,12 @@ export interface ReconcileSummary {
   opened: number;
   updated: number;
   closed: number;
+  /** Found again while ignored by a person. */
+  ignored: number;
+  /** Discrepancies found by this run (ignored ones included). */
   discrepancies: number;
+  /** Found and not ignored: what a person has to look at. */
+  open: number;
   durationMs: number;
   rowsPerSecond: number;
   /** The engine that compared the sides; with `stream` under `auto`, `engineNote` says why it was not pushed down. */
@@ -212,7 +217,7 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
     const durationMs = Math.max(1, at - started);
     return {
       pipeline: p.name, runId, complete: true, sourceRows: progress.sourceRows, targetRows: progress.targetRows, fields: compared, counts, fieldCounts,
-      settled, unsettled, ...recorded, discrepancies: found.length, durationMs, rowsPerSecond: Math.round(((progress.sourceRows + progress.targetRows) * 1000) / durationMs),
+      settled, unsettled, ...recorded, discrepancies: found.length, open: found.length - recorded.ignored, durationMs, rowsPerSecond: Math.round(((progress.sourceRows + progress.targetRows) * 1000) / durationMs),
       engine: pushed ? 'pushdown' : 'stream', engineNote: chosen.note, ...(pushed ? { pushdown: pushed.stats } : {}),
     };
   } finally {
@@ -352,20 +357,20 @@ CREATE TABLE t (ck TEXT PRIMARY KEY, tkey TEXT NOT NULL, h TEXT NOT NULL) WITHOU
     },
     hashStagedSource(fields, norm, dup) {
       commit();
-      const reader = openDatabase(file);
-      try {
-        // a second connection reads the staged rows while this one writes the hashes
-        const rows = reader.prepare('SELECT ck, skey, tkey, doc FROM staged ORDER BY seq').iterate() as IterableIterator<{ ck: string; skey: string; tkey: string; doc: string }>;
+      // a chunk of staged rows at a time, on this one connection (a second reader would hold a
+      // lock this journal-less file cannot write past)
+      const chunk = db.prepare('SELECT seq, ck, skey, tkey, doc FROM staged WHERE seq > ? ORDER BY seq LIMIT 5000');
+      let after = 0;
+      for (;;) {
+        const rows = chunk.all(after) as Array<{ seq: number; ck: string; skey: string; tkey: string; doc: string }>;
+        if (!rows.length) break;
         begin();
-        let n = 0;
         for (const r of rows) {
           const h = rowHash(JSON.parse(r.doc) as Doc, fields, norm);
           if (insS.run(r.ck, r.skey, r.tkey, h).changes === 0) dup(r.ck, r.skey);
-          if (++n % 5000 === 0) { commit(); begin(); }
         }
         commit();
-      } finally {
-        reader.close();
+        after = rows[rows.length - 1]!.seq;
       }
       db.exec('DELETE FROM staged');
     },

@@ -71,9 +71,18 @@ export interface RecordRunInput {
   keys?: string[];
 }
 
+export interface RecordRunResult {
+  opened: number;
+  /** Known records found again (ignored ones included). */
+  updated: number;
+  closed: number;
+  /** Found again while ignored by a person: not counted as open. */
+  ignored: number;
+}
+
 export interface ReviewStore {
   /** Store a run's findings (open new records, refresh known ones) and close what it no longer finds. */
-  recordRun(input: RecordRunInput): Promise<{ opened: number; updated: number; closed: number }>;
+  recordRun(input: RecordRunInput): Promise<RecordRunResult>;
   listDiscrepancies(opts?: ListDiscrepanciesOptions): Promise<Discrepancy[]>;
   getDiscrepancy(id: string): Promise<Discrepancy | null>;
   /** Which of these source keys have a job of the pipeline that is pending or running (a change in flight). */
@@ -126,9 +135,10 @@ function listQuery(opts: ListDiscrepanciesOptions): { sql: string; params: unkno
  * synchronously inside one transaction, the PostgreSQL side awaits each statement on one client.
  */
 type Step = { all: string; params: unknown[] } | { run: string; params: unknown[] };
-function* recordRunSteps(input: RecordRunInput): Generator<Step, { opened: number; updated: number; closed: number }, Row[] | undefined> {
+function* recordRunSteps(input: RecordRunInput): Generator<Step, RecordRunResult, Row[] | undefined> {
   let opened = 0;
   let updated = 0;
+  let ignored = 0;
   const { pipeline, runId, at } = input;
   // the newest record per key wins when a run reports a key twice (a duplicate and a difference)
   const byKey = new Map<string, DiscrepancyInput>();
@@ -147,6 +157,7 @@ function* recordRunSteps(input: RecordRunInput): Generator<Step, { opened: numbe
       // an ignored discrepancy stays ignored while it persists; a repaired one that is still there is open again
       yield { run: `UPDATE discrepancies SET source_key = ?, class = ?, fields = ?, source_doc = ?, target_doc = ?, error = ?, last_seen = ?, run_id = ?, status = CASE WHEN status = 'ignored' THEN 'ignored' ELSE 'open' END WHERE id = ?`, params: [...docs, at, runId, Number(known.id)] };
       updated++;
+      if (known.status === 'ignored') ignored++;
     } else {
       yield { run: `INSERT INTO discrepancies (pipeline, key, source_key, class, fields, source_doc, target_doc, error, status, first_seen, last_seen, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)`, params: [pipeline, f.key, ...docs, at, at, runId] };
       opened++;
@@ -166,7 +177,7 @@ function* recordRunSteps(input: RecordRunInput): Generator<Step, { opened: numbe
     closed = Number(n[0]?.n ?? 0);
     yield { run: closeSql, params: [at, pipeline, runId] };
   }
-  return { opened, updated, closed };
+  return { opened, updated, closed, ignored };
 }
 
 function* updateSteps(id: string, patch: Parameters<ReviewStore['updateDiscrepancy']>[1], opts: Parameters<ReviewStore['updateDiscrepancy']>[2]): Generator<Step, Discrepancy, Row[] | undefined> {

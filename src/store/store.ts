@@ -185,8 +185,11 @@ export interface QueueStore {
   complete(done: CompleteInput[]): Promise<void>;
   /** Record a failure: schedule a retry at `retryAt`, or dead-letter when retryAt is null. */
   fail(failures: FailInput[]): Promise<void>;
-  /** Extend the lease of jobs a worker still holds. */
-  extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void>;
+  /**
+   * Extend the lease of jobs a worker still holds (the delivery heartbeat); returns how many of
+   * them it still holds (fewer than `ids.length`: a lease expired and the job was reclaimed).
+   */
+  extendLease(ids: string[], workerId: string, leaseMs: number): Promise<number>;
   /** Epoch ms of the earliest pending runAt (to sleep until), or null when the queue is empty. */
   nextRunAt(pipelines?: string[]): Promise<number | null>;
   /** Called when jobs may have become runnable (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite). */

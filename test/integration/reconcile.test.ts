@@ -185,6 +185,45 @@ describe('reconcile: SQLite legacy schema against SQLite modern schema', () => {
   });
 });
 
+test('a table larger than one spill chunk (12,000 rows) is compared whole', async () => {
+  const tmp = tempDir();
+  try {
+    const files = [path.join(tmp.dir, 'a.db'), path.join(tmp.dir, 'b.db')];
+    for (const f of files) {
+      const db = openDatabase(f);
+      db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+      const ins = db.prepare('INSERT INTO t VALUES (?, ?)');
+      db.exec('BEGIN');
+      for (let i = 1; i <= 12_000; i++) ins.run(i, `v${i}`);
+      db.exec('COMMIT');
+      db.close();
+    }
+    const b = openDatabase(files[1]!);
+    b.exec("UPDATE t SET v = 'changed' WHERE id IN (7, 11999); DELETE FROM t WHERE id = 6000");
+    b.close();
+    const cfg = config(`store: sqlite:${path.join(tmp.dir, 'state.db')}
+stateDir: ${tmp.dir}
+systems:
+  a: { driver: sqlite, path: ${files[0]} }
+  b: { driver: sqlite, path: ${files[1]} }
+pipelines:
+  p: { from: { system: a, collection: t }, to: { system: b, collection: t }, key: id, reconcile: { settle: 10ms } }
+`, path.join(tmp.dir, 'hms-sync.yaml'));
+    const store = await openStore(cfg.store);
+    try {
+      const s = await runReconcile({ config: cfg, store, pipeline: 'p', logger: silentLogger(), pageSize: 700 });
+      assert.equal(s.sourceRows, 12_000);
+      assert.equal(s.targetRows, 11_999);
+      assert.deepEqual(s.counts, { missing: 1, extra: 0, different: 2, duplicate: 0, unmappable: 0 });
+      assert.deepEqual((await listDiscrepancies(store)).map((d) => d.key).sort(), ['11999', '6000', '7']);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    tmp.cleanup();
+  }
+});
+
 test('reconcile against PostgreSQL: timestamps in two zones, numeric 1.10 vs 1.1, NULL vs empty, a duplicate key; an unreachable side is exit-4 material', { skip: await needService('postgres') }, async () => {
   const tmp = tempDir();
   const schema = uniqueName('rec');

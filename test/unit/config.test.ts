@@ -86,7 +86,7 @@ test('a valid config resolves with every default filled in', () => {
   assert.equal(p.debounceMs, 3000);
   assert.equal(p.maxWaitMs, 30_000, 'maxWait defaults to 10 x debounce');
   assert.equal(p.lingerMs, 5, 'linger defaults to 5 ms');
-  assert.deepEqual(p.delivery, { maxAttempts: 20, backoff: { initialMs: 1000, maxMs: 600_000, factor: 2 }, batchSize: 100, leaseMs: 30_000, timeoutMs: 30_000, concurrency: 1 });
+  assert.deepEqual(p.delivery, { maxAttempts: 20, backoff: { initialMs: 1000, maxMs: 600_000, factor: 2 }, batchSize: 100, leaseMs: 10_000, timeoutMs: 30_000, concurrency: 1 });
   assert.deepEqual(Object.keys(p.map!), ['bridgeId', 'nextDate', 'status']);
 });
 

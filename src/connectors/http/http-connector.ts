@@ -8,7 +8,7 @@
  *   dashboard: { driver: http, url: http://127.0.0.1:3000/hooks, signingSecret: ${env:HOOK_SECRET} }
  * pipelines:
  *   bridges:
- *     to: { system: dashboard, collection: bridges, path: /bridges/{key} }
+ *     to: { system: dashboard, collection: bridges, path: "/bridges/{key}" }
  */
 import { z } from 'zod';
 import { ConfigError, errorMessage, NotConnectedError, PermanentError } from '../../core/errors.js';

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { Agent } from 'undici';
 import { keyValues } from '../../core/delta.js';
+import { abortReason } from '../abort.js';
 import { ConfigError, PermanentError, RetryableError } from '../../core/errors.js';
 import { redactUrl } from '../../core/log.js';
 import type { Sink, SinkItem, SinkResult } from '../contract.js';
@@ -113,11 +114,12 @@ export class HttpSink implements Sink {
       while (next < items.length) {
         const i = next++;
         if (signal.aborted) {
-          results[i] = { ok: false, error: new RetryableError('delivery aborted by shutdown before the request was sent') };
+          results[i] = { ok: false, error: notSent(signal) };
           continue;
         }
         try {
-          await this.send(items[i]!, signal);
+          // not cut by `signal`: see the note at notSent
+          await this.send(items[i]!);
           results[i] = { ok: true };
         } catch (error) {
           results[i] = { ok: false, error };
@@ -150,10 +152,10 @@ export class HttpSink implements Sink {
       while (next < groups.length) {
         const group = groups[next++]!;
         if (signal.aborted) {
-          for (const i of group) results[i] = { ok: false, error: new RetryableError('delivery aborted by shutdown before the request was sent') };
+          for (const i of group) results[i] = { ok: false, error: notSent(signal) };
           continue;
         }
-        const outcome = await this.sendBatch(group.map((i) => items[i]!), group.map((i) => elements[i]!), opts.method, signal);
+        const outcome = await this.sendBatch(group.map((i) => items[i]!), group.map((i) => elements[i]!), opts.method);
         group.forEach((i, k) => { results[i] = outcome[k]!; });
       }
     };
@@ -162,7 +164,7 @@ export class HttpSink implements Sink {
   }
 
   /** One batch request; one result per item. */
-  private async sendBatch(items: SinkItem[], elements: string[], method: string, signal: AbortSignal): Promise<SinkResult[]> {
+  private async sendBatch(items: SinkItem[], elements: string[], method: string): Promise<SinkResult[]> {
     const url = joinUrl(this.sys.url, renderPath(this.options.path, items[0]!));
     const body = `{"items":[${elements.join(',')}]}`;
     const id = `batch_${createHash('sha256').update(items.map((i) => i.idempotencyKey).join('\n')).digest('hex').slice(0, 32)}`;
@@ -170,7 +172,7 @@ export class HttpSink implements Sink {
     if (this.signingKey) Object.assign(headers, webhookHeaders({ id, body, key: this.signingKey }));
     let res: HttpResponse;
     try {
-      res = await httpCall({ method, url, headers, body, timeoutMs: this.timeoutMs, signal, dispatcher: this.agent });
+      res = await httpCall({ method, url, headers, body, timeoutMs: this.timeoutMs, dispatcher: this.agent });
     } catch (error) {
       return items.map(() => ({ ok: false, error }));
     }
@@ -232,4 +234,15 @@ export class HttpSink implements Sink {
   async close(): Promise<void> {
     if (!this.agent.closed && !this.agent.destroyed) await this.agent.close();
   }
+}
+
+/**
+ * The result of an item not sent because the call was cancelled (the delivery's time limit, or
+ * shutdown). A request already on its way is NOT cut when the call is cancelled: a peer keeps
+ * working on a request whose client went away and may apply it later, after a newer write of the
+ * same key. Instead the call ends once that request is answered (or reaches the system's own
+ * `timeout`), so the engine knows the request can no longer land when it retries the key.
+ */
+function notSent(signal: AbortSignal): RetryableError {
+  return new RetryableError(`not sent: the delivery was cancelled (${abortReason(signal)}) before this request started`);
 }

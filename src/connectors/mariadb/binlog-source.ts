@@ -34,6 +34,16 @@ export const binlogOptionsSchema = z.strictObject({
 
 export type BinlogOptions = z.input<typeof binlogOptionsSchema>;
 
+/**
+ * What stops a binlog source on a server, from `SELECT @@log_bin AS b, @@binlog_format AS f`
+ * (null when the binlog is on in ROW format); `system` names the system in the message.
+ */
+export function binlogSettingsProblem(rows: Array<Record<string, unknown>>, system: string): string | null {
+  if (!Number(rows[0]?.b)) return `the binlog is off on ${system}: start the server with --log-bin --binlog-format=ROW (log_bin is not dynamic; set it in my.cnf [mysqld] and restart), or use mode: poll`;
+  if (String(rows[0]?.f).toUpperCase() !== 'ROW') return `binlog_format is ${String(rows[0]?.f)} on ${system}; the binlog source needs ROW: SET GLOBAL binlog_format = 'ROW' and binlog_format=ROW in my.cnf`;
+  return null;
+}
+
 export interface BinlogPosition { gtid?: string; file?: string; pos?: number }
 
 interface Txn { events: ChangeEvent[]; position: BinlogPosition; watermark?: string }
@@ -101,9 +111,8 @@ export class BinlogSource implements BackfillCapable {
     }
     const port = fromMariadbPool(openMariadbPool(this.ctx.systemConfig, { connectionLimit: 1 }));
     try {
-      const logBin = await port.query("SELECT @@log_bin AS b, @@binlog_format AS f", []);
-      if (!Number(logBin[0]?.b)) throw new NotConnectedError(`the binlog is off on ${this.ctx.system}: start the server with --log-bin --binlog-format=ROW (log_bin is not dynamic; set it in my.cnf [mysqld] and restart)`);
-      if (String(logBin[0]?.f).toUpperCase() !== 'ROW') throw new NotConnectedError(`binlog_format is ${String(logBin[0]?.f)} on ${this.ctx.system}; the binlog source needs ROW: SET GLOBAL binlog_format = 'ROW' and binlog_format=ROW in my.cnf`);
+      const problem = binlogSettingsProblem(await port.query('SELECT @@log_bin AS b, @@binlog_format AS f', []), this.ctx.system);
+      if (problem) throw new NotConnectedError(problem);
       let gtid: string | undefined;
       try {
         const g = await port.query('SELECT @@gtid_binlog_pos AS g', []);

@@ -12,7 +12,10 @@
  *     from: { system: shop, collection: orders, mode: binlog }
  */
 import { z } from 'zod';
-import { errorMessage, NotConnectedError } from '../../core/errors.js';
+import mysql from 'mysql2/promise';
+import { errorMessage, NotConnectedError, PermanentError } from '../../core/errors.js';
+import { didYouMean } from '../../core/suggest.js';
+import { checkSqlColumns, sqlSourceFields } from '../sql/sql-check.js';
 import { defineConnector, type ConnectorDescriptor } from '../contract.js';
 import { createSqlPollSource } from '../sql/sql-poll-source.js';
 import { createSqlReader, readerTableSpec } from '../sql/sql-reader.js';
@@ -24,7 +27,7 @@ import { openMariadbTriggerDb } from './mariadb-trigger-db.js';
 import { connectionOptions, fromMariadbPool, mariadbSystemSchema, openMariadbPool, type MariadbQueryPort, type MariadbSystem } from './mariadb-port.js';
 import { MariadbSink, type MariadbSinkOptions } from './mariadb-sink.js';
 import { jsonColumnsOf, withJsonColumns } from './mariadb-json.js';
-import { binlogOptionsSchema, createBinlogSource, type BinlogOptions } from './binlog-source.js';
+import { binlogOptionsSchema, binlogSettingsProblem, createBinlogSource, type BinlogOptions } from './binlog-source.js';
 
 export const mariadbPollOptionsSchema = sqlPollOptionsSchema.extend({
   // every mode is listed here so a misspelt mode is reported against all three
@@ -123,7 +126,45 @@ function descriptor(driver: 'mariadb' | 'mysql'): ConnectorDescriptor<MariadbSys
     createSink(ctx) {
       const o = mariadbSinkSchema.parse(ctx.options ?? {});
       const opts: MariadbSinkOptions = { mode: o.mode, versionField: o.versionField, updateColumns: o.updateColumns, maxRows: o.batchRows };
-      return new MariadbSink(openMariadbPool(ctx.systemConfig), opts, label(ctx.systemConfig));
+      const cfg = ctx.systemConfig;
+      return new MariadbSink(openMariadbPool(cfg), opts, label(cfg), async (threadId) => {
+        const c = await mysql.createConnection({ ...connectionOptions(cfg), connectTimeout: 5000 });
+        try {
+          await c.query(`KILL QUERY ${Number(threadId)}`);
+        } finally {
+          await c.end().catch(() => {});
+        }
+      });
+    },
+
+    /**
+     * validate: the table exists and has the key, `columns` and `incremental` columns; for
+     * `mode: binlog` the binlog is on in ROW format (read-only queries).
+     */
+    async checkSource(ctx) {
+      const options = (ctx.options ?? {}) as MariadbSourceOptions;
+      return withPort(ctx.systemConfig, ctx.system, async (port) => {
+        const warnings: string[] = [];
+        if (options.mode === 'binlog') {
+          const problem = binlogSettingsProblem(await port.query('SELECT @@log_bin AS b, @@binlog_format AS f', []), `MariaDB ${label(ctx.systemConfig)} (system "${ctx.system}")`);
+          if (problem) throw new PermanentError(problem, { details: { setting: 'log_bin/binlog_format' } });
+          const image = await port.query('SELECT @@binlog_row_image AS i', []).catch(() => []);
+          const value = String(image[0]?.i ?? 'FULL').toUpperCase();
+          if (value !== 'FULL') warnings.push(`binlog_row_image is ${value} on ${label(ctx.systemConfig)}: updates carry only some columns, so the others are not seen as changed; SET GLOBAL binlog_row_image = 'FULL'`);
+        }
+        if (isTriggerMode(options)) return warnings;
+        const { table, columns } = await tableColumns(port, ctx.collection, ctx.system);
+        checkSqlColumns(table, columns, ctx.keyFields, options);
+        return warnings;
+      });
+    },
+
+    /** validate: the columns a record of this source holds. */
+    async describeSource(ctx) {
+      return withPort(ctx.systemConfig, ctx.system, async (port) => {
+        const { table, columns } = await tableColumns(port, ctx.collection, ctx.system);
+        return sqlSourceFields(table, columns, ctx.keyFields, ctx.options);
+      });
     },
 
     async testConnection(cfg, { system }) {
@@ -137,6 +178,37 @@ function descriptor(driver: 'mariadb' | 'mysql'): ConnectorDescriptor<MariadbSys
       }
     },
   });
+}
+
+/** One short-lived connection for a check; a failed connect is a NotConnectedError naming the server and system. */
+async function withPort<T>(cfg: MariadbSystem, system: string, fn: (port: MariadbQueryPort) => Promise<T>): Promise<T> {
+  const port = fromMariadbPool(openMariadbPool(cfg, { connectionLimit: 1 }));
+  try {
+    try {
+      await port.query('SELECT 1', []);
+    } catch (err) {
+      throw new NotConnectedError(`cannot connect to MariaDB ${label(cfg)} of system "${system}": ${errorMessage(err)}`, { cause: err });
+    }
+    return await fn(port);
+  } finally {
+    await port.close().catch(() => {});
+  }
+}
+
+/** The columns of `table` or `db.table` (default: the connection's database); a missing table is a PermanentError listing the tables there are. */
+async function tableColumns(port: MariadbQueryPort, collection: string, system: string): Promise<{ table: string; columns: string[] }> {
+  const i = collection.lastIndexOf('.');
+  const [schema, name] = i < 0 ? [null, collection] : [collection.slice(0, i), collection.slice(i + 1)];
+  const inSchema = schema ? '?' : 'DATABASE()';
+  const rows = await port.query(`SELECT COLUMN_NAME AS c FROM information_schema.columns WHERE table_schema = ${inSchema} AND table_name = ? ORDER BY ORDINAL_POSITION`, schema ? [schema, name] : [name]);
+  const db = schema ?? String((await port.query('SELECT DATABASE() AS d', []))[0]?.d ?? '');
+  const table = `table \`${db}\`.\`${name}\``;
+  if (!rows.length) {
+    if (!db) throw new PermanentError(`table "${collection}" of system "${system}" names no database: set database (or a /database path in url) on the system, or qualify the collection as db.table`);
+    const tables = (await port.query(`SELECT TABLE_NAME AS t FROM information_schema.tables WHERE table_schema = ${inSchema} ORDER BY TABLE_NAME`, schema ? [schema] : [])).map((r) => String(r.t));
+    throw new PermanentError(`${table} does not exist${didYouMean(name, tables)} (system "${system}"); ${tables.length ? `the database's tables are ${tables.join(', ')}` : 'the database has no tables'}`, { details: { table: `${db}.${name}` } });
+  }
+  return { table, columns: rows.map((r) => String(r.c)) };
 }
 
 /** The MariaDB connector descriptor (driver `mariadb`). */

@@ -13,7 +13,8 @@
 import type mysql from 'mysql2/promise';
 import { errorMessage, NotConnectedError, PermanentError, RetryableError } from '../../core/errors.js';
 import type { Sink, SinkItem, SinkResult } from '../contract.js';
-import { buildDeleteSql, buildUpsertSql, missingColumns, planSqlWrites, skippedResult, type PlannedRow, type WriteGroup } from '../sql/sql-sink-common.js';
+import { abortReason } from '../abort.js';
+import { buildDeleteSql, buildUpsertSql, guardQueries, missingColumns, planSqlWrites, skippedResult, type PlannedRow, type WriteGroup } from '../sql/sql-sink-common.js';
 import { mariadbDialect } from './mariadb-dialect.js';
 
 export interface MariadbSinkOptions {
@@ -26,9 +27,11 @@ export interface MariadbSinkOptions {
 interface ColumnInfo { type: string; dataType: string }
 
 /** Server errors that mean "try the whole batch again later". */
-const RETRYABLE_ERRNO = new Set([1205, 1213, 1040, 1053, 2002, 2003, 2006, 2013, 1927]);
+/** 1317: query interrupted (our own KILL QUERY of a timed-out call). */
+const RETRYABLE_ERRNO = new Set([1205, 1213, 1040, 1053, 2002, 2003, 2006, 2013, 1927, 1317]);
 
 function isConnectionError(err: unknown): boolean {
+  if (err instanceof RetryableError) return true; // a cancelled call (guardQueries): end the batch
   const e = err as { fatal?: boolean; errno?: number; code?: string } | null;
   if (!e) return false;
   if (e.fatal) return true;
@@ -81,7 +84,11 @@ export class MariadbSink implements Sink {
   /** Items skipped as stale by version fencing. */
   skipped = 0;
 
-  constructor(private readonly pool: mysql.Pool, private readonly opts: MariadbSinkOptions = {}, private readonly label = 'mariadb') {
+  /**
+   * `killQuery` stops the statement a connection (by thread id) runs now, from a connection of
+   * its own (`KILL QUERY`); without it a cancelled call waits for its statement to end.
+   */
+  constructor(private readonly pool: mysql.Pool, private readonly opts: MariadbSinkOptions = {}, private readonly label = 'mariadb', private readonly killQuery?: (threadId: number) => Promise<void>) {
     pool.on('connection', (conn) => {
       // queued before the connection's first query; a failure there surfaces on that query
       const r = (conn as unknown as { query(sql: string): unknown }).query(SINK_SESSION_SQL);
@@ -89,8 +96,16 @@ export class MariadbSink implements Sink {
     });
   }
 
-  async write(items: SinkItem[], _signal: AbortSignal): Promise<SinkResult[]> {
+  /**
+   * One transaction per batch. When `signal` aborts (the delivery's time limit, shutdown) before
+   * COMMIT is sent, the running statement is killed (`KILL QUERY`), no further statement is sent
+   * and the transaction is rolled back: nothing of the batch lands later. An abort after COMMIT
+   * was sent waits for the COMMIT's answer.
+   */
+  async write(items: SinkItem[], signal: AbortSignal): Promise<SinkResult[]> {
     if (items.length === 0) return [];
+    const cancelled = () => new RetryableError(`write to MariaDB ${this.label} was cancelled (${abortReason(signal)}); its transaction was rolled back, nothing of the batch was written`);
+    if (signal.aborted) throw cancelled();
     const results = new Array<SinkResult | undefined>(items.length);
     const plan = planSqlWrites(items, { versionField: this.opts.versionField, updateColumns: this.opts.updateColumns, maxRows: this.opts.maxRows });
     for (const [i, err] of plan.failed) results[i] = { ok: false, error: err };
@@ -101,6 +116,15 @@ export class MariadbSink implements Sink {
       throw new NotConnectedError(`cannot connect to MariaDB ${this.label}: ${errorMessage(err)}`, { cause: err });
     }
     let broken = false;
+    let committing = false;
+    let cancelling: Promise<void> | null = null;
+    const raw = conn;
+    const onAbort = () => {
+      if (committing || !this.killQuery) return;
+      cancelling = this.killQuery(raw.threadId).catch(() => {});
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    conn = guardQueries(raw, signal, cancelled);
     try {
       await conn.query('START TRANSACTION');
       for (const group of plan.groups) {
@@ -122,15 +146,23 @@ export class MariadbSink implements Sink {
         }
         await this.runGroup(conn, first.collection, first.keyFields, group, cols, results, items);
       }
-      await conn.query('COMMIT');
+      if (signal.aborted) throw cancelled();
+      committing = true;
+      await raw.query('COMMIT');
     } catch (err) {
       broken = isConnectionError(err);
-      try { await conn.query('ROLLBACK'); } catch { broken = true; }
+      // a KILL on its way must not hit the ROLLBACK (or the connection's next user)
+      signal.removeEventListener('abort', onAbort);
+      if (cancelling) await cancelling;
+      try { await raw.query('ROLLBACK'); } catch { broken = true; }
+      if (signal.aborted && !committing) throw cancelled();
       if (err instanceof RetryableError) throw err;
       throw new RetryableError(`write to MariaDB ${this.label} failed: ${errorMessage(err)}; the batch will be retried`, { cause: err });
     } finally {
-      if (broken) conn.destroy();
-      else conn.release();
+      signal.removeEventListener('abort', onAbort);
+      if (cancelling) await cancelling;
+      if (broken) raw.destroy();
+      else raw.release();
     }
     return results.map((r) => r ?? { ok: true });
   }

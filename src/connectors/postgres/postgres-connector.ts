@@ -24,7 +24,8 @@ import { clientConfig, createPool, poolQueryPort, postgresSystemSchema, serverLa
 import type { SqlQueryPort } from '../sql/sql-query-port.js';
 import { PgLogicalSource, pgLogicalOptionsSchema, type PgLogicalOptions } from './pg-logical-source.js';
 import { PostgresSink, type PostgresSinkOptions } from './postgres-sink.js';
-import { checkWalLevel, describeTable, replicaIdentityProblems, tableRef } from './pg-setup.js';
+import { checkWalLevel, describeTable, quoteTable, replicaIdentityProblems, tableRef } from './pg-setup.js';
+import { checkSqlColumns, sqlSourceFields } from '../sql/sql-check.js';
 import { createTriggerSource, isTriggerMode, triggerSourceOptionsSchema } from '../triggers/trigger-source.js';
 import { openPostgresTriggerDb } from './postgres-trigger-db.js';
 
@@ -120,15 +121,25 @@ export const postgresConnector = defineConnector<PostgresSystem, PostgresSourceO
     return new PostgresSink(createPool(ctx.systemConfig, { max: 4, baseDir: ctx.baseDir }), opts, serverLabel(ctx.systemConfig.url));
   },
 
-  /** validate: the table exists; for logical mode also wal_level and the replica identity (nothing is created). */
+  /**
+   * validate: the table exists and has the key, `columns` and `incremental` columns; for logical
+   * mode also wal_level and the replica identity (nothing is created).
+   */
   async checkSource(ctx) {
     const options = (ctx.options ?? {}) as { mode?: string };
     const table = tableRef(ctx.collection, ctx.systemConfig.schema ?? 'public');
     return withClient(ctx.systemConfig, ctx.system, ctx.baseDir, async (client) => {
       if (options.mode === 'logical') await checkWalLevel(client, serverLabel(ctx.systemConfig.url));
       const facts = await describeTable(client, table);
+      checkSqlColumns(`table ${quoteTable(table)}`, facts.columns, ctx.keyFields, options);
       return options.mode === 'logical' ? replicaIdentityProblems(table, facts, ctx.keyFields) : [];
     });
+  },
+
+  /** validate: the columns a record of this source holds. */
+  async describeSource(ctx) {
+    const table = tableRef(ctx.collection, ctx.systemConfig.schema ?? 'public');
+    return withClient(ctx.systemConfig, ctx.system, ctx.baseDir, async (client) => sqlSourceFields(`table ${quoteTable(table)}`, (await describeTable(client, table)).columns, ctx.keyFields, ctx.options));
   },
 
   async testConnection(cfg, { system, baseDir }) {

@@ -9,10 +9,11 @@
  * savepoint) so only the bad items fail, as PermanentErrors naming the column; a lost
  * connection or a server shutting down fails the whole batch as retryable.
  */
-import type pg from 'pg';
+import pg from 'pg';
 import { errorMessage, NotConnectedError, PermanentError, RetryableError } from '../../core/errors.js';
 import type { Sink, SinkItem, SinkResult } from '../contract.js';
-import { buildDeleteSql, buildUpsertSql, planSqlWrites, plannedRowKey, returnedRowKey, skippedResult, type PlannedRow, type WriteGroup } from '../sql/sql-sink-common.js';
+import { abortReason } from '../abort.js';
+import { buildDeleteSql, buildUpsertSql, guardQueries, planSqlWrites, plannedRowKey, returnedRowKey, skippedResult, type PlannedRow, type WriteGroup } from '../sql/sql-sink-common.js';
 import { postgresDialect } from './postgres-dialect.js';
 import { quoteIdent } from './pg-setup.js';
 
@@ -32,7 +33,8 @@ interface ColumnInfo {
   array: boolean;
 }
 
-const RETRYABLE_SQLSTATE = /^(08|53|57P|40001|40P01|55P03)/;
+/** 57014: statement cancelled (our own cancel of a timed-out call, or a statement_timeout). */
+const RETRYABLE_SQLSTATE = /^(08|53|57P|57014|40001|40P01|55P03)/;
 
 function sqlState(err: unknown): string {
   const c = (err as { code?: unknown } | null)?.code;
@@ -40,6 +42,7 @@ function sqlState(err: unknown): string {
 }
 
 function isConnectionError(err: unknown): boolean {
+  if (err instanceof RetryableError) return true; // a cancelled call (guardQueries): end the batch
   const c = sqlState(err);
   if (RETRYABLE_SQLSTATE.test(c)) return true;
   if (/^E[A-Z]+$/.test(c)) return true; // ECONNREFUSED, ECONNRESET...
@@ -55,8 +58,16 @@ export class PostgresSink implements Sink {
 
   constructor(private readonly pool: pg.Pool, private readonly opts: PostgresSinkOptions = {}, private readonly label = 'postgres') {}
 
-  async write(items: SinkItem[], _signal: AbortSignal): Promise<SinkResult[]> {
+  /**
+   * One transaction per batch. When `signal` aborts (the delivery's time limit, shutdown) before
+   * COMMIT is sent, the running statement is cancelled (pg_cancel_backend from a separate
+   * connection), no further statement is sent and the transaction is rolled back: nothing of the
+   * batch lands later. An abort after COMMIT was sent waits for the COMMIT's answer.
+   */
+  async write(items: SinkItem[], signal: AbortSignal): Promise<SinkResult[]> {
     if (items.length === 0) return [];
+    const cancelled = () => new RetryableError(`write to PostgreSQL ${this.label} was cancelled (${abortReason(signal)}); its transaction was rolled back, nothing of the batch was written`);
+    if (signal.aborted) throw cancelled();
     const results: Array<SinkResult | undefined> = new Array<SinkResult | undefined>(items.length);
     const plan = planSqlWrites(items, { versionField: this.opts.versionField, updateColumns: this.opts.updateColumns, maxRows: this.opts.maxRows });
     for (const [i, err] of plan.failed) results[i] = { ok: false, error: err };
@@ -67,6 +78,12 @@ export class PostgresSink implements Sink {
       throw new NotConnectedError(`cannot connect to PostgreSQL ${this.label}: ${errorMessage(err)}`, { cause: err });
     }
     let broken = false;
+    let committing = false;
+    let cancelling: Promise<void> | null = null;
+    const onAbort = () => { if (!committing) cancelling = this.cancelBackend(client); };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const raw = client;
+    client = guardQueries(raw, signal, cancelled);
     try {
       await client.query('BEGIN');
       for (const group of plan.groups) {
@@ -82,17 +99,41 @@ export class PostgresSink implements Sink {
         }
         await this.runGroup(client, table, keyFields, group, cols, results, items);
       }
-      await client.query('COMMIT');
+      if (signal.aborted) throw cancelled();
+      committing = true;
+      await raw.query('COMMIT');
     } catch (err) {
       broken = isConnectionError(err);
-      try { await client.query('ROLLBACK'); } catch { broken = true; }
+      // a cancel on its way must not hit the ROLLBACK (or the connection's next user)
+      signal.removeEventListener('abort', onAbort);
+      if (cancelling) await cancelling;
+      try { await raw.query('ROLLBACK'); } catch { broken = true; }
+      if (signal.aborted && !committing) throw cancelled();
       if (err instanceof RetryableError) throw err;
       if (isConnectionError(err)) throw new RetryableError(`PostgreSQL ${this.label} failed during a write: ${errorMessage(err)}; the batch will be retried`, { cause: err });
       throw new RetryableError(`write to PostgreSQL ${this.label} failed: ${errorMessage(err)}`, { cause: err });
     } finally {
-      client.release(broken);
+      signal.removeEventListener('abort', onAbort);
+      if (cancelling) await cancelling;
+      raw.release(broken);
     }
     return results.map((r) => r ?? { ok: true });
+  }
+
+  /** Cancel what the backend of `client` runs now, from a connection of its own (the pool may be busy). */
+  private async cancelBackend(client: pg.PoolClient): Promise<void> {
+    const pid = (client as unknown as { processID?: number }).processID;
+    if (!pid) return;
+    const c = new pg.Client((this.pool as unknown as { options: pg.ClientConfig }).options);
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.query('SELECT pg_cancel_backend($1)', [pid]);
+    } catch {
+      // the statement then runs to its end; the guard still keeps the COMMIT from being sent
+    } finally {
+      await c.end().catch(() => {});
+    }
   }
 
   private async runGroup(client: pg.PoolClient, table: string, keyFields: string[], group: WriteGroup, cols: Map<string, ColumnInfo>, results: Array<SinkResult | undefined>, items: SinkItem[]): Promise<void> {

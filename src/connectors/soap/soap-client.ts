@@ -68,6 +68,12 @@ function httpAdapter(transport: SoapTransport, systemRules: readonly FaultRule[]
 export interface WsdlClient {
   /** Operation names the WSDL declares (all services and ports). */
   readonly operations: readonly string[];
+  /**
+   * The output message of an operation as the WSDL types describe it (the soap package's
+   * `describe()`: element name -> nested shape or XSD type; a repeated element's name ends in
+   * `[]`), or undefined for an unknown operation.
+   */
+  outputOf(operation: string): unknown;
   /** Call an operation; resolves to the parsed output (every scalar a string) and the raw XML. */
   call(operation: string, args: unknown, opts: { signal?: AbortSignal; rules?: readonly FaultRule[] }): Promise<{ result: unknown; raw: string }>;
 }
@@ -98,6 +104,13 @@ export async function openWsdlClient(cfg: SoapSystemConfig, transport: SoapTrans
   const operations = [...new Set(Object.values(described).flatMap((svc) => Object.values(svc).flatMap((port) => Object.keys(port))))].sort();
   return {
     operations,
+    outputOf(operation) {
+      for (const svc of Object.values(described)) for (const port of Object.values(svc)) {
+        const op = (port as Record<string, { output?: unknown } | undefined>)[operation];
+        if (op) return op.output;
+      }
+      return undefined;
+    },
     call(operation, args, opts) {
       const method = (client as unknown as Record<string, unknown>)[operation];
       if (!operations.includes(operation) || typeof method !== 'function') {

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { abortReason } from '../abort.js';
 import { ConfigError, PermanentError, RetryableError, errorMessage } from '../../core/errors.js';
 import { keyValues } from '../../core/delta.js';
 import type { Op } from '../../core/types.js';
@@ -23,7 +24,7 @@ export const SINK_VARIABLES = ['key', 'keys', 'op', 'changed', 'state', 'before'
 interface Plan {
   op: Op;
   /** Builds the call for one item and performs it. */
-  send(item: SinkItem, scope: TemplateScope, signal: AbortSignal): Promise<void>;
+  send(item: SinkItem, scope: TemplateScope, signal?: AbortSignal): Promise<void>;
 }
 
 /** The scope templates see for one item. */
@@ -151,7 +152,7 @@ export async function createSoapSink(ctx: SinkContext<SoapSystemConfig, SoapSink
       }
       for (const item of items) {
         if (signal.aborted) {
-          results.push({ ok: false, error: new RetryableError('sink is shutting down; not sent') });
+          results.push({ ok: false, error: new RetryableError(`not sent: the delivery was cancelled (${abortReason(signal)}) before this call started`) });
           continue;
         }
         const plan = plans.get(item.delta.op);
@@ -160,7 +161,10 @@ export async function createSoapSink(ctx: SinkContext<SoapSystemConfig, SoapSink
           continue;
         }
         try {
-          await plan.send(item, sinkScope(item), signal);
+          // The call in flight is not cut when `signal` aborts: a SOAP service keeps working on a
+          // request whose client went away and may apply it after a newer call for the same key.
+          // The write ends once the call is answered (or reaches the system's own timeout).
+          await plan.send(item, sinkScope(item));
           results.push({ ok: true });
         } catch (error) {
           results.push({ ok: false, error });

@@ -247,3 +247,20 @@ export const isSkipped = (r: SinkResult): boolean => isStale(r);
 export function missingColumns(fields: string[], columns: ReadonlySet<string>): string[] {
   return fields.filter((f) => !columns.has(f));
 }
+
+/**
+ * A view of a connection whose `query` refuses to start once `signal` aborted (rejecting with
+ * `aborted()`): a cancelled sink call sends no further statement, and above all no COMMIT.
+ * Everything else is the connection itself.
+ */
+export function guardQueries<C extends object>(conn: C, signal: AbortSignal, aborted: () => Error): C {
+  return new Proxy(conn, {
+    get(target, prop) {
+      const v: unknown = Reflect.get(target, prop, target);
+      if (typeof v !== 'function') return v;
+      if (prop !== 'query') return (v as (...a: unknown[]) => unknown).bind(target);
+      return (...args: unknown[]) => (signal.aborted ? Promise.reject(aborted()) : (v as (...a: unknown[]) => unknown).apply(target, args));
+    },
+  });
+}
+

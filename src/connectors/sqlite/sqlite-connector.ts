@@ -11,7 +11,9 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError, errorMessage, NotConnectedError } from '../../core/errors.js';
+import { ConfigError, errorMessage, NotConnectedError, PermanentError } from '../../core/errors.js';
+import { didYouMean } from '../../core/suggest.js';
+import { checkSqlColumns, sqlSourceFields } from '../sql/sql-check.js';
 import { defineConnector } from '../contract.js';
 import { durationSchema, parseDuration } from '../sql/duration.js';
 import { createSqlPollSource } from '../sql/sql-poll-source.js';
@@ -90,6 +92,20 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
     return new SqliteSink(db, options, JSON.stringify(file));
   },
 
+  /** validate: the table exists and has the key, `columns` and `incremental` columns (read-only). */
+  async checkSource(ctx) {
+    if (isTriggerMode(ctx.options)) return [];
+    const { table, columns } = tableColumns(ctx.system, fileOf(ctx.systemConfig, ctx.baseDir), ctx.collection, busyMs(ctx.systemConfig));
+    checkSqlColumns(table, columns, ctx.keyFields, ctx.options);
+    return [];
+  },
+
+  /** validate: the columns a record of this source holds. */
+  async describeSource(ctx) {
+    const { table, columns } = tableColumns(ctx.system, fileOf(ctx.systemConfig, ctx.baseDir), ctx.collection, busyMs(ctx.systemConfig));
+    return sqlSourceFields(table, columns, ctx.keyFields, ctx.options);
+  },
+
   async testConnection(cfg, { system, baseDir }) {
     const file = fileOf(cfg, baseDir);
     let db;
@@ -103,6 +119,34 @@ export const sqliteConnector = defineConnector<SqliteSystem, SqlPollOptions, z.i
     }
   },
 });
+
+/**
+ * The columns of a table (or view) of the file, opened read-only; `schema.table` is tried as one
+ * name first, then as an attached schema and a table. A missing table is a PermanentError
+ * listing the tables there are.
+ */
+function tableColumns(system: string, file: string, collection: string, busyTimeoutMs: number): { table: string; columns: string[] } {
+  let db;
+  try {
+    db = openSqlite(file, { readonly: true, busyTimeoutMs });
+  } catch (err) {
+    throw new NotConnectedError(`cannot open SQLite database ${JSON.stringify(file)} of system "${system}": ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    const names = (sql: string, ...params: string[]) => (db.prepare(sql).all(...params) as Array<{ name: string }>).map((r) => r.name);
+    let columns = names('SELECT name FROM pragma_table_info(?)', collection);
+    const dot = collection.indexOf('.');
+    if (!columns.length && dot > 0) columns = names('SELECT name FROM pragma_table_info(?, ?)', collection.slice(dot + 1), collection.slice(0, dot));
+    const table = `table "${collection}" of ${JSON.stringify(file)}`;
+    if (!columns.length) {
+      const tables = names("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name");
+      throw new PermanentError(`${table} does not exist${didYouMean(collection, tables)} (system "${system}"); ${tables.length ? `its tables are ${tables.join(', ')}` : 'the database has no tables'}`, { details: { table: collection } });
+    }
+    return { table, columns };
+  } finally {
+    db.close();
+  }
+}
 
 /** A read-only handle on the file, opened at the first query and dropped (to reopen) after a failure. */
 function lazyPort(system: string, file: string, busyTimeoutMs: number): { port: () => SqlQueryPort; drop: () => Promise<void> } {

@@ -11,6 +11,7 @@ import { errorMessage, PermanentError, RetryableError } from '../../core/errors.
 import type { Doc } from '../../core/types.js';
 import type { Sink, SinkItem, SinkResult } from '../contract.js';
 import { skippedResult } from '../sql/sql-sink-common.js';
+import { abortReason } from '../abort.js';
 import { sqliteDialect } from './sqlite-dialect.js';
 
 export interface SqliteSinkOptions {
@@ -53,8 +54,14 @@ export class SqliteSink implements Sink {
 
   constructor(private readonly db: SqliteDatabase, private readonly opts: SqliteSinkOptions = {}, private readonly label = 'sqlite') {}
 
-  async write(items: SinkItem[], _signal: AbortSignal): Promise<SinkResult[]> {
+  /**
+   * Synchronous (better-sqlite3): the call has ended, committed or rolled back, before anything
+   * else runs, so a cancelled call can never land later; a busy database blocks for up to the
+   * system's busyTimeout (keep it well below delivery.lease: the lease heartbeat waits too).
+   */
+  async write(items: SinkItem[], signal: AbortSignal): Promise<SinkResult[]> {
     if (items.length === 0) return [];
+    if (signal.aborted) throw new RetryableError(`write to SQLite database ${this.label} was cancelled (${abortReason(signal)}) before it started`);
     const results: SinkResult[] = [];
     try {
       this.db.exec('BEGIN IMMEDIATE');

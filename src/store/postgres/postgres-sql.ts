@@ -13,12 +13,21 @@ const HEAD = (s: string) => `
     AND NOT EXISTS (SELECT 1 FROM ${s}.jobs h WHERE h.pipeline = j.pipeline AND h.key = j.key AND h.state IN ('pending', 'running') AND h.id < j.id OFFSET 0)
     AND NOT EXISTS (SELECT 1 FROM ${s}.jobs r WHERE r.pipeline = j.pipeline AND r.key = j.key AND r.state = 'running' OFFSET 0)`;
 
+/**
+ * Lock order: every statement that may WAIT for a job row lock takes its locks in id order
+ * (this CTE: the rows of the ids in array `param`, sorted, locked before anything is updated), so
+ * two transactions never wait for each other in a cycle; the claim and the lease reclaim never
+ * wait (SKIP LOCKED). MATERIALIZED keeps the CTE one locking scan run before the update.
+ */
+const LOCK_JOBS = (s: string, param: string) => `l AS MATERIALIZED (SELECT id FROM ${s}.jobs WHERE id = ANY(${param}::bigint[]) ORDER BY id FOR UPDATE)`;
+
 /** All statements for one schema (`s` is the quoted schema name). */
 export function postgresSql(s: string) {
   return {
     /**
-     * Newest unfinished job per (pipeline, key), locked: a concurrent claim of it waits for this
-     * commit (and vice versa). $1: JSON array of [pipeline, key].
+     * Newest unfinished job per (pipeline, key), locked in id order (the order every statement
+     * that waits for job row locks takes them in, so none of them deadlock): a concurrent ack of
+     * it waits for this commit (and vice versa). $1: JSON array of [pipeline, key].
      */
     tails: `
 SELECT j.id, j.pipeline, j.key, j.target, j.state, j.version, j.payload, j.attempts, j.run_at, j.max_run_at
@@ -26,7 +35,8 @@ FROM ${s}.jobs j
 WHERE j.id IN (
   SELECT (SELECT max(x.id) FROM ${s}.jobs x WHERE x.pipeline = t.v->>0 AND x.key = t.v->>1 AND x.state IN ('pending', 'running'))
   FROM jsonb_array_elements($1::jsonb) AS t(v))
-FOR UPDATE`,
+ORDER BY j.id
+FOR UPDATE OF j`,
     /**
      * The fast path of a commit without shadow rows: insert the planned batch (and record the
      * source position, $3/$4 when not null) unless one of its coalescing keys already has a
@@ -86,12 +96,13 @@ INSERT INTO ${s}.positions (source, position, updated_at) VALUES ($1, $2, $3)
 ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
     /**
      * Hand jobs whose lease expired (a crashed or stalled worker) back to pending; claimable by
-     * the next claim. Run at most once a second per store (see PostgresStore.claim).
+     * the next claim. Run at most once a second per store (see PostgresStore.claim). SKIP LOCKED:
+     * a job being acknowledged right now is left to its ack (and nothing waits, so no deadlock).
      */
     reclaimExpired: `
-UPDATE ${s}.jobs SET state = 'pending', locked_by = NULL, lease_until = NULL, updated_at = $1
-WHERE id IN (SELECT id FROM ${s}.jobs WHERE state = 'running' AND lease_until <= $1 ORDER BY lease_until LIMIT 1000)
-  AND state = 'running' AND lease_until <= $1`,
+WITH l AS MATERIALIZED (SELECT id FROM ${s}.jobs WHERE state = 'running' AND lease_until <= $1 ORDER BY lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
+UPDATE ${s}.jobs j SET state = 'pending', locked_by = NULL, lease_until = NULL, updated_at = $1
+FROM l WHERE j.id = l.id AND j.state = 'running' AND j.lease_until <= $1`,
     /**
      * One statement: lock up to $4 heads with SKIP LOCKED (concurrent claimers take different
      * rows, nobody waits) and mark them running. The head check runs on this statement's
@@ -110,17 +121,21 @@ WITH cand AS (
 UPDATE ${s}.jobs j SET state = 'running', locked_by = $2, lease_until = $3, attempts = j.attempts + 1, updated_at = $1
 FROM cand WHERE j.id = cand.id AND j.state = 'pending'
 RETURNING j.*`,
+    /** Ack. The rows are locked first, in id order ({@link LOCK_JOBS}), then updated. */
     complete: `
+WITH ${LOCK_JOBS(s, '$1')}
 UPDATE ${s}.jobs j SET state = 'done', locked_by = NULL, lease_until = NULL, updated_at = $3
-FROM unnest($1::bigint[], $2::int[], $4::text[]) AS u(id, v, w)
-WHERE j.id = u.id AND j.version = u.v AND j.state = 'running' AND (u.w IS NULL OR j.locked_by = u.w)`,
+FROM unnest($1::bigint[], $2::int[], $4::text[]) AS u(id, v, w), l
+WHERE j.id = u.id AND l.id = j.id AND j.version = u.v AND j.state = 'running' AND (u.w IS NULL OR j.locked_by = u.w)`,
     fail: `
+WITH ${LOCK_JOBS(s, '$1')}
 UPDATE ${s}.jobs j SET state = CASE WHEN u.ra IS NULL THEN 'dead' ELSE 'pending' END, run_at = coalesce(u.ra, j.run_at),
   last_error = u.err, locked_by = NULL, lease_until = NULL, updated_at = $5
-FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $6::text[]) AS u(id, v, err, ra, w)
-WHERE j.id = u.id AND j.version = u.v AND j.state = 'running' AND (u.w IS NULL OR j.locked_by = u.w)`,
+FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $6::text[]) AS u(id, v, err, ra, w), l
+WHERE j.id = u.id AND l.id = j.id AND j.version = u.v AND j.state = 'running' AND (u.w IS NULL OR j.locked_by = u.w)`,
     extendLease: `
-UPDATE ${s}.jobs SET lease_until = $3, updated_at = $4 WHERE id = ANY($1::bigint[]) AND locked_by = $2 AND state = 'running'`,
+WITH ${LOCK_JOBS(s, '$1')}
+UPDATE ${s}.jobs j SET lease_until = $3, updated_at = $4 FROM l WHERE j.id = l.id AND j.locked_by = $2 AND j.state = 'running'`,
     nextRunAt: `
 SELECT least(
   (SELECT j.run_at FROM ${s}.jobs j WHERE j.state = 'pending' AND ($1::text[] IS NULL OR j.pipeline = ANY($1::text[]))${HEAD(s)}
@@ -157,8 +172,12 @@ UPDATE ${s}.jobs SET state = 'pending', attempts = 0, version = version + 1, run
     insertIntents: `INSERT INTO ${s}.echo_intents (reader, key, writer, fields, state, created_at)
       SELECT x->>0, x->>1, x->>2, NULLIF(x->3, 'null'::jsonb), NULLIF(x->4, 'null'::jsonb), (x->>5)::bigint FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(x, n) ORDER BY n
       RETURNING id`,
-    landIntents: `UPDATE ${s}.echo_intents SET landed_at = $1 WHERE id = ANY($2::bigint[])`,
-    expireIntents: `DELETE FROM ${s}.echo_intents WHERE created_at < $1`,
+    landIntents: `WITH l AS MATERIALIZED (SELECT id FROM ${s}.echo_intents WHERE id = ANY($2::bigint[]) ORDER BY id FOR UPDATE)
+      UPDATE ${s}.echo_intents x SET landed_at = $1 FROM l WHERE x.id = l.id`,
+    /** Expired intents; one being consumed or landed right now is left for the next time (nothing waits). */
+    expireIntents: `DELETE FROM ${s}.echo_intents WHERE id IN (SELECT id FROM ${s}.echo_intents WHERE created_at < $1 FOR UPDATE SKIP LOCKED)`,
+    /** The intents a commit consumes, locked in id order before they are updated or deleted. */
+    lockIntents: `SELECT id FROM ${s}.echo_intents WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
     getIntents: `SELECT id, reader, key, writer, fields, state, created_at, landed_at FROM ${s}.echo_intents
       WHERE reader = $1 AND key = ANY($2::text[]) AND created_at >= $3 ORDER BY id`,
     updateIntents: `UPDATE ${s}.echo_intents x SET fields = u.f FROM (SELECT (e->>0)::bigint AS id, e->1 AS f FROM jsonb_array_elements($1::jsonb) AS e) u WHERE x.id = u.id`,

@@ -28,7 +28,19 @@ function insertJson(inserts: readonly PlannedInsert[]): string {
 /** Session settings of the worker pool (see the constructor). */
 const WORK_SESSION_OPTIONS = '-c synchronous_commit=off -c enable_sort=off -c enable_bitmapscan=off -c enable_seqscan=off';
 
-/** Expired leases are looked for at most this often per store (a lease is typically 30 s or more). */
+/** Attempts of a statement or transaction aborted by a deadlock or serialization failure. */
+const CONFLICT_ATTEMPTS = 6;
+
+/** Job and intent ids are bigint sequences: compare them as numbers (string order puts 10 before 9). */
+function compareIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function sortIds(ids: readonly string[]): string[] {
+  return [...ids].sort(compareIds);
+}
+
+/** Expired leases are looked for at most this often per store (a lease is typically 10 s or more). */
 const RECLAIM_EVERY_MS = 1000;
 
 export interface PostgresStoreOptions {
@@ -92,7 +104,41 @@ export class PostgresStore implements Store {
     this.waker = new PostgresWaker(opts.connectionString, this.channel, (sql, values) => this.pool.query(sql, values));
   }
 
-  private async withTx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Transactions aborted by a deadlock (40P01) or a serialization failure (40001) since this
+   * store was opened, each retried (see {@link retryConflicts}). With every lock taken in one
+   * order a deadlock should not happen; a non-zero count is worth a look at the PostgreSQL log.
+   */
+  readonly conflicts = { deadlock: 0, serialization: 0 };
+
+  /**
+   * Runs `fn` (one statement or one whole transaction) again when PostgreSQL aborted it with a
+   * deadlock or a serialization failure: nothing of it was kept, so running it again is safe.
+   * Up to {@link CONFLICT_ATTEMPTS} attempts, with a short jittered backoff between them.
+   */
+  private async retryConflicts<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const code = (err as { code?: unknown } | null)?.code;
+        if (code !== '40P01' && code !== '40001') throw err;
+        if (code === '40P01') this.conflicts.deadlock++;
+        else this.conflicts.serialization++;
+        if (attempt >= CONFLICT_ATTEMPTS || this.closed) {
+          throw new HmsError('HMS_ERR_STORE', `PostgreSQL store (schema ${this.schema}): a transaction was aborted ${attempt} times in a row by "${(err as Error).message}" (SQLSTATE ${code}); giving up on it`, { cause: err });
+        }
+        const base = Math.min(200, 5 * 2 ** attempt);
+        await new Promise((r) => setTimeout(r, base / 2 + Math.random() * base));
+      }
+    }
+  }
+
+  private withTx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.retryConflicts(() => this.withTxOnce(fn));
+  }
+
+  private async withTxOnce<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     if (this.closed) throw new HmsError('HMS_ERR_STORE', `PostgreSQL store (schema ${this.schema}) is closed`);
     const c = await this.pool.connect();
     try {
@@ -110,12 +156,12 @@ export class PostgresStore implements Store {
 
   private query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     if (this.closed) throw new HmsError('HMS_ERR_STORE', `PostgreSQL store (schema ${this.schema}) is closed`);
-    return this.pool.query<R>(text, values);
+    return this.retryConflicts(() => this.pool.query<R>(text, values));
   }
 
   private work<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     if (this.closed) throw new HmsError('HMS_ERR_STORE', `PostgreSQL store (schema ${this.schema}) is closed`);
-    return this.workPool.query<R>(text, values);
+    return this.retryConflicts(() => this.workPool.query<R>(text, values));
   }
 
   async migrate(): Promise<void> {
@@ -183,6 +229,8 @@ export class PostgresStore implements Store {
       if (deletes.length) await c.query(this.sql.deleteShadow, [deletes.map((r) => r.scope), deletes.map((r) => r.key)]);
       if (input.remember?.length) await c.query(this.sql.rememberIds, [JSON.stringify(input.remember.map((r) => [r.scope, r.id, r.at]))]);
       const intents = input.intents ?? [];
+      // in id order, before any of them is changed (landIntents locks them in the same order)
+      if (intents.length) await c.query(this.sql.lockIntents, [sortIds(intents.map((u) => u.id))]);
       const keep = intents.filter((u): u is { id: string; fields: Record<string, unknown> } => !('delete' in u));
       if (keep.length) await c.query(this.sql.updateIntents, [JSON.stringify(keep.map((u) => [u.id, u.fields]))]);
       const gone = intents.filter((u) => 'delete' in u).map((u) => u.id);
@@ -219,20 +267,22 @@ export class PostgresStore implements Store {
     return r.rows.map(jobFromRow).sort(byId);
   }
 
-  async complete(done: CompleteInput[]): Promise<void> {
-    if (!done.length) return;
+  async complete(input: CompleteInput[]): Promise<void> {
+    if (!input.length) return;
+    const done = [...input].sort((a, b) => compareIds(a.id, b.id));
     await this.work(this.sql.complete, [done.map((d) => d.id), done.map((d) => d.version), Date.now(), done.map((d) => d.workerId ?? null)]);
   }
 
-  async fail(failures: FailInput[]): Promise<void> {
-    if (!failures.length) return;
+  async fail(input: FailInput[]): Promise<void> {
+    if (!input.length) return;
+    const failures = [...input].sort((a, b) => compareIds(a.id, b.id));
     await this.work(this.sql.fail, [failures.map((f) => f.id), failures.map((f) => f.version), failures.map((f) => f.error), failures.map((f) => f.retryAt), Date.now(), failures.map((f) => f.workerId ?? null)]);
   }
 
-  async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void> {
-    if (!ids.length) return;
+  async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<number> {
+    if (!ids.length) return 0;
     const now = Date.now();
-    await this.work(this.sql.extendLease, [ids, workerId, now + leaseMs, now]);
+    return (await this.work(this.sql.extendLease, [sortIds(ids), workerId, now + leaseMs, now])).rowCount ?? 0;
   }
 
   async nextRunAt(pipelines?: string[]): Promise<number | null> {
@@ -307,7 +357,7 @@ export class PostgresStore implements Store {
   }
 
   async landIntents(ids: string[], at: number): Promise<void> {
-    if (ids.length) await this.query(this.sql.landIntents, [at, ids]);
+    if (ids.length) await this.query(this.sql.landIntents, [at, sortIds(ids)]);
   }
 
   async getIntents(reader: string, keys: string[], since: number): Promise<Map<string, EchoIntent[]>> {

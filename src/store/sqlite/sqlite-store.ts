@@ -311,13 +311,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<void> {
-    if (!ids.length) return;
+  async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<number> {
+    if (!ids.length) return 0;
     while (this.inflight) await this.inflight;
     const s = this.s;
     const now = Date.now();
-    this.tx(() => {
-      for (const id of ids) s.extendLease.run(now + leaseMs, now, id, workerId);
+    return this.tx(() => {
+      let held = 0;
+      for (const id of ids) held += Number(s.extendLease.run(now + leaseMs, now, id, workerId).changes);
+      return held;
     });
   }
 

@@ -9,7 +9,8 @@
  *   /faults, /faults12  same operations, but every write answers with a fault chosen by PermitNumber:
  *                     CLIENT-* -> Client/Sender fault, SERVER-* -> Server/Receiver fault,
  *                     LOCKED-* -> Client fault "RECORD LOCKED by batch job" (tests fault overrides)
- *   /slow             sleeps PERMITS_SLOW_SECONDS (default 30) and then answers like /permits
+ *   /slow             sleeps PERMITS_SLOW_SECONDS (default 30, fractions allowed) and then answers like
+ *                     /permits; ?match=TEXT&until=EPOCH_MS: only requests containing TEXT, before then
  *   /secure           like /permits, but requires HTTP basic auth (county:s3cret) and a
  *                     WS-Security UsernameToken (clerk / pa55word, PasswordText or PasswordDigest)
  *   /misbehave?kind=  doctype | entity | malformed | huge | html500 | empty  (XML safety tests)
@@ -252,7 +253,12 @@ switch ($path) {
         misbehave($query['kind'] ?? '');
         return;
     case '/slow':
-        sleep((int) (getenv('PERMITS_SLOW_SECONDS') ?: 30));
+        // ?match=TEXT&until=EPOCH_MS: only a request whose body contains TEXT, and only before
+        // that time, is slow (a service slow for one record for a while); it is applied after the
+        // sleep even when the client has gone away, as a real service does
+        $slow = !isset($query['match']) || (str_contains(file_get_contents('php://input'), $query['match'])
+            && (!isset($query['until']) || microtime(true) * 1000 < (float) $query['until']));
+        if ($slow) usleep((int) round((float) (getenv('PERMITS_SLOW_SECONDS') ?: 30) * 1e6));
         // fall through: answer like /permits
     case '/permits':
     case '/permits12':
