@@ -11,6 +11,7 @@ import { UsageError } from '../core/errors.js';
 import { openStore } from '../store/open-store.js';
 import { runReconcile, type ReconcileProgress, type ReconcileSummary } from '../reconcile/reconcile.js';
 import { renderReport } from '../reconcile/report.js';
+import { autoRepair } from '../reconcile/schedule.js';
 import { assignDiscrepancy, ignoreDiscrepancy, listDiscrepancies, repairDiscrepancies, showDiscrepancy } from '../reconcile/review.js';
 import { DISCREPANCY_CLASSES, DISCREPANCY_STATUSES, type DiscrepancyClass, type DiscrepancyStatus } from '../store/review-store.js';
 import { actor, loadConfigArg, printJson, printTable } from './common.js';
@@ -114,12 +115,17 @@ export function register(program: Command, setCode: (code: number) => void): voi
           const split = (v?: string) => v?.split(',').map((x) => x.trim()).filter(Boolean);
           const s = await runReconcile({ config, store, pipeline, logger, keys: split(opts.keys), ignore: split(opts.ignore), settleMs, emptyIsNull: opts.emptyIsNull, signal: ac.signal, onProgress: (p) => rep.update(p) });
           rep.stop();
+          const repaired = config.pipelines[pipeline]?.reconcile?.autoRepair && s.open ? await autoRepair({ config, store, summary: s, logger }) : null;
           if (opts.report) {
             const samples = (await store.review.listDiscrepancies({ pipeline, status: ['open', 'ignored', 'repairing'], limit: 5000 })).filter((d) => d.runId === s.runId);
             writeFileSync(opts.report, renderReport(s, samples));
           }
-          if (opts.json) printJson(s);
-          else printSummary(s);
+          if (opts.json) printJson(repaired ? { ...s, autoRepair: repaired } : s);
+          else {
+            printSummary(s);
+            if (repaired?.refused) process.stdout.write(`  auto-repair REFUSED: ${repaired.refused}\n`);
+            else if (repaired) process.stdout.write(`  auto-repair: ${repaired.repaired} repairs queued (hms-sync run delivers them)\n`);
+          }
           if (opts.report && !opts.json) process.stdout.write(`  report: ${opts.report}\n`);
           setCode(s.open > 0 ? EXIT.FAILURE : EXIT.OK);
         } finally {

@@ -265,7 +265,7 @@ function resolve(data: ConfigParsed, sem: Semantics, baseDir: string, file: stri
         timeoutMs: parseDuration(p.delivery.timeout),
         concurrency: p.delivery.concurrency,
       },
-      reconcile: { ignore: p.reconcile.ignore, ...(p.reconcile.settle !== undefined ? { settleMs: parseDuration(p.reconcile.settle) } : {}), emptyIsNull: p.reconcile.emptyIsNull },
+      reconcile: { ignore: p.reconcile.ignore, ...(p.reconcile.settle !== undefined ? { settleMs: parseDuration(p.reconcile.settle) } : {}), emptyIsNull: p.reconcile.emptyIsNull, ...(p.reconcile.schedule !== undefined ? { schedule: p.reconcile.schedule } : {}), ...(p.reconcile.timezone !== undefined ? { timezone: p.reconcile.timezone } : {}), autoRepair: p.reconcile.autoRepair, maxAutoRepair: p.reconcile.maxAutoRepair },
     };
   }
   return {

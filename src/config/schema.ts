@@ -9,6 +9,17 @@ import { z } from 'zod';
 import { isDuration } from '../core/duration.js';
 import { parseBackoff, type BackoffInput, type BackoffPolicy } from '../core/backoff.js';
 import type { MappingSpec } from '../core/mapping.js';
+import { Cron } from 'croner';
+
+/** Why a cron expression is not valid (null when it is). */
+export function cronProblem(expr: string): string | null {
+  try {
+    new Cron(expr, { paused: true });
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 /** `250ms`, `5s`, `10m`, `1h`, `1m30s`, or a number of milliseconds. */
 export const durationSchema = z
@@ -87,6 +98,10 @@ export const pipelineSchema = z.strictObject({
     ignore: z.array(z.string().min(1)).default([]).describe('Target fields left out of the comparison (besides the fields the mapping does not write, which are never compared).'),
     settle: durationSchema.optional().describe('How long a key that is changing (a job pending or running, or a change seen within this window) is given before it is confirmed as a discrepancy (default: debounce + 2 x the p99 delivery time, 1s..5m).'),
     emptyIsNull: z.boolean().default(false).describe('Count empty (or all-space) text as null when comparing.'),
+    schedule: z.string().min(1).refine((s) => cronProblem(s) === null, { error: (i) => `not a cron expression: ${cronProblem(String(i.input))}; e.g. "0 2 * * *" (02:00 every day)` }).optional().describe('Run the reconciliation on this cron schedule while `hms-sync run` runs (5 fields, or 6 with seconds first; e.g. "0 2 * * *").'),
+    timezone: z.string().min(1).refine((tz) => { try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; } }, { error: (i) => `unknown time zone ${JSON.stringify(i.input)}; use an IANA name such as Europe/Berlin or UTC` }).optional().describe('Time zone of the schedule (IANA name; default: the machine\'s).'),
+    autoRepair: z.boolean().default(false).describe('Repair the discrepancies a run finds without a person (through the pipeline, audited as auto-repair), unless more than maxAutoRepair of the rows differ.'),
+    maxAutoRepair: z.union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?%$/, 'a percentage such as "1%" or a number of rows')]).default('1%').describe('The auto-repair guard: when more rows than this differ (a number of rows, or a percentage of the larger side), nothing is repaired and the run is reported as refused: a broken mapping must not rewrite a whole table.'),
   }).prefault({}).describe('Reconciliation of this pipeline (docs/reconcile.md).'),
 }).describe('One direction: a source collection to a target collection.');
 
@@ -168,7 +183,7 @@ export interface ResolvedPipeline {
   /** Least spacing of capture commits and of claims under load (ms). */
   lingerMs: number;
   delivery: ResolvedDelivery;
-  reconcile: { ignore: string[]; settleMs?: number; emptyIsNull: boolean };
+  reconcile: { ignore: string[]; settleMs?: number; emptyIsNull: boolean; schedule?: string; timezone?: string; autoRepair: boolean; maxAutoRepair: number | string };
 }
 
 export interface ResolvedConfig {

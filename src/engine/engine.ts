@@ -19,6 +19,7 @@ import { getConnector } from '../connectors/registry.js';
 import type { Sink, Source, SourceState } from '../connectors/contract.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
+import { scheduledPipelines, startReconcileSchedule, type ReconcileScheduler, type ScheduleClock } from '../reconcile/schedule.js';
 import { type CapturePipeline, currentBatchJobs, runCapture } from './capture.js';
 import { runDelivery, WakeGroup, type DeliveryDeps } from './delivery.js';
 import { type EngineEvents, TypedEmitter } from './events.js';
@@ -38,6 +39,10 @@ export interface EngineOptions {
   workerId?: string;
   /** Longest idle sleep of a worker (ms); default 1000. */
   idlePollMs?: number;
+  /** Run the pipelines' `reconcile.schedule`s (default: when capture runs). */
+  schedule?: boolean;
+  /** The clock schedules run on (tests inject one). */
+  clock?: ScheduleClock;
 }
 
 export type ChangeHook = (oldDoc: Doc | null, newDoc: Doc | null, event: ChangeEvent) => unknown;
@@ -48,6 +53,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
   readonly workerId: string;
   store!: Store;
   private ownsStore = false;
+  private scheduler: ReconcileScheduler | null = null;
   private readonly opts: EngineOptions;
   private readonly routes = new Map<string, Route>();
   private readonly captures: CapturePipeline[] = [];
@@ -152,6 +158,9 @@ export class Engine extends TypedEmitter<EngineEvents> {
     const deps = { store: this.store, logger: this.logger, events: this };
     for (const c of this.captures) this.loops.push(this.guard(runCapture(c, deps, this.captureAbort.signal), c.name));
     if (this.opts.deliver !== false) this.startWorkers(pipelines);
+    if ((this.opts.schedule ?? this.opts.capture !== false) && scheduledPipelines(this.config).length) {
+      this.scheduler = startReconcileSchedule({ config: this.config, store: this.store, logger: this.logger.child({ role: 'reconcile' }), clock: this.opts.clock, only: pipelines.map((p) => p.name), onRun: (r) => this.emit('reconcile:run', r) });
+    }
     this.logger.info({ pipelines: pipelines.map((p) => p.name), store: this.store.dialect, workerId: this.workerId }, 'engine started');
     this.emit('engine:started');
   }
@@ -246,6 +255,7 @@ export class Engine extends TypedEmitter<EngineEvents> {
   async stop(graceMs = 10_000): Promise<void> {
     if (this.state !== 'started') return;
     this.state = 'stopping';
+    await this.scheduler?.stop();
     this.captureAbort.abort();
     this.deliveryAbort.abort();
     const hard = setTimeout(() => this.sinkAbort.abort(), graceMs);

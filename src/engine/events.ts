@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ChangeEvent, Job } from '../core/types.js';
+import type { ScheduledRun } from '../reconcile/schedule.js';
 
 /** Events the engine emits, as `subject:verb`. Background loops never throw: they emit `error`. */
 export interface EngineEvents {
@@ -16,6 +17,8 @@ export interface EngineEvents {
   'job:retry': [{ job: Job; error: string; retryAt: number }];
   'job:dead': [{ job: Job; error: string }];
   'worker:error': [{ pipeline: string; error: Error }];
+  /** A scheduled reconciliation ended (`reconcile.schedule`): its summary, auto-repair outcome or error. */
+  'reconcile:run': [ScheduledRun];
   'engine:started': [];
   'engine:stopped': [];
 }
