@@ -19,7 +19,8 @@ import { canonicalToken } from '../../src/core/normalize.js';
 import type { Doc } from '../../src/core/types.js';
 import { getConnector } from '../../src/connectors/registry.js';
 import { planPushdown, type PushdownPlan } from '../../src/reconcile/pushdown/plan.js';
-import { pushdownRowHash } from '../../src/reconcile/pushdown/pg-canon.js';
+import { hashBytesExtended, pushdownRowHash } from '../../src/reconcile/pushdown/pg-canon.js';
+import { rowHashesSql } from '../../src/reconcile/pushdown/pushdown.js';
 import { needService, PG_URL, tempDir, uniqueName } from '../helpers/services.js';
 
 function config(yaml: string, file: string): ResolvedConfig {
@@ -42,7 +43,7 @@ async function readAll(cfg: ResolvedConfig, system: string, collection: string, 
 
 async function sqlHashes(plan: PushdownPlan, side: 'source' | 'target'): Promise<Map<string, { h: bigint; u: number }>> {
   const s = plan[side];
-  const r = await s.pool.query<{ k: string; h: string; u: number }>(`SELECT ${s.key}::text AS k, (${s.hash})::text AS h, ${s.uncertain} AS u FROM ${s.table}`);
+  const r = await s.pool.query<{ k: string; h: string; u: number }>(rowHashesSql(s));
   return new Map(r.rows.map((x) => [x.k, { h: BigInt(x.h), u: Number(x.u) }]));
 }
 
@@ -58,8 +59,12 @@ const GOLDEN = `
 (8, 4, 4, -123.4500, -0.50, '2026-12-04 10:00:00.5+14', '2026-12-04 10:00:00.5', '2026-12-31', '1e9999', 'TRUE', 'café ☃ "q" ''s''', false, NULL),
 (9, 5, 5, 7, 7, '2026-12-04 10:00:00-09:30', '2026-12-04 10:00:00', '2026-12-04', '2026-12-04 10:00', '007', '+.5', true, NULL),
 (10, 6, 6, 1e-20, 0, '2000-01-01 00:00:00Z', '2000-01-01 00:00:00', '2000-01-01', E'\\u0001sep', 'n:1', 'null', NULL, NULL)`;
-/** The rows whose text the SQL must flag: a date-time text (5, 9) and a number with a huge exponent (8). */
-const UNCERTAIN = ['5', '8', '9'];
+/**
+ * The rows whose text the SQL must flag: a date-time text (5, 9), a number with a huge exponent
+ * (8), text ending in white space other than the space (7: a tab, a no-break space) or starting
+ * with a control character (10).
+ */
+const UNCERTAIN = ['10', '5', '7', '8', '9'];
 
 test('pushdown SQL normaliser = TypeScript canonicalToken on golden rows of every supported PostgreSQL type', { skip: await needService('postgres') }, async () => {
   const tmp = tempDir();
@@ -199,5 +204,18 @@ pipelines:
     await client.query(`DROP SCHEMA ${schema} CASCADE`);
     await client.end();
     tmp.cleanup();
+  }
+});
+
+test('hashBytesExtended = PostgreSQL hashtextextended(text COLLATE "C", 0) for texts of every length 0..40 and multi-byte text', { skip: await needService('postgres') }, async () => {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    const texts = Array.from({ length: 41 }, (_, n) => 'n:12\u0002s:abc\u0001t:1796374800000\u0001'.repeat(2).slice(0, n));
+    texts.push('café ☃ \u{1F600}', '\u0003', 'a'.repeat(1000));
+    const r = await client.query<{ h: string }>('SELECT hashtextextended(t COLLATE "C", 0)::text AS h FROM unnest($1::text[]) WITH ORDINALITY AS x(t, i) ORDER BY i', [texts]);
+    assert.deepEqual(r.rows.map((x) => x.h), texts.map((t) => String(hashBytesExtended(Buffer.from(t, 'utf8')))));
+  } finally {
+    await client.end();
   }
 });

@@ -13,9 +13,9 @@ import type { ResolvedConfig, ResolvedPipeline } from '../../config/schema.js';
 import { readerTableSpec, type TableSpec } from '../../connectors/sql/sql-reader.js';
 import { quoteQualifiedWith } from '../../connectors/sql/sql-dialect.js';
 import { createPool, type PostgresSystem } from '../../connectors/postgres/pg-connection.js';
-import { columnTok, JS_WHITESPACE, literalTok, pgKindOf, qi, rowHashSql, rowTextSql, textTok, uncertainSql, type PgKind, type Tok } from './pg-canon.js';
+import { columnTok, literalTok, oddAt, pgKindOf, qi, textPrep, textTok, UNCERTAIN, yyyyMMddPrep, yyyyMMddTok, type PgKind } from './pg-canon.js';
 
-/** One side's SQL: the table, its key column, and the per-row hash and uncertainty expressions. */
+/** One side's SQL: the table, its key column, the values per compared field (after the mapping's converters) and their tokens. */
 export interface SideSql {
   role: 'source' | 'target';
   pool: pg.Pool;
@@ -25,8 +25,12 @@ export interface SideSql {
   key: string;
   /** Trusted `where` of the pipeline end, or null. */
   where: string | null;
-  hash: string;
-  uncertain: string;
+  /** Per compared field: the value expression over the table's columns (selected as v0, v1...). */
+  values: string[];
+  /** Per compared field: the token expression over its value column (v0, v1...). */
+  toks: string[];
+  /** Derived columns (name, expression over v0, v1...) the tokens read. */
+  prep: Array<[string, string]>;
 }
 
 export interface PushdownPlan {
@@ -42,7 +46,6 @@ export type PlanResult = { plan: PushdownPlan; note?: undefined } | { plan?: und
 const SQL_DRIVERS = new Set(['postgres']);
 const INT_TYPES = new Set(['int2', 'int4', 'int8']);
 const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
-const WS = lit(JS_WHITESPACE);
 
 interface Column { name: string; type: string }
 
@@ -62,63 +65,68 @@ async function uniqueIndexed(pool: pg.Pool, table: string, column: string): Prom
 
 /** The value of a source field inside SQL, as the mapping sees it (a JS value of a kind). */
 interface Val {
-  /** `str`: a JS string computed in SQL (text, NULL = null); `isodate`: a YYYY-MM-DD text. */
+  /** `str`: a JS string computed in SQL (text, NULL = null); `isodate`: a YYYY-MM-DD text. Either may be the UNCERTAIN marker. */
   kind: PgKind | 'str' | 'isodate';
   sql: string;
   /** The SQL text equals the JS string exactly (false for padded CHAR(n), whose ::text drops the padding). */
   exactText: boolean;
-  unc: string[];
+  /** A cheaper expression with the same canonical token, where only the token is used (not a code). */
+  forToken?: string;
+}
+
+/** A compared field: its value expression (level A), the derived columns its token reads (level A2), and its token over the value column (level B). */
+interface FieldSql {
+  value: string;
+  prep: (ref: string) => Array<[string, string]>;
+  tok: (ref: string) => string;
 }
 
 class NotExpressible extends Error {}
 
-function tokOf(v: Val, norm: NormalizeOptions): Tok {
-  if (v.kind === 'str') return textTok(v.sql, norm);
-  if (v.kind === 'isodate') return { sql: `CASE WHEN ${v.sql} IS NULL THEN 'null' ELSE 's:' || ${v.sql} END`, unc: null };
-  return columnTok(v.sql, v.kind, norm);
+function tokOf(v: Pick<Val, 'kind'>, ref: string, norm: NormalizeOptions, nullTok = "'null'"): string {
+  if (v.kind === 'isodate') return yyyyMMddTok(ref, nullTok);
+  const t = v.kind === 'str' ? textTok(ref, norm) : columnTok(ref, v.kind, norm);
+  return nullTok === "'null'" ? t : `CASE WHEN ${ref} IS NULL THEN ${nullTok} ELSE ${t} END`;
 }
 
-/** The text of a JS string value in SQL (the code of a code table, a converter's input). */
-function textOf(v: Val, what: string): string {
+const prepOf = (k: Val['kind']) => (ref: string): Array<[string, string]> => (k === 'str' || k === 'text' || k === 'bpchar' ? textPrep(ref) : k === 'isodate' ? yyyyMMddPrep(ref) : []);
+
+/** The text of a JS string value in SQL (the code of a code table). */
+function textOf(v: Pick<Val, 'kind' | 'exactText'>, ref: string, what: string): string {
   switch (v.kind) {
-    case 'str': case 'isodate': case 'text': case 'textlike': case 'numeric': return `${v.sql}::text`;
-    case 'bpchar': if (!v.exactText) throw new NotExpressible(`${what}: CHAR(n) values keep their padding in the mapping; add convert: trim`); return `${v.sql}::text`;
-    case 'int': return `${v.sql}::text`;
-    case 'bool': return `CASE WHEN ${v.sql} THEN 'true' ELSE 'false' END`;
+    case 'str': case 'isodate': case 'text': case 'printed': case 'numeric': case 'int': return `${ref}::text`;
+    case 'bpchar': if (!v.exactText) throw new NotExpressible(`${what}: CHAR(n) values keep their padding in the mapping; add convert: trim`); return `${ref}::text`;
+    case 'bool': return `CASE WHEN ${ref} THEN 'true' ELSE 'false' END`;
     case 'instant': throw new NotExpressible(`${what}: a timestamp is not used as text in SQL`);
   }
 }
 
-const isTextual = (k: Val['kind']) => k === 'str' || k === 'text' || k === 'textlike' || k === 'bpchar' || k === 'numeric' || k === 'isodate';
+const isTextual = (k: Val['kind']) => k === 'str' || k === 'text' || k === 'printed' || k === 'bpchar' || k === 'numeric' || k === 'isodate';
 
 function convert(v: Val, spec: string, where: string): Val {
   const [name, args = ''] = spec.split(/:(.*)/s, 2) as [string, string?];
+  if (v.kind === 'isodate') throw new NotExpressible(`${where}: converter "${spec}" after a date converter`);
   if (name === 'trim' || name === 'trimStart' || name === 'trimEnd') {
     if (!isTextual(v.kind)) return v; // non-text passes through these converters
     const fn = name === 'trim' ? 'btrim' : name === 'trimStart' ? 'ltrim' : 'rtrim';
-    const exact = v.kind !== 'bpchar' || name !== 'trimStart';
-    return { kind: 'str', sql: `${fn}(${v.sql}::text, ${WS})`, exactText: exact, unc: v.unc };
+    const b = `${fn}(${v.sql}::text)`;
+    // white space JavaScript trims but the space-only trim leaves: uncertain
+    const ends = name === 'trim' ? `${oddAt(b)} OR ${oddAt(`right(${b}, 1)`)}` : name === 'trimStart' ? oddAt(b) : oddAt(`right(${b}, 1)`);
+    const sql = `(CASE WHEN ${v.sql} IS NULL THEN NULL WHEN ${b} <> '' AND (${ends}) THEN ${UNCERTAIN} ELSE ${b} END)`;
+    // for the token alone: the token right-trims, and flags white space other than spaces at either end
+    const forToken = name === 'trimEnd' ? `${v.sql}::text` : `ltrim(${v.sql}::text)`;
+    return { kind: 'str', sql, exactText: v.kind !== 'bpchar' || name !== 'trimStart', forToken };
   }
   if (name === 'date' && (args === '' || args === 'yyyyMMdd')) {
     if (!isTextual(v.kind) || v.kind === 'numeric') throw new NotExpressible(`${where}: converter "${spec}" on a non-text column`);
-    // date:yyyyMMdd: trimmed; blank, all-zero and all-nine digits mean no date; else 8 digits of a real date;
-    // anything else (an error, or a year below 100, which Date.UTC reads as 19yy) is left to TypeScript
-    const s = `btrim(${v.sql}::text, ${WS})`;
-    const y = `substr(${s}, 1, 4)::int`;
-    const m = `substr(${s}, 5, 2)::int`;
-    const d = `substr(${s}, 7, 2)::int`;
-    const leap = `((${y} % 4 = 0 AND ${y} % 100 <> 0) OR ${y} % 400 = 0)`;
-    const dim = `CASE WHEN ${m} IN (4, 6, 9, 11) THEN 30 WHEN ${m} = 2 THEN CASE WHEN ${leap} THEN 29 ELSE 28 END ELSE 31 END`;
-    const blank = `(${s} = '' OR regexp_replace(${s}, '[^0-9]', '', 'g') ~ '^(0+|9+)$')`;
-    const ok = `(${s} ~ '^[0-9]{8}$' AND ${y} >= 100 AND ${m} BETWEEN 1 AND 12 AND ${d} BETWEEN 1 AND ${dim})`;
-    const sql = `(CASE WHEN ${v.sql} IS NULL OR ${blank} THEN NULL WHEN ${ok} THEN substr(${s}, 1, 4) || '-' || substr(${s}, 5, 2) || '-' || substr(${s}, 7, 2) END)`;
-    return { kind: 'isodate', sql, exactText: true, unc: [...v.unc, `(${v.sql} IS NOT NULL AND NOT ${blank} AND NOT ${ok})`] };
+    // date:yyyyMMdd trims its input (white space other than spaces: the token finds no 8 digits, uncertain); the token does the rest
+    return { kind: 'isodate', sql: `btrim(${v.sql}::text)`, exactText: true };
   }
   throw new NotExpressible(`${where}: converter "${spec}" has no SQL form in the pushdown engine`);
 }
 
-/** The token of one target field computed from the source row, through its mapping rule. */
-function sourceFieldTok(target: string, rule: string | FieldRuleObject, cols: Map<string, Column>, norm: NormalizeOptions): Tok {
+/** The value and token of one target field computed from the source row, through its mapping rule. */
+function sourceField(target: string, rule: string | FieldRuleObject, cols: Map<string, Column>, norm: NormalizeOptions): FieldSql {
   const where = `mapping rule ${target}`;
   const r: FieldRuleObject = typeof rule === 'string' ? { from: rule } : rule;
   if (r.expr !== undefined) throw new NotExpressible(`${where} has an expression`);
@@ -126,49 +134,43 @@ function sourceFieldTok(target: string, rule: string | FieldRuleObject, cols: Ma
   const from = r.from ?? target;
   const col = cols.get(from);
   let v: Val;
-  if (!col) v = { kind: 'str', sql: 'NULL::text', exactText: true, unc: [] };
+  if (!col) v = { kind: 'str', sql: 'NULL::text', exactText: true };
   else {
     const kind = pgKindOf(col.type);
     if (!kind) throw new NotExpressible(`${where}: source column ${from} has type ${col.type}, which the SQL normaliser does not handle`);
-    v = { kind, sql: qi(col.name), exactText: kind !== 'bpchar', unc: [] };
+    v = { kind, sql: qi(col.name), exactText: kind !== 'bpchar' };
   }
   for (const spec of r.convert === undefined ? [] : typeof r.convert === 'string' ? [r.convert] : r.convert) v = convert(v, spec, where);
   const hasDefault = Object.hasOwn(r, 'default');
-  const unc = [...v.unc];
-  const nullTok = hasDefault ? literalTok(r.default ?? null, norm) : "'null'";
-  if (r.required && !hasDefault) unc.push(`(${v.sql} IS NULL)`);
-  let valueTok: string;
+  const nullTok = hasDefault ? literalTok(r.default ?? null, norm) : r.required ? UNCERTAIN : "'null'";
+  const val = v;
   if (r.values !== undefined) {
-    const code = textOf(v, where);
-    const whens = Object.entries(r.values).map(([k, out]) => `WHEN ${lit(k)} THEN ${out === null || out === undefined ? nullTok : literalTok(out, norm)}`);
-    const policy = r.unknown ?? 'error';
-    const known = Object.keys(r.values).map(lit).join(', ');
-    let otherwise: string;
-    if (policy === 'pass') {
-      const t = tokOf(v, norm);
-      if (t.unc) unc.push(`(${v.sql} IS NOT NULL AND ${code} NOT IN (${known}) AND ${t.unc})`);
-      otherwise = t.sql;
-    } else if (policy === 'default') otherwise = nullTok;
-    else {
-      // an unknown code is a mapping error: TypeScript reports the row as unmappable
-      unc.push(known ? `(${v.sql} IS NOT NULL AND ${code} NOT IN (${known}))` : `(${v.sql} IS NOT NULL)`);
-      otherwise = "'null'";
-    }
-    valueTok = whens.length ? `CASE ${code} ${whens.join(' ')} ELSE ${otherwise} END` : otherwise;
-  } else {
-    const t = tokOf(v, norm);
-    if (t.unc) unc.push(t.unc);
-    valueTok = t.sql;
+    const values = r.values;
+    if (val.kind === 'isodate') throw new NotExpressible(`${where}: a code table after a date converter`);
+    textOf(val, 'v', where); // refuses what has no exact text
+    return {
+      value: val.sql,
+      prep: prepOf(val.kind),
+      tok: (ref) => {
+        const code = textOf(val, ref, where);
+        const whens = Object.entries(values).map(([k, out]) => `WHEN ${lit(k)} THEN ${out === null || out === undefined ? nullTok : literalTok(out, norm)}`);
+        const policy = r.unknown ?? 'error';
+        // an unknown code is a mapping error: TypeScript reports the row as unmappable
+        const otherwise = policy === 'pass' ? tokOf(val, ref, norm) : policy === 'default' ? nullTok : UNCERTAIN;
+        const marked = val.kind === 'str' ? `WHEN strpos(${ref}, ${UNCERTAIN}) > 0 THEN ${UNCERTAIN} ` : '';
+        return `CASE WHEN ${ref} IS NULL THEN ${nullTok} ${marked}ELSE CASE ${code} ${whens.join(' ')} ELSE ${otherwise} END END`;
+      },
+    };
   }
-  return { sql: `(CASE WHEN ${v.sql} IS NULL THEN ${nullTok} ELSE ${valueTok} END)`, unc: unc.length ? unc.join(' OR ') : null };
+  return { value: val.forToken ?? val.sql, prep: prepOf(val.kind), tok: (ref) => tokOf(val, ref, norm, nullTok) };
 }
 
-function targetFieldTok(field: string, cols: Map<string, Column>, norm: NormalizeOptions): Tok {
+function targetField(field: string, cols: Map<string, Column>, norm: NormalizeOptions): FieldSql {
   const col = cols.get(field);
-  if (!col) return { sql: "'null'", unc: null };
+  if (!col) return { value: 'NULL::text', prep: () => [], tok: () => "'null'" };
   const kind = pgKindOf(col.type);
-  if (!kind) throw new NotExpressible(`target column ${field} has type ${col.type}, which the SQL normaliser does not handle`);
-  return columnTok(qi(col.name), kind, norm);
+  if (!kind) throw new NotExpressible(`column ${field} has type ${col.type}, which the SQL normaliser does not handle`);
+  return { value: qi(col.name), prep: prepOf(kind), tok: (ref) => columnTok(ref, kind, norm) };
 }
 
 /** The columns a Reader of this spec reads (its doc fields). */
@@ -223,27 +225,26 @@ export async function planPushdown(config: ResolvedConfig, p: ResolvedPipeline, 
     if (!sUnique || !tUnique) { await close(); return { note: `the key column ${!sUnique ? skey : tkey} has no unique index (duplicate keys are found by the streamed engine)` }; }
     const all = spec ? Object.keys(spec) : [...sCols.keys()];
     const fields = all.filter((f) => !ignore.has(f) && f !== tkey).sort();
-    const sToks: Tok[] = [];
-    const tToks: Tok[] = [];
+    const sFields: FieldSql[] = [];
+    const tFields: FieldSql[] = [];
     try {
       for (const f of fields) {
-        sToks.push(spec ? sourceFieldTok(f, spec[f]!, sCols, norm) : targetFieldTok(f, sCols, norm));
-        tToks.push(targetFieldTok(f, tCols, norm));
+        sFields.push(spec ? sourceField(f, spec[f]!, sCols, norm) : targetField(f, sCols, norm));
+        tFields.push(targetField(f, tCols, norm));
       }
     } catch (err) {
       await close();
       if (err instanceof NotExpressible) return { note: err.message };
       throw err;
     }
-    const side = (role: 'source' | 'target', pool: pg.Pool, table: string, key: string, where: string | undefined, toks: Tok[]): SideSql => {
-      const k = qi(key);
-      return { role, pool, table, key: k, where: where && where.trim() ? `(${where})` : null, hash: rowHashSql(rowTextSql(`'n:' || ${k}::text`, toks)), uncertain: uncertainSql(toks) };
-    };
+    const side = (role: 'source' | 'target', pool: pg.Pool, table: string, key: string, where: string | undefined, fs: FieldSql[]): SideSql => ({
+      role, pool, table, key: qi(key), where: where && where.trim() ? `(${where})` : null, values: fs.map((f) => f.value), toks: fs.map((f, i) => f.tok(`v${i}`)), prep: fs.flatMap((f, i) => f.prep(`v${i}`)),
+    });
     return {
       plan: {
         fields,
-        source: side('source', sPool, sTable, skey, sSpec.where, sToks),
-        target: side('target', tPool, tTable, tkey, tSpec.where, tToks),
+        source: side('source', sPool, sTable, skey, sSpec.where, sFields),
+        target: side('target', tPool, tTable, tkey, tSpec.where, tFields),
         close,
       },
     };

@@ -16,6 +16,7 @@ import type { NormalizeOptions } from '../../core/normalize.js';
 import type { Reader } from '../../connectors/contract.js';
 import type { DiscrepancyInput } from '../../store/review-store.js';
 import type { PushdownPlan, SideSql } from './plan.js';
+import { rowHashSql, rowTextSql, UNCERTAIN } from './pg-canon.js';
 
 export interface PushdownCandidate {
   ck: string;
@@ -69,6 +70,26 @@ function whereOf(s: SideSql): string {
   return `${s.key} IS NOT NULL${s.where ? ` AND ${s.where}` : ''}`;
 }
 
+/**
+ * Per row: the key `k` and the row text `rt`, in levels each computed once per row (OFFSET 0
+ * keeps the planner from inlining a level into the next, which would evaluate it again per use):
+ * the values after the mapping's converters, then the tokens. `join` restricts to key ranges.
+ */
+export function rowsSql(s: SideSql, join = ''): string {
+  const values = s.values.map((v, i) => `, ${v} AS v${i}`).join('');
+  const prep = s.prep.map(([name, e]) => `, ${e} AS ${name}`).join('');
+  const a = `SELECT ${s.key} AS k${values} FROM ${s.table}${join} WHERE ${whereOf(s)} OFFSET 0`;
+  const b = prep ? `SELECT *${prep} FROM (${a}) a OFFSET 0` : a;
+  return `SELECT k, ${rowTextSql(`'n:' || k::text`, s.toks)} AS rt FROM (${b}) b OFFSET 0`;
+}
+
+/** Per row: key, row hash and whether the row holds a value the SQL left to TypeScript (the conformance test reads it). */
+export function rowHashesSql(s: SideSql, join = ''): string {
+  return `SELECT k::text AS k, ${rowHashSql('rt')}::text AS h, (strpos(rt, ${UNCERTAIN}) > 0)::int AS u FROM (${rowsSql(s, join)}) r`;
+}
+
+const RANGES_JOIN = (s: SideSql, from: number) => ` JOIN unnest($${from}::bigint[], $${from + 1}::bigint[]) AS r(a, z) ON ${s.key} >= r.a AND ${s.key} < r.z`;
+
 async function bounds(s: SideSql): Promise<{ lo: bigint; hi: bigint; n: number } | null> {
   const r = await s.pool.query<{ lo: string | null; hi: string | null; n: string }>(`SELECT min(${s.key})::text AS lo, max(${s.key})::text AS hi, count(*)::text AS n FROM ${s.table} WHERE ${whereOf(s)}`);
   const row = r.rows[0];
@@ -79,21 +100,18 @@ async function bounds(s: SideSql): Promise<{ lo: bigint; hi: bigint; n: number }
 /** Digests per bucket of width `w` (buckets numbered from `lo`), over the whole table or within ranges. */
 async function digests(s: SideSql, lo: bigint, w: bigint, ranges: Range[] | null): Promise<Map<string, Digest>> {
   const out = new Map<string, Digest>();
-  const bucket = `((${s.key}::bigint - $1::bigint) / $2::bigint)::text`;
-  const run = async (sql: string, params: unknown[]) => {
+  const run = async (join: string, params: unknown[]) => {
+    const sql = `SELECT ((k::bigint - $1::bigint) / $2::bigint)::text AS b, count(*)::text AS n, bit_xor(${rowHashSql('rt')})::text AS x, count(*) FILTER (WHERE strpos(rt, ${UNCERTAIN}) > 0)::text AS u FROM (${rowsSql(s, join)}) r GROUP BY 1`;
     const r = await s.pool.query<{ b: string; n: string; x: string; u: string }>(sql, params);
     for (const row of r.rows) out.set(row.b, { n: Number(row.n), x: row.x, u: Number(row.u) });
   };
-  const agg = `count(*)::text AS n, bit_xor(h)::text AS x, sum(u)::text AS u`;
   if (!ranges) {
-    await run(`SELECT b, ${agg} FROM (SELECT ${bucket} AS b, ${s.hash} AS h, ${s.uncertain} AS u FROM ${s.table} WHERE ${whereOf(s)}) d GROUP BY b`, [lo.toString(), w.toString()]);
+    await run('', [lo.toString(), w.toString()]);
     return out;
   }
   for (let i = 0; i < ranges.length; i += RANGES_PER_QUERY) {
     const part = ranges.slice(i, i + RANGES_PER_QUERY);
-    await run(
-      `SELECT b, ${agg} FROM (SELECT ${bucket} AS b, ${s.hash} AS h, ${s.uncertain} AS u FROM ${s.table} JOIN unnest($3::bigint[], $4::bigint[]) AS r(a, z) ON ${s.key} >= r.a AND ${s.key} < r.z WHERE ${whereOf(s)}) d GROUP BY b`,
-      [lo.toString(), w.toString(), part.map((x) => x.a.toString()), part.map((x) => x.z.toString())]);
+    await run(RANGES_JOIN(s, 3), [lo.toString(), w.toString(), part.map((x) => x.a.toString()), part.map((x) => x.z.toString())]);
   }
   return out;
 }
@@ -102,9 +120,7 @@ async function leafRows(s: SideSql, ranges: Range[]): Promise<Map<string, { h: s
   const out = new Map<string, { h: string; u: number }>();
   for (let i = 0; i < ranges.length; i += RANGES_PER_QUERY) {
     const part = ranges.slice(i, i + RANGES_PER_QUERY);
-    const r = await s.pool.query<{ k: string; h: string; u: number }>(
-      `SELECT ${s.key}::text AS k, (${s.hash})::text AS h, ${s.uncertain} AS u FROM ${s.table} JOIN unnest($1::bigint[], $2::bigint[]) AS r(a, z) ON ${s.key} >= r.a AND ${s.key} < r.z WHERE ${whereOf(s)}`,
-      [part.map((x) => x.a.toString()), part.map((x) => x.z.toString())]);
+    const r = await s.pool.query<{ k: string; h: string; u: number }>(rowHashesSql(s, RANGES_JOIN(s, 1)), [part.map((x) => x.a.toString()), part.map((x) => x.z.toString())]);
     for (const row of r.rows) out.set(row.k, { h: row.h, u: Number(row.u) });
   }
   return out;
