@@ -12,7 +12,7 @@ import type { FieldRuleObject, MappingSpec } from '../../core/mapping.js';
 import type { ResolvedConfig, ResolvedPipeline } from '../../config/schema.js';
 import { readerTableSpec, type TableSpec } from '../../connectors/sql/sql-reader.js';
 import { quoteQualifiedWith } from '../../connectors/sql/sql-dialect.js';
-import { createPool, type PostgresSystem } from '../../connectors/postgres/pg-connection.js';
+import { clientConfig, type PostgresSystem } from '../../connectors/postgres/pg-connection.js';
 import { columnTok, literalTok, oddAt, pgKindOf, qi, textPrep, textTok, UNCERTAIN, yyyyMMddPrep, yyyyMMddTok, type PgKind } from './pg-canon.js';
 
 /** One side's SQL: the table, its key column, the values per compared field (after the mapping's converters) and their tokens. */
@@ -181,6 +181,18 @@ function readColumns(spec: TableSpec, all: Column[]): Map<string, Column> {
 }
 
 /**
+ * A small pool of the system's connection settings, without JIT: the range queries' row
+ * estimates (unnest x index range) are far too high and would have PostgreSQL compile for half a
+ * second a query that reads a few thousand rows.
+ */
+function openPool(cfg: PostgresSystem, baseDir: string): pg.Pool {
+  const base = clientConfig(cfg, baseDir);
+  const pool = new pg.Pool({ ...base, options: [base.options, '-c jit=off'].filter(Boolean).join(' '), max: 2, idleTimeoutMillis: 30_000 });
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
  * Plan the pushdown of a pipeline, or say why it cannot be pushed down. Opens one small pool per
  * side (closed by `plan.close()`, or here when there is no plan).
  */
@@ -202,8 +214,8 @@ export async function planPushdown(config: ResolvedConfig, p: ResolvedPipeline, 
   } else if (skey !== tkey) return { note: `the target key ${tkey} is not the source key ${skey}` };
   const sSpec = readerTableSpec(p.from.collection, p.key, p.from.options);
   const tSpec = readerTableSpec(p.to.collection, p.targetKey, p.to.options);
-  const sPool = createPool(sSys.config as PostgresSystem, { max: 2, baseDir: config.baseDir });
-  const tPool = createPool(tSys.config as PostgresSystem, { max: 2, baseDir: config.baseDir });
+  const sPool = openPool(sSys.config as PostgresSystem, config.baseDir);
+  const tPool = openPool(tSys.config as PostgresSystem, config.baseDir);
   const close = async () => { await Promise.all([sPool.end().catch(() => {}), tPool.end().catch(() => {})]); };
   try {
     const sTable = quoteQualifiedWith(qi, sSpec.table);
