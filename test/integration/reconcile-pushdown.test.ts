@@ -137,3 +137,46 @@ pipelines:
     await assert.rejects(runReconcile({ config: bad, store, pipeline: 'bridges', logger: silentLogger() }), (e: unknown) => e instanceof NotConnectedError && /source side \(system "legacy"\).*no report was written/.test(e.message));
   });
 });
+
+test('reconcile pushdown: bigint keys at both ends of the range (the key span exceeds 2^63), identity mapping', { skip }, async () => {
+  const tmp = tempDir();
+  const schema = uniqueName('pdwide');
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA ${schema}; SET search_path = ${schema}`);
+    for (const t of ['a', 'b']) await client.query(`CREATE TABLE ${t} (id int8 PRIMARY KEY, v text, n numeric)`);
+    const rows = `(-9223372036854775808, 'min', 1.10), (-5, 'neg', 2), (0, 'zero', 0), (9007199254740993, 'big', 3), (9223372036854775806, 'near', 4), (9223372036854775807, 'max', 5)`;
+    await client.query(`INSERT INTO a VALUES ${rows}`);
+    await client.query(`INSERT INTO b VALUES ${rows}`);
+    await client.query(`UPDATE b SET n = 1.1 WHERE id = -9223372036854775808`); // same value
+    await client.query(`UPDATE b SET v = 'MAX' WHERE id = 9223372036854775807`);
+    await client.query(`UPDATE b SET v = 'MIN' WHERE id = -5`);
+    await client.query(`DELETE FROM b WHERE id = 9007199254740993`);
+    const cfg = config(`store: sqlite:${path.join(tmp.dir, 'state.db')}
+stateDir: ${tmp.dir}
+systems:
+  pg: { driver: postgres, url: "${PG_URL}", schema: ${schema} }
+pipelines:
+  w:
+    from: { system: pg, collection: a }
+    to: { system: pg, collection: b }
+    key: id
+    reconcile: { settle: 10ms }
+`, path.join(tmp.dir, 'hms-sync.yaml'));
+    const store = await openStore(cfg.store);
+    try {
+      const s = await runReconcile({ config: cfg, store, pipeline: 'w', logger: silentLogger(), wait: async () => {} });
+      assert.equal(s.engine, 'pushdown', s.engineNote);
+      assert.deepEqual(s.fields, ['n', 'v']);
+      const got = Object.fromEntries((await listDiscrepancies(store)).map((d) => [d.key, d.class]));
+      assert.deepEqual(got, { '9223372036854775807': 'different', '-5': 'different', '9007199254740993': 'missing' });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await client.query(`DROP SCHEMA ${schema} CASCADE`);
+    await client.end();
+    tmp.cleanup();
+  }
+});

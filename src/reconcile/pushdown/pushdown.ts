@@ -88,7 +88,10 @@ export function rowHashesSql(s: SideSql, join = ''): string {
   return `SELECT k::text AS k, ${rowHashSql('rt')}::text AS h, (strpos(rt, ${UNCERTAIN}) > 0)::int AS u FROM (${rowsSql(s, join)}) r`;
 }
 
-const RANGES_JOIN = (s: SideSql, from: number) => ` JOIN unnest($${from}::bigint[], $${from + 1}::bigint[]) AS r(a, z) ON ${s.key} >= r.a AND ${s.key} < r.z`;
+// ranges are [a, z); bound as [a, z - 1] so that a range ending at the largest bigint binds
+const RANGES_JOIN = (s: SideSql, from: number) => ` JOIN unnest($${from}::bigint[], $${from + 1}::bigint[]) AS r(a, y) ON ${s.key} >= r.a AND ${s.key} <= r.y`;
+const MAX_INT8 = (1n << 63n) - 1n;
+const lastOf = (x: Range) => (x.z - 1n > MAX_INT8 ? MAX_INT8 : x.z - 1n).toString();
 
 async function bounds(s: SideSql): Promise<{ lo: bigint; hi: bigint; n: number } | null> {
   const r = await s.pool.query<{ lo: string | null; hi: string | null; n: string }>(`SELECT min(${s.key})::text AS lo, max(${s.key})::text AS hi, count(*)::text AS n FROM ${s.table} WHERE ${whereOf(s)}`);
@@ -98,10 +101,12 @@ async function bounds(s: SideSql): Promise<{ lo: bigint; hi: bigint; n: number }
 }
 
 /** Digests per bucket of width `w` (buckets numbered from `lo`), over the whole table or within ranges. */
-async function digests(s: SideSql, lo: bigint, w: bigint, ranges: Range[] | null): Promise<Map<string, Digest>> {
+async function digests(s: SideSql, lo: bigint, w: bigint, ranges: Range[] | null, wide: boolean): Promise<Map<string, Digest>> {
   const out = new Map<string, Digest>();
+  // k - lo overflows a bigint when the keys span more than 2^63: numeric arithmetic then
+  const bucket = wide ? 'floor((k::numeric - $1::numeric) / $2::numeric)::text' : '((k::bigint - $1::bigint) / $2::bigint)::text';
   const run = async (join: string, params: unknown[]) => {
-    const sql = `SELECT ((k::bigint - $1::bigint) / $2::bigint)::text AS b, count(*)::text AS n, bit_xor(${rowHashSql('rt')})::text AS x, count(*) FILTER (WHERE strpos(rt, ${UNCERTAIN}) > 0)::text AS u FROM (${rowsSql(s, join)}) r GROUP BY 1`;
+    const sql = `SELECT ${bucket} AS b, count(*)::text AS n, bit_xor(${rowHashSql('rt')})::text AS x, count(*) FILTER (WHERE strpos(rt, ${UNCERTAIN}) > 0)::text AS u FROM (${rowsSql(s, join)}) r GROUP BY 1`;
     const r = await s.pool.query<{ b: string; n: string; x: string; u: string }>(sql, params);
     for (const row of r.rows) out.set(row.b, { n: Number(row.n), x: row.x, u: Number(row.u) });
   };
@@ -111,7 +116,7 @@ async function digests(s: SideSql, lo: bigint, w: bigint, ranges: Range[] | null
   }
   for (let i = 0; i < ranges.length; i += RANGES_PER_QUERY) {
     const part = ranges.slice(i, i + RANGES_PER_QUERY);
-    await run(RANGES_JOIN(s, 3), [lo.toString(), w.toString(), part.map((x) => x.a.toString()), part.map((x) => x.z.toString())]);
+    await run(RANGES_JOIN(s, 3), [lo.toString(), w.toString(), part.map((x) => x.a.toString()), part.map(lastOf)]);
   }
   return out;
 }
@@ -120,7 +125,7 @@ async function leafRows(s: SideSql, ranges: Range[]): Promise<Map<string, { h: s
   const out = new Map<string, { h: string; u: number }>();
   for (let i = 0; i < ranges.length; i += RANGES_PER_QUERY) {
     const part = ranges.slice(i, i + RANGES_PER_QUERY);
-    const r = await s.pool.query<{ k: string; h: string; u: number }>(rowHashesSql(s, RANGES_JOIN(s, 1)), [part.map((x) => x.a.toString()), part.map((x) => x.z.toString())]);
+    const r = await s.pool.query<{ k: string; h: string; u: number }>(rowHashesSql(s, RANGES_JOIN(s, 1)), [part.map((x) => x.a.toString()), part.map(lastOf)]);
     for (const row of r.rows) out.set(row.k, { h: row.h, u: Number(row.u) });
   }
   return out;
@@ -163,7 +168,8 @@ export async function runPushdown(input: PushdownInput): Promise<PushdownResult>
   // level 0: the whole of both tables, at once
   input.onLevel?.(0, 1);
   stats.levels.push(1);
-  let [sd, td] = await both((s) => digests(s, lo, w, null));
+  const wide = span >= 1n << 62n;
+  let [sd, td] = await both((s) => digests(s, lo, w, null, wide));
   for (const d of sd.values()) result.sourceRows += d.n;
   for (const d of td.values()) result.targetRows += d.n;
   let ranges: Range[] = [];
@@ -188,7 +194,7 @@ export async function runPushdown(input: PushdownInput): Promise<PushdownResult>
     const merged = merge(ranges);
     input.onLevel?.(level, merged.length);
     stats.levels.push(merged.length);
-    [sd, td] = await both((s) => digests(s, lo, w, merged));
+    [sd, td] = await both((s) => digests(s, lo, w, merged, wide));
     // a sub-bucket may reach past its parent range: only the parents' rows were digested on both sides
     ({ out: ranges, n: pending } = differing(w));
     ranges = ranges.map((r) => clip(r, merged)).filter((r): r is Range => r !== null);
