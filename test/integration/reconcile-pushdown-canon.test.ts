@@ -58,7 +58,9 @@ const GOLDEN = `
 (7, 3, 3, 0.000001, 0.01, '2026-10-25 02:30:00 Europe/Paris', '2026-10-25 02:30:00', '2026-01-01', E'tab\\t\\n', 'x', E'nbsp\\u00a0', true, NULL),
 (8, 4, 4, -123.4500, -0.50, '2026-12-04 10:00:00.5+14', '2026-12-04 10:00:00.5', '2026-12-31', '1e9999', 'TRUE', 'café ☃ "q" ''s''', false, NULL),
 (9, 5, 5, 7, 7, '2026-12-04 10:00:00-09:30', '2026-12-04 10:00:00', '2026-12-04', '2026-12-04 10:00', '007', '+.5', true, NULL),
-(10, 6, 6, 1e-20, 0, '2000-01-01 00:00:00Z', '2000-01-01 00:00:00', '2000-01-01', E'\\u0001sep', 'n:1', 'null', NULL, NULL)`;
+(10, 6, 6, 1e-20, 0, '2000-01-01 00:00:00Z', '2000-01-01 00:00:00', '2000-01-01', E'\\u0001sep', 'n:1', 'null', NULL, NULL),
+(11, 7, 7, 100, 100, '2000-01-01 00:00:00.000001Z', '2000-01-01 00:00:00.001', '2000-01-01', 'true  ', 'éa', '~x~', NULL, NULL),
+(12, 8, 8, -1, -1, '2000-01-01 00:00:00Z', '2000-01-01 00:00:00', '2000-01-01', '  false', ' false', 'Zed ', NULL, NULL)`;
 /**
  * The rows whose text the SQL must flag: a date-time text (5, 9), a number with a huge exponent
  * (8), text ending in white space other than the space (7: a tab, a no-break space) or starting
@@ -94,8 +96,8 @@ pipelines:
         assert.deepEqual(r.plan.fields, ['big', 'bo', 'c', 'd', 'i', 'n', 'n2', 't', 'ts', 'tz', 'u', 'v']);
         const docs = await readAll(cfg, 'a', 'golden', 'k');
         const sql = await sqlHashes(r.plan, 'source');
-        assert.equal(docs.size, 10);
-        assert.equal(sql.size, 10);
+        assert.equal(docs.size, 12);
+        assert.equal(sql.size, 12);
         const flagged: string[] = [];
         for (const [k, doc] of docs) {
           const got = sql.get(k)!;

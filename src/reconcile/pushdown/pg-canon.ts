@@ -65,15 +65,25 @@ export function pgKindOf(typname: string): PgKind | null {
 export function textTok(ref: string, norm: NormalizeOptions): string {
   const r = `${ref}_r`;
   const t = `${ref}_t`;
-  return `CASE WHEN ${ref} IS NULL THEN 'null' WHEN ${r} = '' THEN '${norm.emptyIsNull ? 'null' : 's:'}' `
-    + `WHEN ${oddAt(`right(${r}, 1)`)} OR ${oddAt(t)} THEN ${UNCERTAIN} `
-    + `WHEN ascii(${t}) BETWEEN 48 AND 57 OR ascii(${t}) IN (43, 45, 46) THEN CASE WHEN ${t} ~ ${NUMERIC_SHORT} THEN 'n:' || trim_scale(${t}::numeric)::text WHEN ${t} ~ ${NUMERIC_ANY} OR ${t} ~ ${DATETIME} THEN ${UNCERTAIN} ELSE 's:' || ${r} END `
+  const f = `${ref}_f`;
+  const l = `${ref}_l`;
+  // f / l: code points of the first (after leading spaces) and last (before trailing spaces) characters
+  return `CASE WHEN ${ref} IS NULL THEN 'null' WHEN ${f} = 0 THEN '${norm.emptyIsNull ? 'null' : 's:'}' `
+    + `WHEN ${f} >= 65 AND ${l} >= 33 AND ${l} < 127 AND ${f} < 127 THEN CASE WHEN ${t} = 'true' THEN 'n:1' WHEN ${t} = 'false' THEN 'n:0' ELSE 's:' || ${r} END `
+    + `WHEN ${oddCode(l)} OR ${oddCode(f)} THEN ${UNCERTAIN} `
+    + `WHEN ${f} BETWEEN 48 AND 57 OR ${f} IN (43, 45, 46) THEN CASE WHEN ${t} ~ ${NUMERIC_SHORT} THEN 'n:' || trim_scale(${t}::numeric)::text WHEN ${t} ~ ${NUMERIC_ANY} OR ${t} ~ ${DATETIME} THEN ${UNCERTAIN} ELSE 's:' || ${r} END `
     + `WHEN ${t} = 'true' THEN 'n:1' WHEN ${t} = 'false' THEN 'n:0' ELSE 's:' || ${r} END`;
+}
+
+/** A code point JavaScript trims as white space but `rtrim(x)` does not (or a control character). */
+function oddCode(c: string): string {
+  return `(${c} < 33 OR (${c} >= 160 AND ${c} IN (${UNICODE_WS.join(', ')})))`;
 }
 
 /** The columns {@link textTok} reads besides `ref` itself, over `ref`. */
 export function textPrep(ref: string): Array<[string, string]> {
-  return [[`${ref}_r`, `rtrim(${ref}::text)`], [`${ref}_t`, `ltrim(rtrim(${ref}::text))`]];
+  const r = `rtrim(${ref}::text)`;
+  return [[`${ref}_r`, r], [`${ref}_t`, `ltrim(${r})`], [`${ref}_f`, `ascii(ltrim(${r}))`], [`${ref}_l`, `ascii(right(${r}, 1))`]];
 }
 
 /**
