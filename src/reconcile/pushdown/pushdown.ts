@@ -53,17 +53,22 @@ export interface PushdownInput {
   norm: NormalizeOptions;
   signal?: AbortSignal;
   onLevel?: (level: number, ranges: number) => void;
+  /** Sizes (tests make them small to exercise every level). */
+  tuning?: Partial<typeof TUNING>;
 }
 
-/** Rows per bucket aimed at by the first level. */
-const FIRST_BUCKET_ROWS = 32n;
-const FAN_OUT = 16n;
-/** Differing ranges holding at most this many rows are read row by row. */
-const LEAF_ROWS = 40_000;
-/** Ranges per digest or leaf query. */
-const RANGES_PER_QUERY = 2000;
+const TUNING = {
+  /** Rows per bucket aimed at by the first level. */
+  firstBucketRows: 32,
+  /** Sub-ranges per differing range at the next level. */
+  fanOut: 16,
+  /** Differing ranges holding at most this many rows are read row by row. */
+  leafRows: 40_000,
+  /** Ranges per digest or leaf query. */
+  rangesPerQuery: 2000,
+};
 
-interface Digest { n: number; x: string; u: number }
+interface Digest { n: number; x: bigint; u: number }
 interface Range { a: bigint; z: bigint }
 
 function whereOf(s: SideSql): string {
@@ -101,30 +106,35 @@ async function bounds(s: SideSql): Promise<{ lo: bigint; hi: bigint; n: number }
 }
 
 /** Digests per bucket of width `w` (buckets numbered from `lo`), over the whole table or within ranges. */
-async function digests(s: SideSql, lo: bigint, w: bigint, ranges: Range[] | null, wide: boolean): Promise<Map<string, Digest>> {
+async function digests(s: SideSql, lo: bigint, w: bigint, ranges: Range[] | null, wide: boolean, per: number): Promise<Map<string, Digest>> {
   const out = new Map<string, Digest>();
   // k - lo overflows a bigint when the keys span more than 2^63: numeric arithmetic then
   const bucket = wide ? 'floor((k::numeric - $1::numeric) / $2::numeric)::text' : '((k::bigint - $1::bigint) / $2::bigint)::text';
   const run = async (join: string, params: unknown[]) => {
     const sql = `SELECT ${bucket} AS b, count(*)::text AS n, bit_xor(${rowHashSql('rt')})::text AS x, count(*) FILTER (WHERE strpos(rt, ${UNCERTAIN}) > 0)::text AS u FROM (${rowsSql(s, join)}) r GROUP BY 1`;
     const r = await s.pool.query<{ b: string; n: string; x: string; u: string }>(sql, params);
-    for (const row of r.rows) out.set(row.b, { n: Number(row.n), x: row.x, u: Number(row.u) });
+    // (defensive: a bucket lies within one merged range, so within one query; parts would combine)
+    for (const row of r.rows) {
+      const had = out.get(row.b);
+      const d = { n: Number(row.n), x: BigInt(row.x), u: Number(row.u) };
+      out.set(row.b, had ? { n: had.n + d.n, x: had.x ^ d.x, u: had.u + d.u } : d);
+    }
   };
   if (!ranges) {
     await run('', [lo.toString(), w.toString()]);
     return out;
   }
-  for (let i = 0; i < ranges.length; i += RANGES_PER_QUERY) {
-    const part = ranges.slice(i, i + RANGES_PER_QUERY);
+  for (let i = 0; i < ranges.length; i += per) {
+    const part = ranges.slice(i, i + per);
     await run(RANGES_JOIN(s, 3), [lo.toString(), w.toString(), part.map((x) => x.a.toString()), part.map(lastOf)]);
   }
   return out;
 }
 
-async function leafRows(s: SideSql, ranges: Range[]): Promise<Map<string, { h: string; u: number }>> {
+async function leafRows(s: SideSql, ranges: Range[], per: number): Promise<Map<string, { h: string; u: number }>> {
   const out = new Map<string, { h: string; u: number }>();
-  for (let i = 0; i < ranges.length; i += RANGES_PER_QUERY) {
-    const part = ranges.slice(i, i + RANGES_PER_QUERY);
+  for (let i = 0; i < ranges.length; i += per) {
+    const part = ranges.slice(i, i + per);
     const r = await s.pool.query<{ k: string; h: string; u: number }>(rowHashesSql(s, RANGES_JOIN(s, 1)), [part.map((x) => x.a.toString()), part.map(lastOf)]);
     for (const row of r.rows) out.set(row.k, { h: row.h, u: Number(row.u) });
   }
@@ -156,6 +166,10 @@ export async function runPushdown(input: PushdownInput): Promise<PushdownResult>
     f(plan.source).catch((e: unknown) => { throw wrap('source', e); }),
     f(plan.target).catch((e: unknown) => { throw wrap('target', e); }),
   ]);
+  const tune = { ...TUNING, ...input.tuning };
+  const FIRST_BUCKET_ROWS = BigInt(tune.firstBucketRows);
+  const FAN_OUT = BigInt(tune.fanOut);
+  const LEAF_ROWS = tune.leafRows;
   const stats: PushdownStats = { levels: [], leafRows: 0, uncertainRows: 0 };
   const [sb, tb] = await both(bounds);
   const result: PushdownResult = { sourceRows: 0, targetRows: 0, candidates: [], found: [], stats };
@@ -169,7 +183,7 @@ export async function runPushdown(input: PushdownInput): Promise<PushdownResult>
   input.onLevel?.(0, 1);
   stats.levels.push(1);
   const wide = span >= 1n << 62n;
-  let [sd, td] = await both((s) => digests(s, lo, w, null, wide));
+  let [sd, td] = await both((s) => digests(s, lo, w, null, wide, tune.rangesPerQuery));
   for (const d of sd.values()) result.sourceRows += d.n;
   for (const d of td.values()) result.targetRows += d.n;
   let ranges: Range[] = [];
@@ -194,14 +208,14 @@ export async function runPushdown(input: PushdownInput): Promise<PushdownResult>
     const merged = merge(ranges);
     input.onLevel?.(level, merged.length);
     stats.levels.push(merged.length);
-    [sd, td] = await both((s) => digests(s, lo, w, merged, wide));
+    [sd, td] = await both((s) => digests(s, lo, w, merged, wide, tune.rangesPerQuery));
     // a sub-bucket may reach past its parent range: only the parents' rows were digested on both sides
     ({ out: ranges, n: pending } = differing(w));
     ranges = ranges.map((r) => clip(r, merged)).filter((r): r is Range => r !== null);
   }
   if (!ranges.length) return result;
   const merged = merge(ranges);
-  const [sr, tr] = await both((s) => leafRows(s, merged));
+  const [sr, tr] = await both((s) => leafRows(s, merged, tune.rangesPerQuery));
   stats.leafRows = sr.size + tr.size;
   const uncertain: string[] = [];
   for (const [k, s] of sr) {
