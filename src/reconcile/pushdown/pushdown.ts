@@ -98,11 +98,19 @@ const RANGES_JOIN = (s: SideSql, from: number) => ` JOIN unnest($${from}::bigint
 const MAX_INT8 = (1n << 63n) - 1n;
 const lastOf = (x: Range) => (x.z - 1n > MAX_INT8 ? MAX_INT8 : x.z - 1n).toString();
 
+/** The key bounds (from the index) and the planner's row estimate (only the bucket width depends on it; -1: never analysed). */
 async function bounds(s: SideSql): Promise<{ lo: bigint; hi: bigint; n: number } | null> {
-  const r = await s.pool.query<{ lo: string | null; hi: string | null; n: string }>(`SELECT min(${s.key})::text AS lo, max(${s.key})::text AS hi, count(*)::text AS n FROM ${s.table} WHERE ${whereOf(s)}`);
+  const r = await s.pool.query<{ lo: string | null; hi: string | null; n: string | null }>(
+    `SELECT (SELECT min(${s.key}) FROM ${s.table} WHERE ${whereOf(s)})::text AS lo, (SELECT max(${s.key}) FROM ${s.table} WHERE ${whereOf(s)})::text AS hi, (SELECT reltuples FROM pg_class WHERE oid = to_regclass($1))::text AS n`,
+    [s.table]);
   const row = r.rows[0];
   if (!row || row.lo === null || row.hi === null) return null;
-  return { lo: BigInt(row.lo), hi: BigInt(row.hi), n: Number(row.n) };
+  const lo = BigInt(row.lo);
+  const hi = BigInt(row.hi);
+  const est = Number(row.n ?? -1);
+  // not analysed: as if the keys were dense
+  const n = est >= 1 ? est : Number(hi - lo + 1n > 100_000_000n ? 100_000_000n : hi - lo + 1n);
+  return { lo, hi, n };
 }
 
 /** Digests per bucket of width `w` (buckets numbered from `lo`), over the whole table or within ranges. */
@@ -176,7 +184,7 @@ export async function runPushdown(input: PushdownInput): Promise<PushdownResult>
   if (!sb && !tb) return result;
   const lo = sb && tb ? (sb.lo < tb.lo ? sb.lo : tb.lo) : (sb ?? tb)!.lo;
   const hi = sb && tb ? (sb.hi > tb.hi ? sb.hi : tb.hi) : (sb ?? tb)!.hi;
-  const rows = BigInt(Math.max(sb?.n ?? 0, tb?.n ?? 0));
+  const rows = BigInt(Math.round(Math.max(sb?.n ?? 0, tb?.n ?? 0)));
   const span = hi - lo + 1n;
   let w = span / (rows / FIRST_BUCKET_ROWS + 1n) + 1n;
   // level 0: the whole of both tables, at once
