@@ -141,9 +141,9 @@ export function literalTok(v: unknown, norm: NormalizeOptions): string {
   return lit(canonicalToken(v, norm));
 }
 
-/** The row text: the key's token, chr(2), then each compared field's token and chr(1). */
+/** The row text: the key's token, chr(2), then each compared field's token and chr(1) (one concat call: no intermediate texts). */
 export function rowTextSql(keyTok: string, toks: string[]): string {
-  return [keyTok, 'chr(2)', ...toks.flatMap((t) => [t, 'chr(1)'])].join(' || ');
+  return `concat(${[keyTok, 'chr(2)', ...toks.flatMap((t) => [t, 'chr(1)'])].join(', ')})`;
 }
 
 /** The signed 64-bit row hash of a row text. */
