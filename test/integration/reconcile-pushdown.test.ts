@@ -123,6 +123,18 @@ pipelines:
     assert.equal((await open())['500'], undefined);
   });
 
+  test('a key whose change is in flight (a pending job) is not reported by the pushdown engine: looked at again after the settle window, left unsettled', async () => {
+    await client.query(`UPDATE bridges SET name = 'BEING CHANGED' WHERE bridge_id = 600`);
+    await store.enqueue([{ pipeline: 'bridges', target: 'modern', key: '600', payload: { op: 'update', key: '600', changed: { name: 'BRIDGE 600' }, state: { brg_id: 600, name: 'BRIDGE 600' }, base: null, fingerprint: '', sourceTs: Date.now() }, runAt: Date.now() + 60_000, maxRunAt: Date.now() + 60_000, maxAttempts: 3 }]);
+    let waited = 0;
+    const s = await reconcile({ wait: async (ms) => { waited += ms; } });
+    assert.equal(s.engine, 'pushdown');
+    assert.equal(waited, 10, 'the in-flight key was looked at again after the settle window');
+    assert.deepEqual(s.unsettled, ['600']);
+    assert.equal((await open())['600'], undefined);
+    assert.equal(s.counts.different, 4);
+  });
+
   test('a mapping rule the SQL cannot express: the streamed engine runs, and the summary says why; engine: pushdown refuses it', async () => {
     const c2 = config(yaml({ name: '{ expr: "$trim(name)" }' }), path.join(tmp.dir, 'hms-sync.yaml'));
     const s = await runReconcile({ config: c2, store, pipeline: 'bridges', logger: silentLogger(), wait: async () => {} });
