@@ -9,6 +9,7 @@ import { openStore, parseStoreUrl } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { EXIT } from './exit-codes.js';
 import { loadPluginsFromFile } from '../config/plugins.js';
+import { loadStoreConfig } from '../config/store-config.js';
 
 export const DEFAULT_CONFIG_FILES = ['hms-sync.yaml', 'hms-sync.yml'];
 
@@ -29,10 +30,12 @@ export async function loadConfigArg(arg?: string): Promise<ResolvedConfig> {
 
 /**
  * Open the store for an operator command: --store wins, else the config's store.
- * Commands that only read state need no valid systems, so a config is optional when --store is given.
+ * Operator commands need only the store: the config is read for `store:` alone (its
+ * `${env:...}` references are the only ones resolved), so an unset delivery secret or a
+ * system that does not validate does not stop `status`, `jobs`, `dlq` or `prune`.
  */
 export async function openStoreFor(opts: { store?: string; config?: string }): Promise<Store> {
-  const url = opts.store ?? (await loadConfigArg(opts.config)).store;
+  const url = opts.store ?? (await loadStoreConfig(resolveConfigFile(opts.config))).store;
   const where = opts.store ? '--store' : 'the config\'s `store:`';
   const parsed = parseStoreUrl(url);
   // Reading commands never create a store: a mistyped path would otherwise report an empty queue.
@@ -87,6 +90,21 @@ export function printTable(rows: Array<Record<string, unknown>>, columns: string
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
   process.stdout.write(`${line(columns)}\n`);
   for (const row of cells) process.stdout.write(`${line(row)}\n`);
+}
+
+/**
+ * Text for a table cell of at most `max` characters: cut at the last space before the limit
+ * (never in the middle of a word, unless one word is longer than the cell) and marked with `…`.
+ * `null` stays `null` (printed as `-`).
+ */
+export function shorten(text: string | null | undefined, max: number): string | null {
+  if (text === null || text === undefined || text === '') return null;
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= max) return flat;
+  const room = flat.slice(0, max - 1);
+  const space = room.lastIndexOf(' ');
+  const cut = space >= max / 2 ? room.slice(0, space) : room;
+  return `${cut.replace(/[\s,;:.-]+$/, '')}…`;
 }
 
 function fmt(v: unknown): string {

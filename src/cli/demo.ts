@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { openDatabase, type SqliteDatabase } from '../store/sqlite/sqlite-driver.js';
 import type { Command } from 'commander';
 import { configError, parseConfig } from '../config/load-config.js';
-import { UsageError } from '../core/errors.js';
+import { errorMessage, NotConnectedError, NotFoundError, UsageError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { createEngine, type Engine } from '../engine/engine.js';
 import { EXIT } from './exit-codes.js';
@@ -99,7 +99,10 @@ class Receiver {
       });
     });
     await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
+      this.server!.once('error', (e: NodeJS.ErrnoException) => {
+        const why = e.code === 'EADDRINUSE' ? 'the port is in use by another process' : e.code === 'EACCES' ? 'permission denied' : errorMessage(e);
+        reject(new NotConnectedError(`demo: cannot listen on 127.0.0.1:${port} for the demo dashboard: ${why}; pass another --port (0 picks a free one)`, { cause: e }));
+      });
       this.server!.listen(port, '127.0.0.1', () => resolve());
     });
     return (this.server.address() as AddressInfo).port;
@@ -142,6 +145,12 @@ export async function runDemo(opts: { dir: string; port: number; once: boolean; 
   engine.on('job:retry', ({ job, error }) => {
     retries++;
     out(`  [hms-sync] delivery of ${job.key} failed (attempt ${job.attempts}): ${error.split('\n')[0]} -> kept in the queue, retrying`);
+  });
+  const rel = (p: string) => path.relative(process.cwd(), p) || '.';
+  engine.on('job:dead', ({ job, error }) => {
+    // loud: an edit that cannot be delivered (e.g. CODE_STS=Z, a code the mapping does not know) is never silent
+    out(`  [hms-sync] bridge ${job.key} NOT delivered, dead-lettered as job ${job.id}: ${error.split('\n')[0]}`);
+    out(`             see it: npx hms-sync dlq list ${rel(file)}   fix and resend: npx hms-sync dlq replay ${job.id} ${rel(file)} --set CODE_STS=A`);
   });
   const stop = async () => {
     await engine.stop();
@@ -187,7 +196,9 @@ export async function runDemo(opts: { dir: string; port: number; once: boolean; 
     if (opts.once) return;
     out(`\n4) Your turn. In another terminal, edit the legacy table and watch it arrive here:`);
     out(`     npx hms-sync demo edit B-0042 CODE_STS=C NEXT_INSP_DT=20271231 --dir ${path.relative(process.cwd(), dir) || '.'}`);
-    out(`     npx hms-sync status --store sqlite:${path.join(path.relative(process.cwd(), dir) || '.', 'state.db')}`);
+    out(`     npx hms-sync status ${rel(file)}`);
+    out(`   An edit the mapping cannot translate (try CODE_STS=Z) is dead-lettered and shown here:`);
+    out(`     npx hms-sync dlq list ${rel(file)}`);
     out('   Press Ctrl-C to stop.');
     await new Promise<void>((resolve) => {
       const done = () => {
@@ -223,14 +234,19 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .argument('<BRG_ID>', 'bridge id, e.g. B-0042')
     .argument('<assignments...>', 'COLUMN=VALUE pairs: CODE_STS=A|C|P, NEXT_INSP_DT=yyyyMMdd, BRG_NAME=...')
     .option('--dir <dir>', 'the demo folder', '.hms-sync/demo')
-    .action((id: string, assignments: string[], opts: { dir: string }) => {
+    .action((id: string, assignments: string[], opts: { dir: string }, cmd: Command) => {
+      // `--dir` after the subcommand is taken by `demo` itself (it has the option too): use whichever was given
+      const parent = cmd.parent;
+      const dir = cmd.getOptionValueSource('dir') === 'cli' || parent?.getOptionValueSource('dir') !== 'cli' ? opts.dir : (parent.opts() as { dir: string }).dir;
       const sets: Record<string, string> = {};
       for (const a of assignments) {
         const eq = a.indexOf('=');
         if (eq <= 0) throw new UsageError(`"${a}" is not COLUMN=VALUE`);
         sets[a.slice(0, eq)] = a.slice(eq + 1);
       }
-      editLegacy(path.resolve(opts.dir), id, sets);
+      const abs = path.resolve(dir);
+      if (!existsSync(path.join(abs, 'legacy.db'))) throw new NotFoundError(`no demo in ${abs} (no legacy.db there); start it first with \`hms-sync demo --dir ${dir}\``);
+      editLegacy(abs, id, sets);
       process.stdout.write(`INSPECTIONS ${id}: ${Object.entries(sets).map(([k, v]) => `${k}=${v}`).join(', ')}\n`);
       setCode(EXIT.OK);
     });

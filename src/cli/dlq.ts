@@ -1,16 +1,38 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import type { Delta } from '../core/types.js';
 import { applySets, discardDeadLetter, listAudit, listDeadLetters, parseDeltaPayload, replayDeadLetter, showDeadLetter } from '../ops/dlq.js';
-import { actor, printJson, printTable, withStore } from './common.js';
+import { actor, printJson, printTable, shorten, withStore } from './common.js';
 
 /** `hms-sync dlq`: argument parsing and printing over the operator actions of ops/dlq.ts. */
 
 interface StoreOpts { store?: string; config?: string; json?: boolean }
+
+/** A job id as the store writes it: a positive integer (text, so ids past 2^53 stay exact). */
+export function parseJobId(text: string): string {
+  if (!/^[1-9][0-9]{0,18}$/.test(text.trim())) throw new UsageError(`job id ${JSON.stringify(text)} is not valid; a job id is a positive whole number such as 42 (\`hms-sync dlq list\` shows them)`);
+  return text.trim();
+}
+
+/** The config as a positional argument (`dlq list c.yaml`, like `status` and `jobs`) or `--config`. */
+function withConfig(positional: string | undefined, opts: StoreOpts): StoreOpts {
+  if (positional === undefined) return opts;
+  if (opts.config !== undefined && path.resolve(opts.config) !== path.resolve(positional)) {
+    throw new UsageError(`two configuration files given (${positional} and --config ${opts.config}); give one`);
+  }
+  return { ...opts, config: positional };
+}
+
+/** `dlq show c.yaml 42` as well as `dlq show 42 c.yaml`: a config file name first and an id second are swapped. */
+function idAndConfig(first: string, second: string | undefined): [string, string | undefined] {
+  const looksLikeId = (t: string) => /^[1-9][0-9]*$/.test(t.trim());
+  if (second !== undefined && !looksLikeId(first) && looksLikeId(second) && (/\.ya?ml$/i.test(first) || existsSync(first))) return [parseJobId(second), first];
+  return [parseJobId(first), second];
+}
 
 /** `--limit` as a positive integer (commander passes text). */
 export function parseLimit(text: string): number {
@@ -41,23 +63,27 @@ function readPayloadFile(file: string): string {
   }
 }
 
+const CONFIG_ARG = 'configuration file, for its store (default: --config, $HMS_SYNC_CONFIG or ./hms-sync.yaml)';
+
 export function register(program: Command, setCode: (code: number) => void): void {
   const dlq = program.command('dlq').description('Inspect, edit, replay or discard dead-lettered jobs (every action is audited)');
-  const common = (c: Command) => c.option('-c, --config <file>', 'configuration file (for its store)').option('--store <url>', 'state store URL instead of the config\'s').option('--json', 'print as JSON');
+  const common = (c: Command) => c.option('-c, --config <file>', 'configuration file (for its store), instead of the [config] argument').option('--store <url>', 'state store URL instead of the config\'s').option('--json', 'print as JSON');
 
-  common(dlq.command('list').description('List dead letters').option('-p, --pipeline <name>', 'only this pipeline').option('-n, --limit <n>', 'at most n', '100'))
-    .action(async (opts: StoreOpts & { pipeline?: string; limit: string }) => {
-      await withStore(opts, setCode, async (store) => {
-        const jobs = await listDeadLetters(store, { pipeline: opts.pipeline, limit: parseLimit(opts.limit) });
+  common(dlq.command('list').description('List dead letters').argument('[config]', CONFIG_ARG).option('-p, --pipeline <name>', 'only this pipeline').option('-n, --limit <n>', 'at most n', '100'))
+    .action(async (configArg: string | undefined, opts: StoreOpts & { pipeline?: string; limit: string }) => {
+      const limit = parseLimit(opts.limit);
+      await withStore(withConfig(configArg, opts), setCode, async (store) => {
+        const jobs = await listDeadLetters(store, { pipeline: opts.pipeline, limit });
         if (opts.json) printJson(jobs);
         else if (!jobs.length) process.stdout.write('no dead letters\n');
-        else printTable(jobs.map((j) => ({ id: j.id, pipeline: j.pipeline, target: j.target, key: j.key, op: j.payload.op, attempts: j.attempts, updated: new Date(j.updatedAt).toISOString(), lastError: (j.lastError ?? '').slice(0, 80) })), ['id', 'pipeline', 'target', 'key', 'op', 'attempts', 'updated', 'lastError']);
+        else printTable(jobs.map((j) => ({ id: j.id, pipeline: j.pipeline, target: j.target, key: j.key, op: j.payload.op, attempts: j.attempts, updated: new Date(j.updatedAt).toISOString(), lastError: shorten(j.lastError, 80) })), ['id', 'pipeline', 'target', 'key', 'op', 'attempts', 'updated', 'lastError']);
       });
     });
 
-  common(dlq.command('show').description('Show one job with its payload and last error').argument('<id>', 'job id'))
-    .action(async (id: string, opts: StoreOpts) => {
-      await withStore(opts, setCode, async (store) => {
+  common(dlq.command('show').description('Show one job with its payload and last error').argument('<id>', 'job id').argument('[config]', CONFIG_ARG))
+    .action(async (idArg: string, configArg: string | undefined, opts: StoreOpts) => {
+      const [id, cfg] = idAndConfig(idArg, configArg);
+      await withStore(withConfig(cfg, opts), setCode, async (store) => {
         const job = await showDeadLetter(store, id);
         if (opts.json) printJson(job);
         else {
@@ -71,8 +97,10 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('--payload <file>', 'replace the payload with this JSON file (- for stdin)')
     .option('--edit', 'edit the payload in $EDITOR first')
     .option('--force', 'replay even when a newer job of the same key was delivered since (it would be overwritten by this older state)'))
-    .action(async (id: string, opts: StoreOpts & { set: string[]; payload?: string; edit?: boolean; force?: boolean }) => {
-      await withStore(opts, setCode, async (store) => {
+    .argument('[config]', CONFIG_ARG)
+    .action(async (idArg: string, configArg: string | undefined, opts: StoreOpts & { set: string[]; payload?: string; edit?: boolean; force?: boolean }) => {
+      const [id, cfg] = idAndConfig(idArg, configArg);
+      await withStore(withConfig(cfg, opts), setCode, async (store) => {
         const job = await showDeadLetter(store, id);
         let payload: Delta | undefined;
         if (opts.payload) payload = parseDeltaPayload(readPayloadFile(opts.payload), opts.payload);
@@ -85,19 +113,21 @@ export function register(program: Command, setCode: (code: number) => void): voi
       });
     });
 
-  common(dlq.command('discard').description('Remove a dead letter for good').argument('<id>', 'job id').option('--reason <text>', 'why (kept in the audit log)'))
-    .action(async (id: string, opts: StoreOpts & { reason?: string }) => {
-      await withStore(opts, setCode, async (store) => {
+  common(dlq.command('discard').description('Remove a dead letter for good').argument('<id>', 'job id').argument('[config]', CONFIG_ARG).option('--reason <text>', 'why (kept in the audit log)'))
+    .action(async (idArg: string, configArg: string | undefined, opts: StoreOpts & { reason?: string }) => {
+      const [id, cfg] = idAndConfig(idArg, configArg);
+      await withStore(withConfig(cfg, opts), setCode, async (store) => {
         const result = await discardDeadLetter(store, id, { actor: actor(), reason: opts.reason });
         if (opts.json) printJson(result);
         else process.stdout.write(`job ${id} discarded\n`);
       });
     });
 
-  common(dlq.command('audit').description('Show the audit log of operator actions').option('-n, --limit <n>', 'at most n', '50'))
-    .action(async (opts: StoreOpts & { limit: string }) => {
-      await withStore(opts, setCode, async (store) => {
-        const entries = await listAudit(store, { limit: parseLimit(opts.limit) });
+  common(dlq.command('audit').description('Show the audit log of operator actions').argument('[config]', CONFIG_ARG).option('-n, --limit <n>', 'at most n', '50'))
+    .action(async (configArg: string | undefined, opts: StoreOpts & { limit: string }) => {
+      const limit = parseLimit(opts.limit);
+      await withStore(withConfig(configArg, opts), setCode, async (store) => {
+        const entries = await listAudit(store, { limit });
         if (opts.json) printJson(entries);
         else printTable(entries.map((e) => ({ at: new Date(e.at).toISOString(), actor: e.actor, action: e.action, job: e.jobId, details: e.details })), ['at', 'actor', 'action', 'job', 'details']);
       });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import type { JobState } from '../core/types.js';
-import { openStoreFor, printJson, printTable } from './common.js';
+import { openStoreFor, printJson, printTable, shorten } from './common.js';
 import { EXIT } from './exit-codes.js';
 
 const STATES: JobState[] = ['pending', 'running', 'done', 'dead'];
@@ -30,7 +30,8 @@ export function register(program: Command, setCode: (code: number) => void): voi
           id: j.id, pipeline: j.pipeline, key: j.key, op: j.payload.op, state: j.state, version: j.version,
           attempts: `${j.attempts}/${j.maxAttempts}`,
           nextRun: j.state === 'pending' ? new Date(j.runAt).toISOString() : null,
-          lastError: j.lastError ? j.lastError.slice(0, 70) : null,
+          // a done job's last error is history (a retry that later succeeded), not its current state
+          lastError: j.lastError ? (j.state === 'done' ? shorten(`(earlier) ${j.lastError}`, 70) : shorten(j.lastError, 70)) : null,
         })), ['id', 'pipeline', 'key', 'op', 'state', 'version', 'attempts', 'nextRun', 'lastError']);
         setCode(EXIT.OK);
       } finally {

@@ -30,6 +30,11 @@ export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.OK;
   const setCode = (c: number) => { code = c; };
   for (const register of [registerDemo, registerRun, registerValidate, registerStatus, registerJobs, registerDlq, registerPrune, registerNew, registerCopybook, registerTriggers, registerBackfill, registerReconcile]) register(program, setCode);
+  if (!argv.length) {
+    // `hms-sync` alone: the overview on stdout (so `hms-sync | less` works), exit 0
+    process.stdout.write(program.helpInformation());
+    return EXIT.OK;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
@@ -42,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     const asJson = argv.includes('--json');
     if (err instanceof HmsError) {
       process.stderr.write(`hms-sync: ${err.message}\n`);
-      const byCode: Partial<Record<string, number>> = { HMS_ERR_CONFIG: EXIT.CONFIG, HMS_ERR_USAGE: EXIT.USAGE, HMS_ERR_NOT_CONNECTED: EXIT.UNREACHABLE, HMS_ERR_REFUSED: EXIT.REFUSED };
+      const byCode: Partial<Record<string, number>> = { HMS_ERR_CONFIG: EXIT.CONFIG, HMS_ERR_USAGE: EXIT.USAGE, HMS_ERR_NOT_CONNECTED: EXIT.UNREACHABLE, HMS_ERR_REFUSED: EXIT.REFUSED, HMS_ERR_STORE: EXIT.UNREACHABLE, HMS_ERR_STORE_UNWRITABLE: EXIT.UNREACHABLE, HMS_ERR_SOURCE: EXIT.UNREACHABLE };
       const exitCode = byCode[err.code] ?? EXIT.FAILURE;
       if (asJson) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, exitCode, ...(err.details ? { details: err.details } : {}) } })}\n`);
       return exitCode;

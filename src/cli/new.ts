@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import { printJson } from './common.js';
+import { builtInDrivers, isBuiltInDriver } from '../connectors/registry.js';
 import { EXIT } from './exit-codes.js';
 
 const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -124,6 +125,9 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .addHelpText('after', '\nExample:\n  npx hms-sync new county-housing && node --test connectors/county-housing/*.test.mjs\n')
     .action((system: string, opts: { dir: string; force?: boolean; json?: boolean }) => {
       if (!NAME.test(system)) throw new UsageError(`system name "${system}" must be kebab-case: lower-case letters and digits separated by single dashes, e.g. county-housing`);
+      if (isBuiltInDriver(system)) {
+        throw new UsageError(`"${system}" is a built-in driver (${builtInDrivers().join(', ')}); a plug-in named after it would shadow it. Name the plug-in after the system it talks to, e.g. county-${system}`);
+      }
       const dir = path.resolve(opts.dir, system);
       const files = scaffoldFiles(system);
       const existing = Object.keys(files).filter((f) => existsSync(path.join(dir, f)));

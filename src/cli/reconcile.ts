@@ -14,7 +14,7 @@ import { renderReport } from '../reconcile/report.js';
 import { autoRepair } from '../reconcile/schedule.js';
 import { assignDiscrepancy, ignoreDiscrepancy, listDiscrepancies, repairDiscrepancies, showDiscrepancy } from '../reconcile/review.js';
 import { DISCREPANCY_CLASSES, DISCREPANCY_STATUSES, type DiscrepancyClass, type DiscrepancyStatus } from '../store/review-store.js';
-import { actor, loadConfigArg, printJson, printTable } from './common.js';
+import { actor, loadConfigArg, openStoreFor, printJson, printTable } from './common.js';
 import { EXIT } from './exit-codes.js';
 
 function progressReporter(json: boolean): { update(p: ReconcileProgress): void; stop(): void } {
@@ -72,6 +72,19 @@ function checkClass(v?: string): DiscrepancyClass | undefined {
 function checkStatus(v?: string): DiscrepancyStatus | undefined {
   if (v !== undefined && !DISCREPANCY_STATUSES.includes(v as DiscrepancyStatus)) throw new UsageError(`--status "${v}" is not a review status; valid statuses are ${DISCREPANCY_STATUSES.join(', ')}`);
   return v as DiscrepancyStatus | undefined;
+}
+
+/**
+ * For the review commands that only read or annotate the queue (list, show, ignore, assign): the
+ * store alone, so an unset delivery secret elsewhere in the config does not stop them.
+ */
+async function withStoreOnly<T>(configArg: string | undefined, fn: (ctx: { store: Awaited<ReturnType<typeof openStore>> }) => Promise<T>): Promise<T> {
+  const store = await openStoreFor({ config: configArg });
+  try {
+    return await fn({ store });
+  } finally {
+    await store.close();
+  }
 }
 
 async function withConfigStore<T>(configArg: string | undefined, fn: (ctx: { config: Awaited<ReturnType<typeof loadConfigArg>>; store: Awaited<ReturnType<typeof openStore>> }) => Promise<T>): Promise<T> {
@@ -148,7 +161,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('--json', 'print as JSON')
     .action(async (configArg: string | undefined, opts: { pipeline?: string; class?: string; status?: string; limit: string; json?: boolean }) => {
       const filter = { pipeline: opts.pipeline, class: checkClass(opts.class), status: checkStatus(opts.status), limit: parseLimit(opts.limit) };
-      await withConfigStore(configArg, async ({ store }) => {
+      await withStoreOnly(configArg, async ({ store }) => {
         const list = await listDiscrepancies(store, filter);
         if (opts.json) printJson(list);
         else if (!list.length) process.stdout.write('no discrepancies\n');
@@ -164,7 +177,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('--json', 'print as JSON')
     .action(async (id: string, configArg: string | undefined, opts: { json?: boolean }) => {
       if (!/^\d+$/.test(id)) throw new UsageError(`discrepancy id "${id}" must be a number (see \`hms-sync review list\`)`);
-      await withConfigStore(configArg, async ({ store }) => {
+      await withStoreOnly(configArg, async ({ store }) => {
         const d = await showDiscrepancy(store, id);
         if (opts.json) printJson(d);
         else {
@@ -212,7 +225,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .option('--json', 'print as JSON')
     .action(async (id: string, opts: { config?: string; reason: string; json?: boolean }) => {
       if (!/^\d+$/.test(id)) throw new UsageError(`discrepancy id "${id}" must be a number`);
-      await withConfigStore(opts.config, async ({ store }) => {
+      await withStoreOnly(opts.config, async ({ store }) => {
         const d = await ignoreDiscrepancy(store, id, { actor: actor(), reason: opts.reason });
         if (opts.json) printJson(d);
         else process.stdout.write(`discrepancy ${d.id} ignored: ${d.reason}\n`);
@@ -230,7 +243,7 @@ export function register(program: Command, setCode: (code: number) => void): voi
     .action(async (id: string, who: string | undefined, opts: { config?: string; none?: boolean; json?: boolean }) => {
       if (!/^\d+$/.test(id)) throw new UsageError(`discrepancy id "${id}" must be a number`);
       if (!who && !opts.none) throw new UsageError('name the person to assign to, or --none');
-      await withConfigStore(opts.config, async ({ store }) => {
+      await withStoreOnly(opts.config, async ({ store }) => {
         const d = await assignDiscrepancy(store, id, { actor: actor(), assignee: opts.none ? null : who! });
         if (opts.json) printJson(d);
         else process.stdout.write(`discrepancy ${d.id} ${d.assignee ? `assigned to ${d.assignee}` : 'unassigned'}\n`);

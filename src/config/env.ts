@@ -64,12 +64,21 @@ export function substituteEnvString(text: string, env: Env): { value: string; mi
   return { value, missing, malformed };
 }
 
+export interface SubstituteOptions {
+  /**
+   * Substitute only the values whose key path this accepts; references elsewhere stay as
+   * written and an unset variable there is no problem. Commands that read one part of the
+   * config (the store) resolve only that part, so an unset delivery secret does not stop them.
+   */
+  only?: (path: ReadonlyArray<string | number>) => boolean;
+}
+
 /**
  * Replace references in every string scalar of the document, in place.
  * @returns the problems found and the key paths whose values came from the environment
  *   (callers keep those values out of error messages: they are often secrets).
  */
-export function substituteEnvInDocument(doc: Document, env: Env, placeholders: Map<string, string> = new Map()): { problems: EnvProblem[]; fromEnv: Set<string> } {
+export function substituteEnvInDocument(doc: Document, env: Env, placeholders: Map<string, string> = new Map(), opts: SubstituteOptions = {}): { problems: EnvProblem[]; fromEnv: Set<string> } {
   const problems: EnvProblem[] = [];
   const fromEnv = new Set<string>();
   visit(doc, {
@@ -79,6 +88,7 @@ export function substituteEnvInDocument(doc: Document, env: Env, placeholders: M
       node.value = original;
       if (!original.includes('${env:')) return;
       const path = pathOf(ancestors, node);
+      if (opts.only && !opts.only(path)) return; // not needed by the caller: left as written, never reported
       const { value, missing, malformed } = substituteEnvString(original, env);
       const offset = node.range?.[0];
       for (const name of missing) {

@@ -234,6 +234,16 @@ function checkSemantics(raw: Obj, isSecret: (p: PathSeg[]) => boolean, badUnder:
       const w = parseDuration(p.maxWait as string | number);
       if (w < d) issues.push({ path: [...base, 'maxWait'], message: `maxWait (${w} ms) is shorter than debounce (${d} ms); it must be at least the debounce window` });
     }
+    // a scheduled reconciliation reads both sides: say now when one cannot be read
+    const rec = p.reconcile as { schedule?: unknown; autoRepair?: unknown } | undefined;
+    if (rec && (rec.schedule !== undefined || rec.autoRepair === true)) {
+      for (const end of ['from', 'to'] as const) {
+        const driver = (systems[(p[end] as { system?: string } | undefined)?.system ?? ''] as { driver?: string } | undefined)?.driver;
+        if (driver && hasConnector(driver) && !getConnector(driver).createReader) {
+          issues.push({ path: [...base, 'reconcile', rec.schedule !== undefined ? 'schedule' : 'autoRepair'], message: `reconciliation reads both sides, and the ${end === 'from' ? 'source' : 'target'} system "${(p[end] as { system: string }).system}" (driver "${driver}") cannot be read; remove the schedule or reconcile a pipeline whose systems have a Reader` });
+        }
+      }
+    }
   }
   return out;
 }
@@ -274,6 +284,7 @@ function resolve(data: ConfigParsed, sem: Semantics, baseDir: string, file: stri
     store,
     stateDir: abs(data.stateDir),
     logLevel: data.log.level,
+    sourceFailAfterMs: parseDuration(data.sourceFailAfter),
     server: { ...data.server },
     systems: sem.systems,
     pipelines,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import { ConfigError } from '../core/errors.js';
-import { registerConnector } from '../connectors/registry.js';
+import { isBuiltInDriver, registerConnector } from '../connectors/registry.js';
 import type { ConnectorDescriptor } from '../connectors/contract.js';
 
 export async function loadPluginsFromFile(configFile: string): Promise<string[]> {
@@ -34,6 +34,9 @@ export async function loadPluginsFromFile(configFile: string): Promise<string[]>
     const d = (mod.default ?? mod.connector) as ConnectorDescriptor | undefined;
     if (!d || typeof d.driver !== 'string' || typeof d.testConnection !== 'function') {
       throw new ConfigError(`${configFile}: plugin "${spec}" does not export a connector descriptor (default export with driver, systemSchema, testConnection, createSink/createSource)`, { file: configFile, path: 'plugins' });
+    }
+    if (isBuiltInDriver(d.driver)) {
+      throw new ConfigError(`${configFile}: plugin "${spec}" registers driver "${d.driver}", which is built in; a plug-in cannot replace a built-in driver, give it another name`, { file: configFile, path: 'plugins' });
     }
     registerConnector(d);
     loaded.push(d.driver);

@@ -114,6 +114,7 @@ export const configSchema = z.strictObject({
   plugins: z.array(z.string().min(1)).default([]).describe('Connector plug-in modules to load before validation (paths relative to this file, or package names); `hms-sync new <system>` scaffolds one.'),
   store: z.string().default('sqlite:./.hms-sync/state.db').describe('State store: `sqlite:<path>` (embedded, relative to the config file) or a `postgres://` URL.'),
   stateDir: z.string().default('./.hms-sync').describe('Directory for local state (relative to the config file).'),
+  sourceFailAfter: durationSchema.default('5m').describe('A source that keeps failing this long counts as failed: `hms-sync status` exits non-zero (it is still retried).'),
   log: z.strictObject({
     level: z.enum(LOG_LEVELS).default('info').describe('Log level.'),
   }).prefault({}).describe('Logging.'),
@@ -196,6 +197,8 @@ export interface ResolvedConfig {
   /** Absolute directory. */
   stateDir: string;
   logLevel: string;
+  /** A source retrying this long (ms) counts as failed (`sourceFailAfter`, default 5 minutes). */
+  sourceFailAfterMs: number;
   server: { enabled: boolean; host: string; port: number };
   systems: Record<string, ResolvedSystem>;
   pipelines: Record<string, ResolvedPipeline>;

@@ -82,6 +82,13 @@ export interface SourceContext<S = unknown, O = unknown> {
   workDir: string;
   /** Directory relative paths in the system config resolve against (the config file's folder). */
   baseDir?: string;
+  /**
+   * Where a source that retries internally (a polling loop) reports each read: `ok()` after a
+   * successful read (even one that found nothing new), `failed(err)` after a failed one. The engine
+   * records the source's state from it (`hms-sync status`); errors a source throws out of
+   * `stream()` are seen by the engine without it.
+   */
+  health?: { ok(): void; failed(err: unknown): void };
 }
 
 export interface SourceBatch {

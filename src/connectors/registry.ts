@@ -23,6 +23,17 @@ const descriptors: ConnectorDescriptor[] = [
 
 const byDriver = new Map<string, ConnectorDescriptor>();
 for (const d of descriptors) byDriver.set(d.driver, d);
+const builtIn = new Set(descriptors.map((d) => d.driver));
+
+/** A driver that ships with hms-sync (a plug-in must not take its name). */
+export function isBuiltInDriver(driver: string): boolean {
+  return builtIn.has(driver);
+}
+
+/** The drivers that ship with hms-sync, sorted. */
+export function builtInDrivers(): string[] {
+  return [...builtIn].sort();
+}
 
 export function registerConnector(d: ConnectorDescriptor): void {
   byDriver.set(d.driver, d);

@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   HMS_ERR_INVARIANT: 'An internal invariant was broken: a bug in hms-sync; please report it.',
   HMS_ERR_NOT_FOUND: 'The named object (job, pipeline, system) does not exist.',
   HMS_ERR_STORE: 'The state store failed (SQLite or PostgreSQL).',
+  HMS_ERR_STORE_UNWRITABLE: 'The state store cannot write (disk full, read-only file or server, store server gone): capture waits and resumes within a second of the store taking writes again; `status` reports it.',
+  HMS_ERR_SOURCE: 'A pipeline\'s source cannot start because of a permanent problem (missing table, wal_level, binlog off, bad credentials, port in use): `run` exits 4 unless `--keep-going`.',
   HMS_ERR_FORMAT: 'A record in a legacy format (copybook, fixed width, CSV, XML) could not be decoded or encoded.',
   HMS_ERR_USAGE: 'A command was called with wrong arguments.',
   HMS_ERR_REFUSED: 'An operator action was refused because it would do harm (e.g. replaying a dead letter over newer delivered state); the message says how to force it.',
@@ -104,6 +106,27 @@ export class NotFoundError extends HmsError {
 export class RefusedError extends HmsError {
   constructor(message: string, options: HmsErrorOptions = {}) {
     super('HMS_ERR_REFUSED', message, options);
+  }
+}
+
+/** The state store could not be opened or written (the message names its path or address). */
+export class StoreError extends HmsError {
+  constructor(message: string, options: HmsErrorOptions = {}) {
+    super('HMS_ERR_STORE', message, options);
+  }
+}
+
+/** A write to the state store failed (full, read-only, unreachable): capture waits for the store rather than backing the source off. */
+export class StoreUnwritableError extends HmsError {
+  constructor(message: string, options: HmsErrorOptions = {}) {
+    super('HMS_ERR_STORE_UNWRITABLE', message, options);
+  }
+}
+
+/** A source that cannot start because of a permanent problem (see HMS_ERR_SOURCE). */
+export class SourceFailedError extends HmsError {
+  constructor(message: string, options: HmsErrorOptions = {}) {
+    super('HMS_ERR_SOURCE', message, options);
   }
 }
 

@@ -74,6 +74,8 @@ const MAX_LISTED_CODES = 20;
  * the whole process, signals included. Past them it is a MappingError for that record only.
  */
 export const EXPR_LIMITS = { timeout: 1000, stack: 10_000 } as const;
+/** The limits of one mapping's expressions (default {@link EXPR_LIMITS}); tests give each limit alone. */
+export interface ExprLimits { timeout: number; stack: number }
 
 interface Compiled {
   target: string;
@@ -98,9 +100,9 @@ interface Compiled {
  * const m = compileMapping({ bridgeId: 'BRG_ID', nextDate: { from: 'NEXT_INSP_DT', convert: 'date:yyyyMMdd' } });
  * await m.apply({ BRG_ID: 'B1', NEXT_INSP_DT: '20240301' }) // { bridgeId: 'B1', nextDate: '2024-03-01' }
  */
-export function compileMapping(spec: MappingSpec | null | undefined, opts: { pipeline?: string } = {}): CompiledMapping {
+export function compileMapping(spec: MappingSpec | null | undefined, opts: { pipeline?: string; limits?: ExprLimits } = {}): CompiledMapping {
   if (spec === null || spec === undefined) return identityMapping();
-  const { compiled, issues } = compileRules(spec);
+  const { compiled, issues } = compileRules(spec, opts.limits);
   if (issues.length) {
     const where = opts.pipeline ? `pipeline "${opts.pipeline}" map` : 'map';
     const first = issues[0]!;
@@ -162,7 +164,7 @@ function identityMapping(): CompiledMapping {
   };
 }
 
-function compileRules(spec: MappingSpec): { compiled: Compiled[]; issues: MappingIssue[] } {
+function compileRules(spec: MappingSpec, limits: ExprLimits = EXPR_LIMITS): { compiled: Compiled[]; issues: MappingIssue[] } {
   const issues: MappingIssue[] = [];
   const compiled: Compiled[] = [];
   if (typeof spec !== 'object' || Array.isArray(spec)) {
@@ -198,7 +200,7 @@ function compileRules(spec: MappingSpec): { compiled: Compiled[]; issues: Mappin
       if (typeof rule.expr !== 'string') issue(`expr must be a JSONata expression as text, got ${JSON.stringify(rule.expr)}`, 'expr');
       else {
         try {
-          c.expr = jsonata(rule.expr, EXPR_LIMITS);
+          c.expr = jsonata(rule.expr, { ...limits });
           c.exprText = rule.expr;
           c.expr.registerFunction('convert', (v: unknown, s: string) => convertValue(v, s), '<xs:x>');
         } catch (e) {

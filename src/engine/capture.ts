@@ -9,11 +9,13 @@ import { filterEcho, INTENT_TTL_MS, MAX_INTENTS } from './echo.js';
 import type { ChangeEvent, Delta, Doc } from '../core/types.js';
 import type { Logger } from '../core/log.js';
 import type { Source, SourceBatch } from '../connectors/contract.js';
-import type { EchoIntent, EchoIntentStore, EchoIntentUpdate, EnqueueInput, QueueStore, ShadowDelete, ShadowRow, StateStore } from '../store/store.js';
+import type { EchoIntent, EchoIntentStore, EchoIntentUpdate, EnqueueInput, QueueStore, ShadowDelete, ShadowRow, SourceStore, StateStore } from '../store/store.js';
 import type { EngineEvents, TypedEmitter } from './events.js';
 import { sleep } from '../core/sleep.js';
 import { computeBackoff, type BackoffPolicy } from '../core/backoff.js';
-import { ConfigError, PermanentError } from '../core/errors.js';
+import { errorMessage, HmsError, StoreUnwritableError } from '../core/errors.js';
+import { isExpectedError, isPermanentSourceError, type SourceHealthReporter } from './source-supervisor.js';
+import { isStoreUnavailable } from './store-wait.js';
 
 export interface CapturePipeline {
   name: string;
@@ -33,6 +35,8 @@ export interface CapturePipeline {
   echoReader: string | null;
   /** Hooks registered with onChange for this pipeline's collection. */
   hooks: () => Array<(oldDoc: Doc | null, newDoc: Doc | null, event: ChangeEvent) => unknown>;
+  /** Where the source's health goes (the engine's SourceMonitor); none in bare tests. */
+  monitor?: SourceHealthReporter;
 }
 
 const batchJobs = new AsyncLocalStorage<EnqueueInput[]>();
@@ -49,7 +53,11 @@ export function currentBatchJobs(): EnqueueInput[] | undefined {
 }
 
 export interface CaptureDeps {
-  store: QueueStore & StateStore & EchoIntentStore;
+  store: QueueStore & StateStore & EchoIntentStore & Partial<Pick<SourceStore, 'probeWrite'>>;
+  /** The store as operators know it (a file path, a redacted URL), for messages. */
+  storeLabel?: string;
+  /** Identity written by write probes. */
+  workerId?: string;
   logger: Logger;
   events: TypedEmitter<EngineEvents>;
 }
@@ -130,22 +138,34 @@ export async function commitBatch(p: CapturePipeline, deps: CaptureDeps, batch: 
       coalesce: false,
     });
   }
-  const r = await deps.store.commit({
-    jobs,
-    shadow,
-    position: batch.position !== undefined ? { source: p.sourceId, position: batch.position } : undefined,
-    intents: intentUpdates.size ? [...intentUpdates.values()] : undefined,
-    remember: batch.remember?.length ? batch.remember.map((id) => ({ scope: p.sourceId, id, at: now })) : undefined,
-  });
+  let r: { inserted: number; merged: number };
+  try {
+    r = await deps.store.commit({
+      jobs,
+      shadow,
+      position: batch.position !== undefined ? { source: p.sourceId, position: batch.position } : undefined,
+      intents: intentUpdates.size ? [...intentUpdates.values()] : undefined,
+      remember: batch.remember?.length ? batch.remember.map((id) => ({ scope: p.sourceId, id, at: now })) : undefined,
+    });
+  } catch (err) {
+    if (!isStoreUnavailable(err)) throw err;
+    // the store, not the source, failed: capture waits for the store instead of backing off
+    throw new StoreUnwritableError(`the state store ${deps.storeLabel ?? ''}${deps.storeLabel ? ' ' : ''}cannot take the changes of pipeline "${p.name}": ${errorMessage(err)}`, { cause: err });
+  }
   if (batch.ack) await batch.ack();
   deps.events.emit('source:batch', { pipeline: p.name, events: batch.events.length, enqueued: r.inserted, merged: r.merged, suppressed, partial, position: batch.position });
 }
+
+/** How often a store that cannot write is probed (capture resumes within this of it writing again). */
+export const STORE_PROBE_MS = 250;
 
 /**
  * Runs until the signal aborts; a failing source is restarted with backoff, never crashing the
  * process. A permanent problem (a configuration the server refuses, such as wal_level = replica
  * for logical replication) is retried too, since an operator may fix it without restarting us,
  * but slowly (up to every 5 minutes) and logged in full only when it first appears or changes.
+ * A store that cannot write (full disk, read-only) is not the source's fault: no backoff; the
+ * store is probed every {@link STORE_PROBE_MS} and the source restarts as soon as it writes.
  */
 export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: AbortSignal): Promise<void> {
   let failures = 0;
@@ -154,9 +174,11 @@ export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: 
   while (!signal.aborted) {
     let permanent = false;
     try {
+      p.monitor?.streaming();
       for await (const batch of p.source.stream(signal)) {
         const started = Date.now();
         await commitBatch(p, deps, batch);
+        p.monitor?.ok();
         failures = 0;
         lastMessage = null;
         if (signal.aborted) break;
@@ -167,13 +189,20 @@ export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: 
       }
     } catch (err) {
       if (signal.aborted) break;
+      if (err instanceof StoreUnwritableError && deps.store.probeWrite) {
+        await waitForStore(p, deps, err, signal);
+        continue;
+      }
       failures++;
       const error = err instanceof Error ? err : new Error(String(err));
-      permanent = error instanceof PermanentError || error instanceof ConfigError;
+      permanent = isPermanentSourceError(error);
+      p.monitor?.failed(error);
+      // expected errors (ours, or a driver's coded error) are one line; anything else keeps its stack
+      const logged = isExpectedError(error) ? { error: error instanceof HmsError ? error.message : errorMessage(error), code: (error as { code?: unknown }).code } : { err: error };
       if (error.message !== lastMessage) {
         lastMessage = error.message;
         repeats = 0;
-        deps.logger.error({ pipeline: p.name, err: error, failures }, permanent ? 'source cannot start until this is fixed; retrying now and then' : 'source failed; restarting it');
+        deps.logger.error({ pipeline: p.name, ...logged, failures }, `${permanent ? 'source cannot start until this is fixed; retrying now and then' : 'source failed; restarting it'}: ${error instanceof HmsError ? error.message : errorMessage(error)}`);
       } else {
         repeats++;
         deps.logger.warn({ pipeline: p.name, failures, repeats }, `source still failing with the same error: ${error.message.slice(0, 120)}${error.message.length > 120 ? '...' : ''}`);
@@ -182,5 +211,25 @@ export async function runCapture(p: CapturePipeline, deps: CaptureDeps, signal: 
     }
     if (signal.aborted) break;
     await sleep(computeBackoff(failures, permanent ? PERMANENT_RESTART : SOURCE_RESTART, halfJitter), signal);
+  }
+}
+
+/**
+ * After a commit failed because the store cannot write: probe it every {@link STORE_PROBE_MS}
+ * until a write lands (or the signal aborts), then the caller restarts the source at once.
+ */
+async function waitForStore(p: CapturePipeline, deps: CaptureDeps, err: StoreUnwritableError, signal: AbortSignal): Promise<void> {
+  deps.logger.error({ pipeline: p.name, error: err.message }, `${err.message}; capture waits and resumes as soon as the store can write`);
+  deps.events.emit('store:unwritable', { pipeline: p.name, error: err.message });
+  const started = Date.now();
+  while (!signal.aborted) {
+    await sleep(STORE_PROBE_MS, signal);
+    if (signal.aborted) return;
+    const ok = await deps.store.probeWrite!(deps.workerId ?? 'capture').then(() => true, () => false);
+    if (ok) {
+      deps.logger.info({ pipeline: p.name, waitedMs: Date.now() - started }, `the state store ${deps.storeLabel ?? ''}${deps.storeLabel ? ' ' : ''}can write again; pipeline "${p.name}" resumes`);
+      deps.events.emit('store:writable', { pipeline: p.name });
+      return;
+    }
   }
 }

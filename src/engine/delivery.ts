@@ -15,6 +15,7 @@ import { INTENT_TTL_MS } from './echo.js';
 import { canonicalKey } from '../core/delta.js';
 import type { EchoIntentInput, ShadowPatch } from '../store/store.js';
 import { sleep } from '../core/sleep.js';
+import { retryWhileStoreDown } from './store-wait.js';
 
 export interface DeliveryDeps {
   store: Store;
@@ -146,7 +147,7 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
       }
     }
     if (done.length) {
-      await deps.store.complete(done);
+      await retryWhileStoreDown(() => deps.store.complete(done), deps.logger, `the delivery of ${done.length} job(s) of pipeline "${pipeline}"`, signal);
       const doneIds = new Set(done.map((d) => d.id));
       for (const job of jobs) {
         if (!doneIds.has(job.id)) continue;
@@ -159,7 +160,7 @@ async function deliverGroup(deps: DeliveryDeps, pipeline: string, jobs: Job[], s
   }
   if (failures.length) {
     lease?.release(jobs.map((j) => j.id));
-    await deps.store.fail(failures);
+    await retryWhileStoreDown(() => deps.store.fail(failures), deps.logger, `the failed attempts of ${failures.length} job(s) of pipeline "${pipeline}"`, signal);
     for (const f of failed) {
       if (f.retryAt === null) {
         deps.logger.warn({ pipeline, jobId: f.job.id, key: f.job.key, attempts: f.job.attempts, error: f.error }, 'job dead-lettered');
@@ -378,6 +379,9 @@ export class WakeGroup {
 export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions & { group?: WakeGroup }, signal: AbortSignal, sinkSignal: AbortSignal): Promise<void> {
   const group = opts.group ?? new WakeGroup(deps.store);
   let lastFull = false;
+  // a store that fails every claim (down, full) is logged once per distinct error, not every second
+  let claimError: string | null = null;
+  let claimFailures = 0;
   try {
     while (!signal.aborted) {
       let jobs: Job[];
@@ -389,8 +393,17 @@ export async function runDelivery(deps: DeliveryDeps, opts: DeliveryLoopOptions 
       try {
         group.takeMissed(); // this claim sees everything committed before it
         jobs = await deps.store.claim({ workerId: deps.workerId, limit: opts.batchSize, leaseMs: opts.leaseMs, pipelines: opts.pipelines });
+        if (claimError !== null) {
+          deps.logger.info({ pipelines: opts.pipelines, failures: claimFailures }, `claims work again after ${claimFailures} failed attempt(s)`);
+          claimError = null;
+          claimFailures = 0;
+        }
       } catch (err) {
-        deps.logger.error({ err, pipelines: opts.pipelines }, 'claim failed; retrying');
+        const message = errorMessage(err);
+        claimFailures++;
+        if (message !== claimError) deps.logger.error({ pipelines: opts.pipelines, error: message }, `claiming jobs from the store failed; retrying every second: ${message}`);
+        else deps.logger.debug({ pipelines: opts.pipelines, failures: claimFailures }, 'claim still failing');
+        claimError = message;
         deps.events.emit('worker:error', { pipeline: opts.pipelines.join(','), error: err instanceof Error ? err : new Error(errorMessage(err)) });
         await sleep(1000, signal);
         continue;

@@ -6,7 +6,6 @@
 import { withSnapshot } from './snapshot.js';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { hostname } from 'node:os';
 import type { ResolvedConfig, ResolvedPipeline } from '../config/schema.js';
@@ -18,9 +17,12 @@ import { createLogger, type Logger } from '../core/log.js';
 import { getConnector } from '../connectors/registry.js';
 import type { Sink, Source, SourceState } from '../connectors/contract.js';
 import type { Store } from '../store/store.js';
-import { openStore } from '../store/open-store.js';
+import { ensureDir, openStore } from '../store/open-store.js';
 import { scheduledPipelines, startReconcileSchedule, type ReconcileScheduler, type ScheduleClock } from '../reconcile/schedule.js';
 import { type CapturePipeline, currentBatchJobs, runCapture } from './capture.js';
+import { leaseLoop, liveEngines, SOURCE_LEASE_MS, SourceMonitor, thisHolder } from './source-supervisor.js';
+import { redactUrl } from '../core/log.js';
+import { errorMessage } from '../core/errors.js';
 import { runDelivery, WakeGroup, type DeliveryDeps } from './delivery.js';
 import { type EngineEvents, TypedEmitter } from './events.js';
 import { identityMapping, type Route } from './route.js';
@@ -43,6 +45,14 @@ export interface EngineOptions {
   schedule?: boolean;
   /** The clock schedules run on (tests inject one). */
   clock?: ScheduleClock;
+  /**
+   * Report a source that cannot start as `source:fatal` (a permanent problem before it ever read;
+   * on SQLite, a source another process reads) instead of only retrying it. `hms-sync run` sets
+   * it unless `--keep-going`. Default false.
+   */
+  failFast?: boolean;
+  /** Lease of a source (ms): another process may take over this long after our last heartbeat. Default 15 s. */
+  sourceLeaseMs?: number;
 }
 
 export type ChangeHook = (oldDoc: Doc | null, newDoc: Doc | null, event: ChangeEvent) => unknown;
@@ -64,6 +74,12 @@ export class Engine extends TypedEmitter<EngineEvents> {
   private deliveryAbort = unboundedAbort();
   private sinkAbort = unboundedAbort();
   private loops: Promise<void>[] = [];
+  private readonly monitors = new Map<string, SourceMonitor>();
+  /** Sources whose lease this engine holds, with the controller that stops reading each. */
+  private readonly held = new Map<string, AbortController>();
+  /** Every source this engine held at some time (released on stop). */
+  private readonly everHeld = new Set<string>();
+  private heartbeat: NodeJS.Timeout | null = null;
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
   /**
    * Jobs of this process per pipeline and outcome since start (`written`, `stale`: the sink wrote
@@ -105,10 +121,11 @@ export class Engine extends TypedEmitter<EngineEvents> {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new ValidationError(`engine already ${this.state}`);
     this.state = 'started';
-    mkdirSync(this.config.stateDir, { recursive: true });
+    liveEngines.add(this.workerId);
+    this.noteCreated(ensureDir(this.config.stateDir, 'the state folder (stateDir)'), 'the state folder (stateDir)');
     if (this.opts.store) this.store = this.opts.store;
     else {
-      this.store = await openStore(this.config.store);
+      this.store = await openStore(this.config.store, { onMkdir: (dirs) => this.noteCreated(dirs, 'the SQLite state store') });
       this.ownsStore = true;
     }
     await this.store.migrate();
@@ -140,9 +157,16 @@ export class Engine extends TypedEmitter<EngineEvents> {
         const fromSys = this.config.systems[p.from.system]!;
         const sourceId = `pipeline:${p.name}`;
         const state = this.sourceState(sourceId, { system: p.from.system, collection: p.from.collection });
+        const monitor = new SourceMonitor({
+          pipeline: p.name, sourceId, system: p.from.system, collection: p.from.collection, holder: this.workerId,
+          store: this.store, logger: this.logger, events: this, failAfterMs: this.config.sourceFailAfterMs ?? 300_000,
+          onFatal: this.opts.failFast ? (error) => this.emit('source:fatal', { pipeline: p.name, error }) : undefined,
+        });
+        this.monitors.set(p.name, monitor);
         const source = await getConnector(fromSys.driver).createSource!({
           system: p.from.system, systemConfig: fromSys.config, collection: p.from.collection, options: p.from.options,
           keyFields: p.key, state, logger: this.logger.child({ pipeline: p.name, role: 'source' }), workDir: this.workDir(p.name, 'source'), baseDir: this.baseDir,
+          health: { ok: () => monitor.ok(), failed: (err) => monitor.failed(err) },
         });
         this.sources.push(source);
         this.captures.push({
@@ -150,19 +174,74 @@ export class Engine extends TypedEmitter<EngineEvents> {
           debounceMs: p.debounceMs, maxWaitMs: p.maxWaitMs, lingerMs: p.lingerMs, maxAttempts: p.delivery.maxAttempts,
           echoReader: writes.has(linkId(p.to, p.from)) ? p.name : null,
           hooks: this.hooksFor(p.from.system, p.from.collection),
+          monitor,
         });
       }
     }
     // PostgreSQL: LISTEN is in place before the first job can be committed, so no wake-up is missed
     await this.store.wakeReady?.();
-    const deps = { store: this.store, logger: this.logger, events: this };
-    for (const c of this.captures) this.loops.push(this.guard(runCapture(c, deps, this.captureAbort.signal), c.name));
+    const deps = { store: this.store, logger: this.logger, events: this, storeLabel: storeLabel(this.config.store), workerId: this.workerId };
+    const holder = thisHolder(this.workerId);
+    const ttlMs = this.opts.sourceLeaseMs ?? SOURCE_LEASE_MS;
+    for (const c of this.captures) {
+      const monitor = this.monitors.get(c.name)!;
+      const loop = leaseLoop({
+        pipeline: c.name, sourceId: c.sourceId, store: this.store, holder, logger: this.logger, events: this, ttlMs,
+        onRefused: this.opts.failFast && this.store.dialect === 'sqlite' ? (error) => this.emit('source:fatal', { pipeline: c.name, error }) : undefined,
+      }, (signal) => {
+        monitor.reset();
+        return runCapture(c, deps, signal);
+      }, (sourceId, ac) => {
+        if (ac) {
+          this.held.set(sourceId, ac);
+          this.everHeld.add(sourceId);
+        } else this.held.delete(sourceId);
+      }, this.captureAbort.signal);
+      this.loops.push(this.guard(loop, c.name));
+    }
+    if (this.captures.length) this.startHeartbeat(ttlMs);
     if (this.opts.deliver !== false) this.startWorkers(pipelines);
     if ((this.opts.schedule ?? this.opts.capture !== false) && scheduledPipelines(this.config).length) {
       this.scheduler = startReconcileSchedule({ config: this.config, store: this.store, logger: this.logger.child({ role: 'reconcile' }), clock: this.opts.clock, only: pipelines.map((p) => p.name), onRun: (r) => this.emit('reconcile:run', r) });
     }
     this.logger.info({ pipelines: pipelines.map((p) => p.name), store: this.store.dialect, workerId: this.workerId }, 'engine started');
     this.emit('engine:started');
+  }
+
+  /** Renew the leases this engine holds every third of their time; a lease lost since stops that source. */
+  private startHeartbeat(ttlMs: number): void {
+    let problem: string | null = null;
+    let busy = false;
+    let lastRenewed = Date.now();
+    this.heartbeat = setInterval(() => {
+      if (!this.held.size) lastRenewed = Date.now(); // nothing held: the next lease taken counts from now
+      if (busy || !this.held.size) return;
+      busy = true;
+      const ids = [...this.held.keys()];
+      this.store.renewSources(this.workerId, ids, ttlMs).then((kept) => {
+        problem = null;
+        lastRenewed = Date.now();
+        const keep = new Set(kept);
+        for (const id of ids) {
+          if (keep.has(id)) continue;
+          const ac = this.held.get(id);
+          if (!ac) continue; // released meanwhile
+          this.logger.error({ source: id }, `lost the lease of source ${id} (another process took it over after this one missed heartbeats); this process stops reading it and waits as a standby`);
+          ac.abort();
+        }
+      }, (e: unknown) => {
+        const msg = errorMessage(e);
+        if (msg !== problem) this.logger.warn({ error: msg }, `could not renew the source leases in the store: ${msg}`);
+        problem = msg;
+        // about to expire: stop reading before another process may take the sources over (each
+        // lease loop takes its lease again as soon as the store answers, if nobody else has)
+        if (Date.now() - lastRenewed >= ttlMs - Math.floor(ttlMs / 3)) {
+          this.logger.error({ sources: ids }, `the source leases could not be renewed for ${Math.round((Date.now() - lastRenewed) / 1000)} s: stopping reading ${ids.join(', ')} until the store answers, so that two processes never read one source`);
+          for (const id of ids) this.held.get(id)?.abort();
+        }
+      }).finally(() => { busy = false; });
+    }, Math.max(50, Math.floor(ttlMs / 3)));
+    this.heartbeat.unref();
   }
 
   /** A background loop never rejects into the void: a failure is logged and reported as an event. */
@@ -201,8 +280,16 @@ export class Engine extends TypedEmitter<EngineEvents> {
 
   private workDir(pipeline: string, role: string): string {
     const dir = path.join(this.config.stateDir, 'work', pipeline.replace(/[^A-Za-z0-9_.-]/g, '_'), role);
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir, `the work folder of pipeline "${pipeline}"`);
     return dir;
+  }
+
+  /** Say so when a folder is created outside the config's folder (a state folder or store path the operator may not expect). */
+  private noteCreated(dirs: string[], what: string): void {
+    const base = this.baseDir + path.sep;
+    const outside = dirs.filter((d) => !(d + path.sep).startsWith(base));
+    if (outside.length) this.logger.warn({ created: outside, configFolder: this.baseDir }, `created ${outside[0]} for ${what}, outside the config's folder ${this.baseDir}`);
+    else if (dirs.length) this.logger.info({ created: dirs }, `created ${dirs[0]} for ${what}`);
   }
 
   private sourceState(scope: string, ctx: { system: string; collection: string }): SourceState {
@@ -261,8 +348,14 @@ export class Engine extends TypedEmitter<EngineEvents> {
     const hard = setTimeout(() => this.sinkAbort.abort(), graceMs);
     await Promise.allSettled(this.loops);
     clearTimeout(hard);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await Promise.allSettled([...this.monitors.values()].map((m) => m.flush()));
+    if (this.everHeld.size) {
+      await this.store.releaseSources(this.workerId, [...this.everHeld]).catch((e: unknown) => this.logger.warn({ error: errorMessage(e) }, `could not release the source leases: ${errorMessage(e)}`));
+    }
     await Promise.allSettled([...this.sources.map((s) => s.close()), ...this.sinks.map((s) => s.close())]);
     if (this.ownsStore) await this.store.close();
+    liveEngines.delete(this.workerId);
     this.state = 'stopped';
     this.logger.info('engine stopped');
     this.emit('engine:stopped');
@@ -277,6 +370,11 @@ function linkId(from: Endpoint, to: Endpoint): string {
 
 function isDelta(x: Doc | Delta): x is Delta {
   return typeof (x as Delta).op === 'string' && typeof (x as Delta).key === 'string' && 'changed' in x && 'state' in x;
+}
+
+/** The store as an operator knows it: the file of an SQLite store, a PostgreSQL URL without its password. */
+export function storeLabel(url: string): string {
+  return /^sqlite:/i.test(url) ? url.slice('sqlite:'.length) : redactUrl(url);
 }
 
 /** Create (not start) an engine. */

@@ -1,12 +1,25 @@
 import { EventEmitter } from 'node:events';
 import type { ChangeEvent, Job } from '../core/types.js';
 import type { ScheduledRun } from '../reconcile/schedule.js';
+import type { SourceHealthState, SourceHolder } from '../store/store.js';
 
 /** Events the engine emits, as `subject:verb`. Background loops never throw: they emit `error`. */
 export interface EngineEvents {
   /** `suppressed`: changes dropped as our own echo; `partial`: changes that flowed with our own fields taken out. */
   'source:batch': [{ pipeline: string; events: number; enqueued: number; merged: number; suppressed: number; partial: number; position?: string }];
   'source:error': [{ pipeline: string; error: Error }];
+  /** A source's health changed (also recorded in the store for `status`). */
+  'source:state': [{ pipeline: string; state: SourceHealthState; since: number; error: string | null }];
+  /** Another live process reads this pipeline's source: this engine does not (it still delivers). */
+  'source:standby': [{ pipeline: string; holder: SourceHolder }];
+  /**
+   * A source cannot start (a permanent problem before it ever read, or, on SQLite, another process
+   * reads it) and the engine was started with `failFast`: the caller should stop (`run` exits 4 or 5).
+   */
+  'source:fatal': [{ pipeline: string; error: Error }];
+  /** The store cannot write (capture waits for it), or can again. */
+  'store:unwritable': [{ pipeline: string; error: string }];
+  'store:writable': [{ pipeline: string }];
   'change': [{ pipeline: string; event: ChangeEvent }];
   /**
    * A job finished: `written` by the sink; `stale`, the sink wrote nothing because the target holds

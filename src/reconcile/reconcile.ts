@@ -188,23 +188,29 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
     progress.candidates = candidates.length;
     report();
     progress.phase = 'confirm';
-    const deferred: Candidate[] = [];
-    let settled = 0;
-    const confirm = async (batch: Candidate[]) => {
-      const outcome = await confirmBatch({ p, source, target, apply, compared, norm, store: opts.store, batch, now: now(), settleMs, signal: opts.signal });
-      found.push(...outcome.found);
-      deferred.push(...outcome.deferred);
-      settled += outcome.settled;
-    };
+    // Every candidate is read again twice: now, and once more after the settle window. A change on
+    // its way (captured or not yet, queued, being delivered) reaches the other side within the window;
+    // only a difference that is there both times, and whose key is not changing the second time,
+    // is a discrepancy. A key still changing then is not reported (the next run looks again).
     const settleMs = opts.settleMs ?? reconcileOptionsOf(p).settleMs ?? (await defaultSettleMs(opts.store, p));
-    for (let i = 0; i < candidates.length; i += CANDIDATE_BATCH) await confirm(candidates.slice(i, i + CANDIDATE_BATCH));
-    let unsettled: string[] = [];
-    if (deferred.length) {
-      // keys that were changing: look again once the change has had time to reach the other side
+    const confirm = async (batch: Candidate[], final: boolean) => confirmBatch({ p, source, target, apply, compared, norm, store: opts.store, batch, now: now(), settleMs, final, signal: opts.signal });
+    const second: Candidate[] = [];
+    let settled = 0;
+    for (let i = 0; i < candidates.length; i += CANDIDATE_BATCH) {
+      const r = await confirm(candidates.slice(i, i + CANDIDATE_BATCH), false);
+      found.push(...r.found); // rows the mapping rejects: no second look
+      second.push(...r.deferred);
+      settled += r.settled;
+    }
+    const unsettled: string[] = [];
+    if (second.length) {
       await wait(settleMs, opts.signal);
-      const again = deferred.splice(0);
-      for (let i = 0; i < again.length; i += CANDIDATE_BATCH) await confirm(again.slice(i, i + CANDIDATE_BATCH));
-      unsettled = deferred.map((c) => c.tkey ?? c.skey ?? c.ck);
+      for (let i = 0; i < second.length; i += CANDIDATE_BATCH) {
+        const r = await confirm(second.slice(i, i + CANDIDATE_BATCH), true);
+        found.push(...r.found);
+        settled += r.settled;
+        unsettled.push(...r.deferred.map((c) => c.tkey ?? c.skey ?? c.ck));
+      }
     }
     const at = now();
     const recorded = await opts.store.review.recordRun({ pipeline: p.name, runId, at, found, keys: opts.keys ? recordKeysFor(spill, opts.keys, found) : undefined });
@@ -415,13 +421,15 @@ async function defaultSettleMs(store: Store, p: ResolvedPipeline): Promise<numbe
 }
 
 /**
- * Confirm candidates with a fresh read of both sides: a key whose difference is gone is nothing; a
- * key with a change in flight (a pending or running job, or a change the source shadow saw within
- * the settle window) is deferred once; what persists is a discrepancy, with its field difference.
+ * Confirm candidates with a fresh read of both sides: a key whose difference is gone is nothing.
+ * On the first look every other candidate is deferred (looked at again after the settle window);
+ * on the second, a key with a job of the pipeline pending, running or finished within the window is
+ * still changing and deferred (not reported), and what persists is a discrepancy, with its
+ * field-level difference.
  */
 async function confirmBatch(input: {
   p: ResolvedPipeline; source: Side; target: Side; apply: (d: Doc) => Promise<Doc>; compared: string[]; norm: NormalizeOptions;
-  store: Store; batch: Candidate[]; now: number; settleMs: number; signal?: AbortSignal;
+  store: Store; batch: Candidate[]; now: number; settleMs: number; final: boolean; signal?: AbortSignal;
 }): Promise<{ found: DiscrepancyInput[]; deferred: Candidate[]; settled: number }> {
   const { p, source, target, apply, compared, norm, store, batch } = input;
   // an extra target row: the source key it would have, from the key fields the mapping renames
@@ -451,8 +459,7 @@ async function confirmBatch(input: {
   } catch (err) {
     throw unreachable(source, err);
   }
-  const inFlight = await store.review.keysInFlight(p.name, skeys);
-  const shadow = skeys.length ? await store.getShadow(`pipeline:${p.name}`, skeys) : new Map();
+  const inFlight = await store.review.keysInFlight(p.name, skeys, input.now - input.settleMs);
   const found: DiscrepancyInput[] = [];
   const deferred: Candidate[] = [];
   let settled = 0;
@@ -476,14 +483,13 @@ async function confirmBatch(input: {
       const diff = fieldDiff(mapped, there, compared, norm);
       if (diff.length) d = { key: tkey!, sourceKey: c.skey, class: 'different', fields: diff, source: pick(mapped, compared, p.targetKey), target: pick(there, compared, p.targetKey) };
     }
-    const changing = c.skey !== null && (inFlight.has(c.skey) || (shadow.get(c.skey)?.updatedAt ?? 0) > input.now - input.settleMs);
     if (!d) {
       settled++; // the difference was a change on its way (or gone by now)
       continue;
     }
-    if (changing) {
-      // in flight: looked at again after the settle window; still changing then, it is not
-      // reported (the next run looks again)
+    // first look: every remaining difference is looked at again after the settle window; second
+    // look: a key with a change in flight or just landed is still changing and is not reported
+    if (!input.final || (c.skey !== null && inFlight.has(c.skey))) {
       deferred.push(c);
       continue;
     }

@@ -4,7 +4,10 @@
  * `migrate: false`.
  * @example const store = await openStore('sqlite:./.hms-sync/state.db');
  */
-import { ConfigError } from '../core/errors.js';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, errorMessage, HmsError, NotConnectedError, StoreError } from '../core/errors.js';
+import { redactUrl } from '../core/log.js';
 import type { Store } from './store.js';
 
 export interface OpenStoreOptions {
@@ -18,6 +21,87 @@ export interface OpenStoreOptions {
   poolSize?: number;
   /** PostgreSQL: schema (overrides `?schema=` in the URL; default `hms_sync`). */
   schema?: string;
+  /** SQLite: told of the folders created for the store file (so the caller can say so). */
+  onMkdir?: (dirs: string[]) => void;
+}
+
+/**
+ * Create a folder and its missing parents one level at a time, and say in one line what is in
+ * the way: a parent that is a regular file, a file system that refuses folders (`/proc`), no
+ * permission. Returns the folders created, outermost first. (A recursive mkdirSync can spin on
+ * `/proc`, and names neither the path nor the problem.)
+ * @param what what the folder is for, e.g. "the folder of the SQLite store"
+ */
+export function ensureDir(dir: string, what: string): string[] {
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  for (let cur = abs; ;) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(cur).isDirectory();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        missing.push(cur);
+        const up = path.dirname(cur);
+        if (up === cur) break;
+        cur = up;
+        continue;
+      }
+      if (code === 'ENOTDIR') {
+        let file = path.dirname(cur);
+        while (path.dirname(file) !== file && !statSync(file, { throwIfNoEntry: false })) file = path.dirname(file);
+        throw new StoreError(`cannot create ${what} ${abs}: ${file} is a file, not a folder`, { cause: e });
+      }
+      throw new StoreError(`cannot create ${what} ${abs}: ${cur}: ${errorMessage(e)}`, { cause: e });
+    }
+    if (!isDir) throw new StoreError(`cannot create ${what} ${abs}: ${cur} is a file, not a folder`);
+    break;
+  }
+  const created: string[] = [];
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+      created.push(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && statSync(d, { throwIfNoEntry: false })?.isDirectory()) continue;
+      const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied'
+        : code === 'EROFS' ? 'read-only file system'
+          : code === 'ENOENT' ? `the file system of ${path.dirname(d)} does not allow creating folders there`
+            : errorMessage(e);
+      throw new StoreError(`cannot create ${what} ${abs}: mkdir ${d}: ${why}`, { cause: e });
+    }
+  }
+  return created;
+}
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', '57P03', '08001', '08006', '28P01', '28000', '3D000']);
+
+/** One line for a store that failed to open: unreachable (exit 4 as NotConnectedError) or refusing (StoreError), with where it is. */
+function storeOpenError(url: string, parsed: ReturnType<typeof parseStoreUrl>, e: unknown): HmsError {
+  if (e instanceof HmsError) return e;
+  const msg = errorMessage(e);
+  if (parsed.dialect === 'postgres') {
+    const code = (e as { code?: unknown }).code;
+    const u = (() => { try { return new URL(parsed.connectionString); } catch { return null; } })();
+    const where = u ? `${u.hostname}:${u.port || 5432}${u.pathname}` : redactUrl(url);
+    if (typeof code === 'string' && CONNECT_CODES.has(code)) return new NotConnectedError(`cannot open the state store ${redactUrl(url)} (PostgreSQL at ${where} cannot be reached): ${msg}`, { cause: e });
+    return new StoreError(`the PostgreSQL state store at ${where} failed: ${msg}`, { cause: e });
+  }
+  const file = path.resolve(parsed.file);
+  let why = '';
+  if (/SQLITE_(CANTOPEN|READONLY)/.test(msg)) {
+    // say which: a read-only file system, a folder or file without write permission
+    try {
+      accessSync(path.dirname(file), constants.W_OK);
+      if (existsSync(file)) accessSync(file, constants.W_OK);
+    } catch (a) {
+      const code = (a as NodeJS.ErrnoException).code;
+      why = code === 'EROFS' ? ` (the file system of ${path.dirname(file)} is read-only)` : code === 'EACCES' || code === 'EPERM' ? ` (no permission to write ${(a as NodeJS.ErrnoException).path ?? file})` : '';
+    }
+  }
+  return new StoreError(`cannot use the SQLite state store ${file}: ${msg}${why}`, { cause: e });
 }
 
 /** The default store URL: an SQLite file under ./.hms-sync. */
@@ -61,7 +145,15 @@ export async function openStore(url: string = DEFAULT_STORE_URL, opts: OpenStore
   let store: Store;
   if (parsed.dialect === 'sqlite') {
     const { SqliteStore } = await import('./sqlite/sqlite-store.js');
-    store = new SqliteStore({ file: parsed.file, synchronous: opts.synchronous ?? parsed.synchronous, busyTimeoutMs: opts.busyTimeoutMs });
+    if (parsed.file !== ':memory:') {
+      const created = ensureDir(path.dirname(path.resolve(parsed.file)), 'the folder of the SQLite state store');
+      if (created.length) opts.onMkdir?.(created);
+    }
+    try {
+      store = new SqliteStore({ file: parsed.file, synchronous: opts.synchronous ?? parsed.synchronous, busyTimeoutMs: opts.busyTimeoutMs });
+    } catch (e) {
+      throw storeOpenError(url, parsed, e);
+    }
   } else {
     const { PostgresStore } = await import('./postgres/postgres-store.js');
     store = new PostgresStore({ connectionString: parsed.connectionString, schema: opts.schema ?? parsed.schema, poolSize: opts.poolSize });
@@ -71,7 +163,7 @@ export async function openStore(url: string = DEFAULT_STORE_URL, opts: OpenStore
       await store.migrate();
     } catch (e) {
       await store.close().catch(() => undefined);
-      throw e;
+      throw storeOpenError(url, parsed, e);
     }
   }
   return store;

@@ -85,8 +85,11 @@ export interface ReviewStore {
   recordRun(input: RecordRunInput): Promise<RecordRunResult>;
   listDiscrepancies(opts?: ListDiscrepanciesOptions): Promise<Discrepancy[]>;
   getDiscrepancy(id: string): Promise<Discrepancy | null>;
-  /** Which of these source keys have a job of the pipeline that is pending or running (a change in flight). */
-  keysInFlight(pipeline: string, keys: string[]): Promise<Set<string>>;
+  /**
+   * Which of these source keys have a job of the pipeline that is pending or running (a change in
+   * flight), or, with `since`, one that finished at or after it (a change that just landed).
+   */
+  keysInFlight(pipeline: string, keys: string[], since?: number): Promise<Set<string>>;
   /** Change status / assignee / reason / repair job; audited with the actor. */
   updateDiscrepancy(id: string, patch: { status?: DiscrepancyStatus; assignee?: string | null; reason?: string | null; repairJob?: string | null }, opts: { actor: string; action: string; details?: Record<string, unknown> }): Promise<Discrepancy>;
 }
@@ -199,7 +202,7 @@ function* updateSteps(id: string, patch: Parameters<ReviewStore['updateDiscrepan
 }
 
 function inFlightSql(n: number): string {
-  return `SELECT DISTINCT key FROM jobs WHERE pipeline = ? AND state IN ('pending', 'running') AND key IN (${Array.from({ length: n }, () => '?').join(', ')})`;
+  return `SELECT DISTINCT key FROM jobs WHERE pipeline = ? AND (state IN ('pending', 'running') OR updated_at >= ?) AND key IN (${Array.from({ length: n }, () => '?').join(', ')})`;
 }
 
 /** Run a generator of steps synchronously (SQLite: inside one `tx`). */
@@ -228,9 +231,9 @@ export function syncReviewStore(sql: ReviewSql<'sync'>, tx: <T>(fn: () => T) => 
     listDiscrepancies: async (opts = {}) => { const q = listQuery(opts); return sql.all(q.sql, q.params).map(discrepancyFromRow); },
     getDiscrepancy: async (id) => (/^\d+$/.test(id) ? sql.all(`SELECT ${COLS} FROM discrepancies WHERE id = ?`, [Number(id)]).map(discrepancyFromRow)[0] ?? null : null),
     updateDiscrepancy: async (id, patch, opts) => tx(() => runSync(updateSteps(id, patch, opts), sql)),
-    keysInFlight: async (pipeline, keys) => {
+    keysInFlight: async (pipeline, keys, since) => {
       const out = new Set<string>();
-      for (let i = 0; i < keys.length; i += 500) for (const r of sql.all(inFlightSql(keys.slice(i, i + 500).length), [pipeline, ...keys.slice(i, i + 500)])) out.add(String(r.key));
+      for (let i = 0; i < keys.length; i += 500) for (const r of sql.all(inFlightSql(keys.slice(i, i + 500).length), [pipeline, since ?? Number.MAX_SAFE_INTEGER, ...keys.slice(i, i + 500)])) out.add(String(r.key));
       return out;
     },
   };
@@ -243,9 +246,9 @@ export function asyncReviewStore(sql: ReviewSql<'async'>, tx: <T>(fn: (q: Review
     listDiscrepancies: async (opts = {}) => { const q = listQuery(opts); return (await sql.all(q.sql, q.params)).map(discrepancyFromRow); },
     getDiscrepancy: async (id) => (/^\d+$/.test(id) ? (await sql.all(`SELECT ${COLS} FROM discrepancies WHERE id = ?`, [Number(id)])).map(discrepancyFromRow)[0] ?? null : null),
     updateDiscrepancy: (id, patch, opts) => tx((q) => runAsync(updateSteps(id, patch, opts), q)),
-    keysInFlight: async (pipeline, keys) => {
+    keysInFlight: async (pipeline, keys, since) => {
       const out = new Set<string>();
-      for (let i = 0; i < keys.length; i += 500) for (const r of await sql.all(inFlightSql(keys.slice(i, i + 500).length), [pipeline, ...keys.slice(i, i + 500)])) out.add(String(r.key));
+      for (let i = 0; i < keys.length; i += 500) for (const r of await sql.all(inFlightSql(keys.slice(i, i + 500).length), [pipeline, since ?? Number.MAX_SAFE_INTEGER, ...keys.slice(i, i + 500)])) out.add(String(r.key));
       return out;
     },
   };

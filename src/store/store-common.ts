@@ -1,7 +1,7 @@
 /** Small pieces both dialects share: stats folding, operator-action checks, option defaults. */
 import { NotFoundError, RefusedError, ValidationError } from '../core/errors.js';
 import type { Job } from '../core/types.js';
-import type { QueueStats } from './store.js';
+import type { BacklogStats, QueueStats } from './store.js';
 
 /** One row of `GROUP BY pipeline, target, state, retried`. */
 export interface StatsRow {
@@ -81,3 +81,15 @@ export function checkReplayNotStale(dead: Job, newer: NewerDoneRow | undefined, 
 export const DEFAULT_LIST_LIMIT = 100;
 /** Rows per page when streaming a shadow scope (bounded memory). */
 export const SHADOW_PAGE = 500;
+
+/** A row of the dialects' `backlog` statement (counts may come back as text or bigint). */
+export interface BacklogRow { pipeline: string; pending: number | string; running: number | string; oldest: number | string | null }
+
+export function foldBacklog(rows: readonly BacklogRow[], now: number): BacklogStats[] {
+  return rows.map((r) => ({
+    pipeline: r.pipeline,
+    pending: Number(r.pending),
+    running: Number(r.running),
+    oldestPendingAgeMs: r.oldest === null ? null : Math.max(0, now - Number(r.oldest)),
+  })).sort((a, b) => (a.pipeline < b.pipeline ? -1 : a.pipeline > b.pipeline ? 1 : 0));
+}

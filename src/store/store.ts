@@ -129,6 +129,16 @@ export interface QueueStats {
   lastError: string | null;
 }
 
+/** Unfinished jobs of one pipeline, from {@link OperationsStore.backlog}. */
+export interface BacklogStats {
+  pipeline: string;
+  /** Pending jobs (first attempt or retry, due or not). */
+  pending: number;
+  running: number;
+  /** Age in ms of the oldest pending job, null when none: how far behind the target is. */
+  oldestPendingAgeMs: number | null;
+}
+
 export interface AuditEntry {
   id: string;
   at: number;
@@ -232,6 +242,8 @@ export interface StateStore {
 /** What operators (CLI, server) read and do: stats, job lookup, dead letters, audit, pruning. */
 export interface OperationsStore {
   stats(): Promise<QueueStats[]>;
+  /** Pending and running jobs per pipeline; cheap (reads only unfinished jobs), for periodic logging. Pipelines with none are left out. */
+  backlog(): Promise<BacklogStats[]>;
   getJob(id: string): Promise<Job | null>;
   listJobs(opts: ListJobsOptions): Promise<Job[]>;
   /**
@@ -250,7 +262,65 @@ export interface OperationsStore {
   prune(olderThanMs: number): Promise<number>;
 }
 
-export interface Store extends SchemaStore, QueueStore, StateStore, EchoIntentStore, OperationsStore {
+/** The process that holds a source's lease: its engine id (workerId), host name and pid. */
+export interface SourceHolder {
+  holder: string;
+  host: string;
+  pid: number;
+}
+
+/**
+ * A source's health as its reader records it: `starting` (lease taken, not read yet), `running`,
+ * `retrying` (failing since `since` with `error`, retried with backoff), `failed` (a permanent
+ * problem, or retrying longer than `sourceFailAfter`), `stopped` (released by a clean stop).
+ */
+export type SourceHealthState = 'starting' | 'running' | 'retrying' | 'failed' | 'stopped';
+
+export interface SourceStatus {
+  /** `pipeline:<name>` */
+  source: string;
+  pipeline: string;
+  state: SourceHealthState;
+  /** Epoch ms the state was entered (for `retrying`: the first failure of the run of failures). */
+  since: number | null;
+  error: string | null;
+  /** The lease holder, or null when released. */
+  holder: SourceHolder | null;
+  heartbeatAt: number | null;
+  expiresAt: number | null;
+  /** The lease is held and not expired (in the store's clock): a live process reads the source. */
+  live: boolean;
+  /** The holder's `sourceFailAfter` (ms), when it recorded one. */
+  failAfterMs: number | null;
+  /** Epoch ms of the store's clock when this was read. */
+  now: number;
+}
+
+export type AcquireResult = { acquired: true } | { acquired: false; heldBy: SourceHolder & { heartbeatAt: number | null; expiresAt: number | null } };
+
+/**
+ * Source leases (store role): one reader per source. A lease is a row with holder, heartbeat and
+ * expiry; the holder renews it while it reads, releases it on a clean stop, and loses it when it
+ * stops heartbeating for `ttlMs`. A process that is refused retries later (a standby).
+ */
+export interface SourceStore {
+  /**
+   * Take the lease of `source` for `holder`: granted when free, expired, already ours, or held by
+   * `replace` (a holder the caller knows is dead, e.g. a pid gone on this host). Resets the state to `starting`.
+   */
+  acquireSource(input: { source: string; pipeline: string; holder: SourceHolder; ttlMs: number; replace?: string }): Promise<AcquireResult>;
+  /** Extend the leases `holder` still holds among `sources`; returns those (a lease lost since is missing). */
+  renewSources(holder: string, sources: string[], ttlMs: number): Promise<string[]>;
+  /** Release leases on a clean stop (state `stopped`, except `failed`, which stays for `status`). */
+  releaseSources(holder: string, sources: string[]): Promise<void>;
+  /** Record a source's health; only while `holder` holds its lease. */
+  setSourceState(source: string, holder: string, s: { state: SourceHealthState; since: number; error: string | null; failAfterMs: number | null }): Promise<void>;
+  listSources(): Promise<SourceStatus[]>;
+  /** Commit a tiny write (one row of `store_probe`): throws when the store cannot write (full, read-only). */
+  probeWrite(writer: string): Promise<void>;
+}
+
+export interface Store extends SchemaStore, QueueStore, StateStore, EchoIntentStore, OperationsStore, SourceStore {
   /** The review queue of reconciliation (src/store/review-store.ts). */
   readonly review: ReviewStore;
 }

@@ -29,9 +29,12 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
 }
 
 /** Starts `hms-sync run <config>` from source as a child process (for crash tests). */
-export function startRun(config: string, opts: { logLevel?: string; stderr?: 'pipe' | 'ignore' } = {}): ChildProcess {
+export function startRun(config: string, opts: { logLevel?: string; stderr?: 'pipe' | 'ignore'; env?: Record<string, string | undefined>; args?: string[] } = {}): ChildProcess {
   const cli = path.resolve('test/helpers/run-cli.ts');
-  return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), cli, 'run', config, '--log-level', opts.logLevel ?? 'silent'], { stdio: ['ignore', 'ignore', opts.stderr ?? 'pipe'] });
+  return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), cli, 'run', config, '--log-level', opts.logLevel ?? 'silent', ...(opts.args ?? [])], {
+    stdio: ['ignore', 'ignore', opts.stderr ?? 'pipe'],
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+  });
 }
 
 /** SIGKILLs a child (no clean-up of any kind runs) and resolves once it is gone. */

@@ -5,14 +5,29 @@
  * wal_level is already logical (CI sets it with ALTER SYSTEM + restart); else a private
  * second cluster on 127.0.0.1:5433 (data in /tmp/hms-pg-logical-5433), created with initdb
  * and started with pg_ctl when it is not running, so the shared cluster is never restarted.
+ *
+ * Who stops the second cluster: every test run that uses it leaves a marker in
+ * {@link LOGICAL_USERS_DIR} (named by `$HMS_TEST_RUN_ID`, holding the runner's pid) before it
+ * connects; scripts/run-tests.mjs, when its run ends (passed, failed or interrupted), removes its
+ * marker and stops the cluster when no other live run holds one and no client is connected.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { canConnect, IN_CI, PG_URL } from './services.js';
 
 export const LOGICAL_PORT = 5433;
 export const LOGICAL_DIR = '/tmp/hms-pg-logical-5433';
+/** Markers of the test runs using the second cluster (see scripts/run-tests.mjs). */
+export const LOGICAL_USERS_DIR = `${LOGICAL_DIR}.users`;
+
+/** This run uses the second cluster: say so before connecting, so the runner that ends last stops it. */
+function markUser(): void {
+  const run = process.env.HMS_TEST_RUN_ID ?? `pid-${process.pid}`;
+  mkdirSync(LOGICAL_USERS_DIR, { recursive: true });
+  writeFileSync(path.join(LOGICAL_USERS_DIR, run.replace(/[^A-Za-z0-9_.-]/g, '_')), `${process.env.HMS_TEST_RUNNER_PID ?? process.pid}\n`);
+}
 const SECOND_URL = `postgres://postgres@127.0.0.1:${LOGICAL_PORT}/test`;
 
 async function walLevel(url: string): Promise<string | null> {
@@ -78,7 +93,9 @@ async function resolve(): Promise<{ url: string | null; reason: string | false }
     if (lvl === 'logical') return { url: env, reason: false };
     return { url: null, reason: `HMS_TEST_PG_LOGICAL_URL=${env} is ${lvl === null ? 'not reachable' : `at wal_level=${lvl}`}` };
   }
-  if ((await walLevel(PG_URL)) === 'logical') return { url: PG_URL, reason: false };
+  // HMS_TEST_PG_LOGICAL=second: always the private cluster (to test its start and stop where the main server is logical)
+  if (process.env.HMS_TEST_PG_LOGICAL !== 'second' && (await walLevel(PG_URL)) === 'logical') return { url: PG_URL, reason: false };
+  markUser();
   if (!(await canConnect('127.0.0.1', LOGICAL_PORT))) {
     const why = await startSecondCluster();
     if (why) return { url: null, reason: `no PostgreSQL with wal_level=logical: the main one is not, and a second cluster on port ${LOGICAL_PORT} could not be started (${why}); set wal_level=logical with ALTER SYSTEM SET wal_level = logical; and a restart` };

@@ -16,6 +16,8 @@ export class Receiver {
   port = 0;
   /** Return a status to answer with (default 200). */
   respond: (req: ReceivedRequest) => number = () => 200;
+  /** Body of an error answer (status 300 and up). */
+  errorBody = '{"error":"test says no"}';
 
   async start(port = 0): Promise<number> {
     const server = createServer((req, res) => {
@@ -32,7 +34,7 @@ export class Receiver {
         const r: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, at: Date.now() };
         this.requests.push(r);
         const status = this.respond(r);
-        res.writeHead(status, { 'content-type': 'application/json' }).end(status < 300 ? '{"ok":true}' : '{"error":"test says no"}');
+        res.writeHead(status, { 'content-type': 'application/json' }).end(status < 300 ? '{"ok":true}' : this.errorBody);
       });
     });
     await new Promise<void>((resolve, reject) => {

@@ -251,3 +251,26 @@ test('header mapping, header-less files and encodings (latin1, semicolons)', asy
     t.cleanup();
   }
 });
+
+test('a drop folder that does not exist is created, with a warning naming it (a misspelt dir is not a quiet empty folder)', async () => {
+  const t = tempDir();
+  const { PassThrough } = await import('node:stream');
+  const { createLogger } = await import('../../src/core/log.js');
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => { text += d.toString(); });
+  const state = memoryState();
+  const dir = path.join(t.dir, 'inbxo');
+  const options = fileSourceSchema.parse({ format: 'csv', pollInterval: 20, mode: 'snapshot', pattern: 'permits-*.csv' });
+  const ctx = { ...sourceContext({ transport: 'local' as const, dir }, options, state, path.join(t.dir, '.work')), logger: createLogger({ level: 'warn', destination: out, format: 'json' }) };
+  const d = drive(await fileConnector.createSource!(ctx), state);
+  try {
+    await waitFor(() => existsSync(dir) && text.includes('did not exist'), { what: 'the warning' });
+    const line = JSON.parse(text.trim().split('\n').find((l) => l.includes('did not exist'))!) as { msg: string; level: number };
+    assert.equal(line.level, 40);
+    assert.match(line.msg, new RegExp(`the drop folder ${dir.replace(/[/\\.]/g, '\\$&')} of system "county" did not exist; created it empty`));
+  } finally {
+    await d.stop();
+    t.cleanup();
+  }
+});

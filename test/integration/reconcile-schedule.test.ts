@@ -144,3 +144,28 @@ pipelines:
   assert.equal(issue.line, 8);
   assert.match(issue.message, /not a cron expression/);
 });
+
+test('a scheduled reconciliation of a system that cannot be read is a config error', async () => {
+  const { registerConnector } = await import('../../src/connectors/registry.js');
+  const { z } = await import('zod');
+  registerConnector({
+    driver: 'write-only-test', description: 'a sink without a Reader (test)', systemSchema: z.strictObject({}), sinkSchema: z.strictObject({}),
+    createSink: () => ({ write: async (items) => items.map(() => ({ ok: true as const })), close: async () => {} }),
+    testConnection: async () => {},
+  });
+  const { config, issues } = parseConfig(`systems:
+  a: { driver: sqlite, path: ./a.db }
+  w: { driver: write-only-test }
+pipelines:
+  p:
+    from: { system: a, collection: t }
+    to: { system: w, collection: u }
+    key: id
+    reconcile: { schedule: "0 2 * * *" }
+`, { env: {} });
+  assert.equal(config, null);
+  const issue = issues.find((i) => i.path === 'pipelines.p.reconcile.schedule');
+  assert.ok(issue, JSON.stringify(issues));
+  assert.match(issue.message, /the target system "w" \(driver "write-only-test"\) cannot be read/);
+  assert.equal(issue.line, 9);
+});

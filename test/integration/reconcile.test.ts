@@ -10,6 +10,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import pg from 'pg';
+import mysql from 'mysql2/promise';
 import { openDatabase, type SqliteDatabase } from '../../src/store/sqlite/sqlite-driver.js';
 import { configError, parseConfig } from '../../src/config/load-config.js';
 import type { ResolvedConfig } from '../../src/config/schema.js';
@@ -20,7 +21,7 @@ import { runReconcile } from '../../src/reconcile/reconcile.js';
 import { assignDiscrepancy, ignoreDiscrepancy, listDiscrepancies, repairDiscrepancies } from '../../src/reconcile/review.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { NotConnectedError } from '../../src/core/errors.js';
-import { needService, PG_URL, tempDir, uniqueName, waitFor } from '../helpers/services.js';
+import { MARIADB_URL, needService, PG_URL, tempDir, uniqueName, waitFor } from '../helpers/services.js';
 
 function config(yaml: string, file: string): ResolvedConfig {
   const { config: c, issues } = parseConfig(yaml, { file, env: process.env });
@@ -224,6 +225,51 @@ pipelines:
   }
 });
 
+test('a CSV snapshot file (a side with no key order) against a SQLite table: each class, trailing spaces and numbers by value', async () => {
+  const tmp = tempDir();
+  try {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(path.join(tmp.dir, 'inbox'));
+    // rows in no key order, as a mainframe job writes them
+    writeFileSync(path.join(tmp.dir, 'inbox', 'PERMITS.20261204.csv'), 'PERMIT_NO,FEE,OWNER\nP9,010.00,ann   \nP2,3.5,bob\nP5,7,cy\nP1,1.10,dee\n');
+    const tf = path.join(tmp.dir, 'portal.db');
+    const db = openDatabase(tf);
+    db.exec('CREATE TABLE permits (PERMIT_NO TEXT PRIMARY KEY, FEE REAL, OWNER TEXT)');
+    const ins = db.prepare('INSERT INTO permits VALUES (?, ?, ?)');
+    ins.run('P9', 10, 'ann');
+    ins.run('P2', 3.5, 'bob');
+    ins.run('P1', 1.2, 'dee'); // different
+    ins.run('P7', 1, 'zed'); // extra; P5 is missing
+    db.close();
+    const cfg = config(`store: sqlite:${path.join(tmp.dir, 'state.db')}
+stateDir: ${tmp.dir}
+systems:
+  dropbox: { driver: file, transport: local, dir: ./inbox }
+  portal: { driver: sqlite, path: ./portal.db }
+pipelines:
+  permits:
+    from: { system: dropbox, collection: permits, pattern: "PERMITS.*.csv", format: csv, mode: snapshot }
+    to: { system: portal, collection: permits }
+    key: PERMIT_NO
+    reconcile: { settle: 10ms }
+`, path.join(tmp.dir, 'hms-sync.yaml'));
+    const store = await openStore(cfg.store);
+    try {
+      const s = await runReconcile({ config: cfg, store, pipeline: 'permits', logger: silentLogger() });
+      assert.equal(s.sourceRows, 4);
+      assert.deepEqual(s.counts, { missing: 1, extra: 1, different: 1, duplicate: 0, unmappable: 0 });
+      const byKey = Object.fromEntries((await listDiscrepancies(store)).map((d) => [d.key, d]));
+      assert.equal(byKey.P5!.class, 'missing');
+      assert.equal(byKey.P7!.class, 'extra');
+      assert.deepEqual(byKey.P1!.fields, [{ field: 'FEE', source: '1.10', target: 1.2 }]);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    tmp.cleanup();
+  }
+});
+
 test('reconcile against PostgreSQL: timestamps in two zones, numeric 1.10 vs 1.1, NULL vs empty, a duplicate key; an unreachable side is exit-4 material', { skip: await needService('postgres') }, async () => {
   const tmp = tempDir();
   const schema = uniqueName('rec');
@@ -270,6 +316,51 @@ pipelines:
     legacy.close();
     await client.query(`DROP SCHEMA ${schema} CASCADE`);
     await client.end();
+    tmp.cleanup();
+  }
+});
+
+test('reconcile against MariaDB: DECIMAL and DATETIME by value, a code table, a row that differs', { skip: await needService('mariadb') }, async () => {
+  const tmp = tempDir();
+  const table = uniqueName('rec_m');
+  const admin = await mysql.createConnection(MARIADB_URL);
+  try {
+    await admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, amount DECIMAL(10,2), due DATETIME, status VARCHAR(10))`);
+    await admin.query(`INSERT INTO ${table} VALUES (1, 1.10, '2026-12-04 09:00:00', 'active'), (2, 20.00, '2026-12-05 00:00:00', 'closed'), (3, 3.00, '2026-12-06 12:30:00', 'active')`);
+    const lf = path.join(tmp.dir, 'legacy.db');
+    const legacy = openDatabase(lf);
+    legacy.exec('CREATE TABLE L (ID INTEGER PRIMARY KEY, AMT TEXT, DUE TEXT, STS TEXT)');
+    const ins = legacy.prepare('INSERT INTO L VALUES (?, ?, ?, ?)');
+    ins.run(1, '0001.1', '2026-12-04T09:00:00Z', 'A');
+    ins.run(2, '20', '2026-12-05T01:00:00+01:00', 'C');
+    ins.run(3, '3.5', '2026-12-06T12:30:00Z', 'A'); // differs: 3.5 against 3.00
+    legacy.close();
+    const cfg = config(`store: sqlite:${path.join(tmp.dir, 'state.db')}
+stateDir: ${tmp.dir}
+systems:
+  legacy: { driver: sqlite, path: ${lf} }
+  cloud: { driver: mariadb, url: "${MARIADB_URL}" }
+pipelines:
+  p:
+    from: { system: legacy, collection: L }
+    to: { system: cloud, collection: ${table} }
+    key: ID
+    map: { id: ID, amount: AMT, due: DUE, status: { from: STS, values: { A: active, C: closed } } }
+    reconcile: { settle: 10ms }
+`, path.join(tmp.dir, 'hms-sync.yaml'));
+    const store = await openStore(cfg.store);
+    try {
+      const s = await runReconcile({ config: cfg, store, pipeline: 'p', logger: silentLogger() });
+      assert.deepEqual(s.counts, { missing: 0, extra: 0, different: 1, duplicate: 0, unmappable: 0 }, JSON.stringify(await listDiscrepancies(store)));
+      const [d] = await listDiscrepancies(store);
+      assert.equal(d!.key, '3');
+      assert.deepEqual(d!.fields.map((f) => f.field), ['amount']);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await admin.query(`DROP TABLE IF EXISTS ${table}`);
+    await admin.end();
     tmp.cleanup();
   }
 });

@@ -130,7 +130,7 @@ pipelines:
 test('unknown top-level key: file, line, column, path and the valid keys', () => {
   const i = findIssue(issuesOf(`${GOOD}stor: sqlite:x.db\n`), 'stor');
   assert.deepEqual([i.line, i.column], [15, 1]);
-  assert.match(i.message, /^unknown key "stor" \(did you mean "store"\?\); valid keys are \$schema, plugins, store, stateDir, log, server, systems, pipelines$/);
+  assert.match(i.message, /^unknown key "stor" \(did you mean "store"\?\); valid keys are \$schema, plugins, store, stateDir, sourceFailAfter, log, server, systems, pipelines$/);
   assert.equal(formatConfigIssue(i), `hms.yaml:15:1 stor: ${i.message}`);
 });
 

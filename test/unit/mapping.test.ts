@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkMapping, compileMapping, invertValues, type MappingSpec } from '../../src/core/mapping.js';
+import { checkMapping, compileMapping, EXPR_LIMITS, invertValues, type MappingSpec } from '../../src/core/mapping.js';
 import { ConfigError, MappingError, classifyError } from '../../src/core/errors.js';
 
 const bridgeMap: MappingSpec = {
@@ -124,10 +124,16 @@ test('JSONata expressions see the whole source record', async () => {
 test('a runaway expression is stopped: endless tail recursion by a time limit, deep recursion by a depth limit', async () => {
   const loop = compileMapping({ loop: { expr: '($f := function($x){ $f($x) }; $f(1))' } });
   await mappingError(loop.apply({}), 'loop', /Evaluation timeout after 1000 milliseconds/);
-  const deep = compileMapping({ deep: { expr: '($f := function($x){ $x > 0 ? 1 + $f($x - 1) : 0 }; $f(X))' } });
+  const deepExpr = '($f := function($x){ $x > 0 ? 1 + $f($x - 1) : 0 }; $f(X))';
+  const deep = compileMapping({ deep: { expr: deepExpr } });
   assert.deepEqual(await deep.apply({ X: 1000 }), { deep: 1000 }, 'ordinary recursion still works');
-  // the depth limit (10,000 frames) stops it first on an idle machine; on a loaded one (CI running two
-  // test files per core) the 1 s time limit can come first: either way it is stopped with a MappingError
+  // Each limit on its own, so neither can win the race against the other on a loaded machine: the
+  // depth limit (the production 10,000 frames) with a time limit a busy CI runner cannot reach, and
+  // the production time limit on a recursion that never gets deep (above).
+  const depthOnly = compileMapping({ deep: { expr: deepExpr } }, { limits: { ...EXPR_LIMITS, timeout: 120_000 } });
+  await mappingError(depthOnly.apply({ X: 1_000_000 }), 'deep', /Stack overflow/);
+  assert.equal(EXPR_LIMITS.stack, 10_000, 'the depth limit tested is the production one');
+  // with both production limits a deep recursion is stopped too (by whichever comes first)
   await mappingError(deep.apply({ X: 1_000_000 }), 'deep', /Stack overflow|Evaluation timeout after 1000 milliseconds/);
 });
 

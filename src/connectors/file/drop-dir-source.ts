@@ -6,6 +6,7 @@
  * in place and it is read again on restart; the shadow makes that reread produce no
  * duplicate changes, and the committed position skips records already committed.
  */
+import { existsSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -226,13 +227,19 @@ export function createDropDirSource(ctx: SourceContext, transport: FileTransport
       inFlight.clear();
       seenSizes.clear();
       stopWatch?.();
+      // a local drop folder that does not exist is created (a job may write into it later), but
+      // loudly: a misspelt `dir` must not look like a quiet folder
+      const missing = transport.kind === 'local' && !existsSync(transport.where);
       await transport.connect();
+      if (missing) log.warn({ where: transport.where, system: ctx.system }, `the drop folder ${transport.where} of system "${ctx.system}" did not exist; created it empty. If files are expected elsewhere, fix \`dir\` (hms-sync validate checks it)`);
       stopWatch = transport.watch?.(() => wake.fn?.());
       while (!signal.aborted) {
         let ready: FileEntry[] = [];
         try {
           ready = await readyFiles();
+          ctx.health?.ok();
         } catch (e) {
+          ctx.health?.failed(e);
           log.warn({ err: errorMessage(e), where: transport.where }, 'cannot list the drop directory; retrying');
         }
         for (const file of ready) {

@@ -28,7 +28,7 @@ export class RestPollSource implements Source {
     this.intervalMs = parseDuration(this.options.poll, 'poll');
     this.keyFields = keyFieldsOf(this.options.keyField, ctx.keyFields);
     this.agent = createAgent(timeoutMs);
-    this.failures = new FailureLog(ctx.logger, `REST poll of ${ctx.system} ${this.options.path}`, { system: ctx.system, collection: ctx.collection }, this.intervalMs);
+    this.failures = new FailureLog(ctx.logger, `REST poll of ${ctx.system} ${this.options.path}`, { system: ctx.system, collection: ctx.collection }, this.intervalMs, ctx.health);
   }
 
   async *stream(signal: AbortSignal): AsyncGenerator<SourceBatch> {

@@ -14,7 +14,7 @@
 import ZongJi from '@vlasky/zongji';
 import { z } from 'zod';
 import { canonicalKey } from '../../core/delta.js';
-import { errorMessage, NotConnectedError } from '../../core/errors.js';
+import { errorMessage, NotConnectedError, PermanentError } from '../../core/errors.js';
 import type { ChangeEvent, Doc } from '../../core/types.js';
 import type { BackfillCapable, BackfillSupport, SourceContext, WatermarkedBatch } from '../contract.js';
 import { durationSchema, parseDuration } from '../sql/duration.js';
@@ -112,7 +112,7 @@ export class BinlogSource implements BackfillCapable {
     const port = fromMariadbPool(openMariadbPool(this.ctx.systemConfig, { connectionLimit: 1 }));
     try {
       const problem = binlogSettingsProblem(await port.query('SELECT @@log_bin AS b, @@binlog_format AS f', []), this.ctx.system);
-      if (problem) throw new NotConnectedError(problem);
+      if (problem) throw new PermanentError(problem);
       let gtid: string | undefined;
       try {
         const g = await port.query('SELECT @@gtid_binlog_pos AS g', []);

@@ -295,6 +295,7 @@ export class PgLogicalSource implements BackfillCapable {
           notify();
         },
       });
+      this.ctx.health?.ok(); // set up and streaming: a later problem is not a failure to start
       timer = setInterval(() => repl.sendStatus(this.confirmed), this.statusMs);
       timer.unref();
       repl.sendStatus(this.confirmed);

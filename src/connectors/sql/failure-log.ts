@@ -9,7 +9,8 @@ export class FailureLog {
   private run: { message: string; count: number; loggedAt: number } | null = null;
 
   /** @param what e.g. `poll of legacy.INSPECTIONS` */
-  constructor(private readonly logger: Logger, private readonly what: string, private readonly fields: Record<string, unknown> = {}, private readonly retryMs = 0) {}
+  /** @param health the source context's health reporter: told of every failure and success */
+  constructor(private readonly logger: Logger, private readonly what: string, private readonly fields: Record<string, unknown> = {}, private readonly retryMs = 0, private readonly health?: { ok(): void; failed(err: unknown): void }) {}
 
   /** Failed attempts in the current run (0 after a success). */
   get count(): number {
@@ -17,6 +18,7 @@ export class FailureLog {
   }
 
   failed(err: unknown): void {
+    this.health?.failed(err);
     const message = errorMessage(err);
     const now = Date.now();
     const r = this.run;
@@ -29,6 +31,7 @@ export class FailureLog {
   }
 
   succeeded(): void {
+    this.health?.ok();
     if (!this.run) return;
     this.logger.info({ ...this.fields, failures: this.run.count }, `${this.what} works again after ${this.run.count} failed attempt(s)`);
     this.run = null;

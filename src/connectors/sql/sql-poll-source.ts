@@ -96,7 +96,7 @@ export class SqlPollSource implements Source {
     this.options = sqlPollOptionsSchema.parse(init.ctx.options ?? {});
     this.intervalMs = parseDuration(this.options.poll, 'poll');
     this.fullScanEveryMs = this.options.incremental ? parseDuration(this.options.incremental.fullScanEvery, 'incremental.fullScanEvery') : 0;
-    this.failures = new FailureLog(this.ctx.logger, `poll of ${this.ctx.system}.${this.ctx.collection}`, { system: this.ctx.system, collection: this.ctx.collection }, this.intervalMs);
+    this.failures = new FailureLog(this.ctx.logger, `poll of ${this.ctx.system}.${this.ctx.collection}`, { system: this.ctx.system, collection: this.ctx.collection }, this.intervalMs, this.ctx.health);
     if (this.ctx.keyFields.length === 0) throw new TypeError(`SQL polling source for "${this.ctx.collection}" needs at least one key field`);
   }
 

@@ -145,8 +145,10 @@ export class TriggerSource implements BackfillCapable {
       const db = this.conn();
       try {
         rows = await db.query(this.selectSql(db), [this.ctx.collection, this.batchSize]);
+        this.ctx.health?.ok();
       } catch (err) {
         if (signal.aborted) return;
+        this.ctx.health?.failed(new Error(`reading ${CHANGELOG_TABLE} of ${this.ctx.system} failed (are the triggers installed? run \`hms-sync triggers install <pipeline>\`): ${errorMessage(err)}`, { cause: err }));
         this.ctx.logger.warn({ system: this.ctx.system, err: errorMessage(err) }, `reading ${CHANGELOG_TABLE} of ${this.ctx.system} failed; retrying in ${this.pollMs} ms (are the triggers installed? run \`hms-sync triggers install <pipeline>\`): ${errorMessage(err)}`);
         const d = this.db;
         this.db = null;

@@ -150,6 +150,10 @@ SELECT least(
     statsCounts: `
 SELECT pipeline, target, state, attempts > 0 AS retried, count(*) AS n, min(created_at) AS oldest
 FROM ${s}.jobs GROUP BY pipeline, target, state, retried`,
+    /** Unfinished jobs per pipeline (the log's periodic delivery line). */
+    backlog: `
+SELECT pipeline, count(*) FILTER (WHERE state = 'pending')::int AS pending, count(*) FILTER (WHERE state = 'running')::int AS running,
+  min(created_at) FILTER (WHERE state = 'pending') AS oldest FROM ${s}.jobs WHERE state IN ('pending', 'running') GROUP BY pipeline`,
     statsErrors: `
 SELECT DISTINCT ON (pipeline, target) pipeline, target, last_error FROM ${s}.jobs
 WHERE state <> 'done' AND last_error IS NOT NULL ORDER BY pipeline, target, updated_at DESC, id DESC`,
@@ -158,7 +162,7 @@ WHERE state <> 'done' AND last_error IS NOT NULL ORDER BY pipeline, target, upda
     listJobs: `
 SELECT * FROM ${s}.jobs WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR pipeline = $2) ORDER BY id LIMIT $3`,
     replay: `
-UPDATE ${s}.jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = $2, payload = $3::jsonb,
+UPDATE ${s}.jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = $2, payload = $3::jsonb, last_error = NULL,
   locked_by = NULL, lease_until = NULL, updated_at = $2 WHERE id = $1 AND state = 'dead' RETURNING *`,
     /** The newest delivered job of a pipeline and key newer than a dead letter (replay guard): walks the primary key down from the newest id. */
     newerDone: `SELECT id, target, updated_at FROM ${s}.jobs WHERE pipeline = $1 AND key = $2 AND id > $3 AND state = 'done' ORDER BY id DESC LIMIT 1`,

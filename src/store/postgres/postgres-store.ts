@@ -12,11 +12,14 @@ import { auditFromRow, byId, intentFromRow, jobFromRow, shadowFromRow, type Audi
 import { latestVersion } from '../migrations/migration.js';
 import { POSTGRES_MIGRATIONS } from '../migrations/postgres-migrations.js';
 import { checkJobId, checkReplayNotStale, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type NewerDoneRow, type StatsRow } from '../store-common.js';
-import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowPatch, ShadowRow, Store } from '../store.js';
+import type { AcquireResult, AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowPatch, ShadowRow, SourceHealthState, SourceHolder, SourceStatus, Store } from '../store.js';
 import { STALE_FINGERPRINT } from '../store.js';
+import type { BacklogStats } from '../store.js';
+import { foldBacklog, type BacklogRow } from '../store-common.js';
 import { fingerprint } from '../../core/delta.js';
 import { PostgresWaker } from './postgres-waker.js';
 import { postgresSql, type PostgresSql } from './postgres-sql.js';
+import { PostgresSources } from './postgres-sources.js';
 
 type TailRow = JobRowLike & { max_run_at: string };
 
@@ -395,6 +398,10 @@ export class PostgresStore implements Store {
     return foldStats(counts.rows, errors.rows, Date.now());
   }
 
+  async backlog(): Promise<BacklogStats[]> {
+    return foldBacklog((await this.query<BacklogRow>(this.sql.backlog)).rows, Date.now());
+  }
+
   async getJob(id: string): Promise<Job | null> {
     checkJobId(id);
     const r = await this.query<JobRowLike>(this.sql.getJob, [id]);
@@ -446,6 +453,36 @@ export class PostgresStore implements Store {
 
   async prune(olderThanMs: number): Promise<number> {
     return (await this.query(this.sql.prune, [Date.now() - olderThanMs])).rowCount ?? 0;
+  }
+
+  /** The source-lease role (postgres-sources.ts). */
+  private sourcesRole?: PostgresSources;
+  private get leases(): PostgresSources {
+    return (this.sourcesRole ??= new PostgresSources(this.q, (text, values) => this.query(text, values)));
+  }
+
+  acquireSource(input: { source: string; pipeline: string; holder: SourceHolder; ttlMs: number; replace?: string }): Promise<AcquireResult> {
+    return this.leases.acquire(input);
+  }
+
+  renewSources(holder: string, sources: string[], ttlMs: number): Promise<string[]> {
+    return this.leases.renew(holder, sources, ttlMs);
+  }
+
+  releaseSources(holder: string, sources: string[]): Promise<void> {
+    return this.leases.release(holder, sources);
+  }
+
+  setSourceState(source: string, holder: string, s: { state: SourceHealthState; since: number; error: string | null; failAfterMs: number | null }): Promise<void> {
+    return this.leases.setState(source, holder, s);
+  }
+
+  listSources(): Promise<SourceStatus[]> {
+    return this.leases.list();
+  }
+
+  probeWrite(writer: string): Promise<void> {
+    return this.leases.probe(writer);
   }
 
   async close(): Promise<void> {

@@ -86,12 +86,15 @@ export const SQL = {
   shadowPage: 'SELECT scope, key, fingerprint, doc, updated_at FROM shadow WHERE scope = ? AND key > ? ORDER BY key LIMIT ?',
   statsCounts: `SELECT pipeline, target, state, attempts > 0 AS retried, count(*) AS n, min(created_at) AS oldest
     FROM jobs GROUP BY pipeline, target, state, retried`,
+  /** Unfinished jobs per pipeline (the log's periodic delivery line): reads the partial index of unfinished jobs, not the done ones. */
+  backlog: `SELECT pipeline, sum(state = 'pending') AS pending, sum(state = 'running') AS running,
+    min(CASE WHEN state = 'pending' THEN created_at END) AS oldest FROM jobs WHERE state IN ('pending', 'running') GROUP BY pipeline`,
   statsErrors: `SELECT pipeline, target, last_error, max(updated_at) AS at FROM jobs
     WHERE state <> 'done' AND last_error IS NOT NULL GROUP BY pipeline, target`,
   getJob: 'SELECT * FROM jobs WHERE id = ?',
   listJobs: `SELECT * FROM jobs WHERE (@state IS NULL OR state = @state) AND (@pipeline IS NULL OR pipeline = @pipeline)
     ORDER BY id LIMIT @limit`,
-  replay: `UPDATE jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = @now, payload = @payload,
+  replay: `UPDATE jobs SET state = 'pending', attempts = 0, version = version + 1, run_at = @now, payload = @payload, last_error = NULL,
     locked_by = NULL, lease_until = NULL, updated_at = @now WHERE id = @id AND state = 'dead' RETURNING *`,
   /** The newest delivered job of a pipeline and key newer than a dead letter (replay guard): walks ids down from the newest. */
   newerDone: `SELECT id, target, updated_at FROM jobs WHERE pipeline = ? AND key = ? AND id > ? AND state = 'done' ORDER BY id DESC LIMIT 1`,

@@ -14,10 +14,13 @@ import { auditFromRow, intentFromRow, jobFromRow, shadowFromRow, type AuditRowLi
 import { latestVersion } from '../migrations/migration.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite-migrations.js';
 import { checkJobId, checkReplayNotStale, DEFAULT_LIST_LIMIT, foldStats, requireDead, SHADOW_PAGE, type NewerDoneRow, type StatsRow } from '../store-common.js';
-import type { AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowPatch, ShadowRow, Store } from '../store.js';
+import type { AcquireResult, AuditEntry, ClaimOptions, CommitInput, CompleteInput, EchoIntent, EchoIntentInput, EnqueueInput, FailInput, ListJobsOptions, QueueStats, ShadowPatch, ShadowRow, SourceHealthState, SourceHolder, SourceStatus, Store } from '../store.js';
 import { STALE_FINGERPRINT } from '../store.js';
+import type { BacklogStats } from '../store.js';
+import { foldBacklog, type BacklogRow } from '../store-common.js';
 import { fingerprint } from '../../core/delta.js';
 import { SqliteBulkWriter } from './sqlite-bulk-writer.js';
+import { SqliteSources } from './sqlite-sources.js';
 import { openDatabase, type SqliteDatabase } from './sqlite-driver.js';
 import { INSERT_BATCH, INSERT_PARAMS, prepareStatements, type SqliteStatements } from './sqlite-statements.js';
 
@@ -432,6 +435,10 @@ export class SqliteStore implements Store {
     return foldStats(rows, errors, Date.now());
   }
 
+  async backlog(): Promise<BacklogStats[]> {
+    return foldBacklog(this.s.backlog.all() as BacklogRow[], Date.now());
+  }
+
   async getJob(id: string): Promise<Job | null> {
     checkJobId(id);
     const r = this.s.getJob.get(id) as JobRowLike | undefined;
@@ -488,6 +495,36 @@ export class SqliteStore implements Store {
   async prune(olderThanMs: number): Promise<number> {
     while (this.inflight) await this.inflight;
     return this.s.prune.run(Date.now() - olderThanMs).changes;
+  }
+
+  /** The source-lease role (sqlite-sources.ts). */
+  private readonly leases = new SqliteSources(() => {
+    if (this.closed) throw new HmsError('HMS_ERR_STORE', `SQLite store ${JSON.stringify(this.file)} is closed`);
+    return this.db;
+  });
+
+  async acquireSource(input: { source: string; pipeline: string; holder: SourceHolder; ttlMs: number; replace?: string }): Promise<AcquireResult> {
+    return this.leases.acquire(input);
+  }
+
+  async renewSources(holder: string, sources: string[], ttlMs: number): Promise<string[]> {
+    return this.leases.renew(holder, sources, ttlMs);
+  }
+
+  async releaseSources(holder: string, sources: string[]): Promise<void> {
+    this.leases.release(holder, sources);
+  }
+
+  async setSourceState(source: string, holder: string, s: { state: SourceHealthState; since: number; error: string | null; failAfterMs: number | null }): Promise<void> {
+    this.leases.setState(source, holder, s);
+  }
+
+  async listSources(): Promise<SourceStatus[]> {
+    return this.leases.list();
+  }
+
+  async probeWrite(writer: string): Promise<void> {
+    this.leases.probe(writer);
   }
 
   async close(): Promise<void> {

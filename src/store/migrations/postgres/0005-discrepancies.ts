@@ -1,8 +1,8 @@
 import type { Migration } from '../migration.js';
 
 /** The review queue: discrepancies found by reconciliation (src/store/review-store.ts). */
-export const migration0006: Migration = {
-  version: 6,
+export const migration0005: Migration = {
+  version: 5,
   name: 'discrepancies',
   sql: `
 CREATE TABLE {{schema}}.discrepancies (
