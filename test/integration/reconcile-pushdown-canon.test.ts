@@ -60,13 +60,18 @@ const GOLDEN = `
 (9, 5, 5, 7, 7, '2026-12-04 10:00:00-09:30', '2026-12-04 10:00:00', '2026-12-04', '2026-12-04 10:00', '007', '+.5', true, NULL),
 (10, 6, 6, 1e-20, 0, '2000-01-01 00:00:00Z', '2000-01-01 00:00:00', '2000-01-01', E'\\u0001sep', 'n:1', 'null', NULL, NULL),
 (11, 7, 7, 100, 100, '2000-01-01 00:00:00.000001Z', '2000-01-01 00:00:00.001', '2000-01-01', 'true  ', 'éa', '~x~', NULL, NULL),
-(12, 8, 8, -1, -1, '2000-01-01 00:00:00Z', '2000-01-01 00:00:00', '2000-01-01', '  false', ' false', 'Zed ', NULL, NULL)`;
+(12, 8, 8, -1, -1, '2000-01-01 00:00:00Z', '2000-01-01 00:00:00', '2000-01-01', '  false', ' false', 'Zed ', NULL, NULL),
+(13, 9, 9, 0, 0, '9999-12-31 23:59:59.999999Z', '9999-12-31 23:59:59.999999', '9999-12-31', 'x', 'x', 'x', NULL, NULL),
+(14, 9, 9, 0, 0, '0001-01-01 00:00:00Z', '0001-01-01 00:00:00', '0001-01-01', 'x', 'x', 'x', NULL, NULL),
+(16, 9, 9, 0, 0, '0100-01-01 00:00:00Z', '0100-01-01 00:00:00', '0100-01-01', 'x', 'x', 'x', NULL, NULL),
+(15, 9, 9, 0, 0, '10000-01-01 00:00:00Z', '2000-01-01 00:00:00', '2000-01-01', 'x', 'x', 'x', NULL, NULL)`;
 /**
  * The rows whose text the SQL must flag: a date-time text (5, 9), a number with a huge exponent
  * (8), text ending in white space other than the space (7: a tab, a no-break space) or starting
- * with a control character (10).
+ * with a control character (10), a timestamp in year 0001 (14: canonicalToken's Date.UTC reads
+ * years below 100 as 19yy) or after year 9999 (15).
  */
-const UNCERTAIN = ['10', '5', '7', '8', '9'];
+const UNCERTAIN = ['10', '14', '15', '5', '7', '8', '9'];
 
 test('pushdown SQL normaliser = TypeScript canonicalToken on golden rows of every supported PostgreSQL type', { skip: await needService('postgres') }, async () => {
   const tmp = tempDir();
@@ -96,8 +101,8 @@ pipelines:
         assert.deepEqual(r.plan.fields, ['big', 'bo', 'c', 'd', 'i', 'n', 'n2', 't', 'ts', 'tz', 'u', 'v']);
         const docs = await readAll(cfg, 'a', 'golden', 'k');
         const sql = await sqlHashes(r.plan, 'source');
-        assert.equal(docs.size, 12);
-        assert.equal(sql.size, 12);
+        assert.equal(docs.size, 16);
+        assert.equal(sql.size, 16);
         const flagged: string[] = [];
         for (const [k, doc] of docs) {
           const got = sql.get(k)!;

@@ -125,7 +125,7 @@ export function columnTok(col: string, kind: PgKind, norm: NormalizeOptions): st
       const us = `(extract(epoch from ${col}) * 1000000)`;
       const ms = `floor(${us} / 1000)`;
       const sub = `(${us} - ${ms} * 1000)::int`;
-      return `CASE WHEN ${col} IS NULL THEN 'null' WHEN NOT isfinite(${col}) THEN 's:' || ${col}::text WHEN extract(year from ${col}) NOT BETWEEN 1 AND 9999 THEN ${UNCERTAIN} `
+      return `CASE WHEN ${col} IS NULL THEN 'null' WHEN NOT isfinite(${col}) THEN 's:' || ${col}::text WHEN ${us} NOT BETWEEN -59011459200000000 AND 253402300799999999 THEN ${UNCERTAIN} `
         + `ELSE 't:' || ${ms}::bigint::text || CASE WHEN ${sub} = 0 THEN '' ELSE '.' || rtrim(lpad(${sub}::text, 3, '0'), '0') END END`;
     }
     case 'text': case 'bpchar':
