@@ -225,6 +225,9 @@ export async function planPushdown(config: ResolvedConfig, p: ResolvedPipeline, 
     });
     const [sAll, tAll] = await Promise.all([reach('source', p.from.system, columnsOf(sPool, sTable)), reach('target', p.to.system, columnsOf(tPool, tTable))]);
     if (!sAll || !tAll) { await close(); return { note: `table ${!sAll ? sSpec.table : tSpec.table} not found in the catalogue` }; }
+    // bit_xor (14), trim_scale (13)
+    const versions = await Promise.all([sPool, tPool].map(async (pool) => Number((await pool.query<{ v: string }>('SELECT current_setting(\'server_version_num\') AS v')).rows[0]?.v ?? 0)));
+    if (versions.some((v) => v < 140000)) { await close(); return { note: `pushdown needs PostgreSQL 14 or later on both sides (server_version_num ${versions.join(' and ')})` }; }
     const sCols = readColumns(sSpec, sAll);
     const tCols = readColumns(tSpec, tAll);
     const sk = sCols.get(skey);
