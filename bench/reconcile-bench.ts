@@ -232,7 +232,7 @@ async function main(): Promise<void> {
     line(`Legacy CSV file (snapshot reader) <-> PostgreSQL modern table`);
     line(`  hms-sync ${csv.engine.padEnd(9)} ${s(csv.ms).padStart(9)}   peak RSS ${csv.maxRssMb.toFixed(0)} MB   ${csv.ok ? 'all differences found, nothing else' : `WRONG: ${csv.problem}`}${csv.engineNote ? ` (${csv.engineNote})` : ''}`);
     line(`    of which the confirm step's settle wait (idle, default window): ${s(csv.settleMs)}`);
-    line(`  target: < 8 s -> ${csv.ms < 8000 ? 'met' : 'NOT met'}; peak RSS < 300 MB -> ${Math.max(ours.maxRssMb, csv.maxRssMb) < 300 ? 'met' : 'NOT met'} in both`);
+    line(`  target: < 8 s -> ${csv.ms < 8000 ? 'met' : 'NOT met'}; peak RSS < 300 MB -> pushdown ${ours.maxRssMb < 300 ? 'met' : 'NOT met'}, CSV streamed ${csv.maxRssMb < 300 ? 'met' : 'NOT met'}`);
     line(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     if (!ours.ok || !csv.ok || peers.some((p) => p.note.includes('NOT'))) process.exitCode = 1;
   } finally {
