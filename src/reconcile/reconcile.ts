@@ -27,6 +27,8 @@ import { openDatabase, type SqliteDatabase } from '../store/sqlite/sqlite-driver
 import type { Store } from '../store/store.js';
 import type { DiscrepancyClass, DiscrepancyInput, FieldDiff } from '../store/review-store.js';
 import { sleep } from '../core/sleep.js';
+import { chooseEngine, type ReconcileEngine } from './pushdown/choose.js';
+import { runPushdown, type PushdownStats } from './pushdown/pushdown.js';
 
 export interface ReconcileOptions {
   config: ResolvedConfig;
@@ -50,6 +52,8 @@ export interface ReconcileOptions {
   wait?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Readers to use instead of the connectors' (tests, SDK). */
   readers?: { source: Reader; target: Reader };
+  /** `auto` (default): SQL pushdown when both sides are SQL and the mapping has a SQL form, else streamed (reconcile/pushdown/). */
+  engine?: ReconcileEngine;
 }
 
 export interface ReconcileProgress {
@@ -89,6 +93,10 @@ export interface ReconcileSummary {
   open: number;
   durationMs: number;
   rowsPerSecond: number;
+  /** The engine that compared the sides; with `stream` under `auto`, `engineNote` says why it was not pushed down. */
+  engine: 'stream' | 'pushdown';
+  engineNote?: string;
+  pushdown?: PushdownStats;
 }
 
 interface Side {
@@ -121,13 +129,23 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
   const report = () => opts.onProgress?.({ ...progress, elapsedMs: now() - started });
   const found: DiscrepancyInput[] = [];
   const keyOnly = opts.keys ? new Set(opts.keys) : null;
+  let closePlan: (() => Promise<void>) | undefined;
   try {
+    // the pushdown engine (when it applies) replaces the two scans and the spill join below
+    const chosen = await chooseEngine({ engine: opts.engine, keys: opts.keys, injectedReaders: !!opts.readers, config: opts.config, p, norm, ignore });
+    closePlan = chosen.plan?.close;
+    const pushed = chosen.plan ? await runPushdown({ plan: chosen.plan, readers: { source: source.reader, target: target.reader }, apply, rowHash, norm, signal: opts.signal }) : null;
+    if (pushed) {
+      found.push(...pushed.found);
+      progress.sourceRows = pushed.sourceRows;
+      progress.targetRows = pushed.targetRows;
+    }
     // 1. the source, mapped into the target's field space; the compared fields are those the mapping writes
     // the field set is known only once the source has been read: rows are staged, hashed after the scan
     const fields = new Set<string>();
-    progress.total = await countOf(source.reader, opts.signal);
+    progress.total = pushed ? null : await countOf(source.reader, opts.signal);
     report();
-    for await (const page of readAll(source, pageSize, opts.keys, opts.signal)) {
+    for await (const page of readAll(source, pageSize, pushed ? [] : opts.keys, opts.signal)) {
       for (const row of page) {
         let mapped: Doc;
         try {
@@ -149,15 +167,15 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
       progress.sourceRows += page.length;
       report();
     }
-    const compared = [...fields].filter((f) => !ignore.has(f) && !p.targetKey.includes(f)).sort();
+    const compared = chosen.plan ? chosen.plan.fields : [...fields].filter((f) => !ignore.has(f) && !p.targetKey.includes(f)).sort();
     spill.hashStagedSource(compared, norm, (ck, key) => found.push(duplicate(ck, key, 'source')));
 
     // 2. the target, as read, the same fields
     progress.phase = 'target';
-    progress.total = await countOf(target.reader, opts.signal);
+    progress.total = pushed ? null : await countOf(target.reader, opts.signal);
     report();
     const targetKeys = keyOnly ? spill.tkeysOf([...keyOnly]) : undefined;
-    for await (const page of readAll(target, pageSize, targetKeys, opts.signal)) {
+    for await (const page of readAll(target, pageSize, pushed ? [] : targetKeys, opts.signal)) {
       spill.insertTarget(page.map((r) => ({ ck: compareKey(r.doc, p.targetKey, norm), tkey: r.key, h: rowHash(r.doc, compared, norm) })), (ck, key) => found.push(duplicate(ck, key, 'target')));
       progress.targetRows += page.length;
       report();
@@ -166,7 +184,7 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
     // 3. candidates, confirmed with a fresh read of both sides
     progress.phase = 'compare';
     progress.total = null;
-    const candidates = spill.candidates();
+    const candidates = pushed ? pushed.candidates : spill.candidates();
     progress.candidates = candidates.length;
     report();
     progress.phase = 'confirm';
@@ -206,8 +224,10 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
     return {
       pipeline: p.name, runId, complete: true, sourceRows: progress.sourceRows, targetRows: progress.targetRows, fields: compared, counts, fieldCounts,
       settled, unsettled, ...recorded, discrepancies: found.length, open: found.length - recorded.ignored, durationMs, rowsPerSecond: Math.round(((progress.sourceRows + progress.targetRows) * 1000) / durationMs),
+      engine: pushed ? 'pushdown' : 'stream', engineNote: chosen.note, ...(pushed ? { pushdown: pushed.stats } : {}),
     };
   } finally {
+    await closePlan?.();
     spill.close();
     rmSync(spillFile, { force: true });
     rmSync(`${spillFile}-journal`, { force: true });
