@@ -105,7 +105,12 @@ interface Side {
   role: 'source' | 'target';
 }
 
-const CANDIDATE_BATCH = 200;
+/**
+ * Candidates confirmed per getByKeys call: a reader that cannot look keys up (a file, a SOAP list)
+ * answers each call with a scan, so it gets few large calls.
+ */
+const CANDIDATE_BATCH = 500;
+const CANDIDATE_BATCH_UNORDERED = 20_000;
 
 /** Reconcile one pipeline; throws NotConnectedError (exit 4) when a side cannot be read to the end. */
 export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSummary> {
@@ -141,8 +146,11 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
       progress.targetRows = pushed.targetRows;
     }
     // 1. the source, mapped into the target's field space; the compared fields are those the mapping writes
-    // the field set is known only once the source has been read: rows are staged, hashed after the scan
+    // with a mapping, the compared fields are its target fields and each row is hashed as it is
+    // read; without one (identity) they are known only once the source has been read: rows are
+    // staged, hashed after the scan
     const fields = new Set<string>();
+    const staticFields = p.map ? Object.keys(p.map).filter((f) => !ignore.has(f) && !p.targetKey.includes(f)).sort() : null;
     progress.total = pushed ? null : await countOf(source.reader, opts.signal);
     report();
     for await (const page of readAll(source, pageSize, pushed ? [] : opts.keys, opts.signal)) {
@@ -161,13 +169,17 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
           found.push({ key: row.key, sourceKey: row.key, class: 'unmappable', fields: [], source: mapped, target: null, error: errorMessage(err) });
           continue;
         }
+        if (staticFields) {
+          spill.insertSource({ ck: compareKey(mapped, p.targetKey, norm), skey: row.key, tkey, h: rowHash(mapped, staticFields, norm) }, (ck, key) => found.push(duplicate(ck, key, 'source')));
+          continue;
+        }
         for (const f of Object.keys(mapped)) fields.add(f);
         spill.stageSource({ ck: compareKey(mapped, p.targetKey, norm), skey: row.key, tkey, doc: mapped });
       }
       progress.sourceRows += page.length;
       report();
     }
-    const compared = chosen.plan ? chosen.plan.fields : [...fields].filter((f) => !ignore.has(f) && !p.targetKey.includes(f)).sort();
+    const compared = chosen.plan ? chosen.plan.fields : staticFields ?? [...fields].filter((f) => !ignore.has(f) && !p.targetKey.includes(f)).sort();
     spill.hashStagedSource(compared, norm, (ck, key) => found.push(duplicate(ck, key, 'source')));
 
     // 2. the target, as read, the same fields
@@ -196,8 +208,9 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
     const confirm = async (batch: Candidate[], final: boolean) => confirmBatch({ p, source, target, apply, compared, norm, store: opts.store, batch, now: now(), settleMs, final, signal: opts.signal });
     const second: Candidate[] = [];
     let settled = 0;
-    for (let i = 0; i < candidates.length; i += CANDIDATE_BATCH) {
-      const r = await confirm(candidates.slice(i, i + CANDIDATE_BATCH), false);
+    const per = source.reader.order === 'none' || target.reader.order === 'none' ? CANDIDATE_BATCH_UNORDERED : CANDIDATE_BATCH;
+    for (let i = 0; i < candidates.length; i += per) {
+      const r = await confirm(candidates.slice(i, i + per), false);
       found.push(...r.found); // rows the mapping rejects: no second look
       second.push(...r.deferred);
       settled += r.settled;
@@ -205,8 +218,8 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
     const unsettled: string[] = [];
     if (second.length) {
       await wait(settleMs, opts.signal);
-      for (let i = 0; i < second.length; i += CANDIDATE_BATCH) {
-        const r = await confirm(second.slice(i, i + CANDIDATE_BATCH), true);
+      for (let i = 0; i < second.length; i += per) {
+        const r = await confirm(second.slice(i, i + per), true);
         found.push(...r.found);
         settled += r.settled;
         unsettled.push(...r.deferred.map((c) => c.tkey ?? c.skey ?? c.ck));
@@ -330,6 +343,8 @@ interface Candidate {
 interface Spill {
   stageSource(row: { ck: string; skey: string; tkey: string; doc: Doc }): void;
   hashStagedSource(fields: string[], norm: NormalizeOptions, dup: (ck: string, key: string) => void): void;
+  /** A source row already hashed (the compared fields known up front). */
+  insertSource(row: { ck: string; skey: string; tkey: string; h: string }, dup: (ck: string, key: string) => void): void;
   insertTarget(rows: Array<{ ck: string; tkey: string; h: string }>, dup: (ck: string, key: string) => void): void;
   candidates(): Candidate[];
   tkeysOf(skeys: string[]): string[];
@@ -359,6 +374,11 @@ CREATE TABLE t (ck TEXT PRIMARY KEY, tkey TEXT NOT NULL, h TEXT NOT NULL) WITHOU
     stageSource(row) {
       begin();
       stage.run(row.ck, row.skey, row.tkey, JSON.stringify(row.doc));
+      if (++staged % 5000 === 0) commit();
+    },
+    insertSource(row, dup) {
+      begin();
+      if (insS.run(row.ck, row.skey, row.tkey, row.h).changes === 0) dup(row.ck, row.skey);
       if (++staged % 5000 === 0) commit();
     },
     hashStagedSource(fields, norm, dup) {
