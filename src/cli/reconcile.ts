@@ -49,6 +49,7 @@ function progressReporter(json: boolean): { update(p: ReconcileProgress): void; 
 function printSummary(s: ReconcileSummary): void {
   const c = s.counts;
   process.stdout.write(`reconcile ${s.pipeline}: ${s.sourceRows} source rows, ${s.targetRows} target rows, ${s.fields.length} fields compared, ${s.durationMs} ms (${s.rowsPerSecond} rows/s)\n`);
+  process.stdout.write(`  engine: ${s.engine === 'pushdown' ? 'SQL pushdown (both databases hashed key ranges)' : `streamed${s.engineNote ? ` (${s.engineNote})` : ''}`}\n`);
   if (s.discrepancies === 0) process.stdout.write('  the two sides agree\n');
   else process.stdout.write(`  ${s.discrepancies} discrepancies: ${c.missing} missing in target, ${c.extra} extra in target, ${c.different} different, ${c.duplicate} duplicate keys, ${c.unmappable} unmappable\n`);
   const fields = Object.entries(s.fieldCounts).sort((a, b) => b[1] - a[1]);

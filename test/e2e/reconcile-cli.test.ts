@@ -38,6 +38,7 @@ pipelines:
     assert.equal(clean.code, 0, clean.stderr + clean.stdout);
     assert.match(clean.stdout, /reconcile permits: 2 source rows, 2 target rows, 2 fields compared/);
     assert.match(clean.stdout, /the two sides agree/);
+    assert.match(clean.stdout, /engine: streamed \(.+\)/, 'the engine used and why is printed');
 
     const db = openDatabase(b);
     db.prepare('UPDATE permits SET owner = ? WHERE id = ?').run('<script>eve</script>', 'P2');
