@@ -1,6 +1,6 @@
 /** Row <-> domain mapping shared by both dialects (column names are the same in both schemas). */
 import type { Delta, Job, JobState } from '../core/types.js';
-import type { AuditEntry, EchoIntent, ShadowRow } from './store.js';
+import type { AuditEntry, EchoIntent, ShadowRow, SourceHealthState, SourceStatus } from './store.js';
 
 /** A `jobs` row as either driver returns it (PostgreSQL bigints arrive as strings, JSON as objects). */
 export interface JobRowLike {
@@ -99,4 +99,29 @@ export function auditFromRow(r: AuditRowLike): AuditEntry {
 /** Sort jobs by id numerically (ids are decimal strings). */
 export function byId(a: Job, b: Job): number {
   return a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** A `sources` row as either driver returns it (PostgreSQL bigints arrive as strings). */
+export interface SourceRowLike {
+  source: string; pipeline: string; holder: string | null; holder_host: string | null; holder_pid: number | string | null;
+  heartbeat_at: number | string | null; expires_at: number | string | null; state: string; state_since: number | string | null; error: string | null; fail_after_ms: number | string | null;
+}
+
+/** A source's lease and health; `now` is the clock the lease is judged by (the store's). */
+export function sourceFromRow(r: SourceRowLike, now: number): SourceStatus {
+  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  const expiresAt = n(r.expires_at);
+  return {
+    source: r.source,
+    pipeline: r.pipeline,
+    state: r.state as SourceHealthState,
+    since: n(r.state_since),
+    error: r.error,
+    holder: r.holder ? { holder: r.holder, host: r.holder_host ?? '?', pid: Number(r.holder_pid ?? 0) } : null,
+    heartbeatAt: n(r.heartbeat_at),
+    expiresAt,
+    live: r.holder !== null && expiresAt !== null && expiresAt >= now,
+    failAfterMs: n(r.fail_after_ms),
+    now,
+  };
 }

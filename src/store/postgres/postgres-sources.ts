@@ -3,33 +3,13 @@
  * the server's clock (`clock_timestamp()`), so processes on several machines agree on expiry.
  */
 import type pg from 'pg';
+import { sourceFromRow, type SourceRowLike } from '../job-row.js';
 import type { AcquireResult, SourceHealthState, SourceHolder, SourceStatus } from '../store.js';
 
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
-interface SourceRow {
-  source: string; pipeline: string; holder: string | null; holder_host: string | null; holder_pid: number | null;
-  heartbeat_at: string | null; expires_at: string | null; state: string; state_since: string | null; error: string | null; fail_after_ms: string | null; now: string;
-}
-
-function fromRow(r: SourceRow): SourceStatus {
-  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  const expiresAt = n(r.expires_at);
-  const now = Number(r.now);
-  return {
-    source: r.source,
-    pipeline: r.pipeline,
-    state: r.state as SourceHealthState,
-    since: n(r.state_since),
-    error: r.error,
-    holder: r.holder ? { holder: r.holder, host: r.holder_host ?? '?', pid: Number(r.holder_pid ?? 0) } : null,
-    heartbeatAt: n(r.heartbeat_at),
-    expiresAt,
-    live: r.holder !== null && expiresAt !== null && expiresAt >= now,
-    failAfterMs: n(r.fail_after_ms),
-    now,
-  };
-}
+type SourceRow = SourceRowLike & { now: string };
+const fromRow = (r: SourceRow): SourceStatus => sourceFromRow(r, Number(r.now));
 
 type Query = <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => Promise<pg.QueryResult<R>>;
 

@@ -1,6 +1,7 @@
 /** The source-lease role of the SQLite store (see SourceStore in ../store.ts); the clock is this host's. */
 import type { AcquireResult, SourceHealthState, SourceHolder, SourceStatus } from '../store.js';
 import type { SqliteDatabase } from './sqlite-driver.js';
+import { sourceFromRow, type SourceRowLike } from '../job-row.js';
 
 const ACQUIRE = `
 INSERT INTO sources (source, pipeline, holder, holder_host, holder_pid, acquired_at, heartbeat_at, expires_at, state, state_since, error, updated_at)
@@ -12,28 +13,11 @@ ON CONFLICT (source) DO UPDATE SET
   state = 'starting', state_since = excluded.state_since, error = NULL, updated_at = excluded.updated_at
 WHERE sources.holder IS NULL OR sources.holder = excluded.holder OR sources.expires_at IS NULL OR sources.expires_at < @now OR sources.holder = @replace`;
 
-interface SourceRow {
-  source: string; pipeline: string; holder: string | null; holder_host: string | null; holder_pid: number | null;
-  heartbeat_at: number | null; expires_at: number | null; state: string; state_since: number | null; error: string | null; fail_after_ms: number | null;
+/** SQLite hands back numbers. */
+interface SourceRow extends SourceRowLike {
+  holder_pid: number | null; heartbeat_at: number | null; expires_at: number | null; state_since: number | null; fail_after_ms: number | null;
 }
-
-export function sourceFromRow(r: SourceRow, now: number): SourceStatus {
-  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  const expiresAt = n(r.expires_at);
-  return {
-    source: r.source,
-    pipeline: r.pipeline,
-    state: r.state as SourceHealthState,
-    since: n(r.state_since),
-    error: r.error,
-    holder: r.holder ? { holder: r.holder, host: r.holder_host ?? '?', pid: Number(r.holder_pid ?? 0) } : null,
-    heartbeatAt: n(r.heartbeat_at),
-    expiresAt,
-    live: r.holder !== null && expiresAt !== null && expiresAt >= now,
-    failAfterMs: n(r.fail_after_ms),
-    now,
-  };
-}
+export { sourceFromRow };
 
 export class SqliteSources {
   constructor(private readonly db: () => SqliteDatabase) {}
