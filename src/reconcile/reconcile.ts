@@ -205,7 +205,7 @@ export async function runReconcile(opts: ReconcileOptions): Promise<ReconcileSum
     // only a difference that is there both times, and whose key is not changing the second time,
     // is a discrepancy. A key still changing then is not reported (the next run looks again).
     const settleMs = opts.settleMs ?? reconcileOptionsOf(p).settleMs ?? (await defaultSettleMs(opts.store, p));
-    const confirm = async (batch: Candidate[], final: boolean) => confirmBatch({ p, source, target, apply, compared, norm, store: opts.store, batch, now: now(), settleMs, final, signal: opts.signal });
+    const confirm = async (batch: Candidate[], final: boolean) => confirmBatch({ p, source, target, apply, targetFieldFor: mapping ? (f) => mapping.targetFieldFor(f) : null, compared, norm, store: opts.store, batch, now: now(), settleMs, final, signal: opts.signal });
     const second: Candidate[] = [];
     let settled = 0;
     const per = source.reader.order === 'none' || target.reader.order === 'none' ? CANDIDATE_BATCH_UNORDERED : CANDIDATE_BATCH;
@@ -448,17 +448,19 @@ async function defaultSettleMs(store: Store, p: ResolvedPipeline): Promise<numbe
  * field-level difference.
  */
 async function confirmBatch(input: {
-  p: ResolvedPipeline; source: Side; target: Side; apply: (d: Doc) => Promise<Doc>; compared: string[]; norm: NormalizeOptions;
+  p: ResolvedPipeline; source: Side; target: Side; apply: (d: Doc) => Promise<Doc>;
+  /** The pipeline's mapping's target field of a source field (null: identity). */
+  targetFieldFor: ((sourceField: string) => string | undefined) | null;
+  compared: string[]; norm: NormalizeOptions;
   store: Store; batch: Candidate[]; now: number; settleMs: number; final: boolean; signal?: AbortSignal;
 }): Promise<{ found: DiscrepancyInput[]; deferred: Candidate[]; settled: number }> {
   const { p, source, target, apply, compared, norm, store, batch } = input;
   // an extra target row: the source key it would have, from the key fields the mapping renames
   const skeyFromTarget = (doc: Doc | undefined): string | null => {
-    if (!doc || !p.map) return doc ? safeKey(doc, p.key) : null;
-    const compiled = compileMapping(p.map, { pipeline: p.name });
+    if (!doc || !input.targetFieldFor) return doc ? safeKey(doc, p.key) : null;
     const src: Doc = {};
     for (const f of p.key) {
-      const tf = compiled.targetFieldFor(f);
+      const tf = input.targetFieldFor(f);
       if (tf === undefined || !(tf in doc)) return null;
       src[f] = doc[tf];
     }

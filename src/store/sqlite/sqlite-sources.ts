@@ -17,7 +17,6 @@ WHERE sources.holder IS NULL OR sources.holder = excluded.holder OR sources.expi
 interface SourceRow extends SourceRowLike {
   holder_pid: number | null; heartbeat_at: number | null; expires_at: number | null; state_since: number | null; fail_after_ms: number | null;
 }
-export { sourceFromRow };
 
 export class SqliteSources {
   constructor(private readonly db: () => SqliteDatabase) {}
